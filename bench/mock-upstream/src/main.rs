@@ -1,0 +1,2 @@
+//! Placeholder: the benchmark's mock upstream is being written.
+fn main() {}
