@@ -1,0 +1,95 @@
+//! The answers that need no provider: `/v1/models`, `/model/info` (built at compile time,
+//! no credentials), liveliness and readiness. Served straight from the compiled table.
+
+use http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::error::Error;
+use crate::gateway::Gateway;
+use crate::respond::{self, Body};
+use crate::table::Group;
+
+/// LiteLLM's constant `created` for listed models.
+const MODEL_CREATED: u64 = 1_677_610_602;
+
+fn model_entry(id: &str, group: &Group, gateway: &Gateway) -> Value {
+    let mut entry = json!({ "id": id, "object": "model", "created": MODEL_CREATED, "owned_by": "openai" });
+    if let Some(first) = group.deployments.first() {
+        let info = gateway.table.deployment(*first).info;
+        if let Some(mode) = info.mode {
+            entry["mode"] = json!(mode);
+        }
+        if let Some(n) = info.max_input_tokens {
+            entry["max_input_tokens"] = json!(n);
+        }
+        if let Some(n) = info.max_output_tokens {
+            entry["max_output_tokens"] = json!(n);
+        }
+    }
+    entry
+}
+
+/// `/v1/models`: aliases, then groups in config order; wildcard patterns only with
+/// `?return_wildcard_routes=true`.
+pub fn models(gateway: &Gateway, query: Option<&str>) -> http::Response<Body> {
+    let with_wildcards = query.is_some_and(|q| q.split('&').any(|p| p == "return_wildcard_routes=true"));
+    let table = gateway.table;
+    let aliases = table.aliases.iter().filter(|a| !a.hidden).map(|a| model_entry(a.alias, table.group(a.group), gateway));
+    let groups = table
+        .groups
+        .iter()
+        .filter(|g| with_wildcards || !g.name.contains('*'))
+        .map(|g| model_entry(g.name, g, gateway));
+    let data: Vec<Value> = aliases.chain(groups).collect();
+    respond::json(StatusCode::OK, &json!({ "data": data, "object": "list" }))
+}
+
+/// `/v1/models/{id}`: one listed model.
+pub fn model(gateway: &Gateway, id: &str) -> Result<http::Response<Body>, Error> {
+    let table = gateway.table;
+    let group = table.names.get(id).map(|g| table.group(*g)).filter(|g| !g.name.contains('*'));
+    match group {
+        Some(group) => Ok(respond::json(StatusCode::OK, &model_entry(id, group, gateway))),
+        None => Err(Error::InvalidModel { route: "/models", model: id.to_owned() }),
+    }
+}
+
+/// `/model/info`: each deployment's params (no credentials) and model info.
+pub fn model_info(gateway: &Gateway) -> http::Response<Body> {
+    let entries: Vec<&str> = gateway.table.deployments.iter().map(|d| d.info_json).collect();
+    let body = format!("{{\"data\":[{}]}}", entries.join(","));
+    respond::raw_json(StatusCode::OK, body.into())
+}
+
+/// `/health/liveliness`: the JSON string LiteLLM answers, or 503 while draining.
+pub fn liveliness(gateway: &Gateway) -> http::Response<Body> {
+    if gateway.is_draining() {
+        return respond::json(StatusCode::SERVICE_UNAVAILABLE, &json!({ "status": "shutting_down" }));
+    }
+    respond::json(StatusCode::OK, &json!("I'm alive!"))
+}
+
+/// `/health/readiness`: healthy while not draining and some deployment can serve; names
+/// the build (env, routes hash, version).
+pub fn readiness(gateway: &Gateway) -> http::Response<Body> {
+    let table = gateway.table;
+    let available = (0..table.deployments.len()).filter(|i| u16::try_from(*i).is_ok_and(|i| gateway.available(i))).count();
+    let (status, word) = match (gateway.is_draining(), available) {
+        (true, _) => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
+        (false, 0) => (StatusCode::SERVICE_UNAVAILABLE, "unhealthy"),
+        (false, _) => (StatusCode::OK, "healthy"),
+    };
+    let body = json!({
+        "status": word,
+        "db": "Not connected",
+        "cache": null,
+        "litellm_version": env!("CARGO_PKG_VERSION"),
+        "model_router_version": env!("CARGO_PKG_VERSION"),
+        "env": table.env,
+        "routes_sha256": table.routes_sha256,
+        "deployments_available": available,
+        "deployments_total": table.deployments.len(),
+        "success_callbacks": table.router.callbacks,
+    });
+    respond::json(status, &body)
+}

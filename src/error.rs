@@ -1,0 +1,216 @@
+//! The one error type, grouped by source (client, upstream, internal), and its single
+//! mapping to an HTTP status and LiteLLM's OpenAI-shaped body. `respond` turns it into the
+//! response and the request's log line; nothing else logs it.
+
+use http::StatusCode;
+
+/// Everything that can stop a request.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    // ---- client: the request is wrong ----
+    #[error("Authentication Error, No api key passed in.")]
+    NoKey,
+    #[error("Authentication Error, Malformed API Key passed in. Ensure Key has `Bearer ` prefix.")]
+    MalformedKey,
+    #[error("Authentication Error, Invalid proxy server token passed. Check the key or ask the platform team for one.")]
+    WrongKey,
+    #[error("Invalid JSON payload: {0}")]
+    BadJson(String),
+    #[error("{route}: Missing required parameter: '{param}'.")]
+    MissingParam { route: &'static str, param: &'static str },
+    #[error("{route}: Invalid value for '{param}': {reason}")]
+    BadParam { route: &'static str, param: &'static str, reason: String },
+    #[error(
+        "{route}: Invalid model name passed in model={model}. Call `/v1/models` to view available models for your key."
+    )]
+    InvalidModel { route: &'static str, model: String },
+    #[error(
+        "litellm.BadRequestError: You passed in model={model}. There are no healthy deployments for this model. Received Model Group={model}\nAvailable Model Group Fallbacks=None"
+    )]
+    NoDeployment { model: String },
+    #[error("Request size is too large. Request size is over {limit_mb} MB. Max size is {limit_mb} MB")]
+    TooLarge { limit_mb: u64 },
+    #[error("Request body could not be read: {0}")]
+    BodyRead(String),
+    #[error("The request was not received in time.")]
+    ClientTimeout,
+
+    // ---- upstream: the provider answered badly or not at all ----
+    /// The provider's own non-2xx answer, its status kept and its message carried.
+    #[error("litellm.{class}: {class}: {exception} - {message}")]
+    Upstream { status: StatusCode, class: &'static str, exception: &'static str, message: String, param: Option<String> },
+    #[error(
+        "litellm.Timeout: APITimeoutError - Request timed out. Error_str: Request timed out. timeout value={timeout_s}, time taken={elapsed_s:.2} seconds"
+    )]
+    Timeout { timeout_s: f64, elapsed_s: f64 },
+    #[error("litellm.APIConnectionError: {exception} - {message}")]
+    Connect { exception: &'static str, message: String },
+
+    // ---- internal: the gateway cannot serve ----
+    #[error(
+        "Deployment '{deployment}' is unavailable: environment variable {variable} is not set. Set it and restart model-router."
+    )]
+    MissingSecret { deployment: &'static str, variable: &'static str },
+    #[error("Deployment '{deployment}' is misconfigured: {reason}")]
+    Misconfigured { deployment: &'static str, reason: String },
+}
+
+impl Error {
+    /// The HTTP status the client gets.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::NoKey | Error::MalformedKey | Error::WrongKey => StatusCode::UNAUTHORIZED,
+            Error::BadJson(_)
+            | Error::MissingParam { .. }
+            | Error::BadParam { .. }
+            | Error::InvalidModel { .. }
+            | Error::NoDeployment { .. }
+            | Error::BodyRead(_) => StatusCode::BAD_REQUEST,
+            Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::ClientTimeout => StatusCode::REQUEST_TIMEOUT,
+            Error::Upstream { status, .. } => *status,
+            Error::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            Error::Connect { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::MissingSecret { .. } | Error::Misconfigured { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The `error.type` LiteLLM sets for this case.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::NoKey | Error::MalformedKey | Error::WrongKey => "auth_error",
+            Error::Upstream { status, .. } => upstream_type(*status),
+            Error::Connect { .. } | Error::MissingSecret { .. } | Error::Misconfigured { .. } => "internal_server_error",
+            _ => "invalid_request_error",
+        }
+    }
+
+    /// The `error.param` LiteLLM sets for this case.
+    pub fn param(&self) -> Option<&str> {
+        match self {
+            Error::BadJson(_) | Error::BodyRead(_) => Some("request_body"),
+            Error::MissingParam { param, .. } | Error::BadParam { param, .. } => Some(param),
+            Error::InvalidModel { .. } | Error::NoDeployment { .. } => Some("model"),
+            Error::Upstream { param, .. } => param.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Which side caused it, for the log line.
+    pub fn source_kind(&self) -> &'static str {
+        match self {
+            Error::Upstream { .. } | Error::Timeout { .. } | Error::Connect { .. } => "upstream",
+            Error::MissingSecret { .. } | Error::Misconfigured { .. } => "internal",
+            _ => "client",
+        }
+    }
+
+    /// `{"error": {"message", "type", "param", "code"}}`, `code` being the status as a string.
+    pub fn body(&self) -> serde_json::Value {
+        let message = self.to_string();
+        let mut error = serde_json::json!({
+            "message": message,
+            "type": self.kind(),
+            "param": self.param(),
+            "code": self.status().as_u16().to_string(),
+        });
+        if let (Error::InvalidModel { .. }, Some(map)) = (self, error.as_object_mut()) {
+            map.insert("provider_specific_fields".into(), serde_json::json!({ "error": message }));
+        }
+        serde_json::json!({ "error": error })
+    }
+
+    /// A provider's non-2xx answer as LiteLLM words it: `litellm.RateLimitError:
+    /// RateLimitError: OpenAIException - <the provider's message>`.
+    pub fn upstream(status: StatusCode, exception: &'static str, body: &[u8]) -> Self {
+        let (message, param) = provider_message(body);
+        Error::Upstream { status, class: upstream_class(status), exception, message, param }
+    }
+}
+
+/// LiteLLM's exception class for an upstream status.
+fn upstream_class(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 | 422 => "BadRequestError",
+        401 => "AuthenticationError",
+        403 => "PermissionDeniedError",
+        404 => "NotFoundError",
+        408 => "Timeout",
+        429 => "RateLimitError",
+        503 => "ServiceUnavailableError",
+        s if s >= 500 => "InternalServerError",
+        _ => "APIError",
+    }
+}
+
+/// LiteLLM's `error.type` for an upstream status.
+fn upstream_type(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 => "auth_error",
+        429 => "throttling_error",
+        s if s >= 500 => "internal_server_error",
+        _ => "invalid_request_error",
+    }
+}
+
+/// The most specific message a provider's error body holds (`error.message`, `detail`,
+/// `message`, else the text itself, shortened), and its `param`.
+fn provider_message(body: &[u8]) -> (String, Option<String>) {
+    const MAX_MESSAGE: usize = 2048;
+    let parsed: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    let pick = |v: &serde_json::Value, key: &str| v.get(key).and_then(serde_json::Value::as_str).map(str::to_owned);
+    if let Some(v) = parsed {
+        let error = v.get("error").cloned().unwrap_or(serde_json::Value::Null);
+        let message = pick(&error, "message")
+            .or_else(|| error.as_str().map(str::to_owned))
+            .or_else(|| pick(&v, "detail"))
+            .or_else(|| pick(&v, "message"));
+        if let Some(message) = message {
+            return (message, pick(&error, "param"));
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    let mut end = text.len().min(MAX_MESSAGE);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    (text[..end].to_owned(), None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_429_reads_like_litellm() {
+        let e = Error::upstream(StatusCode::TOO_MANY_REQUESTS, "OpenAIException", br#"{"error":{"message":"Rate limit reached"}}"#);
+        assert_eq!(e.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(e.kind(), "throttling_error");
+        assert_eq!(e.to_string(), "litellm.RateLimitError: RateLimitError: OpenAIException - Rate limit reached");
+    }
+
+    #[test]
+    fn upstream_400_keeps_param() {
+        let e = Error::upstream(StatusCode::BAD_REQUEST, "OpenAIException", br#"{"error":{"message":"bad param foo","param":"foo"}}"#);
+        let body = e.body();
+        assert_eq!(body["error"]["param"], "foo");
+        assert_eq!(body["error"]["code"], "400");
+        assert_eq!(body["error"]["type"], "invalid_request_error");
+    }
+
+    #[test]
+    fn fastapi_detail_and_plain_text_are_read() {
+        let e = Error::upstream(StatusCode::TOO_MANY_REQUESTS, "OpenAIException", br#"{"detail":"Too many requests"}"#);
+        assert!(e.to_string().ends_with("OpenAIException - Too many requests"));
+        let e = Error::upstream(StatusCode::BAD_GATEWAY, "OpenAIException", b"upstream boom");
+        assert!(e.to_string().ends_with("- upstream boom"));
+    }
+
+    #[test]
+    fn invalid_model_carries_provider_specific_fields() {
+        let e = Error::InvalidModel { route: "/chat/completions", model: "x".into() };
+        let body = e.body();
+        assert_eq!(body["error"]["provider_specific_fields"]["error"], body["error"]["message"]);
+        assert_eq!(body["error"]["param"], "model");
+    }
+}

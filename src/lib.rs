@@ -1,0 +1,44 @@
+//! model-router: an OpenAI-compatible LLM egress gateway whose LiteLLM-format routes are
+//! compiled into the binary.
+//!
+//! A request's path, one module per stage, in order:
+//!
+//! 1. [`server`] accepts the connection and frames HTTP/1.1 or h2c within the head limits;
+//!    [`gateway`] walks each request through the stages below and logs its outcome once.
+//! 2. [`route`] maps `(method, path)` to an endpoint.
+//! 3. [`auth`] finds the caller's key and checks it against the master key.
+//! 4. [`parse`] reads the bounded body into a request that keeps unknown fields raw.
+//! 5. [`resolve`] maps the requested model to a group or deployment in the compiled
+//!    [`table`] (exact name, alias, longest wildcard, deployment name).
+//! 6. [`pick`] chooses an available deployment of the group.
+//! 7. [`provider`] speaks the deployment's wire protocol (closed enum, `match` dispatch)
+//!    through the pooled [`upstream`] client, or answers with the built-in fake.
+//! 8. [`respond`] relays the answer (JSON, or SSE chunk by chunk) with LiteLLM's headers, and
+//!    turns every [`error::Error`] into one OpenAI-shaped body.
+//!
+//! [`catalog`] answers what needs no provider (models, model info, health); [`settings`]
+//! holds what is read from the environment at start-up.
+
+#![forbid(unsafe_code)]
+
+pub mod server;
+pub mod gateway;
+pub mod route;
+pub mod auth;
+pub mod parse;
+pub mod resolve;
+pub mod table;
+pub mod pick;
+pub mod provider;
+pub mod upstream;
+pub mod respond;
+pub mod error;
+pub mod catalog;
+pub mod settings;
+
+/// `model-router 0.1.0 (env base, routes sha256 …)`: what `--version` prints and what
+/// start-up logs.
+pub fn version_line() -> String {
+    let table = table::COMPILED;
+    format!("model-router {} (env {}, routes sha256 {})", env!("CARGO_PKG_VERSION"), table.env, table.routes_sha256)
+}

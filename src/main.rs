@@ -1,0 +1,104 @@
+//! The `model-router` binary: reads settings from the environment, serves the compiled
+//! routes on `HOST:PORT` until SIGTERM or SIGINT, then drains.
+
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use model_router::gateway::Gateway;
+use model_router::settings::{LogFormat, Settings};
+use model_router::{server, table, version_line};
+use tracing_subscriber::EnvFilter;
+
+const USAGE: &str = "usage: model-router [--version]
+
+Serves the routes compiled into this binary (see --version) on HOST:PORT
+(default 0.0.0.0:4000). Environment: HOST, PORT, RUST_LOG (default info),
+LOG_FORMAT (json|text), MODEL_ROUTER_DRAIN_SECONDS (default 25), SSL_CERT_FILE,
+and the variables the routes name (os.environ/NAME, OPENAI_API_KEY, ...).";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut stdout = std::io::stdout();
+    match args.first().map(String::as_str) {
+        None => {}
+        Some("--version" | "-V") => return reply(&mut stdout, &version_line(), ExitCode::SUCCESS),
+        Some("--help" | "-h") => return reply(&mut stdout, USAGE, ExitCode::SUCCESS),
+        Some(other) => return reply(&mut std::io::stderr(), &format!("unknown argument {other}\n{USAGE}"), ExitCode::from(2)),
+    }
+    let vars = std::env::vars_os().map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()));
+    let settings = match Settings::from_vars(vars) {
+        Ok(settings) => settings,
+        Err(e) => return reply(&mut std::io::stderr(), &format!("model-router: {e}"), ExitCode::from(2)),
+    };
+    init_logging(settings.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(settings))
+}
+
+fn reply(out: &mut dyn std::io::Write, text: &str, code: ExitCode) -> ExitCode {
+    let _ = writeln!(out, "{text}");
+    code
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn run(settings: Settings) -> ExitCode {
+    let gateway = match Gateway::new(table::COMPILED, settings) {
+        Ok(gateway) => gateway,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start");
+            return ExitCode::FAILURE;
+        }
+    };
+    for warning in gateway.warnings() {
+        tracing::warn!(warning = %warning, "start-up check");
+    }
+    let listener = match server::bind(&gateway).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::error!(error = %e, host = %gateway.settings.host, port = gateway.settings.port, "cannot listen");
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    tracing::info!(%addr, version = %version_line(), "listening");
+    server::serve(listener, Arc::new(gateway), shutdown_signal()).await;
+    ExitCode::SUCCESS
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch SIGTERM; only SIGINT stops the server");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

@@ -1,0 +1,94 @@
+//! Chooses the deployment that serves a resolved model: available ones only (their
+//! secrets present), lowest `order` first, then LiteLLM's simple shuffle weighted by
+//! `weight`, else `rpm`, else `tpm`. The request goes on to `provider`.
+
+use crate::error::Error;
+use crate::gateway::Gateway;
+use crate::resolve::{Target, upstream_model};
+use crate::table::Deployment;
+
+/// The chosen deployment and the model name it is called with.
+#[derive(Debug)]
+pub struct Choice {
+    pub index: u16,
+    pub deployment: &'static Deployment,
+    pub upstream_model: String,
+}
+
+/// Picks among the target's deployments.
+pub fn pick(gateway: &Gateway, target: &Target, requested: &str) -> Result<Choice, Error> {
+    let table = gateway.table;
+    let (candidates, captures): (&[u16], Option<&[String]>) = match target {
+        Target::Group { group, captures } => (table.group(*group).deployments, captures.as_deref()),
+        Target::Deployment(index) => (std::slice::from_ref(index), None),
+    };
+    let available: Vec<u16> = candidates.iter().copied().filter(|i| gateway.available(*i)).collect();
+    let Some(index) = choose(table.deployments, &available, fastrand::f64()) else {
+        let first = candidates.first().copied().unwrap_or_default();
+        return Err(gateway.unavailable(first));
+    };
+    let deployment = table.deployment(index);
+    let upstream_model = upstream_model(deployment.upstream_model, deployment.provider, captures, requested);
+    Ok(Choice { index, deployment, upstream_model })
+}
+
+/// The weighted pick among the lowest-`order` deployments of `available`; `roll` in [0, 1).
+fn choose(deployments: &[Deployment], available: &[u16], roll: f64) -> Option<u16> {
+    let order = |i: &u16| deployments[usize::from(*i)].order.unwrap_or(u32::MAX);
+    let lowest = available.iter().map(order).min()?;
+    let tier: Vec<u16> = available.iter().copied().filter(|i| order(i) == lowest).collect();
+    #[expect(clippy::cast_precision_loss, reason = "rpm and tpm are far below 2^52")]
+    let weight = |i: u16| {
+        let d = &deployments[usize::from(i)];
+        d.weight.or(d.rpm.map(|r| r as f64)).or(d.tpm.map(|t| t as f64)).unwrap_or(1.0).max(f64::MIN_POSITIVE)
+    };
+    let total: f64 = tier.iter().map(|i| weight(*i)).sum();
+    let mut point = roll * total;
+    for i in &tier {
+        point -= weight(*i);
+        if point < 0.0 {
+            return Some(*i);
+        }
+    }
+    tier.last().copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::{Mock, ModelInfo, Protocol};
+
+    fn deployment(weight: Option<f64>, rpm: Option<u64>, order: Option<u32>) -> Deployment {
+        Deployment {
+            id: "d", model_name: "g", model: "fake/x", provider: "fake", protocol: Protocol::Fake, upstream_model: "x",
+            api_base: None, base_env: None, default_base: None, base_suffix: "", api_key: None, key_env: None,
+            api_version: None, organization: None, timeout_ms: None, stream_timeout_ms: None, max_retries: None,
+            weight, rpm, tpm: None, order, extra_headers: &[], default_params: &[],
+            mock: Mock { response: None, latency_ms: 0, chunk_interval_ms: 0 },
+            info: ModelInfo { mode: None, max_input_tokens: None, max_output_tokens: None, input_cost_per_token: None, output_cost_per_token: None },
+            info_json: "{}",
+        }
+    }
+
+    #[test]
+    fn weights_split_the_roll() {
+        let ds = [deployment(Some(3.0), None, None), deployment(Some(1.0), None, None)];
+        assert_eq!(choose(&ds, &[0, 1], 0.0), Some(0));
+        assert_eq!(choose(&ds, &[0, 1], 0.74), Some(0));
+        assert_eq!(choose(&ds, &[0, 1], 0.76), Some(1));
+    }
+
+    #[test]
+    fn rpm_weighs_when_weight_is_absent() {
+        let ds = [deployment(None, Some(100), None), deployment(None, Some(300), None)];
+        assert_eq!(choose(&ds, &[0, 1], 0.3), Some(1));
+    }
+
+    #[test]
+    fn lowest_order_wins_whatever_the_weight() {
+        let ds = [deployment(Some(100.0), None, Some(2)), deployment(Some(1.0), None, Some(1))];
+        assert_eq!(choose(&ds, &[0, 1], 0.0), Some(1));
+        assert_eq!(choose(&ds, &[0], 0.9), Some(0), "a higher order serves when the lower is unavailable");
+        assert_eq!(choose(&ds, &[], 0.5), None);
+    }
+}

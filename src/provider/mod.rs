@@ -1,0 +1,141 @@
+//! Providers: a closed set of wire protocols with `match` dispatch. Each turns the parsed
+//! request into a [`Reply`] (status, headers, body still streaming); `respond` takes it
+//! from there. OpenAI-compatible vendors are rows of data (`config/src/vendors.rs`).
+
+mod fake;
+mod openai;
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+
+pub use fake::FakeStream;
+
+use crate::error::Error;
+use crate::gateway::Gateway;
+use crate::parse::CallRequest;
+use crate::settings::Settings;
+use crate::table::{Deployment, Protocol, Table};
+
+/// Where and as whom a deployment is called, resolved once at start-up.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// Base URL without a trailing slash, suffix included (`http://host:11434/v1`).
+    pub base: String,
+    pub key: Option<String>,
+    pub api_version: Option<String>,
+    pub organization: Option<String>,
+}
+
+/// Why a deployment cannot serve; its requests get the matching error.
+#[derive(Debug, Clone)]
+pub enum Unavailable {
+    MissingSecret(&'static str),
+    Misconfigured(String),
+}
+
+impl Unavailable {
+    pub fn error(&self, deployment: &'static Deployment) -> Error {
+        match self {
+            Unavailable::MissingSecret(variable) => Error::MissingSecret { deployment: deployment.model_name, variable },
+            Unavailable::Misconfigured(reason) => Error::Misconfigured { deployment: deployment.model_name, reason: reason.clone() },
+        }
+    }
+}
+
+/// The Azure API version used when neither the deployment nor `AZURE_API_VERSION` sets one.
+const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
+
+/// Resolves a deployment's base URL and credentials from its config and the environment,
+/// with LiteLLM's provider fallbacks (`OPENAI_API_BASE`, `OPENAI_API_KEY`, ...).
+pub fn endpoint(settings: &Settings, table: &Table, d: &Deployment) -> Result<Endpoint, Unavailable> {
+    let resolve = |s| settings.resolve(table, s).map_err(Unavailable::MissingSecret);
+    let base = match d.api_base {
+        Some(s) => resolve(s)?,
+        None => d
+            .base_env
+            .and_then(|name| settings.var(table, name))
+            .or_else(|| d.default_base.map(str::to_owned))
+            .ok_or_else(|| Unavailable::Misconfigured(format!("needs api_base or {}", d.base_env.unwrap_or("an api_base"))))?,
+    };
+    let key = match (d.api_key, d.key_env) {
+        (Some(s), _) => Some(resolve(s)?),
+        (None, Some(name)) => settings.var(table, name),
+        (None, None) => None,
+    };
+    let needs_key = d.protocol == Protocol::Azure || (d.protocol == Protocol::OpenAi && d.provider == "openai");
+    if key.is_none() && needs_key && d.mock.response.is_none() {
+        return Err(Unavailable::MissingSecret(d.key_env.unwrap_or("OPENAI_API_KEY")));
+    }
+    let api_version = match d.api_version {
+        Some(s) => Some(resolve(s)?),
+        None if d.protocol == Protocol::Azure => {
+            Some(settings.var(table, "AZURE_API_VERSION").unwrap_or_else(|| DEFAULT_AZURE_API_VERSION.to_owned()))
+        }
+        None => None,
+    };
+    let organization = d.organization.map(resolve).transpose()?;
+    let base = format!("{}{}", base.trim_end_matches('/'), d.base_suffix);
+    if d.protocol != Protocol::Fake && !(base.starts_with("http://") || base.starts_with("https://")) {
+        return Err(Unavailable::Misconfigured(format!("api_base \"{base}\" is not an http(s) URL")));
+    }
+    Ok(Endpoint { base, key, api_version, organization })
+}
+
+/// A provider's answer with its body not yet read.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Source,
+    /// When the provider's response head arrived.
+    pub head_at: Instant,
+}
+
+/// A reply body: the upstream connection's, or the fake provider's.
+pub enum Source {
+    Full(Option<Bytes>),
+    Upstream(hyper::body::Incoming),
+    Fake(FakeStream),
+}
+
+/// What one provider call needs besides the request.
+pub struct Attempt<'a> {
+    pub deployment: &'static Deployment,
+    pub endpoint: &'a Endpoint,
+    pub upstream_model: &'a str,
+    /// Deadline for the response head.
+    pub deadline: Instant,
+}
+
+/// Calls the deployment's provider.
+pub async fn call(gateway: &Gateway, attempt: &Attempt<'_>, request: &CallRequest, headers: &HeaderMap) -> Result<Reply, Error> {
+    match attempt.deployment.protocol {
+        Protocol::Fake => fake::answer(attempt, request).await,
+        Protocol::OpenAi | Protocol::Azure => openai::forward(gateway, attempt, request, headers).await,
+    }
+}
+
+/// The exception name LiteLLM puts in upstream error messages.
+pub fn exception(deployment: &Deployment) -> &'static str {
+    match deployment.protocol {
+        Protocol::Azure => "AzureException",
+        Protocol::Fake | Protocol::OpenAi => "OpenAIException",
+    }
+}
+
+impl http_body::Body for Source {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, hyper::Error>>> {
+        match self.get_mut() {
+            Source::Full(bytes) => std::task::Poll::Ready(bytes.take().map(|b| Ok(http_body::Frame::data(b)))),
+            Source::Upstream(incoming) => std::pin::Pin::new(incoming).poll_frame(cx),
+            Source::Fake(fake) => std::pin::Pin::new(fake).poll_frame(cx).map(|f| f.map(Ok)),
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! The answer: the provider's reply relayed (JSON with `model` set to the requested name,
+//! or SSE chunk by chunk), LiteLLM's `x-litellm-*` and `llm_provider-*` headers, and every
+//! [`Error`] as one OpenAI-shaped body. The last stage; `gateway` logs the outcome once.
+
+mod body;
+pub mod sse;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use serde_json::Value;
+
+pub use body::Body;
+
+use crate::error::Error;
+use crate::gateway::Call;
+use crate::provider::{Reply, Source};
+
+/// Largest error body read from a provider.
+const MAX_ERROR_BODY: usize = 1024 * 1024;
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A JSON response.
+pub fn json(status: StatusCode, body: &Value) -> Response<Body> {
+    raw_json(status, Bytes::from(body.to_string()))
+}
+
+/// A response whose body is already JSON text.
+pub fn raw_json(status: StatusCode, body: Bytes) -> Response<Body> {
+    let mut response = Response::new(Body::full(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// FastAPI's `{"detail": ...}` body, which LiteLLM answers unknown paths and methods with.
+pub fn detail(status: StatusCode, text: &str) -> Response<Body> {
+    json(status, &serde_json::json!({ "detail": text }))
+}
+
+/// The OpenAI-shaped error response for `error`, with the call's headers.
+pub fn error(error: &Error, call: &Call) -> Response<Body> {
+    let mut response = json(error.status(), &error.body());
+    call_headers(call, response.headers_mut());
+    response
+}
+
+/// Relays a provider's reply to the client.
+pub async fn relay(call: &mut Call, reply: Reply, stream: bool, limits: (usize, Instant, Duration)) -> Result<Response<Body>, Error> {
+    let (max_body, deadline, idle) = limits;
+    call.upstream_headers = Some(reply.headers);
+    call.head_at = Some(reply.head_at);
+    let exception = call.deployment.map_or("OpenAIException", crate::provider::exception);
+    if !reply.status.is_success() {
+        let body = read(reply.body, MAX_ERROR_BODY, deadline, exception).await.unwrap_or_default();
+        return Err(Error::upstream(reply.status, exception, &body));
+    }
+    let model = call.requested.clone().unwrap_or_default();
+    let mut response = if stream {
+        let mut response = Response::new(Body::stream(sse::Relay::new(reply.body, model, idle)));
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream; charset=utf-8"));
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        headers.insert(HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no"));
+        response
+    } else {
+        let body = read(reply.body, max_body, deadline, exception).await?;
+        let mut value: Value = serde_json::from_slice(&body).map_err(|e| bad_reply(exception, &format!("not valid JSON ({e})")))?;
+        if let Some(object) = value.as_object_mut() {
+            object.insert("model".into(), Value::String(model));
+        }
+        json(StatusCode::OK, &value)
+    };
+    call_headers(call, response.headers_mut());
+    Ok(response)
+}
+
+/// Reads a provider body up to `limit` bytes before `deadline`.
+async fn read(source: Source, limit: usize, deadline: Instant, exception: &'static str) -> Result<Bytes, Error> {
+    let started = Instant::now();
+    let timeout = deadline.saturating_duration_since(started);
+    match tokio::time::timeout(timeout, Limited::new(source, limit).collect()).await {
+        Err(_) => Err(Error::Timeout { timeout_s: timeout.as_secs_f64(), elapsed_s: started.elapsed().as_secs_f64() }),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(bad_reply(exception, &format!("larger than {limit} bytes"))),
+        Ok(Err(e)) => Err(Error::Connect { exception, message: format!("reply broke off: {e}") }),
+    }
+}
+
+fn bad_reply(exception: &'static str, what: &str) -> Error {
+    Error::Upstream {
+        status: StatusCode::BAD_GATEWAY,
+        class: "APIError",
+        exception,
+        message: format!("the provider's reply is {what}"),
+        param: None,
+    }
+}
+
+/// LiteLLM's response headers: call id, deployment, group, timings, and the provider's own
+/// headers prefixed `llm_provider-`.
+fn call_headers(call: &Call, headers: &mut HeaderMap) {
+    let mut set = |name: &'static str, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    };
+    set("x-litellm-call-id", &call.id);
+    set("x-litellm-version", VERSION);
+    if let Some(requested) = &call.requested {
+        set("x-litellm-model-group", requested);
+    }
+    if let Some(d) = call.deployment {
+        set("x-litellm-model-id", d.id);
+        set("x-litellm-model-name", &format!("{}/{}", d.provider, call.upstream_model.as_deref().unwrap_or(d.upstream_model)));
+    }
+    if let Some(base) = &call.api_base {
+        set("x-litellm-model-api-base", base);
+    }
+    set("x-litellm-attempted-retries", "0");
+    set("x-litellm-attempted-fallbacks", "0");
+    let total = call.started.elapsed();
+    set("x-litellm-response-duration-ms", &format!("{:.3}", total.as_secs_f64() * 1000.0));
+    if let (Some(sent), Some(head)) = (call.sent_at, call.head_at) {
+        let overhead = total.saturating_sub(head.saturating_duration_since(sent));
+        set("x-litellm-overhead-duration-ms", &format!("{:.3}", overhead.as_secs_f64() * 1000.0));
+    }
+    set("x-content-type-options", "nosniff");
+    if let Some(upstream) = &call.upstream_headers {
+        for (name, value) in upstream {
+            if name == "x-request-id" {
+                headers.insert(HeaderName::from_static("request-id"), value.clone());
+            }
+            if let Ok(prefixed) = HeaderName::from_bytes(format!("llm_provider-{name}").as_bytes()) {
+                headers.append(prefixed, value.clone());
+            }
+        }
+    }
+}

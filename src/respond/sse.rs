@@ -1,0 +1,280 @@
+//! Server-sent events relayed chunk by chunk: a bounded parser for the provider's stream,
+//! and the relay body that rewrites each chunk (`model` → the requested name, null
+//! `finish_reason` dropped), ends with `data: [DONE]`, turns a mid-stream failure or a
+//! stalled provider into a `data: {"error": ...}` event, and holds constant memory.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use http_body::Frame;
+use serde_json::Value;
+use tokio::time::Sleep;
+
+use crate::provider::Source;
+
+/// The largest single event accepted from a provider.
+pub const MAX_EVENT_BYTES: usize = 4 * 1024 * 1024;
+const DONE: &[u8] = b"data: [DONE]\n\n";
+
+/// Splits a byte stream into the `data` of each event.
+#[derive(Debug, Default)]
+pub struct Parser {
+    buffer: BytesMut,
+    data: Vec<u8>,
+    has_data: bool,
+}
+
+/// One parse step.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Parsed {
+    Event(Vec<u8>),
+    /// An event or line over [`MAX_EVENT_BYTES`].
+    TooLarge,
+}
+
+impl Parser {
+    pub fn feed(&mut self, bytes: &[u8]) {
+        self.buffer.extend_from_slice(bytes);
+    }
+
+    /// The next complete event's data, if one has arrived.
+    pub fn next_event(&mut self) -> Option<Parsed> {
+        loop {
+            let Some(end) = self.buffer.iter().position(|&b| b == b'\n') else {
+                return (self.buffer.len() > MAX_EVENT_BYTES).then_some(Parsed::TooLarge);
+            };
+            let mut line = self.buffer.split_to(end + 1);
+            line.truncate(end);
+            if line.last() == Some(&b'\r') {
+                line.truncate(end - 1);
+            }
+            if line.is_empty() {
+                if self.has_data {
+                    self.has_data = false;
+                    return Some(Parsed::Event(std::mem::take(&mut self.data)));
+                }
+                continue;
+            }
+            if let Some(value) = line.strip_prefix(b"data:") {
+                let value = value.strip_prefix(b" ").unwrap_or(value);
+                if self.has_data {
+                    self.data.push(b'\n');
+                }
+                self.data.extend_from_slice(value);
+                self.has_data = true;
+                if self.data.len() > MAX_EVENT_BYTES {
+                    return Some(Parsed::TooLarge);
+                }
+            }
+            // Comments (`: ping`), `event:`, `id:` and `retry:` lines carry nothing to relay.
+        }
+    }
+
+    /// The last event when the stream ends without a blank line after it.
+    pub fn finish(&mut self) -> Option<Vec<u8>> {
+        if !self.buffer.is_empty() {
+            self.buffer.extend_from_slice(b"\n\n");
+            if let Some(Parsed::Event(data)) = self.next_event() {
+                return Some(data);
+            }
+        }
+        self.has_data.then(|| std::mem::take(&mut self.data))
+    }
+}
+
+/// Rewrites one chunk for the client: `model` becomes the requested name, and a null
+/// `finish_reason` is left out as LiteLLM does. Data that is not JSON passes unchanged.
+pub fn rewrite(data: &[u8], model: &str, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"data: ");
+    match serde_json::from_slice::<Value>(data) {
+        Ok(Value::Object(mut chunk)) => {
+            if chunk.contains_key("model") {
+                chunk.insert("model".into(), Value::String(model.to_owned()));
+            }
+            if let Some(Value::Array(choices)) = chunk.get_mut("choices") {
+                for choice in choices.iter_mut().filter_map(Value::as_object_mut) {
+                    if choice.get("finish_reason").is_some_and(Value::is_null) {
+                        choice.remove("finish_reason");
+                    }
+                }
+            }
+            let _ = serde_json::to_writer(&mut *out, &chunk);
+        }
+        _ => out.extend_from_slice(data),
+    }
+    out.extend_from_slice(b"\n\n");
+}
+
+/// LiteLLM's mid-stream error event (its JSON uses `", "` separators).
+pub fn error_event(message: &str, kind: &str, code: u16) -> Vec<u8> {
+    let message = serde_json::to_string(message).unwrap_or_else(|_| "\"stream failed\"".to_owned());
+    format!("data: {{\"error\": {{\"message\": {message}, \"type\": \"{kind}\", \"param\": null, \"code\": \"{code}\"}}}}\n\n").into_bytes()
+}
+
+/// The response body of a stream: reads the provider, writes rewritten events.
+pub struct Relay {
+    source: Source,
+    parser: Parser,
+    model: String,
+    idle: Duration,
+    sleep: Pin<Box<Sleep>>,
+    done_sent: bool,
+    finished: bool,
+}
+
+impl Relay {
+    /// Relays `source`, naming `model` in every chunk, failing after `idle` without data.
+    pub fn new(source: Source, model: String, idle: Duration) -> Self {
+        Relay {
+            source,
+            parser: Parser::default(),
+            model,
+            idle,
+            sleep: Box::pin(tokio::time::sleep(idle)),
+            done_sent: false,
+            finished: false,
+        }
+    }
+
+    /// Every complete event in the parser, rewritten; `Err` after an oversized one.
+    fn drain(&mut self, out: &mut Vec<u8>) -> Result<(), ()> {
+        while let Some(parsed) = self.parser.next_event() {
+            let Parsed::Event(data) = parsed else { return Err(()) };
+            self.write(&data, out);
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        if self.done_sent {
+            return;
+        }
+        if data == b"[DONE]" {
+            out.extend_from_slice(DONE);
+            self.done_sent = true;
+        } else {
+            rewrite(data, &self.model, out);
+        }
+    }
+
+    /// Ends the stream with `event` (if any) and `[DONE]`.
+    fn end(&mut self, out: &mut Vec<u8>, event: Option<Vec<u8>>) {
+        if !self.done_sent {
+            if let Some(event) = event {
+                out.extend_from_slice(&event);
+            }
+            out.extend_from_slice(DONE);
+            self.done_sent = true;
+        }
+        self.finished = true;
+    }
+}
+
+impl http_body::Body for Relay {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        let mut out = Vec::new();
+        while !this.finished && out.is_empty() {
+            match Pin::new(&mut this.source).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    let Ok(mut data) = frame.into_data() else { continue };
+                    let deadline = tokio::time::Instant::now() + this.idle;
+                    this.sleep.as_mut().reset(deadline);
+                    while data.has_remaining() {
+                        let chunk = data.chunk();
+                        let len = chunk.len();
+                        this.parser.feed(chunk);
+                        data.advance(len);
+                    }
+                    if this.drain(&mut out).is_err() {
+                        let event = error_event("litellm.APIError: a streamed chunk exceeded 4 MiB", "internal_server_error", 500);
+                        this.end(&mut out, Some(event));
+                    }
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    let message = format!("litellm.APIConnectionError: stream from the provider failed: {e}");
+                    this.end(&mut out, Some(error_event(&message, "internal_server_error", 500)));
+                }
+                Poll::Ready(None) => {
+                    if let Some(last) = this.parser.finish() {
+                        this.write(&last, &mut out);
+                    }
+                    this.end(&mut out, None);
+                }
+                Poll::Pending => {
+                    if this.sleep.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    let message = format!(
+                        "litellm.Timeout: APITimeoutError - the provider sent nothing for {:.1} s (stream_timeout)",
+                        this.idle.as_secs_f64()
+                    );
+                    this.end(&mut out, Some(error_event(&message, "timeout", 408)));
+                }
+            }
+        }
+        if out.is_empty() { Poll::Ready(None) } else { Poll::Ready(Some(Ok(Frame::data(Bytes::from(out))))) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events(input: &[&[u8]]) -> Vec<Parsed> {
+        let mut parser = Parser::default();
+        let mut out = Vec::new();
+        for piece in input {
+            parser.feed(piece);
+            while let Some(e) = parser.next_event() {
+                out.push(e);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn events_split_across_reads_are_joined() {
+        let got = events(&[b"data: {\"a\"", b":1}\n", b"\ndata: [DONE]\n\n"]);
+        assert_eq!(got, vec![Parsed::Event(b"{\"a\":1}".to_vec()), Parsed::Event(b"[DONE]".to_vec())]);
+    }
+
+    #[test]
+    fn crlf_comments_and_event_lines_are_handled() {
+        let got = events(&[b": ping\r\n\r\nevent: x\r\ndata: one\r\ndata: two\r\n\r\n"]);
+        assert_eq!(got, vec![Parsed::Event(b"one\ntwo".to_vec())]);
+    }
+
+    #[test]
+    fn oversized_lines_are_refused() {
+        let big = vec![b'x'; MAX_EVENT_BYTES + 1];
+        assert_eq!(events(&[b"data: ", &big]), vec![Parsed::TooLarge]);
+    }
+
+    #[test]
+    fn unterminated_last_event_is_kept() {
+        let mut parser = Parser::default();
+        parser.feed(b"data: tail");
+        assert_eq!(parser.next_event(), None);
+        assert_eq!(parser.finish(), Some(b"tail".to_vec()));
+    }
+
+    #[test]
+    fn rewrite_sets_model_and_drops_null_finish_reason() {
+        let mut out = Vec::new();
+        rewrite(br#"{"model":"up","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}]}"#, "asked", &mut out);
+        let text = String::from_utf8(out).unwrap_or_default();
+        assert_eq!(text, "data: {\"choices\":[{\"delta\":{\"content\":\"x\"},\"index\":0}],\"model\":\"asked\"}\n\n");
+    }
+
+    #[test]
+    fn error_event_matches_litellm_spacing() {
+        let e = String::from_utf8(error_event("boom", "internal_server_error", 500)).unwrap_or_default();
+        assert_eq!(e, "data: {\"error\": {\"message\": \"boom\", \"type\": \"internal_server_error\", \"param\": null, \"code\": \"500\"}}\n\n");
+    }
+}

@@ -1,0 +1,111 @@
+//! Accepts connections and speaks HTTP/1.1 (keep-alive) and h2c with hyper, within the
+//! head limits (size, header count, time to arrive); on shutdown stops accepting, turns
+//! readiness to 503 and lets in-flight requests finish within the drain period. Each
+//! request goes to `gateway`.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::gateway::Gateway;
+
+/// Pause after a failed accept (out of file descriptors), so the loop does not spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Binds the listening socket from the gateway's settings.
+pub async fn bind(gateway: &Gateway) -> io::Result<TcpListener> {
+    TcpListener::bind((gateway.settings.host.as_str(), gateway.settings.port)).await
+}
+
+/// Serves `listener` until `shutdown` completes, then drains.
+pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl Future<Output = ()>) {
+    let settings = &gateway.settings;
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(settings.header_timeout)
+        .max_buf_size(settings.max_head_bytes)
+        .max_headers(settings.max_headers)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(settings.max_head_bytes).unwrap_or(u32::MAX));
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    let gateway = Arc::clone(&gateway);
+                    let service = service_fn(move |request| {
+                        let gateway = Arc::clone(&gateway);
+                        async move { gateway.handle(request).await }
+                    });
+                    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+                    let connection = graceful.watch(connection);
+                    tokio::spawn(async move {
+                        if let Err(e) = connection.await {
+                            tracing::debug!(error = %e, "connection ended with an error");
+                        }
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
+            },
+            () = &mut shutdown => break,
+        }
+    }
+    gateway.drain();
+    drop(listener);
+    let drain = gateway.settings.drain;
+    tracing::info!(drain_s = drain.as_secs_f64(), "shutting down: no new connections, finishing in-flight requests");
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("drained"),
+        () = tokio::time::sleep(drain) => tracing::warn!("drain period over; closing remaining connections"),
+    }
+}
+
+/// A gateway serving in the background, as tests and embedders run it.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub gateway: Arc<Gateway>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    /// Binds (port 0 picks a free one) and serves until [`Running::stop`].
+    pub async fn start(gateway: Gateway) -> io::Result<Self> {
+        let listener = bind(&gateway).await?;
+        let addr = listener.local_addr()?;
+        let gateway = Arc::new(gateway);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve(listener, Arc::clone(&gateway), async move {
+            let _ = stopped.await;
+        }));
+        Ok(Running { addr, gateway, stop: Some(stop), task })
+    }
+
+    /// Starts draining; resolves once every connection is done or the drain period is over.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}

@@ -1,0 +1,110 @@
+//! Run-time settings: listen address, limits, logging, and the environment that
+//! `os.environ/` references and provider fallbacks (`OPENAI_API_KEY`, ...) are read from.
+//! Read once at start-up; routing itself is compiled in (`table`).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::table::{Setting, Table};
+
+/// The port LiteLLM's proxy listens on.
+pub const DEFAULT_PORT: u16 = 4000;
+/// How long in-flight requests get to finish after SIGTERM.
+pub const DEFAULT_DRAIN: Duration = Duration::from_secs(25);
+/// Time allowed to receive a request's head.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Most request headers accepted.
+pub const DEFAULT_MAX_HEADERS: usize = 100;
+/// Most bytes of request head buffered (hyper's read buffer).
+pub const DEFAULT_MAX_HEAD_BYTES: usize = 64 * 1024;
+/// Largest non-streaming upstream body read into memory.
+pub const DEFAULT_MAX_UPSTREAM_BYTES: usize = 64 * 1024 * 1024;
+/// Time allowed to open a TCP (and TLS) connection upstream.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+/// Everything the gateway reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub host: String,
+    pub port: u16,
+    pub drain: Duration,
+    pub header_timeout: Duration,
+    pub max_headers: usize,
+    pub max_head_bytes: usize,
+    pub max_upstream_bytes: usize,
+    pub connect_timeout: Duration,
+    pub log_format: LogFormat,
+    /// `SSL_CERT_FILE`: extra PEM roots trusted upstream, beside the compiled-in ones.
+    pub extra_roots: Option<String>,
+    /// The process environment (or a test's stand-in), for secrets and provider fallbacks.
+    pub vars: HashMap<String, String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            host: "0.0.0.0".to_owned(),
+            port: DEFAULT_PORT,
+            drain: DEFAULT_DRAIN,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            max_headers: DEFAULT_MAX_HEADERS,
+            max_head_bytes: DEFAULT_MAX_HEAD_BYTES,
+            max_upstream_bytes: DEFAULT_MAX_UPSTREAM_BYTES,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            log_format: LogFormat::Json,
+            extra_roots: None,
+            vars: HashMap::new(),
+        }
+    }
+}
+
+impl Settings {
+    /// Settings from environment variables (`HOST`, `PORT`, `MODEL_ROUTER_DRAIN_SECONDS`,
+    /// `LOG_FORMAT`, `SSL_CERT_FILE`); the rest of `vars` is kept for secrets.
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, String> {
+        let vars: HashMap<String, String> = vars.into_iter().collect();
+        let mut settings = Settings::default();
+        if let Some(host) = vars.get("HOST").filter(|h| !h.is_empty()) {
+            host.clone_into(&mut settings.host);
+        }
+        if let Some(port) = vars.get("PORT") {
+            settings.port = port.parse().map_err(|_| format!("PORT={port} is not a port number"))?;
+        }
+        if let Some(secs) = vars.get("MODEL_ROUTER_DRAIN_SECONDS") {
+            let secs: u64 = secs.parse().map_err(|_| format!("MODEL_ROUTER_DRAIN_SECONDS={secs} is not whole seconds"))?;
+            settings.drain = Duration::from_secs(secs);
+        }
+        settings.log_format = match vars.get("LOG_FORMAT").map(String::as_str) {
+            None | Some("" | "json") => LogFormat::Json,
+            Some("text" | "pretty") => LogFormat::Text,
+            Some(other) => return Err(format!("LOG_FORMAT={other}: use json or text")),
+        };
+        settings.extra_roots = vars.get("SSL_CERT_FILE").filter(|p| !p.is_empty()).cloned();
+        settings.vars = vars;
+        Ok(settings)
+    }
+
+    /// A variable from the environment, else from the routes' `environment_variables`.
+    pub fn var(&self, table: &Table, name: &str) -> Option<String> {
+        self.vars
+            .get(name)
+            .filter(|v| !v.is_empty())
+            .cloned()
+            .or_else(|| table.environment.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()))
+    }
+
+    /// A config value: the literal, or the variable it names. `Err` names the missing variable.
+    pub fn resolve(&self, table: &Table, setting: Setting) -> Result<String, &'static str> {
+        match setting {
+            Setting::Literal(value) => Ok(value.to_owned()),
+            Setting::Env(name) => self.var(table, name).ok_or(name),
+        }
+    }
+}

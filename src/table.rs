@@ -1,0 +1,163 @@
+//! The compiled routes: the types `build.rs` fills with this environment's data (see
+//! `$OUT_DIR/routes.rs`, data only) and the lookups the resolver runs on them.
+//! Requests come here from `parse` and go on to `resolve`.
+
+/// A value written in the config, or the name of the environment variable that holds it
+/// (`os.environ/NAME`), read at start-up by `settings`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    Literal(&'static str),
+    Env(&'static str),
+}
+
+/// The wire protocol a deployment speaks; `provider` dispatches on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// Answered in process by the built-in fake provider.
+    Fake,
+    /// OpenAI's HTTP API, spoken by OpenAI and every OpenAI-compatible vendor.
+    OpenAi,
+    /// Azure OpenAI: deployment in the path, `api-version` in the query, `api-key` header.
+    Azure,
+}
+
+/// `litellm_params.mock_*`: how the fake provider answers.
+#[derive(Debug, Clone, Copy)]
+pub struct Mock {
+    pub response: Option<&'static str>,
+    pub latency_ms: u64,
+    pub chunk_interval_ms: u64,
+}
+
+/// The `model_info` fields the gateway reads.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelInfo {
+    pub mode: Option<&'static str>,
+    pub max_input_tokens: Option<u64>,
+    pub max_output_tokens: Option<u64>,
+    pub input_cost_per_token: Option<f64>,
+    pub output_cost_per_token: Option<f64>,
+}
+
+/// One `model_list` entry.
+#[derive(Debug)]
+pub struct Deployment {
+    pub id: &'static str,
+    pub model_name: &'static str,
+    /// `litellm_params.model` as written: `provider/model`.
+    pub model: &'static str,
+    pub provider: &'static str,
+    pub protocol: Protocol,
+    /// The model after the provider prefix; `*` marks wildcard substitutions.
+    pub upstream_model: &'static str,
+    pub api_base: Option<Setting>,
+    /// Variable read for the base URL when `api_base` is absent (`OPENAI_API_BASE`).
+    pub base_env: Option<&'static str>,
+    pub default_base: Option<&'static str>,
+    pub base_suffix: &'static str,
+    pub api_key: Option<Setting>,
+    /// Variable read for the key when `api_key` is absent (`OPENAI_API_KEY`).
+    pub key_env: Option<&'static str>,
+    pub api_version: Option<Setting>,
+    pub organization: Option<Setting>,
+    pub timeout_ms: Option<u64>,
+    pub stream_timeout_ms: Option<u64>,
+    pub max_retries: Option<u32>,
+    pub weight: Option<f64>,
+    pub rpm: Option<u64>,
+    pub tpm: Option<u64>,
+    pub order: Option<u32>,
+    pub extra_headers: &'static [(&'static str, &'static str)],
+    /// Request parameters (name, JSON value) used where the request leaves them out.
+    pub default_params: &'static [(&'static str, &'static str)],
+    pub mock: Mock,
+    pub info: ModelInfo,
+    /// This deployment's `/model/info` entry, credentials left out at build time.
+    pub info_json: &'static str,
+}
+
+/// The deployments sharing one `model_name`.
+#[derive(Debug)]
+pub struct Group {
+    pub name: &'static str,
+    pub deployments: &'static [u16],
+}
+
+/// A wildcard `model_name` and its group; the table lists them longest first.
+#[derive(Debug)]
+pub struct Wildcard {
+    pub pattern: &'static str,
+    pub group: u16,
+}
+
+/// A `model_group_alias` entry.
+#[derive(Debug)]
+pub struct Alias {
+    pub alias: &'static str,
+    pub group: u16,
+    pub hidden: bool,
+}
+
+/// `router_settings` and `litellm_settings`.
+#[derive(Debug)]
+pub struct Router {
+    pub routing_strategy: &'static str,
+    pub num_retries: u32,
+    pub timeout_ms: Option<u64>,
+    pub stream_timeout_ms: Option<u64>,
+    pub request_timeout_ms: u64,
+    pub drop_params: bool,
+    pub require_auth_for_metrics: bool,
+    pub callbacks: &'static [&'static str],
+}
+
+/// `general_settings`.
+#[derive(Debug)]
+pub struct General {
+    pub master_key: Option<Setting>,
+    pub key_header: Option<&'static str>,
+    pub max_request_bytes: u64,
+    pub forward_client_headers: bool,
+}
+
+/// One environment's routes.
+#[derive(Debug)]
+pub struct Table {
+    pub env: &'static str,
+    pub routes_sha256: &'static str,
+    pub deployments: &'static [Deployment],
+    pub groups: &'static [Group],
+    /// Model names and aliases → group index.
+    pub names: &'static phf::Map<&'static str, u16>,
+    /// `provider/model` of each non-wildcard deployment → deployment index.
+    pub deployment_names: &'static phf::Map<&'static str, u16>,
+    pub wildcards: &'static [Wildcard],
+    pub aliases: &'static [Alias],
+    pub router: Router,
+    pub general: General,
+    /// `environment_variables`: defaults under the real environment.
+    pub environment: &'static [(&'static str, &'static str)],
+}
+
+impl Table {
+    pub fn group(&self, index: u16) -> &'static Group {
+        &self.groups[usize::from(index)]
+    }
+
+    pub fn deployment(&self, index: u16) -> &'static Deployment {
+        &self.deployments[usize::from(index)]
+    }
+}
+
+mod compiled {
+    include!(concat!(env!("OUT_DIR"), "/routes.rs"));
+}
+
+/// The routes this binary was built with.
+pub static COMPILED: &Table = &compiled::TABLE;
+
+/// The environments of `tests/fixtures/routes.yaml`, for integration tests only.
+#[cfg(feature = "test-fixtures")]
+pub mod fixtures {
+    include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));
+}
