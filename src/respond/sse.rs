@@ -43,7 +43,7 @@ impl Parser {
     pub fn next_event(&mut self) -> Option<Parsed> {
         loop {
             let Some(end) = self.buffer.iter().position(|&b| b == b'\n') else {
-                return (self.buffer.len() > MAX_EVENT_BYTES).then_some(Parsed::TooLarge);
+                return (self.buffer.len() > MAX_EVENT_BYTES).then(|| self.discard());
             };
             let mut line = self.buffer.split_to(end + 1);
             line.truncate(end);
@@ -65,11 +65,19 @@ impl Parser {
                 self.data.extend_from_slice(value);
                 self.has_data = true;
                 if self.data.len() > MAX_EVENT_BYTES {
-                    return Some(Parsed::TooLarge);
+                    return Some(self.discard());
                 }
             }
             // Comments (`: ping`), `event:`, `id:` and `retry:` lines carry nothing to relay.
         }
+    }
+
+    /// Drops everything buffered after an oversized event, so parsing can go on.
+    fn discard(&mut self) -> Parsed {
+        self.buffer.clear();
+        self.data.clear();
+        self.has_data = false;
+        Parsed::TooLarge
     }
 
     /// The last event when the stream ends without a blank line after it.
