@@ -19,6 +19,7 @@ use tokio::sync::{Notify, mpsc};
 /// What the mock received.
 #[derive(Debug, Clone)]
 pub struct Seen {
+    pub version: http::Version,
     pub path: String,
     pub headers: HeaderMap,
     pub body: Bytes,
@@ -39,8 +40,8 @@ pub enum Answer {
     Json { status: u16, body: String, headers: Vec<(&'static str, String)> },
     /// SSE events (`data:` payloads); after the first, waits for `gate` when given.
     Sse { events: Vec<String>, gate: Option<Arc<Notify>> },
-    /// Sends `events`, then breaks the connection.
-    SseThenReset { events: Vec<String> },
+    /// Sends `events`, waits for `gate`, then breaks the connection.
+    SseThenReset { events: Vec<String>, gate: Arc<Notify> },
     /// Sends nothing for `delay`, then the JSON body.
     Slow { delay: Duration, body: String },
 }
@@ -120,7 +121,7 @@ async fn answer(request: Request<Incoming>, script: Arc<Script>, seen: Arc<Mutex
     let (parts, body) = request.into_parts();
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let path = parts.uri.path_and_query().map(ToString::to_string).unwrap_or_default();
-    let request = Seen { path, headers: parts.headers, body };
+    let request = Seen { version: parts.version, path, headers: parts.headers, body };
     seen.lock().expect("lock").push(request.clone());
     let full = |status: u16, body: String| {
         let mut response = Response::new(Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed());
@@ -141,12 +142,12 @@ async fn answer(request: Request<Incoming>, script: Arc<Script>, seen: Arc<Mutex
             tokio::time::sleep(delay).await;
             full(200, body)
         }
-        Answer::Sse { events, gate } => sse(events, gate, false, cancelled),
-        Answer::SseThenReset { events } => sse(events, None, true, cancelled),
+        Answer::Sse { events, gate } => sse(events, gate, None, cancelled),
+        Answer::SseThenReset { events, gate } => sse(events, None, Some(gate), cancelled),
     })
 }
 
-fn sse(events: Vec<String>, gate: Option<Arc<Notify>>, reset: bool, cancelled: Arc<Notify>) -> Response<MockBody> {
+fn sse(events: Vec<String>, gate: Option<Arc<Notify>>, reset: Option<Arc<Notify>>, cancelled: Arc<Notify>) -> Response<MockBody> {
     let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(4);
     tokio::spawn(async move {
         for (i, event) in events.into_iter().enumerate() {
@@ -163,7 +164,8 @@ fn sse(events: Vec<String>, gate: Option<Arc<Notify>>, reset: bool, cancelled: A
                 }
             }
         }
-        if reset {
+        if let Some(reset) = reset {
+            reset.notified().await;
             let _ = tx.send(Err(std::io::Error::other("upstream exploded mid-stream"))).await;
         }
     });
