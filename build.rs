@@ -4,6 +4,9 @@
 //! `test-fixtures` feature it also compiles every environment of
 //! `tests/fixtures/routes.yaml` into `$OUT_DIR/fixtures.rs`.
 
+#![expect(clippy::expect_used, reason = "a build script reports what cargo failed to provide by panicking")]
+
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::{env, fs};
 
@@ -26,7 +29,7 @@ fn main() {
         let mut fixtures = String::new();
         for name in environments(&manifest.join(FIXTURES)) {
             let Some(source) = compile(&manifest, FIXTURES, &name) else { return };
-            fixtures.push_str(&format!("pub mod {name} {{\n{source}}}\n"));
+            let _ = writeln!(fixtures, "pub mod {name} {{\n{source}}}");
         }
         write(&out.join("fixtures.rs"), &fixtures);
     }

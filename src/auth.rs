@@ -27,10 +27,7 @@ fn presented<'h>(headers: &'h HeaderMap, custom: Option<&str>) -> Result<Option<
     }
     if let Some(value) = text("authorization") {
         let value = value?;
-        let key = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .ok_or(Error::MalformedKey)?;
+        let key = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).ok_or(Error::MalformedKey)?;
         return Ok(Some(key.trim()));
     }
     for name in ["api-key", "x-api-key"] {
@@ -82,9 +79,18 @@ mod tests {
     #[test]
     fn missing_wrong_and_malformed_keys_are_refused() {
         assert!(matches!(authenticate(&headers(&[]), Some("sk-1"), None), Err(Error::NoKey)));
-        assert!(matches!(authenticate(&headers(&[("authorization", "Bearer sk-2")]), Some("sk-1"), None), Err(Error::WrongKey)));
-        assert!(matches!(authenticate(&headers(&[("authorization", "sk-1")]), Some("sk-1"), None), Err(Error::MalformedKey)));
-        assert!(matches!(authenticate(&headers(&[("authorization", "Bearer ")]), Some("sk-1"), None), Err(Error::NoKey)));
+        assert!(matches!(
+            authenticate(&headers(&[("authorization", "Bearer sk-2")]), Some("sk-1"), None),
+            Err(Error::WrongKey)
+        ));
+        assert!(matches!(
+            authenticate(&headers(&[("authorization", "sk-1")]), Some("sk-1"), None),
+            Err(Error::MalformedKey)
+        ));
+        assert!(matches!(
+            authenticate(&headers(&[("authorization", "Bearer ")]), Some("sk-1"), None),
+            Err(Error::NoKey)
+        ));
     }
 
     #[test]

@@ -34,7 +34,8 @@ fn model_entry(id: &str, group: &Group, gateway: &Gateway) -> Value {
 pub fn models(gateway: &Gateway, query: Option<&str>) -> http::Response<Body> {
     let with_wildcards = query.is_some_and(|q| q.split('&').any(|p| p == "return_wildcard_routes=true"));
     let table = gateway.table;
-    let aliases = table.aliases.iter().filter(|a| !a.hidden).map(|a| model_entry(a.alias, table.group(a.group), gateway));
+    let aliases =
+        table.aliases.iter().filter(|a| !a.hidden).map(|a| model_entry(a.alias, table.group(a.group), gateway));
     let groups = table
         .groups
         .iter()
@@ -73,7 +74,8 @@ pub fn liveliness(gateway: &Gateway) -> http::Response<Body> {
 /// the build (env, routes hash, version).
 pub fn readiness(gateway: &Gateway) -> http::Response<Body> {
     let table = gateway.table;
-    let available = (0..table.deployments.len()).filter(|i| u16::try_from(*i).is_ok_and(|i| gateway.available(i))).count();
+    let available =
+        (0..table.deployments.len()).filter(|i| u16::try_from(*i).is_ok_and(|i| gateway.available(i))).count();
     let (status, word) = match (gateway.is_draining(), available) {
         (true, _) => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
         (false, 0) => (StatusCode::SERVICE_UNAVAILABLE, "unhealthy"),

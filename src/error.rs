@@ -38,7 +38,13 @@ pub enum Error {
     // ---- upstream: the provider answered badly or not at all ----
     /// The provider's own non-2xx answer, its status kept and its message carried.
     #[error("litellm.{class}: {class}: {exception} - {message}")]
-    Upstream { status: StatusCode, class: &'static str, exception: &'static str, message: String, param: Option<String> },
+    Upstream {
+        status: StatusCode,
+        class: &'static str,
+        exception: &'static str,
+        message: String,
+        param: Option<String>,
+    },
     #[error(
         "litellm.Timeout: APITimeoutError - Request timed out. Error_str: Request timed out. timeout value={timeout_s}, time taken={elapsed_s:.2} seconds"
     )]
@@ -67,9 +73,8 @@ impl Error {
             | Error::NoDeployment { .. }
             | Error::BodyRead(_) => StatusCode::BAD_REQUEST,
             Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::ClientTimeout => StatusCode::REQUEST_TIMEOUT,
+            Error::ClientTimeout | Error::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Error::Upstream { status, .. } => *status,
-            Error::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Error::Connect { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Error::MissingSecret { .. } | Error::Misconfigured { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -80,7 +85,9 @@ impl Error {
         match self {
             Error::NoKey | Error::MalformedKey | Error::WrongKey => "auth_error",
             Error::Upstream { status, .. } => upstream_type(*status),
-            Error::Connect { .. } | Error::MissingSecret { .. } | Error::Misconfigured { .. } => "internal_server_error",
+            Error::Connect { .. } | Error::MissingSecret { .. } | Error::Misconfigured { .. } => {
+                "internal_server_error"
+            }
             _ => "invalid_request_error",
         }
     }
@@ -183,7 +190,11 @@ mod tests {
 
     #[test]
     fn upstream_429_reads_like_litellm() {
-        let e = Error::upstream(StatusCode::TOO_MANY_REQUESTS, "OpenAIException", br#"{"error":{"message":"Rate limit reached"}}"#);
+        let e = Error::upstream(
+            StatusCode::TOO_MANY_REQUESTS,
+            "OpenAIException",
+            br#"{"error":{"message":"Rate limit reached"}}"#,
+        );
         assert_eq!(e.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(e.kind(), "throttling_error");
         assert_eq!(e.to_string(), "litellm.RateLimitError: RateLimitError: OpenAIException - Rate limit reached");
@@ -191,7 +202,11 @@ mod tests {
 
     #[test]
     fn upstream_400_keeps_param() {
-        let e = Error::upstream(StatusCode::BAD_REQUEST, "OpenAIException", br#"{"error":{"message":"bad param foo","param":"foo"}}"#);
+        let e = Error::upstream(
+            StatusCode::BAD_REQUEST,
+            "OpenAIException",
+            br#"{"error":{"message":"bad param foo","param":"foo"}}"#,
+        );
         let body = e.body();
         assert_eq!(body["error"]["param"], "foo");
         assert_eq!(body["error"]["code"], "400");

@@ -146,7 +146,13 @@ impl Gateway {
     }
 
     /// A model call: parse, resolve, pick, call the provider, relay its answer.
-    async fn call<B>(&self, api: Api, path_model: Option<&str>, request: Request<B>, call: &mut Call) -> Result<Response<Body>, Error>
+    async fn call<B>(
+        &self,
+        api: Api,
+        path_model: Option<&str>,
+        request: Request<B>,
+        call: &mut Call,
+    ) -> Result<Response<Body>, Error>
     where
         B: http_body::Body<Data = bytes::Bytes>,
         B::Error: std::error::Error + Send + Sync + 'static,
@@ -167,7 +173,12 @@ impl Gateway {
         call.api_base = Some(endpoint.base.clone());
         let (timeout, idle) = self.timeouts(choice.deployment, request.stream);
         let now = Instant::now();
-        let attempt = Attempt { deployment: choice.deployment, endpoint, upstream_model: &choice.upstream_model, deadline: now + timeout };
+        let attempt = Attempt {
+            deployment: choice.deployment,
+            endpoint,
+            upstream_model: &choice.upstream_model,
+            deadline: now + timeout,
+        };
         call.sent_at = Some(now);
         let reply = provider::call(self, &attempt, &request, &parts.headers).await?;
         respond::relay(call, reply, request.stream, (self.settings.max_upstream_bytes, now + timeout, idle)).await
@@ -188,7 +199,10 @@ fn preflight(headers: &HeaderMap) -> Response<Body> {
     let mut response = Response::new(Body::empty());
     let out = response.headers_mut();
     out.insert("access-control-allow-origin", HeaderValue::from_static("*"));
-    out.insert("access-control-allow-methods", HeaderValue::from_static("DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"));
+    out.insert(
+        "access-control-allow-methods",
+        HeaderValue::from_static("DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"),
+    );
     out.insert("access-control-max-age", HeaderValue::from_static("600"));
     if let Some(asked) = headers.get("access-control-request-headers") {
         out.insert("access-control-allow-headers", asked.clone());
@@ -202,8 +216,14 @@ fn log(call: &Call, method: &Method, path: &str, status: StatusCode, error: Opti
     let deployment = call.deployment.map(|d| d.id);
     let model = call.requested.as_deref();
     match error {
-        Some(error) if status.is_server_error() => tracing::warn!(call_id = %call.id, %method, path, status = status.as_u16(), model, deployment, latency_ms, source = error.source_kind(), error = %error, "request failed"),
-        Some(error) => tracing::info!(call_id = %call.id, %method, path, status = status.as_u16(), model, deployment, latency_ms, source = error.source_kind(), error = %error, "request refused"),
-        None => tracing::info!(call_id = %call.id, %method, path, status = status.as_u16(), model, deployment, latency_ms, "request served"),
+        Some(error) if status.is_server_error() => {
+            tracing::warn!(call_id = %call.id, %method, path, status = status.as_u16(), model, deployment, latency_ms, source = error.source_kind(), error = %error, "request failed")
+        }
+        Some(error) => {
+            tracing::info!(call_id = %call.id, %method, path, status = status.as_u16(), model, deployment, latency_ms, source = error.source_kind(), error = %error, "request refused")
+        }
+        None => {
+            tracing::info!(call_id = %call.id, %method, path, status = status.as_u16(), model, deployment, latency_ms, "request served")
+        }
     }
 }

@@ -21,17 +21,20 @@
 
 #![forbid(unsafe_code)]
 
+// The stages, in request order.
 pub mod server;
 pub mod gateway;
 pub mod route;
 pub mod auth;
 pub mod parse;
-pub mod resolve;
 pub mod table;
+pub mod resolve;
 pub mod pick;
 pub mod provider;
 pub mod upstream;
 pub mod respond;
+
+// Beside the stages.
 pub mod error;
 pub mod catalog;
 pub mod settings;

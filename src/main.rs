@@ -25,7 +25,9 @@ fn main() -> ExitCode {
         None => {}
         Some("--version" | "-V") => return reply(&mut stdout, &version_line(), ExitCode::SUCCESS),
         Some("--help" | "-h") => return reply(&mut stdout, USAGE, ExitCode::SUCCESS),
-        Some(other) => return reply(&mut std::io::stderr(), &format!("unknown argument {other}\n{USAGE}"), ExitCode::from(2)),
+        Some(other) => {
+            return reply(&mut std::io::stderr(), &format!("unknown argument {other}\n{USAGE}"), ExitCode::from(2));
+        }
     }
     let vars = std::env::vars_os().map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()));
     let settings = match Settings::from_vars(vars) {

@@ -87,10 +87,8 @@ where
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let too_large = Error::TooLarge { limit_mb: limit.div_ceil(BYTES_PER_MB) };
-    let declared = headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > limit) {
         return Err(too_large);
     }
@@ -108,8 +106,11 @@ pub fn call_request(api: Api, path_model: Option<&str>, body: &[u8]) -> Result<C
     let fields = object(body)?;
     let route = api.route();
     let model = match (fields.get("model"), path_model) {
-        (Some(raw), _) => serde_json::from_str::<String>(raw.get())
-            .map_err(|_| Error::BadParam { route, param: "model", reason: "must be a string".into() })?,
+        (Some(raw), _) => serde_json::from_str::<String>(raw.get()).map_err(|_| Error::BadParam {
+            route,
+            param: "model",
+            reason: "must be a string".into(),
+        })?,
         (None, Some(path)) => path.to_owned(),
         (None, None) => return Err(Error::MissingParam { route, param: "model" }),
     };

@@ -111,11 +111,7 @@ pub fn upstream_model(upstream: &str, provider: &str, captures: Option<&[String]
         return upstream.to_owned();
     }
     let strip = |capture: &str| -> String {
-        capture
-            .strip_prefix(provider)
-            .and_then(|rest| rest.strip_prefix('/'))
-            .unwrap_or(capture)
-            .to_owned()
+        capture.strip_prefix(provider).and_then(|rest| rest.strip_prefix('/')).unwrap_or(capture).to_owned()
     };
     if captures.len() > stars {
         return strip(requested);

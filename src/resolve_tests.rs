@@ -86,9 +86,7 @@ fn capture_loses_the_deployments_own_provider_prefix() {
 
 #[test]
 fn deployment_name_resolves_when_nothing_else_does() {
-    let r = routes(
-        "model_list:\n  - model_name: flash\n    litellm_params: { model: groq/gemma-7b }\n",
-    );
+    let r = routes("model_list:\n  - model_name: flash\n    litellm_params: { model: groq/gemma-7b }\n");
     assert_eq!(resolve(&r, "groq/gemma-7b"), Ok(Target::Deployment(0)));
     assert_eq!(resolve(&r, "nope"), Err(Unresolved::InvalidModel));
 }

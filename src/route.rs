@@ -27,7 +27,10 @@ impl Api {
 pub enum Endpoint {
     /// A model call; `path_model` is set by the Azure-style `/openai/deployments/{m}/...`
     /// and `/engines/{m}/...` forms.
-    Call { api: Api, path_model: Option<String> },
+    Call {
+        api: Api,
+        path_model: Option<String>,
+    },
     Models,
     Model(String),
     ModelInfo,

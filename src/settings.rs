@@ -78,7 +78,8 @@ impl Settings {
             settings.port = port.parse().map_err(|_| format!("PORT={port} is not a port number"))?;
         }
         if let Some(secs) = vars.get("MODEL_ROUTER_DRAIN_SECONDS") {
-            let secs: u64 = secs.parse().map_err(|_| format!("MODEL_ROUTER_DRAIN_SECONDS={secs} is not whole seconds"))?;
+            let secs: u64 =
+                secs.parse().map_err(|_| format!("MODEL_ROUTER_DRAIN_SECONDS={secs} is not whole seconds"))?;
             settings.drain = Duration::from_secs(secs);
         }
         settings.log_format = match vars.get("LOG_FORMAT").map(String::as_str) {

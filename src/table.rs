@@ -149,6 +149,7 @@ impl Table {
     }
 }
 
+#[expect(clippy::unreadable_literal, reason = "generated data: phf keys and sizes")]
 mod compiled {
     include!(concat!(env!("OUT_DIR"), "/routes.rs"));
 }
@@ -158,6 +159,7 @@ pub static COMPILED: &Table = &compiled::TABLE;
 
 /// The environments of `tests/fixtures/routes.yaml`, for integration tests only.
 #[cfg(feature = "test-fixtures")]
+#[expect(clippy::unreadable_literal, reason = "generated data: phf keys and sizes")]
 pub mod fixtures {
     include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));
 }

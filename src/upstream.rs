@@ -65,13 +65,20 @@ impl Client {
     }
 
     /// Sends `request` and waits for the response head until `deadline`.
-    pub async fn send(&self, request: Request<Full<Bytes>>, deadline: Instant, exception: &'static str) -> Result<Response<Incoming>, Error> {
+    pub async fn send(
+        &self,
+        request: Request<Full<Bytes>>,
+        deadline: Instant,
+        exception: &'static str,
+    ) -> Result<Response<Incoming>, Error> {
         let started = Instant::now();
         let timeout = deadline.saturating_duration_since(started);
         match tokio::time::timeout(timeout, self.inner.request(request)).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(e)) => Err(Error::Connect { exception, message: connect_message(&e) }),
-            Err(_) => Err(Error::Timeout { timeout_s: timeout.as_secs_f64(), elapsed_s: started.elapsed().as_secs_f64() }),
+            Err(_) => {
+                Err(Error::Timeout { timeout_s: timeout.as_secs_f64(), elapsed_s: started.elapsed().as_secs_f64() })
+            }
         }
     }
 }

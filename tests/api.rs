@@ -141,7 +141,13 @@ async fn models_and_model_info() {
 async fn key_is_read_from_every_litellm_header() {
     let gw = start(base(), &[]).await;
     let bearer = format!("Bearer {KEY}");
-    for header in [("authorization", bearer.as_str()), ("x-api-key", KEY), ("api-key", KEY), ("x-litellm-api-key", KEY), ("x-litellm-api-key", bearer.as_str())] {
+    for header in [
+        ("authorization", bearer.as_str()),
+        ("x-api-key", KEY),
+        ("api-key", KEY),
+        ("x-litellm-api-key", KEY),
+        ("x-litellm-api-key", bearer.as_str()),
+    ] {
         let reply = send(&gw, Method::GET, "/v1/models", &[header], Bytes::new()).await;
         assert_eq!(reply.status, StatusCode::OK, "{header:?}");
     }
@@ -153,7 +159,10 @@ async fn missing_wrong_and_malformed_keys_get_401_auth_error() {
     let cases = [
         (vec![], "Authentication Error, No api key passed in."),
         (vec![("authorization", "Bearer sk-wrong")], "Authentication Error, Invalid proxy server token passed"),
-        (vec![("authorization", "sk-1234")], "Authentication Error, Malformed API Key passed in. Ensure Key has `Bearer ` prefix."),
+        (
+            vec![("authorization", "sk-1234")],
+            "Authentication Error, Malformed API Key passed in. Ensure Key has `Bearer ` prefix.",
+        ),
     ];
     for (headers, message) in cases {
         let reply = send(&gw, Method::POST, "/v1/chat/completions", &headers, chat(MODEL).to_string()).await;
@@ -185,7 +194,10 @@ async fn bad_requests_get_openai_shaped_400s() {
     let reply = post(&gw, "/v1/chat/completions", Some(KEY), &chat("nope")).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     let message = reply.json()["error"]["message"].as_str().unwrap().to_owned();
-    assert!(message.starts_with("litellm.BadRequestError: You passed in model=nope. There are no healthy deployments"), "{message}");
+    assert!(
+        message.starts_with("litellm.BadRequestError: You passed in model=nope. There are no healthy deployments"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -205,8 +217,18 @@ async fn unknown_paths_and_methods_answer_like_fastapi() {
     let reply = get(&gw, "/nope", Some(KEY)).await;
     assert_eq!((reply.status, reply.json()), (StatusCode::NOT_FOUND, json!({ "detail": "Not Found" })));
     let reply = get(&gw, "/v1/chat/completions", Some(KEY)).await;
-    assert_eq!((reply.status, reply.json()), (StatusCode::METHOD_NOT_ALLOWED, json!({ "detail": "Method Not Allowed" })));
-    let reply = send(&gw, Method::OPTIONS, "/v1/chat/completions", &[("access-control-request-headers", "authorization")], Bytes::new()).await;
+    assert_eq!(
+        (reply.status, reply.json()),
+        (StatusCode::METHOD_NOT_ALLOWED, json!({ "detail": "Method Not Allowed" }))
+    );
+    let reply = send(
+        &gw,
+        Method::OPTIONS,
+        "/v1/chat/completions",
+        &[("access-control-request-headers", "authorization")],
+        Bytes::new(),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.header("access-control-allow-origin"), Some("*"));
     assert_eq!(reply.header("access-control-allow-headers"), Some("authorization"));
@@ -219,7 +241,8 @@ async fn h2c_prior_knowledge_is_served() {
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .http2_only(true)
         .build_http::<Full<Bytes>>();
-    let request = http::Request::get(format!("http://{}/health/liveliness", gw.addr)).body(Full::new(Bytes::new())).unwrap();
+    let request =
+        http::Request::get(format!("http://{}/health/liveliness", gw.addr)).body(Full::new(Bytes::new())).unwrap();
     let response = client.request(request).await.unwrap();
     assert_eq!(response.version(), http::Version::HTTP_2);
     assert_eq!(response.into_body().collect().await.unwrap().to_bytes(), Bytes::from_static(b"\"I'm alive!\""));

@@ -82,7 +82,9 @@ async fn client_parameters_win_over_deployment_defaults() {
 async fn wildcard_capture_drops_only_the_deployments_own_prefix() {
     let mock = echo_mock().await;
     let gw = gateway(&mock, &[]).await;
-    for (asked, upstream) in [("openai/gpt-4o-mini", "gpt-4o-mini"), ("groq/llama-3", "groq/llama-3"), ("anything", "anything")] {
+    for (asked, upstream) in
+        [("openai/gpt-4o-mini", "gpt-4o-mini"), ("groq/llama-3", "groq/llama-3"), ("anything", "anything")]
+    {
         let reply = post(&gw, "/v1/chat/completions", None, &json!({ "model": asked, "messages": [] })).await;
         assert_eq!(reply.status, StatusCode::OK);
         assert_eq!(mock.last().json()["model"], upstream, "{asked}");
@@ -115,7 +117,10 @@ async fn vendor_key_falls_back_to_its_environment_variable() {
 
 #[tokio::test]
 async fn embeddings_and_completions_reach_their_paths() {
-    let mock = mock::start(|seen| Answer::ok(&json!({ "object": "list", "model": seen.json()["model"], "data": [], "usage": {} }))).await;
+    let mock = mock::start(|seen| {
+        Answer::ok(&json!({ "object": "list", "model": seen.json()["model"], "data": [], "usage": {} }))
+    })
+    .await;
     let gw = gateway(&mock, &[]).await;
     let reply = post(&gw, "/v1/embeddings", None, &json!({ "model": "gpt-4o", "input": "x" })).await;
     assert_eq!((reply.status, mock.last().path.as_str()), (StatusCode::OK, "/v1/embeddings"));
@@ -139,7 +144,10 @@ async fn missing_secret_names_the_variable_and_leaves_others_serving() {
 async fn upstream_errors_keep_their_status_in_openai_shape() {
     let mock = mock::start(|seen| {
         let (status, body) = match seen.json()["messages"][0]["content"].as_str() {
-            Some("400") => (400, json!({ "error": { "message": "bad param foo", "param": "foo", "type": "invalid_request_error" } })),
+            Some("400") => (
+                400,
+                json!({ "error": { "message": "bad param foo", "param": "foo", "type": "invalid_request_error" } }),
+            ),
             Some("429") => (429, json!({ "error": { "message": "Rate limit reached" } })),
             _ => (500, json!({ "error": { "message": "upstream boom" } })),
         };
@@ -148,9 +156,24 @@ async fn upstream_errors_keep_their_status_in_openai_shape() {
     .await;
     let gw = gateway(&mock, &[]).await;
     let cases = [
-        ("400", 400, "invalid_request_error", "litellm.BadRequestError: BadRequestError: OpenAIException - bad param foo"),
-        ("429", 429, "throttling_error", "litellm.RateLimitError: RateLimitError: OpenAIException - Rate limit reached"),
-        ("500", 500, "internal_server_error", "litellm.InternalServerError: InternalServerError: OpenAIException - upstream boom"),
+        (
+            "400",
+            400,
+            "invalid_request_error",
+            "litellm.BadRequestError: BadRequestError: OpenAIException - bad param foo",
+        ),
+        (
+            "429",
+            429,
+            "throttling_error",
+            "litellm.RateLimitError: RateLimitError: OpenAIException - Rate limit reached",
+        ),
+        (
+            "500",
+            500,
+            "internal_server_error",
+            "litellm.InternalServerError: InternalServerError: OpenAIException - upstream boom",
+        ),
     ];
     for (content, status, kind, message) in cases {
         let body = json!({ "model": "gpt-4o", "messages": [{ "role": "user", "content": content }] });
@@ -186,5 +209,8 @@ async fn slow_upstream_times_out_with_408() {
     assert_eq!(reply.status, StatusCode::REQUEST_TIMEOUT);
     let error = reply.json()["error"].clone();
     assert_eq!(error["type"], "invalid_request_error");
-    assert!(error["message"].as_str().unwrap().starts_with("litellm.Timeout: APITimeoutError - Request timed out."), "{error}");
+    assert!(
+        error["message"].as_str().unwrap().starts_with("litellm.Timeout: APITimeoutError - Request timed out."),
+        "{error}"
+    );
 }

@@ -97,7 +97,8 @@ async fn include_usage_is_forwarded_and_the_usage_chunk_relayed() {
     })
     .await;
     let gw = gateway(&mock).await;
-    let body = json!({ "model": "gpt-4o", "stream": true, "stream_options": { "include_usage": true }, "messages": [] });
+    let body =
+        json!({ "model": "gpt-4o", "stream": true, "stream_options": { "include_usage": true }, "messages": [] });
     let events = sse_events(&post(&gw, "/v1/chat/completions", None, &body).await.text());
     let usage: Value = serde_json::from_str(&events[events.len() - 2]).unwrap();
     assert_eq!((usage["usage"]["total_tokens"].as_u64(), usage["model"].as_str()), (Some(8), Some("gpt-4o")));
@@ -105,7 +106,12 @@ async fn include_usage_is_forwarded_and_the_usage_chunk_relayed() {
 
 #[tokio::test]
 async fn upstream_failure_before_the_first_byte_is_a_json_error() {
-    let mock = mock::start(|_| Answer::Json { status: 503, body: json!({ "error": { "message": "overloaded" } }).to_string(), headers: vec![] }).await;
+    let mock = mock::start(|_| Answer::Json {
+        status: 503,
+        body: json!({ "error": { "message": "overloaded" } }).to_string(),
+        headers: vec![],
+    })
+    .await;
     let gw = gateway(&mock).await;
     let body = json!({ "model": "gpt-4o", "stream": true, "messages": [] });
     let reply = post(&gw, "/v1/chat/completions", None, &body).await;
@@ -118,7 +124,8 @@ async fn upstream_failure_before_the_first_byte_is_a_json_error() {
 async fn mid_stream_failure_becomes_an_error_event_then_done() {
     let reset = Arc::new(Notify::new());
     let held = Arc::clone(&reset);
-    let mock = mock::start(move |_| Answer::SseThenReset { events: vec![chunk("partial")], gate: Arc::clone(&held) }).await;
+    let mock =
+        mock::start(move |_| Answer::SseThenReset { events: vec![chunk("partial")], gate: Arc::clone(&held) }).await;
     let gw = gateway(&mock).await;
     let response = open_stream(&gw, "gpt-4o").await;
     assert_eq!(response.status(), StatusCode::OK, "the status was sent before the failure");
@@ -158,7 +165,9 @@ async fn client_disconnect_cancels_the_upstream_call() {
     let mut body = response.into_body();
     assert!(next_data(&mut body).await.is_some());
     drop(body);
-    tokio::time::timeout(PROMPTLY, cancelled.notified()).await.expect("the upstream stream was closed after the client left");
+    tokio::time::timeout(PROMPTLY, cancelled.notified())
+        .await
+        .expect("the upstream stream was closed after the client left");
 }
 
 #[tokio::test]

@@ -33,7 +33,8 @@ fn a_master_key_reference_that_is_unset_stops_start_up() {
 #[tokio::test]
 async fn unknown_model_without_wildcards_is_invalid_with_provider_fields() {
     let gw = start(&fixtures::strict::TABLE, &[("TEST_MASTER_KEY", MASTER)]).await;
-    let reply = post(&gw, "/v1/chat/completions", Some(MASTER), &json!({ "model": "openai/gpt-4o", "messages": [] })).await;
+    let reply =
+        post(&gw, "/v1/chat/completions", Some(MASTER), &json!({ "model": "openai/gpt-4o", "messages": [] })).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     let error = reply.json()["error"].clone();
     let message = "/chat/completions: Invalid model name passed in model=openai/gpt-4o. Call `/v1/models` to view available models for your key.";
@@ -50,7 +51,14 @@ async fn body_over_the_limit_is_413() {
     let reply = post(&gw, "/v1/chat/completions", Some(MASTER), &big).await;
     assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(reply.json()["error"]["code"], "413");
-    let chunked = send(&gw, Method::POST, "/v1/chat/completions", &[("authorization", &format!("Bearer {MASTER}")), ("transfer-encoding", "chunked")], big.to_string()).await;
+    let chunked = send(
+        &gw,
+        Method::POST,
+        "/v1/chat/completions",
+        &[("authorization", &format!("Bearer {MASTER}")), ("transfer-encoding", "chunked")],
+        big.to_string(),
+    )
+    .await;
     assert_eq!(chunked.status, StatusCode::PAYLOAD_TOO_LARGE, "limit holds without content-length");
 }
 
@@ -58,12 +66,14 @@ async fn body_over_the_limit_is_413() {
 async fn deployment_secret_gates_its_deployment_and_never_shows() {
     let secret = "sk-described-sentinel-7f3a";
     let without = start(&fixtures::strict::TABLE, &[("TEST_MASTER_KEY", MASTER)]).await;
-    let reply = post(&without, "/v1/chat/completions", Some(MASTER), &json!({ "model": "described", "messages": [] })).await;
+    let reply =
+        post(&without, "/v1/chat/completions", Some(MASTER), &json!({ "model": "described", "messages": [] })).await;
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(reply.text().contains("DESCRIBED_SECRET"));
 
     let with = start(&fixtures::strict::TABLE, &[("TEST_MASTER_KEY", MASTER), ("DESCRIBED_SECRET", secret)]).await;
-    let reply = post(&with, "/v1/chat/completions", Some(MASTER), &json!({ "model": "described", "messages": [] })).await;
+    let reply =
+        post(&with, "/v1/chat/completions", Some(MASTER), &json!({ "model": "described", "messages": [] })).await;
     assert_eq!(reply.json()["choices"][0]["message"]["content"], "Described reply");
     let info = get(&with, "/model/info", Some(MASTER)).await;
     assert!(!info.text().contains(secret) && !info.text().contains("DESCRIBED_SECRET"), "{}", info.text());

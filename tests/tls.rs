@@ -24,7 +24,8 @@ fn pki() -> (String, tokio_rustls::TlsAcceptor) {
     let ca_key = KeyPair::generate().unwrap();
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let server_key = KeyPair::generate().unwrap();
-    let server = CertificateParams::new(vec!["localhost".to_owned()]).unwrap().signed_by(&server_key, &ca, &ca_key).unwrap();
+    let server =
+        CertificateParams::new(vec!["localhost".to_owned()]).unwrap().signed_by(&server_key, &ca, &ca_key).unwrap();
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der()));
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
@@ -39,7 +40,11 @@ fn pki() -> (String, tokio_rustls::TlsAcceptor) {
 
 async fn tls_mock() -> (String, Mock) {
     let (ca, acceptor) = pki();
-    let mock = mock::start_tls(|seen| Answer::ok(&json!({ "object": "chat.completion", "model": seen.json()["model"], "choices": [] })), acceptor).await;
+    let mock = mock::start_tls(
+        |seen| Answer::ok(&json!({ "object": "chat.completion", "model": seen.json()["model"], "choices": [] })),
+        acceptor,
+    )
+    .await;
     (ca, mock)
 }
 
@@ -50,7 +55,12 @@ async fn calls_go_through_tls_with_the_trusted_ca_over_h2() {
     std::fs::write(&ca_file, ca).unwrap();
     let base = format!("https://localhost:{}/v1", mock.addr.port());
     let ca_path = ca_file.to_string_lossy().into_owned();
-    let gw = start_with(&fixtures::upstream::TABLE, &[("MOCK_BASE", &base), ("MOCK_KEY", "k"), ("SSL_CERT_FILE", &ca_path)], |_| {}).await;
+    let gw = start_with(
+        &fixtures::upstream::TABLE,
+        &[("MOCK_BASE", &base), ("MOCK_KEY", "k"), ("SSL_CERT_FILE", &ca_path)],
+        |_| {},
+    )
+    .await;
     let reply = post(&gw, "/v1/chat/completions", None, &json!({ "model": "gpt-4o", "messages": [] })).await;
     std::fs::remove_file(&ca_file).ok();
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());

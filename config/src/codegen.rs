@@ -45,7 +45,8 @@ pub fn emit(routes: &Routes) -> String {
     }
     out.push_str("    ],\n    groups: &[\n");
     for g in &routes.groups {
-        let _ = writeln!(out, "        crate::table::Group {{ name: {:?}, deployments: &{:?} }},", g.name, g.deployments);
+        let _ =
+            writeln!(out, "        crate::table::Group {{ name: {:?}, deployments: &{:?} }},", g.name, g.deployments);
     }
     out.push_str("    ],\n    names: &NAMES,\n    deployment_names: &DEPLOYMENT_NAMES,\n    wildcards: &[\n");
     for w in &routes.wildcards {
@@ -53,7 +54,11 @@ pub fn emit(routes: &Routes) -> String {
     }
     out.push_str("    ],\n    aliases: &[\n");
     for a in &routes.aliases {
-        let _ = writeln!(out, "        crate::table::Alias {{ alias: {:?}, group: {}, hidden: {} }},", a.alias, a.group, a.hidden);
+        let _ = writeln!(
+            out,
+            "        crate::table::Alias {{ alias: {:?}, group: {}, hidden: {} }},",
+            a.alias, a.group, a.hidden
+        );
     }
     out.push_str("    ],\n");
     settings(&mut out, routes);
@@ -66,13 +71,23 @@ fn settings(out: &mut String, routes: &Routes) {
     let _ = writeln!(
         out,
         "    router: crate::table::Router {{ routing_strategy: {:?}, num_retries: {}, timeout_ms: {:?}, stream_timeout_ms: {:?}, request_timeout_ms: {}, drop_params: {}, require_auth_for_metrics: {}, callbacks: &{:?} }},",
-        r.routing_strategy, r.num_retries, r.timeout_ms, r.stream_timeout_ms, r.request_timeout_ms, r.drop_params, r.require_auth_for_metrics, r.callbacks
+        r.routing_strategy,
+        r.num_retries,
+        r.timeout_ms,
+        r.stream_timeout_ms,
+        r.request_timeout_ms,
+        r.drop_params,
+        r.require_auth_for_metrics,
+        r.callbacks
     );
     let g = &routes.general;
     let _ = writeln!(
         out,
         "    general: crate::table::General {{ master_key: {}, key_header: {:?}, max_request_bytes: {}, forward_client_headers: {} }},",
-        setting(g.master_key.as_ref()), g.key_header, g.max_request_bytes, g.forward_client_headers
+        setting(g.master_key.as_ref()),
+        g.key_header,
+        g.max_request_bytes,
+        g.forward_client_headers
     );
     let vars: Vec<(&str, &str)> = routes.environment.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let _ = writeln!(out, "    environment: &{vars:?},");

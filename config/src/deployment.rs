@@ -12,13 +12,8 @@ use crate::routes::DeploymentSpec;
 use crate::{ConfigError, vendors};
 
 /// `litellm_params` never shown by `/model/info`.
-const CREDENTIAL_PARAMS: &[&str] = &[
-    "api_key",
-    "aws_access_key_id",
-    "aws_secret_access_key",
-    "extra_headers",
-    "vertex_credentials",
-];
+const CREDENTIAL_PARAMS: &[&str] =
+    &["api_key", "aws_access_key_id", "aws_secret_access_key", "extra_headers", "vertex_credentials"];
 
 pub(crate) fn parse(walker: &mut Walker<'_>, item: &Value, path: &str) -> Result<DeploymentSpec, ConfigError> {
     let entry = walker.section(item, path, &keys::DEPLOYMENT, &[])?;
@@ -48,7 +43,9 @@ pub(crate) fn parse(walker: &mut Walker<'_>, item: &Value, path: &str) -> Result
     }
     let weight = walker.number(params, "weight", &params_path)?;
     if weight == Some(0.0) {
-        return Err(walker.error(&join(&params_path, "weight"), "must be more than 0; remove the deployment to stop using it"));
+        return Err(
+            walker.error(&join(&params_path, "weight"), "must be more than 0; remove the deployment to stop using it")
+        );
     }
     let id = match walker.string(info, "id", &info_path)? {
         Some(id) => id,
@@ -166,7 +163,7 @@ fn default_id(model_name: &str, params: &Mapping) -> String {
         hasher.update(k.as_str().unwrap_or_default().as_bytes());
         hasher.update(python_str(v).as_bytes());
     }
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::routes::hex(&hasher.finalize())
 }
 
 /// A scalar as Python's `str()` writes it (`True`, `0.5`, `text`).
@@ -182,7 +179,14 @@ fn python_str(value: &Value) -> String {
 }
 
 /// `{"model_name", "litellm_params" (no credentials), "model_info"}` as compact JSON.
-fn info_json(walker: &Walker<'_>, name: &str, id: &str, params: &Mapping, info: &Mapping, path: &str) -> Result<String, ConfigError> {
+fn info_json(
+    walker: &Walker<'_>,
+    name: &str,
+    id: &str,
+    params: &Mapping,
+    info: &Mapping,
+    path: &str,
+) -> Result<String, ConfigError> {
     let mut shown = params.clone();
     for key in CREDENTIAL_PARAMS {
         shown.remove(*key);

@@ -25,13 +25,7 @@ pub struct Section {
 }
 
 pub const TOP: Section = Section {
-    used: &[
-        "environment_variables",
-        "general_settings",
-        "litellm_settings",
-        "model_list",
-        "router_settings",
-    ],
+    used: &["environment_variables", "general_settings", "litellm_settings", "model_list", "router_settings"],
     ignored: &[
         ("assistant_settings", LATER),
         ("callback_settings", LATER),
@@ -43,10 +37,8 @@ pub const TOP: Section = Section {
     ],
 };
 
-pub const DEPLOYMENT: Section = Section {
-    used: &["litellm_params", "model_info", "model_name"],
-    ignored: &[("rpm", LATER), ("tpm", LATER)],
-};
+pub const DEPLOYMENT: Section =
+    Section { used: &["litellm_params", "model_info", "model_name"], ignored: &[("rpm", LATER), ("tpm", LATER)] };
 
 /// Request parameters a deployment may set as defaults for its calls.
 pub const DEFAULT_PARAMS: &[&str] = &[
@@ -102,13 +94,7 @@ pub const LITELLM_PARAMS: Section = Section {
 };
 
 pub const ROUTER: Section = Section {
-    used: &[
-        "model_group_alias",
-        "num_retries",
-        "routing_strategy",
-        "stream_timeout",
-        "timeout",
-    ],
+    used: &["model_group_alias", "num_retries", "routing_strategy", "stream_timeout", "timeout"],
     ignored: &[
         ("allowed_fails", LATER),
         ("allowed_fails_policy", LATER),
@@ -136,13 +122,7 @@ pub const ROUTER: Section = Section {
 };
 
 pub const LITELLM_SETTINGS: Section = Section {
-    used: &[
-        "callbacks",
-        "drop_params",
-        "num_retries",
-        "request_timeout",
-        "require_auth_for_metrics_endpoint",
-    ],
+    used: &["callbacks", "drop_params", "num_retries", "request_timeout", "require_auth_for_metrics_endpoint"],
     ignored: &[
         ("cache", CACHE),
         ("cache_params", CACHE),
@@ -165,12 +145,7 @@ pub const LITELLM_SETTINGS: Section = Section {
 };
 
 pub const GENERAL: Section = Section {
-    used: &[
-        "forward_client_headers_to_llm_api",
-        "litellm_key_header_name",
-        "master_key",
-        "max_request_size_mb",
-    ],
+    used: &["forward_client_headers_to_llm_api", "litellm_key_header_name", "master_key", "max_request_size_mb"],
     ignored: &[
         ("alerting", UI),
         ("alerting_threshold", UI),
@@ -214,10 +189,7 @@ impl Section {
         if self.used.contains(&key) {
             return Kind::Used;
         }
-        self.ignored
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map_or(Kind::Unknown, |(_, why)| Kind::Ignored(why))
+        self.ignored.iter().find(|(k, _)| *k == key).map_or(Kind::Unknown, |(_, why)| Kind::Ignored(why))
     }
 
     /// The known key closest to `key`, if one is close enough to be a typo of it.
@@ -229,11 +201,7 @@ impl Section {
 /// The candidate within a third of `word`'s length in edit distance, nearest first.
 pub fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(2);
-    candidates
-        .map(|c| (edit_distance(word, c), c))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
+    candidates.map(|c| (edit_distance(word, c), c)).filter(|(d, _)| *d <= limit).min_by_key(|(d, _)| *d).map(|(_, c)| c)
 }
 
 /// Levenshtein distance over chars.

@@ -15,9 +15,7 @@ pub mod vendors;
 
 use std::fmt;
 
-pub use routes::{
-    AliasSpec, DeploymentSpec, GeneralSpec, GroupSpec, RouterSpec, Routes, Setting, WildcardSpec,
-};
+pub use routes::{AliasSpec, DeploymentSpec, GeneralSpec, GroupSpec, RouterSpec, Routes, Setting, WildcardSpec};
 
 /// The environment compiled when `MODEL_ROUTER_ENV` is unset.
 pub const DEFAULT_ENV: &str = "base";
@@ -64,4 +62,13 @@ pub fn compile(file: &str, text: &str, env: &str) -> Result<Compiled, ConfigErro
         message: format!("not valid YAML: {e}"),
     })?;
     parse::environment(file, &doc, env)
+}
+
+/// The environment names of a routes file, in file order; empty for a single-environment file.
+pub fn environments(text: &str) -> Vec<String> {
+    let doc: serde_yaml::Value = serde_yaml::from_str(text).unwrap_or_default();
+    doc.get("environments")
+        .and_then(serde_yaml::Value::as_mapping)
+        .map(|envs| envs.keys().filter_map(|k| k.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
 }

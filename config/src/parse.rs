@@ -56,9 +56,7 @@ impl Walker<'_> {
                 Kind::Ignored(why) => self.warnings.push(format!("{at}: ignored ({why})")),
                 Kind::Unknown if extra_used.contains(&key) => {}
                 Kind::Unknown => {
-                    let fix = section
-                        .suggest(key)
-                        .map_or_else(String::new, |k| format!("; did you mean \"{k}\"?"));
+                    let fix = section.suggest(key).map_or_else(String::new, |k| format!("; did you mean \"{k}\"?"));
                     return Err(self.error(&at, format!("unknown key \"{key}\"{fix}")));
                 }
             }
@@ -105,7 +103,11 @@ impl Walker<'_> {
     pub(crate) fn whole(&self, map: &Mapping, key: &str, path: &str) -> Result<Option<u64>, ConfigError> {
         match self.number(map, key, path)? {
             None => Ok(None),
-            #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "checked whole and non-negative")]
+            #[expect(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "checked whole and non-negative"
+            )]
             Some(f) if f.fract() == 0.0 && f <= 9.0e15 => Ok(Some(f as u64)),
             Some(_) => Err(self.error(&join(path, key), "expected a whole number")),
         }
@@ -157,7 +159,9 @@ fn select<'v>(walker: &Walker<'_>, doc: &'v Value, env: &str) -> Result<(&'v Val
     };
     if let Some(other) = doc.as_mapping().and_then(|m| m.keys().find(|k| k.as_str() != Some("environments"))) {
         let key = other.as_str().unwrap_or("?");
-        return Err(walker.error(key, "a file with `environments:` holds nothing else; move this key into an environment"));
+        return Err(
+            walker.error(key, "a file with `environments:` holds nothing else; move this key into an environment")
+        );
     }
     let envs = walker.mapping(envs, "environments")?;
     let known: Vec<&str> = envs.keys().filter_map(Value::as_str).collect();
@@ -198,7 +202,8 @@ fn routes(walker: &mut Walker<'_>, config: &Value, path: &str, env: &str) -> Res
     let aliases = aliases(walker, router_map, &join(path, "router_settings"), &groups)?;
     let router = router(walker, router_map, settings_map, path)?;
     let general = general(walker, top.get("general_settings").unwrap_or(&empty), &join(path, "general_settings"))?;
-    let environment = environment_variables(walker, top.get("environment_variables"), &join(path, "environment_variables"))?;
+    let environment =
+        environment_variables(walker, top.get("environment_variables"), &join(path, "environment_variables"))?;
     Ok(Routes { env: env.to_owned(), deployments, groups, aliases, wildcards, router, general, environment })
 }
 
@@ -214,7 +219,12 @@ fn group(deployments: &[crate::DeploymentSpec]) -> Vec<GroupSpec> {
     groups
 }
 
-fn aliases(walker: &Walker<'_>, router: &Mapping, path: &str, groups: &[GroupSpec]) -> Result<Vec<AliasSpec>, ConfigError> {
+fn aliases(
+    walker: &Walker<'_>,
+    router: &Mapping,
+    path: &str,
+    groups: &[GroupSpec],
+) -> Result<Vec<AliasSpec>, ConfigError> {
     let Some(value) = router.get("model_group_alias") else { return Ok(Vec::new()) };
     let path = join(path, "model_group_alias");
     let mut aliases = Vec::new();
@@ -242,11 +252,14 @@ fn aliases(walker: &Walker<'_>, router: &Mapping, path: &str, groups: &[GroupSpe
 fn router(walker: &Walker<'_>, router: &Mapping, settings: &Mapping, path: &str) -> Result<RouterSpec, ConfigError> {
     let router_path = join(path, "router_settings");
     let settings_path = join(path, "litellm_settings");
-    let strategy = walker.string(router, "routing_strategy", &router_path)?.unwrap_or_else(|| "simple-shuffle".to_owned());
+    let strategy =
+        walker.string(router, "routing_strategy", &router_path)?.unwrap_or_else(|| "simple-shuffle".to_owned());
     if !STRATEGIES.contains(&strategy.as_str()) {
         let fix = keys::closest(&strategy, STRATEGIES.iter().copied())
             .map_or_else(|| format!("; known: {}", STRATEGIES.join(", ")), |s| format!("; did you mean \"{s}\"?"));
-        return Err(walker.error(&join(&router_path, "routing_strategy"), format!("unknown strategy \"{strategy}\"{fix}")));
+        return Err(
+            walker.error(&join(&router_path, "routing_strategy"), format!("unknown strategy \"{strategy}\"{fix}"))
+        );
     }
     let num_retries = match walker.whole(router, "num_retries", &router_path)? {
         Some(n) => Some(n),
@@ -263,9 +276,13 @@ fn router(walker: &Walker<'_>, router: &Mapping, settings: &Mapping, path: &str)
         num_retries: u32::try_from(num_retries.unwrap_or(DEFAULT_NUM_RETRIES)).unwrap_or(u32::MAX),
         timeout_ms: walker.seconds_ms(router, "timeout", &router_path)?,
         stream_timeout_ms: walker.seconds_ms(router, "stream_timeout", &router_path)?,
-        request_timeout_ms: walker.seconds_ms(settings, "request_timeout", &settings_path)?.unwrap_or(DEFAULT_REQUEST_TIMEOUT_MS),
+        request_timeout_ms: walker
+            .seconds_ms(settings, "request_timeout", &settings_path)?
+            .unwrap_or(DEFAULT_REQUEST_TIMEOUT_MS),
         drop_params: walker.boolean(settings, "drop_params", &settings_path)?.unwrap_or(false),
-        require_auth_for_metrics: walker.boolean(settings, "require_auth_for_metrics_endpoint", &settings_path)?.unwrap_or(true),
+        require_auth_for_metrics: walker
+            .boolean(settings, "require_auth_for_metrics_endpoint", &settings_path)?
+            .unwrap_or(true),
         callbacks,
     })
 }
@@ -291,7 +308,11 @@ fn general(walker: &mut Walker<'_>, value: &Value, path: &str) -> Result<General
     })
 }
 
-fn environment_variables(walker: &mut Walker<'_>, value: Option<&Value>, path: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+fn environment_variables(
+    walker: &mut Walker<'_>,
+    value: Option<&Value>,
+    path: &str,
+) -> Result<BTreeMap<String, String>, ConfigError> {
     let Some(value) = value else { return Ok(BTreeMap::new()) };
     let mut vars = BTreeMap::new();
     let map = walker.mapping(value, path)?;
@@ -301,7 +322,9 @@ fn environment_variables(walker: &mut Walker<'_>, value: Option<&Value>, path: &
         vars.insert(k.to_owned(), v);
     }
     if !vars.is_empty() {
-        walker.warnings.push(format!("{path}: values are compiled into the binary as defaults; keep secrets in the real environment"));
+        walker.warnings.push(format!(
+            "{path}: values are compiled into the binary as defaults; keep secrets in the real environment"
+        ));
     }
     Ok(vars)
 }

@@ -133,8 +133,7 @@ impl Routes {
     /// their formatting, comments or file location.
     pub fn sha256(&self) -> String {
         let normal = serde_json::to_vec(self).unwrap_or_default();
-        let digest = Sha256::digest(&normal);
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        hex(&Sha256::digest(&normal))
     }
 
     /// The group a model name or alias names, as the resolver's first two steps see it.
@@ -147,8 +146,15 @@ impl Routes {
 
     /// The deployment whose `litellm_params.model` is exactly `name` (first in config order).
     pub fn deployment_index(&self, name: &str) -> Option<usize> {
-        self.deployments
-            .iter()
-            .position(|d| d.model == name && !d.model.contains('*'))
+        self.deployments.iter().position(|d| d.model == name && !d.model.contains('*'))
     }
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
 }

@@ -66,12 +66,7 @@ pub const VENDORS: &[Vendor] = &[
         base_suffix: "",
         key_env: Some("AZURE_API_KEY"),
     },
-    openai_like(
-        "deepseek",
-        Some("https://api.deepseek.com/v1"),
-        "DEEPSEEK_API_BASE",
-        "DEEPSEEK_API_KEY",
-    ),
+    openai_like("deepseek", Some("https://api.deepseek.com/v1"), "DEEPSEEK_API_BASE", "DEEPSEEK_API_KEY"),
     Vendor {
         prefix: "fake",
         protocol: Protocol::Fake,
@@ -86,78 +81,23 @@ pub const VENDORS: &[Vendor] = &[
         "FIREWORKS_AI_API_BASE",
         "FIREWORKS_AI_API_KEY",
     ),
-    openai_like(
-        "groq",
-        Some("https://api.groq.com/openai/v1"),
-        "GROQ_API_BASE",
-        "GROQ_API_KEY",
-    ),
-    openai_like(
-        "hosted_vllm",
-        None,
-        "HOSTED_VLLM_API_BASE",
-        "HOSTED_VLLM_API_KEY",
-    ),
-    openai_like(
-        "litellm_proxy",
-        None,
-        "LITELLM_PROXY_API_BASE",
-        "LITELLM_PROXY_API_KEY",
-    ),
-    openai_like(
-        "mistral",
-        Some("https://api.mistral.ai/v1"),
-        "MISTRAL_API_BASE",
-        "MISTRAL_API_KEY",
-    ),
+    openai_like("groq", Some("https://api.groq.com/openai/v1"), "GROQ_API_BASE", "GROQ_API_KEY"),
+    openai_like("hosted_vllm", None, "HOSTED_VLLM_API_BASE", "HOSTED_VLLM_API_KEY"),
+    openai_like("litellm_proxy", None, "LITELLM_PROXY_API_BASE", "LITELLM_PROXY_API_KEY"),
+    openai_like("mistral", Some("https://api.mistral.ai/v1"), "MISTRAL_API_BASE", "MISTRAL_API_KEY"),
     Vendor {
         base_suffix: "/v1",
-        ..openai_like(
-            "ollama",
-            Some("http://localhost:11434"),
-            "OLLAMA_API_BASE",
-            "OLLAMA_API_KEY",
-        )
+        ..openai_like("ollama", Some("http://localhost:11434"), "OLLAMA_API_BASE", "OLLAMA_API_KEY")
     },
     Vendor {
         base_suffix: "/v1",
-        ..openai_like(
-            "ollama_chat",
-            Some("http://localhost:11434"),
-            "OLLAMA_API_BASE",
-            "OLLAMA_API_KEY",
-        )
+        ..openai_like("ollama_chat", Some("http://localhost:11434"), "OLLAMA_API_BASE", "OLLAMA_API_KEY")
     },
-    openai_like(
-        "openai",
-        Some("https://api.openai.com/v1"),
-        "OPENAI_API_BASE",
-        "OPENAI_API_KEY",
-    ),
-    openai_like(
-        "openrouter",
-        Some("https://openrouter.ai/api/v1"),
-        "OPENROUTER_API_BASE",
-        "OPENROUTER_API_KEY",
-    ),
-    openai_like(
-        "perplexity",
-        Some("https://api.perplexity.ai"),
-        "PERPLEXITY_API_BASE",
-        "PERPLEXITYAI_API_KEY",
-    ),
-    openai_like(
-        "together_ai",
-        Some("https://api.together.xyz/v1"),
-        "TOGETHER_AI_API_BASE",
-        "TOGETHERAI_API_KEY",
-    ),
-    openai_like(
-        "xai",
-        Some("https://api.x.ai/v1"),
-        "XAI_API_BASE",
-        "XAI_API_KEY",
-    ),
+    openai_like("openai", Some("https://api.openai.com/v1"), "OPENAI_API_BASE", "OPENAI_API_KEY"),
+    openai_like("openrouter", Some("https://openrouter.ai/api/v1"), "OPENROUTER_API_BASE", "OPENROUTER_API_KEY"),
+    openai_like("perplexity", Some("https://api.perplexity.ai"), "PERPLEXITY_API_BASE", "PERPLEXITYAI_API_KEY"),
+    openai_like("together_ai", Some("https://api.together.xyz/v1"), "TOGETHER_AI_API_BASE", "TOGETHERAI_API_KEY"),
+    openai_like("xai", Some("https://api.x.ai/v1"), "XAI_API_BASE", "XAI_API_KEY"),
 ];
 
 /// Prefixes LiteLLM knows that this gateway does not serve yet, with what to use instead.
@@ -175,16 +115,7 @@ pub fn find(prefix: &str) -> Option<&'static Vendor> {
 
 /// Model names LiteLLM routes to OpenAI without a prefix (`gpt-4o`, `o3-mini`, ...).
 pub fn implied_openai(model: &str) -> bool {
-    const OPENAI_FAMILIES: &[&str] = &[
-        "gpt-",
-        "chatgpt-",
-        "o1",
-        "o3",
-        "o4",
-        "text-embedding-",
-        "davinci",
-        "babbage",
-    ];
+    const OPENAI_FAMILIES: &[&str] = &["gpt-", "chatgpt-", "o1", "o3", "o4", "text-embedding-", "davinci", "babbage"];
     OPENAI_FAMILIES.iter().any(|f| model.starts_with(f))
 }
 

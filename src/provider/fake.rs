@@ -40,19 +40,21 @@ pub async fn answer(attempt: &Attempt<'_>, request: &CallRequest) -> Result<Repl
     }
     let model = attempt.upstream_model;
     if model == "429" {
-        return Ok(full(StatusCode::TOO_MANY_REQUESTS, json!({ "detail": "Too many requests" })));
+        return Ok(full(StatusCode::TOO_MANY_REQUESTS, &json!({ "detail": "Too many requests" })));
     }
     let interval = Duration::from_millis(mock.chunk_interval_ms);
     Ok(match (request.api, request.stream) {
-        (Api::Chat, false) => full(StatusCode::OK, chat(model, mock.response.unwrap_or(REPLY))),
-        (Api::Chat, true) => stream(chat_chunks(model, mock.response.unwrap_or(STREAM_TEXT), request.include_usage), interval),
-        (Api::Completions, false) => full(StatusCode::OK, completion(model, mock.response.unwrap_or(COMPLETION))),
+        (Api::Chat, false) => full(StatusCode::OK, &chat(model, mock.response.unwrap_or(REPLY))),
+        (Api::Chat, true) => {
+            stream(chat_chunks(model, mock.response.unwrap_or(STREAM_TEXT), request.include_usage), interval)
+        }
+        (Api::Completions, false) => full(StatusCode::OK, &completion(model, mock.response.unwrap_or(COMPLETION))),
         (Api::Completions, true) => stream(completion_chunks(model, mock.response.unwrap_or(STREAM_TEXT)), interval),
-        (Api::Embeddings, _) => full(StatusCode::OK, embeddings(model, request)?),
+        (Api::Embeddings, _) => full(StatusCode::OK, &embeddings(model, request)?),
     })
 }
 
-fn full(status: StatusCode, body: Value) -> Reply {
+fn full(status: StatusCode, body: &Value) -> Reply {
     let mut headers = HeaderMap::new();
     headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Reply { status, headers, body: Source::Full(Some(Bytes::from(body.to_string()))), head_at: Instant::now() }
@@ -87,7 +89,11 @@ fn chat_chunks(model: &str, text: &str, include_usage: bool) -> Vec<Value> {
         .split_whitespace()
         .enumerate()
         .map(|(i, word)| {
-            let delta = if i == 0 { json!({ "role": "assistant", "content": format!("{word} ") }) } else { json!({ "content": format!("{word} ") }) };
+            let delta = if i == 0 {
+                json!({ "role": "assistant", "content": format!("{word} ") })
+            } else {
+                json!({ "content": format!("{word} ") })
+            };
             chunk(json!([{ "index": 0, "delta": delta }]))
         })
         .collect();
@@ -121,7 +127,11 @@ fn completion_chunks(model: &str, text: &str) -> Vec<Value> {
 fn embeddings(model: &str, request: &CallRequest) -> Result<Value, Error> {
     let route = Api::Embeddings.route();
     let bad = |reason: &str| Error::BadParam { route, param: "input", reason: reason.to_owned() };
-    let input: Value = request.fields.get("input").and_then(|raw| serde_json::from_str(raw.get()).ok()).ok_or_else(|| bad("not JSON"))?;
+    let input: Value = request
+        .fields
+        .get("input")
+        .and_then(|raw| serde_json::from_str(raw.get()).ok())
+        .ok_or_else(|| bad("not JSON"))?;
     let inputs: Vec<String> = match &input {
         Value::String(s) => vec![s.clone()],
         Value::Array(items) if items.iter().all(Value::is_number) => vec![input.to_string()],
@@ -131,7 +141,8 @@ fn embeddings(model: &str, request: &CallRequest) -> Result<Value, Error> {
     if inputs.is_empty() || inputs.len() > MAX_INPUTS {
         return Err(bad(&format!("must hold 1 to {MAX_INPUTS} items")));
     }
-    let dimensions = request.fields.get("dimensions").and_then(|raw| raw.get().parse::<u64>().ok()).unwrap_or(DEFAULT_DIMENSIONS);
+    let dimensions =
+        request.fields.get("dimensions").and_then(|raw| raw.get().parse::<u64>().ok()).unwrap_or(DEFAULT_DIMENSIONS);
     if dimensions == 0 || dimensions > MAX_DIMENSIONS {
         return Err(Error::BadParam { route, param: "dimensions", reason: format!("must be 1 to {MAX_DIMENSIONS}") });
     }
@@ -152,7 +163,9 @@ fn embeddings(model: &str, request: &CallRequest) -> Result<Value, Error> {
             json!({ "object": "embedding", "index": index, "embedding": embedding })
         })
         .collect();
-    Ok(json!({ "object": "list", "data": data, "model": model, "usage": { "prompt_tokens": tokens, "total_tokens": tokens } }))
+    Ok(
+        json!({ "object": "list", "data": data, "model": model, "usage": { "prompt_tokens": tokens, "total_tokens": tokens } }),
+    )
 }
 
 /// A unit vector drawn from xorshift64* seeded with the FNV-1a hash of `text`.
@@ -161,7 +174,11 @@ fn vector(text: &str, dimensions: u64) -> Vec<f32> {
     const FNV_PRIME: u64 = 0x0100_0000_01b3;
     const XORSHIFT_MULTIPLIER: u64 = 0x2545_f491_4f6c_dd1d;
     let mut state = text.bytes().fold(FNV_OFFSET, |h, b| (h ^ u64::from(b)).wrapping_mul(FNV_PRIME)) | 1;
-    #[expect(clippy::cast_precision_loss, clippy::cast_possible_truncation, reason = "a spread of values, not exact ones")]
+    #[expect(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        reason = "a spread of values, not exact ones"
+    )]
     let raw: Vec<f32> = (0..dimensions)
         .map(|_| {
             state ^= state >> 12;

@@ -38,8 +38,12 @@ pub enum Unavailable {
 impl Unavailable {
     pub fn error(&self, deployment: &'static Deployment) -> Error {
         match self {
-            Unavailable::MissingSecret(variable) => Error::MissingSecret { deployment: deployment.model_name, variable },
-            Unavailable::Misconfigured(reason) => Error::Misconfigured { deployment: deployment.model_name, reason: reason.clone() },
+            Unavailable::MissingSecret(variable) => {
+                Error::MissingSecret { deployment: deployment.model_name, variable }
+            }
+            Unavailable::Misconfigured(reason) => {
+                Error::Misconfigured { deployment: deployment.model_name, reason: reason.clone() }
+            }
         }
     }
 }
@@ -57,7 +61,9 @@ pub fn endpoint(settings: &Settings, table: &Table, d: &Deployment) -> Result<En
             .base_env
             .and_then(|name| settings.var(table, name))
             .or_else(|| d.default_base.map(str::to_owned))
-            .ok_or_else(|| Unavailable::Misconfigured(format!("needs api_base or {}", d.base_env.unwrap_or("an api_base"))))?,
+            .ok_or_else(|| {
+                Unavailable::Misconfigured(format!("needs api_base or {}", d.base_env.unwrap_or("an api_base")))
+            })?,
     };
     let key = match (d.api_key, d.key_env) {
         (Some(s), _) => Some(resolve(s)?),
@@ -109,7 +115,12 @@ pub struct Attempt<'a> {
 }
 
 /// Calls the deployment's provider.
-pub async fn call(gateway: &Gateway, attempt: &Attempt<'_>, request: &CallRequest, headers: &HeaderMap) -> Result<Reply, Error> {
+pub async fn call(
+    gateway: &Gateway,
+    attempt: &Attempt<'_>,
+    request: &CallRequest,
+    headers: &HeaderMap,
+) -> Result<Reply, Error> {
     match attempt.deployment.protocol {
         Protocol::Fake => fake::answer(attempt, request).await,
         Protocol::OpenAi | Protocol::Azure => openai::forward(gateway, attempt, request, headers).await,

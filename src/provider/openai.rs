@@ -48,7 +48,12 @@ fn forwardable(name: &HeaderName) -> bool {
 }
 
 /// Sends the call upstream and returns the response head.
-pub async fn forward(gateway: &Gateway, attempt: &Attempt<'_>, request: &CallRequest, client_headers: &HeaderMap) -> Result<Reply, Error> {
+pub async fn forward(
+    gateway: &Gateway,
+    attempt: &Attempt<'_>,
+    request: &CallRequest,
+    client_headers: &HeaderMap,
+) -> Result<Reply, Error> {
     let d = attempt.deployment;
     let url = url(attempt, request);
     let mut builder = Request::builder()
@@ -119,7 +124,8 @@ fn body(attempt: &Attempt<'_>, request: &CallRequest) -> Result<Vec<u8>, Error> 
 }
 
 fn header_value(attempt: &Attempt<'_>, value: &str) -> Result<HeaderValue, Error> {
-    HeaderValue::from_str(value).map_err(|_| misconfigured(attempt, "a credential or header holds characters HTTP headers cannot carry".into()))
+    HeaderValue::from_str(value)
+        .map_err(|_| misconfigured(attempt, "a credential or header holds characters HTTP headers cannot carry".into()))
 }
 
 fn misconfigured(attempt: &Attempt<'_>, reason: String) -> Error {

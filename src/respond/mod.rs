@@ -49,7 +49,12 @@ pub fn error(error: &Error, call: &Call) -> Response<Body> {
 }
 
 /// Relays a provider's reply to the client.
-pub async fn relay(call: &mut Call, reply: Reply, stream: bool, limits: (usize, Instant, Duration)) -> Result<Response<Body>, Error> {
+pub async fn relay(
+    call: &mut Call,
+    reply: Reply,
+    stream: bool,
+    limits: (usize, Instant, Duration),
+) -> Result<Response<Body>, Error> {
     let (max_body, deadline, idle) = limits;
     call.upstream_headers = Some(reply.headers);
     call.head_at = Some(reply.head_at);
@@ -68,7 +73,8 @@ pub async fn relay(call: &mut Call, reply: Reply, stream: bool, limits: (usize, 
         response
     } else {
         let body = read(reply.body, max_body, deadline, exception).await?;
-        let mut value: Value = serde_json::from_slice(&body).map_err(|e| bad_reply(exception, &format!("not valid JSON ({e})")))?;
+        let mut value: Value =
+            serde_json::from_slice(&body).map_err(|e| bad_reply(exception, &format!("not valid JSON ({e})")))?;
         if let Some(object) = value.as_object_mut() {
             object.insert("model".into(), Value::String(model));
         }
@@ -85,7 +91,9 @@ async fn read(source: Source, limit: usize, deadline: Instant, exception: &'stat
     match tokio::time::timeout(timeout, Limited::new(source, limit).collect()).await {
         Err(_) => Err(Error::Timeout { timeout_s: timeout.as_secs_f64(), elapsed_s: started.elapsed().as_secs_f64() }),
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(bad_reply(exception, &format!("larger than {limit} bytes"))),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(bad_reply(exception, &format!("larger than {limit} bytes")))
+        }
         Ok(Err(e)) => Err(Error::Connect { exception, message: format!("reply broke off: {e}") }),
     }
 }
@@ -115,7 +123,10 @@ fn call_headers(call: &Call, headers: &mut HeaderMap) {
     }
     if let Some(d) = call.deployment {
         set("x-litellm-model-id", d.id);
-        set("x-litellm-model-name", &format!("{}/{}", d.provider, call.upstream_model.as_deref().unwrap_or(d.upstream_model)));
+        set(
+            "x-litellm-model-name",
+            &format!("{}/{}", d.provider, call.upstream_model.as_deref().unwrap_or(d.upstream_model)),
+        );
     }
     if let Some(base) = &call.api_base {
         set("x-litellm-model-api-base", base);

@@ -200,7 +200,11 @@ impl http_body::Body for Relay {
                         data.advance(len);
                     }
                     if this.drain(&mut out).is_err() {
-                        let event = error_event("litellm.APIError: a streamed chunk exceeded 4 MiB", "internal_server_error", 500);
+                        let event = error_event(
+                            "litellm.APIError: a streamed chunk exceeded 4 MiB",
+                            "internal_server_error",
+                            500,
+                        );
                         this.end(&mut out, Some(event));
                     }
                 }
@@ -275,7 +279,11 @@ mod tests {
     #[test]
     fn rewrite_sets_model_and_drops_null_finish_reason() {
         let mut out = Vec::new();
-        rewrite(br#"{"model":"up","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}]}"#, "asked", &mut out);
+        rewrite(
+            br#"{"model":"up","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}]}"#,
+            "asked",
+            &mut out,
+        );
         let text = String::from_utf8(out).unwrap_or_default();
         assert_eq!(text, "data: {\"choices\":[{\"delta\":{\"content\":\"x\"},\"index\":0}],\"model\":\"asked\"}\n\n");
     }
@@ -283,6 +291,9 @@ mod tests {
     #[test]
     fn error_event_matches_litellm_spacing() {
         let e = String::from_utf8(error_event("boom", "internal_server_error", 500)).unwrap_or_default();
-        assert_eq!(e, "data: {\"error\": {\"message\": \"boom\", \"type\": \"internal_server_error\", \"param\": null, \"code\": \"500\"}}\n\n");
+        assert_eq!(
+            e,
+            "data: {\"error\": {\"message\": \"boom\", \"type\": \"internal_server_error\", \"param\": null, \"code\": \"500\"}}\n\n"
+        );
     }
 }

@@ -37,13 +37,26 @@ impl Seen {
 
 /// How the mock answers one request.
 pub enum Answer {
-    Json { status: u16, body: String, headers: Vec<(&'static str, String)> },
+    Json {
+        status: u16,
+        body: String,
+        headers: Vec<(&'static str, String)>,
+    },
     /// SSE events (`data:` payloads); after the first, waits for `gate` when given.
-    Sse { events: Vec<String>, gate: Option<Arc<Notify>> },
+    Sse {
+        events: Vec<String>,
+        gate: Option<Arc<Notify>>,
+    },
     /// Sends `events`, waits for `gate`, then breaks the connection.
-    SseThenReset { events: Vec<String>, gate: Arc<Notify> },
+    SseThenReset {
+        events: Vec<String>,
+        gate: Arc<Notify>,
+    },
     /// Sends nothing for `delay`, then the JSON body.
-    Slow { delay: Duration, body: String },
+    Slow {
+        delay: Duration,
+        body: String,
+    },
 }
 
 impl Answer {
@@ -83,7 +96,10 @@ pub async fn start(script: impl Fn(&Seen) -> Answer + Send + Sync + 'static) -> 
 }
 
 /// Starts a TLS mock presenting `acceptor`'s certificate.
-pub async fn start_tls(script: impl Fn(&Seen) -> Answer + Send + Sync + 'static, acceptor: tokio_rustls::TlsAcceptor) -> Mock {
+pub async fn start_tls(
+    script: impl Fn(&Seen) -> Answer + Send + Sync + 'static,
+    acceptor: tokio_rustls::TlsAcceptor,
+) -> Mock {
     start_inner(Arc::new(script), Some(acceptor)).await
 }
 
@@ -95,9 +111,12 @@ async fn start_inner(script: Arc<Script>, tls: Option<tokio_rustls::TlsAcceptor>
     let mock = Mock { addr, seen: Arc::clone(&seen), cancelled: Arc::clone(&cancelled) };
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            let (script, seen, cancelled, tls) = (Arc::clone(&script), Arc::clone(&seen), Arc::clone(&cancelled), tls.clone());
+            let (script, seen, cancelled, tls) =
+                (Arc::clone(&script), Arc::clone(&seen), Arc::clone(&cancelled), tls.clone());
             tokio::spawn(async move {
-                let service = service_fn(move |request| answer(request, Arc::clone(&script), Arc::clone(&seen), Arc::clone(&cancelled)));
+                let service = service_fn(move |request| {
+                    answer(request, Arc::clone(&script), Arc::clone(&seen), Arc::clone(&cancelled))
+                });
                 let builder = auto::Builder::new(TokioExecutor::new());
                 match tls {
                     Some(acceptor) => {
@@ -117,9 +136,14 @@ async fn start_inner(script: Arc<Script>, tls: Option<tokio_rustls::TlsAcceptor>
 
 type MockBody = BoxBody<Bytes, std::io::Error>;
 
-async fn answer(request: Request<Incoming>, script: Arc<Script>, seen: Arc<Mutex<Vec<Seen>>>, cancelled: Arc<Notify>) -> Result<Response<MockBody>, Infallible> {
+async fn answer(
+    request: Request<Incoming>,
+    script: Arc<Script>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    cancelled: Arc<Notify>,
+) -> Result<Response<MockBody>, Infallible> {
     let (parts, body) = request.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = body.collect().await.map(http_body_util::Collected::to_bytes).unwrap_or_default();
     let path = parts.uri.path_and_query().map(ToString::to_string).unwrap_or_default();
     let request = Seen { version: parts.version, path, headers: parts.headers, body };
     seen.lock().expect("lock").push(request.clone());
@@ -147,7 +171,12 @@ async fn answer(request: Request<Incoming>, script: Arc<Script>, seen: Arc<Mutex
     })
 }
 
-fn sse(events: Vec<String>, gate: Option<Arc<Notify>>, reset: Option<Arc<Notify>>, cancelled: Arc<Notify>) -> Response<MockBody> {
+fn sse(
+    events: Vec<String>,
+    gate: Option<Arc<Notify>>,
+    reset: Option<Arc<Notify>>,
+    cancelled: Arc<Notify>,
+) -> Response<MockBody> {
     let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(4);
     tokio::spawn(async move {
         for (i, event) in events.into_iter().enumerate() {
@@ -181,7 +210,10 @@ impl http_body::Body for ChannelBody {
     type Data = Bytes;
     type Error = std::io::Error;
 
-    fn poll_frame(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
         self.0.poll_recv(cx)
     }
 }

@@ -48,7 +48,8 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 
     pub fn text(&self) -> String {
@@ -65,7 +66,13 @@ fn client() -> Client<HttpConnector, Full<Bytes>> {
 }
 
 /// Sends a request and returns the response head with its body still streaming.
-pub async fn open(running: &Running, method: Method, path: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> http::Response<Incoming> {
+pub async fn open(
+    running: &Running,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> http::Response<Incoming> {
     let mut request = Request::builder().method(method).uri(format!("http://{}{path}", running.addr));
     for (name, value) in headers {
         request = request.header(*name, *value);
@@ -75,7 +82,13 @@ pub async fn open(running: &Running, method: Method, path: &str, headers: &[(&st
 }
 
 /// Sends a request and reads the whole response.
-pub async fn send(running: &Running, method: Method, path: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Reply {
+pub async fn send(
+    running: &Running,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> Reply {
     let response = open(running, method, path, headers, body).await;
     let (parts, body) = response.into_parts();
     let body = body.collect().await.expect("body").to_bytes();
