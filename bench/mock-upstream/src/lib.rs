@@ -29,11 +29,7 @@ staging copy of the gateway that we can restart freely.";
 /// With `stream`, it asks for SSE and for the usage chunk.
 pub fn request_body(model: &str, stream: bool) -> String {
     let model = serde_json::Value::String(model.to_owned());
-    let stream_part = if stream {
-        ",\"stream\":true,\"stream_options\":{\"include_usage\":true}"
-    } else {
-        ""
-    };
+    let stream_part = if stream { ",\"stream\":true,\"stream_options\":{\"include_usage\":true}" } else { "" };
     format!(
         "{{\"model\":{model},\"messages\":[{{\"role\":\"system\",\"content\":\"{SYSTEM}\"}},\
          {{\"role\":\"user\",\"content\":\"{USER}\"}}],\"temperature\":0.2,\"max_tokens\":256{stream_part}}}"
@@ -45,11 +41,7 @@ pub fn percentile(sorted: &[u64], p: f64) -> u64 {
     if sorted.is_empty() {
         return 0;
     }
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss
-    )]
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
     let rank = (p * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
 }

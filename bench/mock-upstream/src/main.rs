@@ -79,9 +79,7 @@ fn env_or(name: &str, default: &str) -> String {
 }
 
 fn parse<T: std::str::FromStr>(what: &str, value: &str) -> Result<T, String> {
-    value
-        .parse()
-        .map_err(|_| format!("invalid value for {what}: {value:?}"))
+    value.parse().map_err(|_| format!("invalid value for {what}: {value:?}"))
 }
 
 fn config() -> Result<Config, String> {
@@ -123,18 +121,12 @@ fn main() -> ExitCode {
         }
     };
     let runtime = if config.threads == 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
     } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(config.threads)
-            .enable_all()
-            .build()
+        tokio::runtime::Builder::new_multi_thread().worker_threads(config.threads).enable_all().build()
     };
-    let result = runtime
-        .map_err(|e| format!("cannot start the runtime: {e}"))
-        .and_then(|rt| rt.block_on(serve(config)));
+    let result =
+        runtime.map_err(|e| format!("cannot start the runtime: {e}")).and_then(|rt| rt.block_on(serve(config)));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -150,9 +142,8 @@ fn report(message: &str) {
 }
 
 async fn serve(config: Config) -> Result<(), String> {
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let listener =
+        TcpListener::bind(config.listen).await.map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let defaults = Arc::new(config.shape);
     loop {
         let (stream, _) = match listener.accept().await {
@@ -169,10 +160,7 @@ async fn serve(config: Config) -> Result<(), String> {
         tokio::spawn(async move {
             let service = service_fn(move |req| handle(req, *defaults));
             // A client that hangs up mid-response is not the mock's problem.
-            let _ = http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let _ = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service).await;
         });
     }
 }
@@ -180,14 +168,9 @@ async fn serve(config: Config) -> Result<(), String> {
 type MockBody = http_body_util::Either<Full<Bytes>, SseBody>;
 
 fn plain(status: StatusCode, body: &'static str) -> Response<MockBody> {
-    let mut response = Response::new(MockBody::Left(Full::new(Bytes::from_static(
-        body.as_bytes(),
-    ))));
+    let mut response = Response::new(MockBody::Left(Full::new(Bytes::from_static(body.as_bytes()))));
     *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
@@ -228,22 +211,14 @@ async fn handle(req: Request<Incoming>, defaults: Shape) -> Result<Response<Mock
     let model = json_string(&chat.model);
     if chat.stream {
         let include_usage = chat.stream_options.is_some_and(|o| o.include_usage);
-        let mut response =
-            Response::new(MockBody::Right(SseBody::new(model, shape, include_usage)));
+        let mut response = Response::new(MockBody::Right(SseBody::new(model, shape, include_usage)));
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/event-stream"),
-        );
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         Ok(response)
     } else {
-        let mut response =
-            Response::new(MockBody::Left(Full::new(Bytes::from(completion(&model)))));
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+        let mut response = Response::new(MockBody::Left(Full::new(Bytes::from(completion(&model)))));
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         Ok(response)
     }
 }
@@ -265,12 +240,8 @@ fn shape_for(defaults: Shape, model: &str, headers: &HeaderMap) -> Shape {
             }
         }
     }
-    let number = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u32>().ok())
-    };
+    let number =
+        |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u32>().ok());
     if let Some(n) = number("x-mock-chunks") {
         shape.chunks = n;
     }
@@ -322,24 +293,12 @@ struct SseBody {
 
 impl SseBody {
     fn new(model: String, shape: Shape, include_usage: bool) -> Self {
-        Self {
-            model,
-            shape,
-            include_usage,
-            next: 0,
-            start: Instant::now(),
-            sleep: None,
-            done: false,
-        }
+        Self { model, shape, include_usage, next: 0, start: Instant::now(), sleep: None, done: false }
     }
 
     fn chunk(&self, index: u32) -> String {
         let (model, usage) = (&self.model, self.usage_field());
-        let role = if index == 0 {
-            "\"role\":\"assistant\","
-        } else {
-            ""
-        };
+        let role = if index == 0 { "\"role\":\"assistant\"," } else { "" };
         format!(
             "data: {{\"id\":\"{ID}\",\"object\":\"chat.completion.chunk\",\"created\":{CREATED},\
              \"model\":{model},\"system_fingerprint\":\"fp_mock0001\",\"choices\":[{{\"index\":0,\
@@ -348,11 +307,7 @@ impl SseBody {
     }
 
     fn usage_field(&self) -> &'static str {
-        if self.include_usage {
-            ",\"usage\":null"
-        } else {
-            ""
-        }
+        if self.include_usage { ",\"usage\":null" } else { "" }
     }
 
     fn tail(&self) -> String {
@@ -382,10 +337,7 @@ impl Body for SseBody {
     type Data = Bytes;
     type Error = Infallible;
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         if self.done {
             return Poll::Ready(None);
         }
@@ -393,9 +345,7 @@ impl Body for SseBody {
         if self.next > 0 && !self.shape.interval.is_zero() {
             let due = self.start + self.shape.interval * self.next;
             if Instant::now() < due {
-                let sleep = self
-                    .sleep
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
+                let sleep = self.sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
                 if sleep.deadline() != due {
                     sleep.as_mut().reset(due);
                 }
@@ -440,11 +390,7 @@ mod tests {
 
     #[test]
     fn model_tokens_and_headers_override_defaults() {
-        let defaults = Shape {
-            chunks: 16,
-            interval: Duration::ZERO,
-            delay: Duration::ZERO,
-        };
+        let defaults = Shape { chunks: 16, interval: Duration::ZERO, delay: Duration::ZERO };
         let shape = shape_for(defaults, "mock-c64-i50", &HeaderMap::new());
         assert_eq!(shape.chunks, 64);
         assert_eq!(shape.interval, Duration::from_millis(50));
@@ -457,19 +403,9 @@ mod tests {
 
     #[test]
     fn stream_chunks_are_valid_json() {
-        let body = SseBody::new(
-            json_string("m"),
-            Shape {
-                chunks: 2,
-                interval: Duration::ZERO,
-                delay: Duration::ZERO,
-            },
-            true,
-        );
-        for event in [body.chunk(0), body.chunk(1)]
-            .iter()
-            .chain(std::iter::once(&body.tail()))
-        {
+        let body =
+            SseBody::new(json_string("m"), Shape { chunks: 2, interval: Duration::ZERO, delay: Duration::ZERO }, true);
+        for event in [body.chunk(0), body.chunk(1)].iter().chain(std::iter::once(&body.tail())) {
             for data in event.split("\n\n").filter(|e| !e.is_empty()) {
                 let json = data.strip_prefix("data: ").unwrap();
                 if json != "[DONE]" {

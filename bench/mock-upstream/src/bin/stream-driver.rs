@@ -84,9 +84,7 @@ impl Flags {
                 command = args[i + 1..].to_vec();
                 break;
             }
-            let name = arg
-                .strip_prefix("--")
-                .ok_or_else(|| format!("unexpected argument {arg:?}\n{USAGE}"))?;
+            let name = arg.strip_prefix("--").ok_or_else(|| format!("unexpected argument {arg:?}\n{USAGE}"))?;
             match args.get(i + 1) {
                 Some(value) if !value.starts_with("--") => {
                     values.insert(name.to_owned(), value.clone());
@@ -109,10 +107,7 @@ impl Flags {
     }
 
     fn text(&self, name: &str, default: &str) -> String {
-        self.values
-            .get(name)
-            .cloned()
-            .unwrap_or_else(|| default.to_owned())
+        self.values.get(name).cloned().unwrap_or_else(|| default.to_owned())
     }
 }
 
@@ -125,28 +120,17 @@ struct Target {
 }
 
 fn target(url: &str) -> Result<Target, Error> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("only http:// URLs: {url}"))?;
+    let rest = url.strip_prefix("http://").ok_or_else(|| format!("only http:// URLs: {url}"))?;
     let (authority, path) = rest.find('/').map_or((rest, "/"), |i| rest.split_at(i));
-    let addr = authority
-        .parse()
-        .map_err(|_| format!("the URL needs an IP:port authority: {url}"))?;
-    Ok(Target {
-        addr,
-        authority: authority.to_owned(),
-        path: path.to_owned(),
-    })
+    let addr = authority.parse().map_err(|_| format!("the URL needs an IP:port authority: {url}"))?;
+    Ok(Target { addr, authority: authority.to_owned(), path: path.to_owned() })
 }
 
 async fn run(args: Vec<String>) -> Result<String, Error> {
     let (command, rest) = args.split_first().ok_or_else(|| USAGE.to_owned())?;
     let flags = Flags::parse(rest)?;
     match command.as_str() {
-        "body" => Ok(request_body(
-            &flags.text("model", "gpt-4o-mini"),
-            flags.get("stream", false)?,
-        )),
+        "body" => Ok(request_body(&flags.text("model", "gpt-4o-mini"), flags.get("stream", false)?)),
         "latency" => latency(&flags).await,
         "rate" => rate(&flags).await,
         "streams" => streams(&flags).await,
@@ -156,22 +140,15 @@ async fn run(args: Vec<String>) -> Result<String, Error> {
 }
 
 async fn connect(target: &Target) -> Result<SendRequest<Full<Bytes>>, Error> {
-    let tcp = TcpStream::connect(target.addr)
-        .await
-        .map_err(|e| format!("connect {}: {e}", target.addr))?;
+    let tcp = TcpStream::connect(target.addr).await.map_err(|e| format!("connect {}: {e}", target.addr))?;
     tcp.set_nodelay(true).map_err(|e| format!("nodelay: {e}"))?;
-    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
-        .await
-        .map_err(|e| format!("handshake: {e}"))?;
+    let (sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.map_err(|e| format!("handshake: {e}"))?;
     tokio::spawn(connection);
     Ok(sender)
 }
 
-fn post(
-    target: &Target,
-    body: &Bytes,
-    extra: &[(&str, String)],
-) -> Result<Request<Full<Bytes>>, Error> {
+fn post(target: &Target, body: &Bytes, extra: &[(&str, String)]) -> Result<Request<Full<Bytes>>, Error> {
     let mut builder = Request::post(target.path.as_str())
         .header(header::HOST, target.authority.as_str())
         .header(header::CONTENT_TYPE, "application/json")
@@ -180,9 +157,7 @@ fn post(
     for (name, value) in extra {
         builder = builder.header(*name, value.as_str());
     }
-    builder
-        .body(Full::new(body.clone()))
-        .map_err(|e| format!("request: {e}"))
+    builder.body(Full::new(body.clone())).map_err(|e| format!("request: {e}"))
 }
 
 #[derive(Deserialize)]
@@ -208,19 +183,14 @@ fn check_completion(status: StatusCode, body: &[u8], model: &str) -> Result<(), 
         let snippet = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
         return Err(format!("status {status}: {snippet}"));
     }
-    let parsed: Completion =
-        serde_json::from_slice(body).map_err(|e| format!("not a chat.completion: {e}"))?;
+    let parsed: Completion = serde_json::from_slice(body).map_err(|e| format!("not a chat.completion: {e}"))?;
     if parsed.object != "chat.completion" {
         return Err(format!("object {:?}", parsed.object));
     }
     if !parsed.model.ends_with(model) {
         return Err(format!("model {:?}, expected {model:?}", parsed.model));
     }
-    match parsed
-        .choices
-        .first()
-        .and_then(|c| c.message.content.as_deref())
-    {
+    match parsed.choices.first().and_then(|c| c.message.content.as_deref()) {
         Some(text) if text == CONTENT => Ok(()),
         _ => Err("the answer is not the mock's text".to_owned()),
     }
@@ -232,21 +202,10 @@ async fn exchange(
     request: Request<Full<Bytes>>,
     model: &str,
 ) -> Result<(), String> {
-    sender
-        .ready()
-        .await
-        .map_err(|e| format!("connection: {e}"))?;
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| format!("send: {e}"))?;
+    sender.ready().await.map_err(|e| format!("connection: {e}"))?;
+    let response = sender.send_request(request).await.map_err(|e| format!("send: {e}"))?;
     let status = response.status();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| format!("body: {e}"))?
-        .to_bytes();
+    let body = response.into_body().collect().await.map_err(|e| format!("body: {e}"))?.to_bytes();
     check_completion(status, &body, model)
 }
 
@@ -283,11 +242,7 @@ impl Tally {
         let us = |p: f64| nanos_to_us(percentile(&self.latencies, p));
         let count = self.latencies.len();
         #[allow(clippy::cast_precision_loss)]
-        let mean = if count == 0 {
-            0.0
-        } else {
-            self.latencies.iter().sum::<u64>() as f64 / count as f64 / 1000.0
-        };
+        let mean = if count == 0 { 0.0 } else { self.latencies.iter().sum::<u64>() as f64 / count as f64 / 1000.0 };
         #[allow(clippy::cast_precision_loss)]
         let rps = count as f64 / elapsed.as_secs_f64().max(1e-9);
         let samples = serde_json::to_string(&self.samples).unwrap_or_default();
@@ -351,21 +306,14 @@ async fn latency(flags: &Flags) -> Result<String, Error> {
     let deadline = start + duration;
     let mut tasks = Vec::new();
     for mut sender in senders {
-        let (target, body, model, remaining) = (
-            target.clone(),
-            body.clone(),
-            model.clone(),
-            Arc::clone(&remaining),
-        );
+        let (target, body, model, remaining) = (target.clone(), body.clone(), model.clone(), Arc::clone(&remaining));
         tasks.push(tokio::spawn(async move {
             let mut tally = Tally::default();
             while Instant::now() < deadline
                 && remaining
-                    .fetch_update(
-                        std::sync::atomic::Ordering::Relaxed,
-                        std::sync::atomic::Ordering::Relaxed,
-                        |n| n.checked_sub(1),
-                    )
+                    .fetch_update(std::sync::atomic::Ordering::Relaxed, std::sync::atomic::Ordering::Relaxed, |n| {
+                        n.checked_sub(1)
+                    })
                     .is_ok()
             {
                 let request = match post(&target, &body, &[]) {
@@ -475,9 +423,7 @@ async fn rate(flags: &Flags) -> Result<String, Error> {
     for _ in 0..connections.max(1) {
         let mut sender = connect(&target).await?;
         // One untimed request per connection, so connection set-up is not in the numbers.
-        exchange(&mut sender, post(&target, &body, &[])?, &model)
-            .await
-            .map_err(|e| format!("warm-up: {e}"))?;
+        exchange(&mut sender, post(&target, &body, &[])?, &model).await.map_err(|e| format!("warm-up: {e}"))?;
         tasks.push(tokio::spawn(rate_worker(
             sender,
             target.clone(),
@@ -528,11 +474,7 @@ async fn rate(flags: &Flags) -> Result<String, Error> {
         .map_err(|_| "the pacer panicked".to_owned())?;
     let all = std::mem::take(&mut *shared.lock().await);
     let answered = all.latencies.len() as u64 + all.errors + all.timeouts;
-    let unfinished = if finished {
-        0
-    } else {
-        released.saturating_sub(answered)
-    };
+    let unfinished = if finished { 0 } else { released.saturating_sub(answered) };
     Ok(all.json(
         elapsed,
         &format!(
@@ -603,10 +545,7 @@ async fn one_stream(
     };
     let sent = Instant::now();
     let outcome = timeout(limit, async {
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| format!("send: {e}"))?;
+        let response = sender.send_request(request).await.map_err(|e| format!("send: {e}"))?;
         if response.status() != StatusCode::OK {
             return Err(format!("status {}", response.status()));
         }
@@ -632,8 +571,7 @@ async fn one_stream(
                         done = true;
                         continue;
                     }
-                    let chunk: Chunk = serde_json::from_str(payload)
-                        .map_err(|e| format!("chunk is not JSON: {e}"))?;
+                    let chunk: Chunk = serde_json::from_str(payload).map_err(|e| format!("chunk is not JSON: {e}"))?;
                     if chunk.usage.as_ref().is_some_and(|u| !u.is_null()) {
                         usage = true;
                     }
@@ -686,10 +624,7 @@ async fn one_stream(
 /// The end of the first SSE event in `buffer`: (length, separator length).
 fn find_event_end(buffer: &[u8]) -> Option<(usize, usize)> {
     let lf = buffer.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2));
-    let crlf = buffer
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|i| (i, 4));
+    let crlf = buffer.windows(4).position(|w| w == b"\r\n\r\n").map(|i| (i, 4));
     match (lf, crlf) {
         (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
         (a, b) => a.or(b),
@@ -707,10 +642,7 @@ async fn streams(flags: &Flags) -> Result<String, Error> {
     // The mock reads its shape from the model name too, for gateways that drop headers.
     let model = flags.text("model", &format!("mock-c{chunks}-i{interval_ms}"));
     let body = Bytes::from(request_body(&model, true));
-    let headers = vec![
-        ("x-mock-chunks", chunks.to_string()),
-        ("x-mock-interval-ms", interval_ms.to_string()),
-    ];
+    let headers = vec![("x-mock-chunks", chunks.to_string()), ("x-mock-interval-ms", interval_ms.to_string())];
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(count as usize);
     for i in 0..count {
@@ -791,10 +723,7 @@ async fn probe(target: &Target) -> bool {
     let Ok(mut tcp) = TcpStream::connect(target.addr).await else {
         return false;
     };
-    let request = format!(
-        "GET {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-        target.path, target.authority
-    );
+    let request = format!("GET {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", target.path, target.authority);
     if tcp.write_all(request.as_bytes()).await.is_err() {
         return false;
     }
@@ -810,14 +739,14 @@ async fn probe(target: &Target) -> bool {
 }
 
 /// Kills the child's whole process group (the child leads it), then reaps the child.
+///
+/// With the `kill` system call, not the `kill` program: procps-ng 4.0.2's `kill -KILL -12345`
+/// parses `-12345` as `-1` and signals every process on the machine.
 async fn kill_group(child: &mut tokio::process::Child) {
-    if let Some(pid) = child.id() {
-        let _ = tokio::process::Command::new("kill")
-            .arg("-KILL")
-            .arg(format!("-{pid}"))
-            .stderr(Stdio::null())
-            .status()
-            .await;
+    let leader =
+        child.id().and_then(|id| i32::try_from(id).ok()).filter(|&id| id > 1).and_then(rustix::process::Pid::from_raw);
+    if let Some(pgid) = leader {
+        let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
     }
     let _ = child.kill().await;
     let _ = child.wait().await;
@@ -828,15 +757,9 @@ async fn startup(flags: &Flags) -> Result<String, Error> {
     let target = target(&flags.text("url", ""))?;
     let runs: u32 = flags.get("runs", 20)?;
     let limit = Duration::from_secs_f64(flags.get("timeout-s", 60.0)?);
-    let (program, args) = flags
-        .command
-        .split_first()
-        .ok_or_else(|| format!("startup needs `-- COMMAND`\n{USAGE}"))?;
+    let (program, args) = flags.command.split_first().ok_or_else(|| format!("startup needs `-- COMMAND`\n{USAGE}"))?;
     if probe(&target).await {
-        return Err(format!(
-            "{} already answers before the start",
-            target.authority
-        ));
+        return Err(format!("{} already answers before the start", target.authority));
     }
     let mut times = Vec::new();
     let mut failures = 0u32;
