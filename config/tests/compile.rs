@@ -1,0 +1,156 @@
+//! The routes compiler as `build.rs` runs it: LiteLLM configs that must compile, mistakes
+//! that must fail with their path and fix, and output that must not vary.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use model_router_config::{ConfigError, Setting, codegen, compile};
+
+fn ok(yaml: &str) -> model_router_config::Compiled {
+    compile("routes.yaml", yaml, "base").unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn err(yaml: &str, env: &str) -> ConfigError {
+    compile("routes.yaml", yaml, env).err().expect("a config error")
+}
+
+/// The deployment model-router replaces, verbatim.
+const ORIGINAL: &str = "
+model_list:
+  - model_name: fake-openai-endpoint
+    litellm_params:
+      model: openai/fake
+      api_key: fake-key
+      api_base: https://exampleopenaiendpoint-production.up.railway.app/
+
+general_settings:
+  master_key: sk-123456789
+  proxy_batch_write_at: 60
+  database_connection_pool_limit: 10
+  disable_error_logs: True
+  allow_requests_on_db_unavailable: False
+
+litellm_settings:
+  request_timeout: 600
+  set_verbose: False
+  json_logs: true
+";
+
+#[test]
+fn the_original_litellm_config_compiles_as_one_environment() {
+    let compiled = ok(ORIGINAL);
+    let routes = &compiled.routes;
+    assert_eq!(routes.env, "base");
+    assert_eq!(routes.deployments[0].provider, "openai");
+    assert_eq!(routes.deployments[0].upstream_model, "fake");
+    assert_eq!(routes.general.master_key, Some(Setting::Literal("sk-123456789".into())));
+    assert_eq!(routes.router.request_timeout_ms, 600_000);
+    for ignored in
+        ["proxy_batch_write_at", "database_connection_pool_limit", "disable_error_logs", "allow_requests_on_db_unavailable", "set_verbose", "json_logs"]
+    {
+        assert!(compiled.warnings.iter().any(|w| w.contains(ignored) && w.contains("ignored")), "{ignored}: {:?}", compiled.warnings);
+    }
+    assert!(compiled.warnings.iter().any(|w| w.contains("master_key") && w.contains("literal")));
+    assert!(compiled.warnings.iter().any(|w| w.contains("api_key") && w.contains("literal")));
+}
+
+#[test]
+fn the_shipped_routes_compile_in_both_environments() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../routes.yaml")).unwrap();
+    assert_eq!(model_router_config::environments(&text), vec!["base", "local"]);
+    let base = compile("routes.yaml", &text, "base").unwrap().routes;
+    assert_eq!(base.groups[0].name, "fake-openai-endpoint");
+    assert_eq!(base.deployments[0].provider, "fake");
+    let local = compile("routes.yaml", &text, "local").unwrap().routes;
+    assert_eq!(local.wildcards[0].pattern, "*");
+    assert_eq!(local.deployments[0].api_key, Some(Setting::Env("OPENAI_API_KEY".into())));
+    assert_eq!(local.general.master_key, None);
+}
+
+#[test]
+fn an_unknown_environment_lists_the_known_ones() {
+    let e = err("environments:\n  base: {model_list: [{model_name: a, litellm_params: {model: fake/a}}]}\n  local: {}\n", "prod");
+    assert_eq!(e.path, "environments");
+    assert!(e.message.contains("unknown environment \"prod\"") && e.message.contains("known: base, local"), "{e}");
+}
+
+#[test]
+fn a_misspelt_provider_names_the_path_and_the_fix() {
+    let e = err("model_list:\n  - model_name: a\n    litellm_params: { model: foo }\n  - model_name: b\n    litellm_params: { model: opena/gpt-4o }\n", "base");
+    assert!(e.to_string().starts_with("routes.yaml: model_list[0].litellm_params.model:"), "{e}");
+    let e = err("model_list:\n  - model_name: b\n    litellm_params: { model: opena/gpt-4o }\n", "base");
+    assert_eq!(e.to_string(), "routes.yaml: model_list[0].litellm_params.model: unknown provider \"opena\"; did you mean \"openai\"?");
+}
+
+#[test]
+fn misspelt_keys_suggest_the_closest() {
+    let e = err("model_list: [{model_name: a, litellm_params: {model: fake/a}}]\ngeneral_settings: {master_kye: x}\n", "base");
+    assert_eq!((e.path.as_str(), e.message.as_str()), ("general_settings.master_kye", "unknown key \"master_kye\"; did you mean \"master_key\"?"));
+    let e = err("model_lst: []\n", "base");
+    assert!(e.message.contains("did you mean \"model_list\""), "{e}");
+    let e = err("model_list: [{model_name: a, litellm_params: {model: fake/a, api_bse: x}}]\n", "base");
+    assert_eq!(e.path, "model_list[0].litellm_params.api_bse");
+}
+
+#[test]
+fn bad_values_are_reported_at_their_path() {
+    let e = err("model_list: [{model_name: a, litellm_params: {model: fake/a, rpm: lots}}]\n", "base");
+    assert_eq!(e.path, "model_list[0].litellm_params.rpm");
+    let e = err("model_list: [{model_name: a, litellm_params: {model: fake/a}}]\nrouter_settings: {routing_strategy: simple-shufle}\n", "base");
+    assert!(e.message.contains("did you mean \"simple-shuffle\""), "{e}");
+    let e = err("model_list: [{model_name: a, litellm_params: {model: fake/a}}]\nrouter_settings: {model_group_alias: {x: b}}\n", "base");
+    assert!(e.message.contains("unknown model group \"b\"") && e.message.contains("did you mean \"a\""), "{e}");
+    let e = err("model_list: [{model_name: a, litellm_params: {model: anthropic/claude}}]\n", "base");
+    assert!(e.message.contains("not supported"), "{e}");
+    let e = err("model_list: []\n", "base");
+    assert!(e.message.contains("at least one deployment"), "{e}");
+}
+
+#[test]
+fn wildcards_are_ordered_longest_first() {
+    let routes = ok("model_list:
+  - {model_name: '*', litellm_params: {model: 'openai/*'}}
+  - {model_name: 'anthropic/*', litellm_params: {model: 'openai/*'}}
+  - {model_name: 'a/*', litellm_params: {model: 'openai/*'}}
+")
+    .routes;
+    let order: Vec<&str> = routes.wildcards.iter().map(|w| w.pattern.as_str()).collect();
+    assert_eq!(order, vec!["anthropic/*", "a/*", "*"]);
+}
+
+#[test]
+fn secrets_stay_references_and_never_reach_generated_code() {
+    let compiled = ok("model_list:
+  - model_name: a
+    litellm_params: {model: openai/a, api_key: os.environ/MY_SECRET_KEY}
+general_settings: {master_key: os.environ/LITELLM_MASTER_KEY}
+");
+    let d = &compiled.routes.deployments[0];
+    assert_eq!(d.api_key, Some(Setting::Env("MY_SECRET_KEY".into())));
+    assert!(!d.info_json.contains("MY_SECRET_KEY"), "model info leaves credentials out: {}", d.info_json);
+    let code = codegen::emit(&compiled.routes);
+    assert!(code.contains("Setting::Env(\"MY_SECRET_KEY\")"));
+}
+
+#[test]
+fn generated_code_is_deterministic_and_formatting_blind() {
+    let a = ok("model_list: [{model_name: a, litellm_params: {model: fake/a}}, {model_name: '*', litellm_params: {model: 'openai/*'}}]\n");
+    let b = ok("# a comment\nmodel_list:\n  - model_name: a\n    litellm_params:\n      model: fake/a\n  - model_name: '*'\n    litellm_params:\n      model: 'openai/*'\n");
+    assert_eq!(codegen::emit(&a.routes), codegen::emit(&b.routes));
+    assert_eq!(a.routes.sha256(), b.routes.sha256());
+    let c = ok("model_list: [{model_name: a, litellm_params: {model: fake/b}}]\n");
+    assert_ne!(a.routes.sha256(), c.routes.sha256());
+    let code = codegen::emit(&a.routes);
+    assert!(!code.contains("/work/") && !code.contains("/home/") && !code.contains("/tmp/"), "no paths in generated code");
+}
+
+#[test]
+fn deployment_ids_follow_model_info_or_hash() {
+    let routes = ok("model_list:
+  - {model_name: a, litellm_params: {model: fake/a}, model_info: {id: my-id}}
+  - {model_name: a, litellm_params: {model: fake/b}}
+")
+    .routes;
+    assert_eq!(routes.deployments[0].id, "my-id");
+    assert_eq!(routes.deployments[1].id.len(), 64);
+    assert_eq!(routes.groups[0].deployments, vec![0, 1]);
+}
