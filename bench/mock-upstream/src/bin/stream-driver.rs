@@ -33,7 +33,7 @@ const USAGE: &str = "Usage:
   stream-driver latency --url URL [--model M] [--connections C] [--requests N] [--duration-s S] [--warmup N] [--warmup-s S]
   stream-driver rate --url URL --rps R [--model M] [--duration-s S] [--connections K] [--timeout-s T] [--grace-s G]
   stream-driver streams --url URL [--streams S] [--chunks N] [--interval-ms P] [--ramp-ms R] [--timeout-s T]
-  stream-driver startup --url URL [--runs N] [--timeout-s T] -- COMMAND [ARGS...]";
+  stream-driver startup --url URL [--runs N] [--timeout-s T] -- [NAME=value...] COMMAND [ARGS...]";
 
 type Error = String;
 
@@ -757,7 +757,11 @@ async fn startup(flags: &Flags) -> Result<String, Error> {
     let target = target(&flags.text("url", ""))?;
     let runs: u32 = flags.get("runs", 20)?;
     let limit = Duration::from_secs_f64(flags.get("timeout-s", 60.0)?);
-    let (program, args) = flags.command.split_first().ok_or_else(|| format!("startup needs `-- COMMAND`\n{USAGE}"))?;
+    // Leading NAME=value words set the environment, as with env(1), without another exec.
+    let assignments = flags.command.iter().take_while(|word| word.split_once('=').is_some_and(|(k, _)| !k.is_empty()));
+    let vars: Vec<(&str, &str)> = assignments.filter_map(|word| word.split_once('=')).collect();
+    let (program, args) =
+        flags.command[vars.len()..].split_first().ok_or_else(|| format!("startup needs `-- COMMAND`\n{USAGE}"))?;
     if probe(&target).await {
         return Err(format!("{} already answers before the start", target.authority));
     }
@@ -767,6 +771,7 @@ async fn startup(flags: &Flags) -> Result<String, Error> {
         let start = Instant::now();
         let mut child = tokio::process::Command::new(program)
             .args(args)
+            .envs(vars.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
