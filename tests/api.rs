@@ -247,3 +247,19 @@ async fn h2c_prior_knowledge_is_served() {
     assert_eq!(response.version(), http::Version::HTTP_2);
     assert_eq!(response.into_body().collect().await.unwrap().to_bytes(), Bytes::from_static(b"\"I'm alive!\""));
 }
+
+#[tokio::test]
+async fn too_many_or_too_large_headers_get_431() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let gw = start(base(), &[]).await;
+    let many: String = (0..150).map(|i| format!("x-h{i}: v\r\n")).collect();
+    let large = format!("x-big: {}\r\n", "a".repeat(100_000));
+    for headers in [many, large] {
+        let mut stream = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+        let request = format!("GET /health/liveliness HTTP/1.1\r\nhost: x\r\n{headers}\r\n");
+        let _ = stream.write_all(request.as_bytes()).await;
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer).await;
+        assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 431"), "{}", String::from_utf8_lossy(&answer));
+    }
+}
