@@ -210,20 +210,22 @@ fn preflight(headers: &HeaderMap) -> Response<Body> {
     response
 }
 
-/// The request's one log line.
+/// The request's one log line: served at info, refused (4xx) at info with the reason,
+/// failed (5xx) at warn.
 fn log(call: &Call, method: &Method, path: &str, status: StatusCode, error: Option<&Error>) {
     let latency_ms = call.started.elapsed().as_secs_f64() * 1000.0;
     let deployment = call.deployment.map(|d| d.id);
     let model = call.requested.as_deref();
-    match error {
-        Some(error) if status.is_server_error() => {
-            tracing::warn!(call_id = %call.id, %method, path, status = status.as_u16(), model, deployment, latency_ms, source = error.source_kind(), error = %error, "request failed")
-        }
-        Some(error) => {
-            tracing::info!(call_id = %call.id, %method, path, status = status.as_u16(), model, deployment, latency_ms, source = error.source_kind(), error = %error, "request refused")
-        }
-        None => {
-            tracing::info!(call_id = %call.id, %method, path, status = status.as_u16(), model, deployment, latency_ms, "request served")
-        }
+    let status = status.as_u16();
+    let id = &call.id;
+    let Some(error) = error else {
+        tracing::info!(call_id = %id, %method, path, status, model, deployment, latency_ms, "request served");
+        return;
+    };
+    let source = error.source_kind();
+    if status >= 500 {
+        tracing::warn!(call_id = %id, %method, path, status, model, deployment, latency_ms, source, error = %error, "request failed");
+    } else {
+        tracing::info!(call_id = %id, %method, path, status, model, deployment, latency_ms, source, error = %error, "request refused");
     }
 }

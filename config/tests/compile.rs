@@ -44,10 +44,19 @@ fn the_original_litellm_config_compiles_as_one_environment() {
     assert_eq!(routes.deployments[0].upstream_model, "fake");
     assert_eq!(routes.general.master_key, Some(Setting::Literal("sk-123456789".into())));
     assert_eq!(routes.router.request_timeout_ms, 600_000);
-    for ignored in
-        ["proxy_batch_write_at", "database_connection_pool_limit", "disable_error_logs", "allow_requests_on_db_unavailable", "set_verbose", "json_logs"]
-    {
-        assert!(compiled.warnings.iter().any(|w| w.contains(ignored) && w.contains("ignored")), "{ignored}: {:?}", compiled.warnings);
+    for ignored in [
+        "proxy_batch_write_at",
+        "database_connection_pool_limit",
+        "disable_error_logs",
+        "allow_requests_on_db_unavailable",
+        "set_verbose",
+        "json_logs",
+    ] {
+        assert!(
+            compiled.warnings.iter().any(|w| w.contains(ignored) && w.contains("ignored")),
+            "{ignored}: {:?}",
+            compiled.warnings
+        );
     }
     assert!(compiled.warnings.iter().any(|w| w.contains("master_key") && w.contains("literal")));
     assert!(compiled.warnings.iter().any(|w| w.contains("api_key") && w.contains("literal")));
@@ -68,23 +77,38 @@ fn the_shipped_routes_compile_in_both_environments() {
 
 #[test]
 fn an_unknown_environment_lists_the_known_ones() {
-    let e = err("environments:\n  base: {model_list: [{model_name: a, litellm_params: {model: fake/a}}]}\n  local: {}\n", "prod");
+    let e = err(
+        "environments:\n  base: {model_list: [{model_name: a, litellm_params: {model: fake/a}}]}\n  local: {}\n",
+        "prod",
+    );
     assert_eq!(e.path, "environments");
     assert!(e.message.contains("unknown environment \"prod\"") && e.message.contains("known: base, local"), "{e}");
 }
 
 #[test]
 fn a_misspelt_provider_names_the_path_and_the_fix() {
-    let e = err("model_list:\n  - model_name: a\n    litellm_params: { model: foo }\n  - model_name: b\n    litellm_params: { model: opena/gpt-4o }\n", "base");
+    let e = err(
+        "model_list:\n  - model_name: a\n    litellm_params: { model: foo }\n  - model_name: b\n    litellm_params: { model: opena/gpt-4o }\n",
+        "base",
+    );
     assert!(e.to_string().starts_with("routes.yaml: model_list[0].litellm_params.model:"), "{e}");
     let e = err("model_list:\n  - model_name: b\n    litellm_params: { model: opena/gpt-4o }\n", "base");
-    assert_eq!(e.to_string(), "routes.yaml: model_list[0].litellm_params.model: unknown provider \"opena\"; did you mean \"openai\"?");
+    assert_eq!(
+        e.to_string(),
+        "routes.yaml: model_list[0].litellm_params.model: unknown provider \"opena\"; did you mean \"openai\"?"
+    );
 }
 
 #[test]
 fn misspelt_keys_suggest_the_closest() {
-    let e = err("model_list: [{model_name: a, litellm_params: {model: fake/a}}]\ngeneral_settings: {master_kye: x}\n", "base");
-    assert_eq!((e.path.as_str(), e.message.as_str()), ("general_settings.master_kye", "unknown key \"master_kye\"; did you mean \"master_key\"?"));
+    let e = err(
+        "model_list: [{model_name: a, litellm_params: {model: fake/a}}]\ngeneral_settings: {master_kye: x}\n",
+        "base",
+    );
+    assert_eq!(
+        (e.path.as_str(), e.message.as_str()),
+        ("general_settings.master_kye", "unknown key \"master_kye\"; did you mean \"master_key\"?")
+    );
     let e = err("model_lst: []\n", "base");
     assert!(e.message.contains("did you mean \"model_list\""), "{e}");
     let e = err("model_list: [{model_name: a, litellm_params: {model: fake/a, api_bse: x}}]\n", "base");
@@ -95,9 +119,15 @@ fn misspelt_keys_suggest_the_closest() {
 fn bad_values_are_reported_at_their_path() {
     let e = err("model_list: [{model_name: a, litellm_params: {model: fake/a, rpm: lots}}]\n", "base");
     assert_eq!(e.path, "model_list[0].litellm_params.rpm");
-    let e = err("model_list: [{model_name: a, litellm_params: {model: fake/a}}]\nrouter_settings: {routing_strategy: simple-shufle}\n", "base");
+    let e = err(
+        "model_list: [{model_name: a, litellm_params: {model: fake/a}}]\nrouter_settings: {routing_strategy: simple-shufle}\n",
+        "base",
+    );
     assert!(e.message.contains("did you mean \"simple-shuffle\""), "{e}");
-    let e = err("model_list: [{model_name: a, litellm_params: {model: fake/a}}]\nrouter_settings: {model_group_alias: {x: b}}\n", "base");
+    let e = err(
+        "model_list: [{model_name: a, litellm_params: {model: fake/a}}]\nrouter_settings: {model_group_alias: {x: b}}\n",
+        "base",
+    );
     assert!(e.message.contains("unknown model group \"b\"") && e.message.contains("did you mean \"a\""), "{e}");
     let e = err("model_list: [{model_name: a, litellm_params: {model: anthropic/claude}}]\n", "base");
     assert!(e.message.contains("not supported"), "{e}");
@@ -133,14 +163,21 @@ general_settings: {master_key: os.environ/LITELLM_MASTER_KEY}
 
 #[test]
 fn generated_code_is_deterministic_and_formatting_blind() {
-    let a = ok("model_list: [{model_name: a, litellm_params: {model: fake/a}}, {model_name: '*', litellm_params: {model: 'openai/*'}}]\n");
-    let b = ok("# a comment\nmodel_list:\n  - model_name: a\n    litellm_params:\n      model: fake/a\n  - model_name: '*'\n    litellm_params:\n      model: 'openai/*'\n");
+    let a = ok(
+        "model_list: [{model_name: a, litellm_params: {model: fake/a}}, {model_name: '*', litellm_params: {model: 'openai/*'}}]\n",
+    );
+    let b = ok(
+        "# a comment\nmodel_list:\n  - model_name: a\n    litellm_params:\n      model: fake/a\n  - model_name: '*'\n    litellm_params:\n      model: 'openai/*'\n",
+    );
     assert_eq!(codegen::emit(&a.routes), codegen::emit(&b.routes));
     assert_eq!(a.routes.sha256(), b.routes.sha256());
     let c = ok("model_list: [{model_name: a, litellm_params: {model: fake/b}}]\n");
     assert_ne!(a.routes.sha256(), c.routes.sha256());
     let code = codegen::emit(&a.routes);
-    assert!(!code.contains("/work/") && !code.contains("/home/") && !code.contains("/tmp/"), "no paths in generated code");
+    assert!(
+        !code.contains("/work/") && !code.contains("/home/") && !code.contains("/tmp/"),
+        "no paths in generated code"
+    );
 }
 
 #[test]
