@@ -252,7 +252,7 @@ async fn h2c_prior_knowledge_is_served() {
 async fn too_many_or_too_large_headers_get_431() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let gw = start(base(), &[]).await;
-    let many: String = (0..150).map(|i| format!("x-h{i}: v\r\n")).collect();
+    let many = "x-repeated: v\r\n".repeat(150);
     let large = format!("x-big: {}\r\n", "a".repeat(100_000));
     for headers in [many, large] {
         let mut stream = tokio::net::TcpStream::connect(gw.addr).await.unwrap();

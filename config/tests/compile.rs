@@ -10,7 +10,7 @@ fn ok(yaml: &str) -> model_router_config::Compiled {
 }
 
 fn err(yaml: &str, env: &str) -> ConfigError {
-    compile("routes.yaml", yaml, env).err().expect("a config error")
+    compile("routes.yaml", yaml, env).expect_err("a config error")
 }
 
 /// The deployment model-router replaces, verbatim.
