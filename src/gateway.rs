@@ -45,7 +45,8 @@ pub struct Call {
 impl Call {
     fn new() -> Self {
         Call {
-            id: uuid::Uuid::new_v4().to_string(),
+            // A call id names a request in logs and headers; it needs to be unique, not secret.
+            id: uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid().to_string(),
             started: Instant::now(),
             requested: None,
             deployment: None,

@@ -3,6 +3,7 @@
 //! [`Error`] as one OpenAI-shaped body. The last stage; `gateway` logs the outcome once.
 
 mod body;
+mod rewrite;
 pub mod sse;
 
 use std::time::{Duration, Instant};
@@ -73,12 +74,11 @@ pub async fn relay(
         response
     } else {
         let body = read(reply.body, max_body, deadline, exception).await?;
-        let mut value: Value =
-            serde_json::from_slice(&body).map_err(|e| bad_reply(exception, &format!("not valid JSON ({e})")))?;
-        if let Some(object) = value.as_object_mut() {
-            object.insert("model".into(), Value::String(model));
+        let mut out = Vec::with_capacity(body.len() + model.len());
+        if !rewrite::model(&body, &model, false, &mut out) && !rewrite::reparse(&body, &model, false, &mut out) {
+            return Err(bad_reply(exception, "not a JSON object"));
         }
-        json(StatusCode::OK, &value)
+        raw_json(StatusCode::OK, Bytes::from(out))
     };
     call_headers(call, response.headers_mut());
     Ok(response)

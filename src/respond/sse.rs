@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use http_body::Frame;
-use serde_json::Value;
 use tokio::time::Sleep;
 
 use crate::provider::Source;
@@ -96,21 +95,13 @@ impl Parser {
 /// `finish_reason` is left out as LiteLLM does. Data that is not JSON passes unchanged.
 pub fn rewrite(data: &[u8], model: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(b"data: ");
-    match serde_json::from_slice::<Value>(data) {
-        Ok(Value::Object(mut chunk)) => {
-            if chunk.contains_key("model") {
-                chunk.insert("model".into(), Value::String(model.to_owned()));
-            }
-            if let Some(Value::Array(choices)) = chunk.get_mut("choices") {
-                for choice in choices.iter_mut().filter_map(Value::as_object_mut) {
-                    if choice.get("finish_reason").is_some_and(Value::is_null) {
-                        choice.remove("finish_reason");
-                    }
-                }
-            }
-            let _ = serde_json::to_writer(&mut *out, &chunk);
+    let has_model = super::rewrite::model(data, model, true, out);
+    if !has_model {
+        let mark = out.len();
+        if !super::rewrite::reparse(data, model, true, out) {
+            out.truncate(mark);
+            out.extend_from_slice(data);
         }
-        _ => out.extend_from_slice(data),
     }
     out.extend_from_slice(b"\n\n");
 }
@@ -285,7 +276,13 @@ mod tests {
             &mut out,
         );
         let text = String::from_utf8(out).unwrap_or_default();
-        assert_eq!(text, "data: {\"choices\":[{\"delta\":{\"content\":\"x\"},\"index\":0}],\"model\":\"asked\"}\n\n");
+        assert_eq!(text, "data: {\"model\":\"asked\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}\n\n");
+        let mut out = Vec::new();
+        rewrite(b"{ \"choices\": [{\"finish_reason\": null}] }", "asked", &mut out);
+        assert_eq!(out, b"data: {\"choices\":[{}],\"model\":\"asked\"}\n\n", "spaced JSON takes the full parse");
+        let mut out = Vec::new();
+        rewrite(b"not json", "asked", &mut out);
+        assert_eq!(out, b"data: not json\n\n");
     }
 
     #[test]

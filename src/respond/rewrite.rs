@@ -1,0 +1,132 @@
+//! Puts the requested model name into a provider's JSON without re-serialising it: a
+//! borrowing parse finds the top-level `model` value, which is spliced; `"finish_reason":
+//! null` members are cut as LiteLLM leaves them out. Bytes the splice cannot handle get a
+//! full parse instead. Used by `respond` for whole bodies and by `sse` for each chunk.
+
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+/// The top-level `model` member, borrowed from the input; every other member is skipped.
+#[derive(Deserialize)]
+struct Top<'a> {
+    #[serde(borrow, default)]
+    model: Option<&'a RawValue>,
+}
+
+/// Null `finish_reason` members as compact JSON writes them. A `"` inside a JSON string is
+/// always escaped, so `,"` and `{"` cannot occur inside one: these never match string text.
+const NULL_AFTER_COMMA: &[u8] = b",\"finish_reason\":null";
+const NULL_FIRST: &[u8] = b"\"finish_reason\":null,";
+
+/// Writes `json` to `out` with its top-level `model` set to `model` (and, with
+/// `drop_null_finish`, null `finish_reason` members cut). `false` when `json` is not an
+/// object or its `model` is missing; nothing is written then.
+pub fn model(json: &[u8], model: &str, drop_null_finish: bool, out: &mut Vec<u8>) -> bool {
+    let Ok(Top { model: Some(raw) }) = serde_json::from_slice::<Top<'_>>(json) else { return false };
+    let start = raw.get().as_ptr().addr().wrapping_sub(json.as_ptr().addr());
+    let end = start.wrapping_add(raw.get().len());
+    if json.get(start..end) != Some(raw.get().as_bytes()) {
+        return false;
+    }
+    let mark = out.len();
+    out.extend_from_slice(&json[..start]);
+    let _ = serde_json::to_writer(&mut *out, model);
+    out.extend_from_slice(&json[end..]);
+    if drop_null_finish {
+        cut_null_finish(out, mark);
+    }
+    true
+}
+
+/// Removes null `finish_reason` members from `out[from..]`.
+fn cut_null_finish(out: &mut Vec<u8>, from: usize) {
+    let mut at = from;
+    while let Some(found) = find(&out[at..], b"\"finish_reason\":null") {
+        let pos = at + found;
+        let after = pos + NULL_FIRST.len() - 1;
+        let closes = matches!(out.get(after), Some(b'}' | b','));
+        if closes && pos > 0 && out[pos - 1] == b',' {
+            out.drain(pos - 1..pos - 1 + NULL_AFTER_COMMA.len());
+            at = pos - 1;
+        } else if closes && out.get(after) == Some(&b',') && pos > 0 && out[pos - 1] == b'{' {
+            out.drain(pos..pos + NULL_FIRST.len());
+            at = pos;
+        } else {
+            at = pos + 1;
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The slow path: a full parse, `model` set or added, null `finish_reason`s removed.
+/// `false` when `json` is not a JSON object.
+pub fn reparse(json: &[u8], model: &str, drop_null_finish: bool, out: &mut Vec<u8>) -> bool {
+    let Ok(Value::Object(mut object)) = serde_json::from_slice::<Value>(json) else { return false };
+    object.insert("model".into(), Value::String(model.to_owned()));
+    if drop_null_finish && let Some(Value::Array(choices)) = object.get_mut("choices") {
+        for choice in choices.iter_mut().filter_map(Value::as_object_mut) {
+            if choice.get("finish_reason").is_some_and(Value::is_null) {
+                choice.remove("finish_reason");
+            }
+        }
+    }
+    serde_json::to_writer(out, &object).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spliced(json: &str, drop: bool) -> Option<String> {
+        let mut out = Vec::new();
+        model(json.as_bytes(), "asked", drop, &mut out).then(|| String::from_utf8(out).unwrap_or_default())
+    }
+
+    #[test]
+    fn top_level_model_is_replaced_in_place() {
+        let json = r#"{"id":"x","model":"up","choices":[{"model":"inner"}],"z":1}"#;
+        assert_eq!(
+            spliced(json, false).as_deref(),
+            Some(r#"{"id":"x","model":"asked","choices":[{"model":"inner"}],"z":1}"#)
+        );
+        assert_eq!(spliced(r#"{ "model" : "up" }"#, false).as_deref(), Some(r#"{ "model" : "asked" }"#));
+    }
+
+    #[test]
+    fn names_are_escaped() {
+        let mut out = Vec::new();
+        assert!(model(br#"{"model":"x"}"#, "a\"b", false, &mut out));
+        assert_eq!(out, br#"{"model":"a\"b"}"#);
+    }
+
+    #[test]
+    fn null_finish_reasons_are_cut_wherever_they_stand() {
+        let json = r#"{"model":"m","choices":[{"index":0,"finish_reason":null},{"finish_reason":null,"index":1},{"finish_reason":"stop"}]}"#;
+        let want = r#"{"model":"asked","choices":[{"index":0},{"index":1},{"finish_reason":"stop"}]}"#;
+        assert_eq!(spliced(json, true).as_deref(), Some(want));
+        let text = r#"{"model":"m","choices":[{"delta":{"content":"\"finish_reason\":null,"}}]}"#;
+        assert_eq!(
+            spliced(text, true).as_deref(),
+            Some(r#"{"model":"asked","choices":[{"delta":{"content":"\"finish_reason\":null,"}}]}"#)
+        );
+    }
+
+    #[test]
+    fn what_cannot_be_spliced_is_refused() {
+        assert_eq!(spliced(r#"{"id":"no model"}"#, false), None);
+        assert_eq!(spliced("[1,2]", false), None);
+        assert_eq!(spliced(r#"{"model":"a","model":"b"}"#, false), None, "duplicate keys take the slow path");
+        assert_eq!(spliced(r#"{"model":"a""#, false), None);
+    }
+
+    #[test]
+    fn reparse_adds_a_missing_model() {
+        let mut out = Vec::new();
+        assert!(reparse(br#"{"id":"x","choices":[{"finish_reason":null}]}"#, "asked", true, &mut out));
+        assert_eq!(out, br#"{"choices":[{}],"id":"x","model":"asked"}"#);
+    }
+}
