@@ -4,7 +4,9 @@
 # built; the builder stage is skipped and never pulled:
 #   scripts/build-static local
 #   podman --storage-driver vfs build --network none --pull=never --timestamp 1767225600 \
+#     --no-cache --layers=false --identity-label=false --unsetenv PATH \
 #     --target runtime --build-arg BINARY=dist/model-router-local -t model-router:local .
+# (scripts/test-packaging builds it exactly so, twice, and compares the digests.)
 #
 # With registry access, the default (last) stage builds the binary from source first:
 #   podman build --build-arg MODEL_ROUTER_ENV=local -t model-router:local .
