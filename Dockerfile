@@ -9,7 +9,8 @@
 # (scripts/test-packaging builds it exactly so, twice, and compares the digests.)
 #
 # With registry access, the default (last) stage builds the binary from source first:
-#   podman build --build-arg MODEL_ROUTER_ENV=local -t model-router:local .
+#   podman build --timestamp 1767225600 --identity-label=false --unsetenv PATH \
+#     --build-arg MODEL_ROUTER_ENV=local -t model-router:local .
 
 # ---- builder: the same scripts/build-static, inside the pinned Rust image ----
 FROM docker.io/library/rust:1.95.0-slim-bookworm AS builder
