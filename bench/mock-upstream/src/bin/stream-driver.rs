@@ -286,6 +286,7 @@ async fn latency(flags: &Flags) -> Result<String, Error> {
 
     // Warm up on each connection (not counted): first-request costs, caches, the gateway's pool.
     let mut senders = Vec::with_capacity(connections);
+    let mut warmed = 0u64;
     for _ in 0..connections.max(1) {
         let mut sender = connect(&target).await?;
         let began = Instant::now();
@@ -298,6 +299,7 @@ async fn latency(flags: &Flags) -> Result<String, Error> {
                 .await
                 .map_err(|_| "warm-up request timed out".to_owned())?
                 .map_err(|e| format!("warm-up: {e}"))?;
+            warmed += 1;
         }
         senders.push(sender);
     }
@@ -350,7 +352,7 @@ async fn latency(flags: &Flags) -> Result<String, Error> {
     for task in tasks {
         total.merge(task.await.map_err(|e| format!("task: {e}"))?);
     }
-    Ok(total.json(start.elapsed(), &format!(",\"connections\":{connections}")))
+    Ok(total.json(start.elapsed(), &format!(",\"connections\":{connections},\"warmup_done\":{warmed}")))
 }
 
 /// One connection of the open loop: takes the next released request, records its latency.
