@@ -13,6 +13,7 @@ use std::{env, fs};
 use model_router_config::{DEFAULT_ENV, codegen};
 
 const FIXTURES: &str = "tests/fixtures/routes.yaml";
+const PRICES: &str = "config/prices.yaml";
 
 fn main() {
     println!("cargo:rerun-if-env-changed=MODEL_ROUTER_ENV");
@@ -24,6 +25,14 @@ fn main() {
 
     let Some(source) = compile(&manifest, &file, &environment) else { return };
     write(&out.join("routes.rs"), &source);
+
+    let prices = manifest.join(PRICES);
+    println!("cargo:rerun-if-changed={}", prices.display());
+    let text = fs::read_to_string(&prices).unwrap_or_default();
+    match model_router_config::prices::emit(PRICES, &text) {
+        Ok(source) => write(&out.join("prices.rs"), &source),
+        Err(e) => println!("cargo::error={e}"),
+    }
 
     if env::var_os("CARGO_FEATURE_TEST_FIXTURES").is_some() {
         let mut fixtures = String::new();

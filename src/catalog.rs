@@ -95,3 +95,16 @@ pub fn readiness(gateway: &Gateway) -> http::Response<Body> {
     });
     respond::json(status, &body)
 }
+
+/// `/metrics`: the Prometheus page, or 404 as LiteLLM answers without the `prometheus`
+/// callback.
+pub fn metrics(gateway: &Gateway) -> http::Response<Body> {
+    if !gateway.metrics.enabled {
+        return respond::detail(StatusCode::NOT_FOUND, "Not Found");
+    }
+    let mut response = http::Response::new(Body::full(gateway.metrics.render(gateway.table).into()));
+    response
+        .headers_mut()
+        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    response
+}

@@ -3,20 +3,26 @@
 //! respond. The outcome, error or not, is logged here once.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
+use sha2::{Digest, Sha256};
+
+pub use crate::call::Call;
 
 use crate::error::Error;
+use crate::metrics::Metrics;
 use crate::parse::{self, CallRequest};
 use crate::provider::{self, Attempt, Endpoint, Unavailable};
 use crate::resolve::{self, Unresolved};
+use crate::respond::stream::Finisher;
 use crate::respond::{self, Body};
 use crate::route::{self, Api, Endpoint as Route};
 use crate::settings::Settings;
 use crate::table::{Deployment, Setting, Table};
-use crate::{auth, catalog, pick, upstream};
+use crate::{auth, catalog, pick, report, upstream};
 
 /// Everything requests share; built once at start-up.
 pub struct Gateway {
@@ -25,38 +31,10 @@ pub struct Gateway {
     pub client: upstream::Client,
     endpoints: Vec<Result<Endpoint, Unavailable>>,
     master_key: Option<String>,
+    /// `hashed_api_key` of callers holding the master key: its SHA-256, as LiteLLM hashes keys.
+    master_key_label: Option<String>,
+    pub metrics: Metrics,
     draining: AtomicBool,
-}
-
-/// One request's facts, for its response headers and its log line.
-#[derive(Debug)]
-pub struct Call {
-    pub id: String,
-    pub started: Instant,
-    pub requested: Option<String>,
-    pub deployment: Option<&'static Deployment>,
-    pub upstream_model: Option<String>,
-    pub api_base: Option<String>,
-    pub upstream_headers: Option<HeaderMap>,
-    pub sent_at: Option<Instant>,
-    pub head_at: Option<Instant>,
-}
-
-impl Call {
-    fn new() -> Self {
-        Call {
-            // A call id names a request in logs and headers; it needs to be unique, not secret.
-            id: uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid().to_string(),
-            started: Instant::now(),
-            requested: None,
-            deployment: None,
-            upstream_model: None,
-            api_base: None,
-            upstream_headers: None,
-            sent_at: None,
-            head_at: None,
-        }
-    }
 }
 
 impl Gateway {
@@ -71,7 +49,18 @@ impl Gateway {
         };
         let endpoints = table.deployments.iter().map(|d| provider::endpoint(&settings, table, d)).collect();
         let client = upstream::Client::new(settings.extra_roots.as_deref(), settings.connect_timeout)?;
-        Ok(Gateway { table, settings, client, endpoints, master_key, draining: AtomicBool::new(false) })
+        let master_key_label = master_key.as_ref().map(|k| crate::table::hex(&Sha256::digest(k.as_bytes())));
+        let metrics = Metrics::new(table);
+        Ok(Gateway {
+            table,
+            settings,
+            client,
+            endpoints,
+            master_key,
+            master_key_label,
+            metrics,
+            draining: AtomicBool::new(false),
+        })
     }
 
     /// Start-up warnings: open access, deployments that cannot serve.
@@ -108,19 +97,29 @@ impl Gateway {
         self.draining.load(Ordering::SeqCst)
     }
 
-    /// Serves one request; never fails, every error becomes its response.
-    pub async fn handle<B>(&self, request: Request<B>) -> Result<Response<Body>, Infallible>
+    /// Serves one request; never fails, every error becomes its response. The request is
+    /// reported (logged, counted) once: here, or by its stream when that ends.
+    pub async fn handle<B>(self: &Arc<Self>, request: Request<B>) -> Result<Response<Body>, Infallible>
     where
         B: http_body::Body<Data = bytes::Bytes>,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
-        let mut call = Call::new();
+        let mut call = Call::new(request.headers());
         let (method, path) = (request.method().clone(), request.uri().path().to_owned());
-        let (response, error) = match self.serve(request, &mut call).await {
+        let (mut response, error) = match self.serve(request, &mut call).await {
             Ok(response) => (response, None),
             Err(error) => (respond::error(&error, &call), Some(error)),
         };
-        log(&call, &method, &path, response.status(), error.as_ref());
+        if let Ok(id) = HeaderValue::from_str(&call.request_id) {
+            response.headers_mut().insert("x-request-id", id);
+        }
+        let status = response.status().as_u16();
+        match response.body_mut() {
+            Body::Stream(relay) => {
+                relay.finish_with(Finisher { gateway: Arc::clone(self), call, method, path, status });
+            }
+            Body::Full(_) => report::finish(self, &call, &method, &path, status, error.as_ref(), None),
+        }
         Ok(response)
     }
 
@@ -130,8 +129,21 @@ impl Gateway {
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         let endpoint = route::route(request.method(), request.uri().path());
-        if endpoint.needs_key() {
-            auth::authenticate(request.headers(), self.master_key.as_deref(), self.table.general.key_header)?;
+        if let Route::Call { api, .. } = &endpoint {
+            call.route = api.route();
+            call.model_call = true;
+            self.metrics.start();
+        }
+        let needs_key =
+            endpoint.needs_key() || (endpoint == Route::Metrics && self.table.router.require_auth_for_metrics);
+        if needs_key {
+            let caller =
+                auth::authenticate(request.headers(), self.master_key.as_deref(), self.table.general.key_header)?;
+            call.key_label = match (&self.master_key_label, caller.key) {
+                (Some(hashed), _) => hashed.clone(),
+                (None, Some(key)) => key,
+                (None, None) => "None".to_owned(),
+            };
         }
         Ok(match endpoint {
             Route::NotFound => respond::detail(StatusCode::NOT_FOUND, "Not Found"),
@@ -142,6 +154,7 @@ impl Gateway {
             Route::Models => catalog::models(self, request.uri().query()),
             Route::Model(id) => catalog::model(self, &id)?,
             Route::ModelInfo => catalog::model_info(self),
+            Route::Metrics => catalog::metrics(self),
             Route::Call { api, path_model } => self.call(api, path_model.as_deref(), request, call).await?,
         })
     }
@@ -170,6 +183,7 @@ impl Gateway {
         let endpoint = self.endpoints.get(usize::from(choice.index)).and_then(|e| e.as_ref().ok());
         let Some(endpoint) = endpoint else { return Err(self.unavailable(choice.index)) };
         call.deployment = Some(choice.deployment);
+        call.deployment_index = Some(choice.index);
         call.upstream_model = Some(choice.upstream_model.clone());
         call.api_base = Some(endpoint.base.clone());
         let (timeout, idle) = self.timeouts(choice.deployment, request.stream);
@@ -179,10 +193,11 @@ impl Gateway {
             endpoint,
             upstream_model: &choice.upstream_model,
             deadline: now + timeout,
+            stream_usage: request.stream,
         };
         call.sent_at = Some(now);
         let reply = provider::call(self, &attempt, &request, &parts.headers).await?;
-        respond::relay(call, reply, request.stream, (self.settings.max_upstream_bytes, now + timeout, idle)).await
+        respond::relay(call, reply, &request, (self.settings.max_upstream_bytes, now + timeout, idle)).await
     }
 
     /// (time allowed for the answer, or for a stream's head; longest gap between chunks).
@@ -209,24 +224,4 @@ fn preflight(headers: &HeaderMap) -> Response<Body> {
         out.insert("access-control-allow-headers", asked.clone());
     }
     response
-}
-
-/// The request's one log line: served at info, refused (4xx) at info with the reason,
-/// failed (5xx) at warn.
-fn log(call: &Call, method: &Method, path: &str, status: StatusCode, error: Option<&Error>) {
-    let latency_ms = call.started.elapsed().as_secs_f64() * 1000.0;
-    let deployment = call.deployment.map(|d| d.id);
-    let model = call.requested.as_deref();
-    let status = status.as_u16();
-    let id = &call.id;
-    let Some(error) = error else {
-        tracing::info!(call_id = %id, %method, path, status, model, deployment, latency_ms, "request served");
-        return;
-    };
-    let source = error.source_kind();
-    if status >= 500 {
-        tracing::warn!(call_id = %id, %method, path, status, model, deployment, latency_ms, source, error = %error, "request failed");
-    } else {
-        tracing::info!(call_id = %id, %method, path, status, model, deployment, latency_ms, source, error = %error, "request refused");
-    }
 }

@@ -24,6 +24,7 @@
 // The stages, in request order.
 pub mod server;
 pub mod gateway;
+pub mod call;
 pub mod route;
 pub mod auth;
 pub mod parse;
@@ -38,6 +39,9 @@ pub mod respond;
 pub mod error;
 pub mod catalog;
 pub mod settings;
+pub mod usage;
+pub mod metrics;
+pub mod report;
 
 /// `model-router 0.1.0 (env base, routes sha256 …)`: what `--version` prints and what
 /// start-up logs.

@@ -34,6 +34,8 @@ pub enum Endpoint {
     Models,
     Model(String),
     ModelInfo,
+    /// Prometheus metrics.
+    Metrics,
     Liveliness,
     Readiness,
     /// CORS pre-flight.
@@ -73,6 +75,7 @@ fn lookup(path: &str) -> (Endpoint, Method) {
         "/model/info" | "/v1/model/info" => return (Endpoint::ModelInfo, Method::GET),
         "/health/liveliness" | "/health/liveness" => return (Endpoint::Liveliness, Method::GET),
         "/health/readiness" => return (Endpoint::Readiness, Method::GET),
+        "/metrics" | "/metrics/" => return (Endpoint::Metrics, Method::GET),
         _ => {}
     }
     if let Some(id) = path.strip_prefix("/v1/models/").or_else(|| path.strip_prefix("/models/")) {

@@ -10,6 +10,7 @@ pub mod codegen;
 mod deployment;
 pub mod keys;
 pub mod parse;
+pub mod prices;
 pub mod routes;
 pub mod vendors;
 

@@ -45,9 +45,10 @@ pub async fn answer(attempt: &Attempt<'_>, request: &CallRequest) -> Result<Repl
     let interval = Duration::from_millis(mock.chunk_interval_ms);
     Ok(match (request.api, request.stream) {
         (Api::Chat, false) => full(StatusCode::OK, &chat(model, mock.response.unwrap_or(REPLY))),
-        (Api::Chat, true) => {
-            stream(chat_chunks(model, mock.response.unwrap_or(STREAM_TEXT), request.include_usage), interval)
-        }
+        (Api::Chat, true) => stream(
+            chat_chunks(model, mock.response.unwrap_or(STREAM_TEXT), request.include_usage || attempt.stream_usage),
+            interval,
+        ),
         (Api::Completions, false) => full(StatusCode::OK, &completion(model, mock.response.unwrap_or(COMPLETION))),
         (Api::Completions, true) => stream(completion_chunks(model, mock.response.unwrap_or(STREAM_TEXT)), interval),
         (Api::Embeddings, _) => full(StatusCode::OK, &embeddings(model, request)?),

@@ -112,6 +112,9 @@ pub struct Attempt<'a> {
     pub upstream_model: &'a str,
     /// Deadline for the response head.
     pub deadline: Instant,
+    /// Ask for a usage chunk at the end of a stream (for metrics and cost), whether or not
+    /// the client did; `respond` keeps it from a client that did not ask.
+    pub stream_usage: bool,
 }
 
 /// Calls the deployment's provider.

@@ -39,6 +39,10 @@ const GATEWAY_FIELDS: &[&str] = &[
     "user_config",
 ];
 
+/// Vendors whose OpenAI-compatible API takes no `stream_options`; their streams are not
+/// asked for a usage chunk.
+const NO_STREAM_OPTIONS: &[&str] = &["ollama", "ollama_chat", "perplexity"];
+
 const GATEWAY_USER_AGENT: &str = concat!("model-router/", env!("CARGO_PKG_VERSION"));
 
 /// Request headers never forwarded, even with `forward_client_headers_to_llm_api`.
@@ -117,18 +121,27 @@ fn body(attempt: &Attempt<'_>, request: &CallRequest) -> Result<Vec<u8>, Error> 
             fields.insert(name, raw);
         }
     }
+    if attempt.stream_usage && !request.include_usage && !NO_STREAM_OPTIONS.contains(&attempt.deployment.provider) {
+        let mut options = fields
+            .get("stream_options")
+            .and_then(|raw| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw.get()).ok())
+            .unwrap_or_default();
+        options.insert("include_usage".into(), serde_json::Value::Bool(true));
+        let raw = serde_json::value::to_raw_value(&options).map_err(|e| misconfigured(attempt, e.to_string()))?;
+        fields.insert("stream_options", raw);
+    }
     let model = serde_json::to_string(attempt.upstream_model).map_err(|e| misconfigured(attempt, e.to_string()))?;
     let model = RawValue::from_string(model).map_err(|e| misconfigured(attempt, e.to_string()))?;
     fields.insert("model", model);
     Ok(fields.to_json())
 }
 
-fn header_value(attempt: &Attempt<'_>, value: &str) -> Result<HeaderValue, Error> {
+pub(super) fn header_value(attempt: &Attempt<'_>, value: &str) -> Result<HeaderValue, Error> {
     HeaderValue::from_str(value)
         .map_err(|_| misconfigured(attempt, "a credential or header holds characters HTTP headers cannot carry".into()))
 }
 
-fn misconfigured(attempt: &Attempt<'_>, reason: String) -> Error {
+pub(super) fn misconfigured(attempt: &Attempt<'_>, reason: String) -> Error {
     Error::Misconfigured { deployment: attempt.deployment.model_name, reason }
 }
 

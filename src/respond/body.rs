@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 
-use super::sse::Relay;
+use super::stream::Relay;
 
 /// Every response body the gateway sends.
 pub enum Body {

@@ -5,6 +5,7 @@
 mod body;
 mod rewrite;
 pub mod sse;
+pub mod stream;
 
 use std::time::{Duration, Instant};
 
@@ -18,7 +19,9 @@ pub use body::Body;
 
 use crate::error::Error;
 use crate::gateway::Call;
+use crate::parse::CallRequest;
 use crate::provider::{Reply, Source};
+use crate::usage::Usage;
 
 /// Largest error body read from a provider.
 const MAX_ERROR_BODY: usize = 1024 * 1024;
@@ -49,11 +52,12 @@ pub fn error(error: &Error, call: &Call) -> Response<Body> {
     response
 }
 
-/// Relays a provider's reply to the client.
+/// Relays a provider's reply to the client; `limits` are (largest body, deadline for it,
+/// longest gap between stream chunks).
 pub async fn relay(
     call: &mut Call,
     reply: Reply,
-    stream: bool,
+    request: &CallRequest,
     limits: (usize, Instant, Duration),
 ) -> Result<Response<Body>, Error> {
     let (max_body, deadline, idle) = limits;
@@ -65,8 +69,9 @@ pub async fn relay(
         return Err(Error::upstream(reply.status, exception, &body));
     }
     let model = call.requested.clone().unwrap_or_default();
-    let mut response = if stream {
-        let mut response = Response::new(Body::stream(sse::Relay::new(reply.body, model, idle)));
+    let mut response = if request.stream {
+        let mut response =
+            Response::new(Body::stream(stream::Relay::new(reply.body, model, idle, request.include_usage)));
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream; charset=utf-8"));
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -75,13 +80,28 @@ pub async fn relay(
     } else {
         let body = read(reply.body, max_body, deadline, exception).await?;
         let mut out = Vec::with_capacity(body.len() + model.len());
-        if !rewrite::model(&body, &model, false, &mut out) && !rewrite::reparse(&body, &model, false, &mut out) {
-            return Err(bad_reply(exception, "not a JSON object"));
+        match rewrite::model(&body, &model, false, &mut out) {
+            Some(seen) => call.usage = seen.usage,
+            None if rewrite::reparse(&body, &model, false, &mut out) => call.usage = Usage::from_json(&body),
+            None => return Err(bad_reply(exception, "not a JSON object")),
         }
-        raw_json(StatusCode::OK, Bytes::from(out))
+        call.cost = cost(call);
+        let mut response = raw_json(StatusCode::OK, Bytes::from(out));
+        if let Some(cost) = call.cost {
+            if let Ok(value) = HeaderValue::from_str(&cost.to_string()) {
+                response.headers_mut().insert(HeaderName::from_static("x-litellm-response-cost"), value);
+            }
+        }
+        response
     };
     call_headers(call, response.headers_mut());
     Ok(response)
+}
+
+/// The call's cost from its usage, deployment and the model it was sent with.
+pub fn cost(call: &Call) -> Option<f64> {
+    let (d, model, usage) = (call.deployment?, call.upstream_model.as_deref()?, call.usage.as_ref()?);
+    crate::usage::cost(d, model, usage)
 }
 
 /// Reads a provider body up to `limit` bytes before `deadline`.

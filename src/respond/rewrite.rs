@@ -7,11 +7,25 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-/// The top-level `model` member, borrowed from the input; every other member is skipped.
+use crate::usage::Usage;
+
+/// The top-level members the gateway reads, borrowed from the input; the rest is skipped.
 #[derive(Deserialize)]
 struct Top<'a> {
     #[serde(borrow, default)]
     model: Option<&'a RawValue>,
+    #[serde(default)]
+    usage: Option<Usage>,
+    #[serde(borrow, default)]
+    choices: Option<&'a RawValue>,
+}
+
+/// What a successful splice saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spliced {
+    pub usage: Option<Usage>,
+    /// `choices` is `[]`: a stream's usage-only chunk.
+    pub no_choices: bool,
 }
 
 /// Null `finish_reason` members as compact JSON writes them. A `"` inside a JSON string is
@@ -20,14 +34,14 @@ const NULL_AFTER_COMMA: &[u8] = b",\"finish_reason\":null";
 const NULL_FIRST: &[u8] = b"\"finish_reason\":null,";
 
 /// Writes `json` to `out` with its top-level `model` set to `model` (and, with
-/// `drop_null_finish`, null `finish_reason` members cut). `false` when `json` is not an
+/// `drop_null_finish`, null `finish_reason` members cut). `None` when `json` is not an
 /// object or its `model` is missing; nothing is written then.
-pub fn model(json: &[u8], model: &str, drop_null_finish: bool, out: &mut Vec<u8>) -> bool {
-    let Ok(Top { model: Some(raw) }) = serde_json::from_slice::<Top<'_>>(json) else { return false };
+pub fn model(json: &[u8], model: &str, drop_null_finish: bool, out: &mut Vec<u8>) -> Option<Spliced> {
+    let Ok(Top { model: Some(raw), usage, choices }) = serde_json::from_slice::<Top<'_>>(json) else { return None };
     let start = raw.get().as_ptr().addr().wrapping_sub(json.as_ptr().addr());
     let end = start.wrapping_add(raw.get().len());
     if json.get(start..end) != Some(raw.get().as_bytes()) {
-        return false;
+        return None;
     }
     let mark = out.len();
     out.extend_from_slice(&json[..start]);
@@ -36,7 +50,9 @@ pub fn model(json: &[u8], model: &str, drop_null_finish: bool, out: &mut Vec<u8>
     if drop_null_finish {
         cut_null_finish(out, mark);
     }
-    true
+    let no_choices =
+        choices.is_some_and(|c| c.get().trim_start().starts_with('[') && c.get()[1..].trim_start().starts_with(']'));
+    Some(Spliced { usage, no_choices })
 }
 
 /// Removes null `finish_reason` members from `out[from..]`.
@@ -83,7 +99,7 @@ mod tests {
 
     fn spliced(json: &str, drop: bool) -> Option<String> {
         let mut out = Vec::new();
-        model(json.as_bytes(), "asked", drop, &mut out).then(|| String::from_utf8(out).unwrap_or_default())
+        model(json.as_bytes(), "asked", drop, &mut out).map(|_| String::from_utf8(out).unwrap_or_default())
     }
 
     #[test]
@@ -99,7 +115,7 @@ mod tests {
     #[test]
     fn names_are_escaped() {
         let mut out = Vec::new();
-        assert!(model(br#"{"model":"x"}"#, "a\"b", false, &mut out));
+        assert!(model(br#"{"model":"x"}"#, "a\"b", false, &mut out).is_some());
         assert_eq!(out, br#"{"model":"a\"b"}"#);
     }
 
@@ -121,6 +137,22 @@ mod tests {
         assert_eq!(spliced("[1,2]", false), None);
         assert_eq!(spliced(r#"{"model":"a","model":"b"}"#, false), None, "duplicate keys take the slow path");
         assert_eq!(spliced(r#"{"model":"a""#, false), None);
+    }
+
+    #[test]
+    fn usage_and_empty_choices_are_seen() {
+        let mut out = Vec::new();
+        let seen = model(
+            br#"{"model":"m","choices":[ ],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}"#,
+            "a",
+            true,
+            &mut out,
+        );
+        let seen = seen.unwrap_or(Spliced { usage: None, no_choices: false });
+        assert!(seen.no_choices);
+        assert_eq!(seen.usage.map(|u| u.total_tokens), Some(3));
+        let seen = model(br#"{"model":"m","choices":[{}]}"#, "a", true, &mut out);
+        assert_eq!(seen, Some(Spliced { usage: None, no_choices: false }));
     }
 
     #[test]

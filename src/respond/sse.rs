@@ -1,21 +1,14 @@
-//! Server-sent events relayed chunk by chunk: a bounded parser for the provider's stream,
-//! and the relay body that rewrites each chunk (`model` → the requested name, null
-//! `finish_reason` dropped), ends with `data: [DONE]`, turns a mid-stream failure or a
-//! stalled provider into a `data: {"error": ...}` event, and holds constant memory.
+//! Server-sent events: a bounded parser for a provider's stream, the rewrite of each chunk
+//! (`model` → the requested name, null `finish_reason` dropped) and LiteLLM's mid-stream
+//! error event. `stream` relays with them.
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
-use std::time::Duration;
+use bytes::BytesMut;
 
-use bytes::{Buf, Bytes, BytesMut};
-use http_body::Frame;
-use tokio::time::Sleep;
-
-use crate::provider::Source;
+pub use super::rewrite::Spliced;
 
 /// The largest single event accepted from a provider.
 pub const MAX_EVENT_BYTES: usize = 4 * 1024 * 1024;
-const DONE: &[u8] = b"data: [DONE]\n\n";
+pub const DONE: &[u8] = b"data: [DONE]\n\n";
 
 /// Splits a byte stream into the `data` of each event.
 #[derive(Debug, Default)]
@@ -93,10 +86,11 @@ impl Parser {
 
 /// Rewrites one chunk for the client: `model` becomes the requested name, and a null
 /// `finish_reason` is left out as LiteLLM does. Data that is not JSON passes unchanged.
-pub fn rewrite(data: &[u8], model: &str, out: &mut Vec<u8>) {
+/// Returns what the fast path saw of the chunk (its usage), if it took it.
+pub fn rewrite(data: &[u8], model: &str, out: &mut Vec<u8>) -> Option<Spliced> {
     out.extend_from_slice(b"data: ");
-    let has_model = super::rewrite::model(data, model, true, out);
-    if !has_model {
+    let seen = super::rewrite::model(data, model, true, out);
+    if seen.is_none() {
         let mark = out.len();
         if !super::rewrite::reparse(data, model, true, out) {
             out.truncate(mark);
@@ -104,125 +98,13 @@ pub fn rewrite(data: &[u8], model: &str, out: &mut Vec<u8>) {
         }
     }
     out.extend_from_slice(b"\n\n");
+    seen
 }
 
 /// LiteLLM's mid-stream error event (its JSON uses `", "` separators).
 pub fn error_event(message: &str, kind: &str, code: u16) -> Vec<u8> {
     let message = serde_json::to_string(message).unwrap_or_else(|_| "\"stream failed\"".to_owned());
     format!("data: {{\"error\": {{\"message\": {message}, \"type\": \"{kind}\", \"param\": null, \"code\": \"{code}\"}}}}\n\n").into_bytes()
-}
-
-/// The response body of a stream: reads the provider, writes rewritten events.
-pub struct Relay {
-    source: Source,
-    parser: Parser,
-    model: String,
-    idle: Duration,
-    sleep: Pin<Box<Sleep>>,
-    done_sent: bool,
-    finished: bool,
-}
-
-impl Relay {
-    /// Relays `source`, naming `model` in every chunk, failing after `idle` without data.
-    pub fn new(source: Source, model: String, idle: Duration) -> Self {
-        Relay {
-            source,
-            parser: Parser::default(),
-            model,
-            idle,
-            sleep: Box::pin(tokio::time::sleep(idle)),
-            done_sent: false,
-            finished: false,
-        }
-    }
-
-    /// Every complete event in the parser, rewritten; `Err` after an oversized one.
-    fn drain(&mut self, out: &mut Vec<u8>) -> Result<(), ()> {
-        while let Some(parsed) = self.parser.next_event() {
-            let Parsed::Event(data) = parsed else { return Err(()) };
-            self.write(&data, out);
-        }
-        Ok(())
-    }
-
-    fn write(&mut self, data: &[u8], out: &mut Vec<u8>) {
-        if self.done_sent {
-            return;
-        }
-        if data == b"[DONE]" {
-            out.extend_from_slice(DONE);
-            self.done_sent = true;
-        } else {
-            rewrite(data, &self.model, out);
-        }
-    }
-
-    /// Ends the stream with `event` (if any) and `[DONE]`.
-    fn end(&mut self, out: &mut Vec<u8>, event: Option<Vec<u8>>) {
-        if !self.done_sent {
-            if let Some(event) = event {
-                out.extend_from_slice(&event);
-            }
-            out.extend_from_slice(DONE);
-            self.done_sent = true;
-        }
-        self.finished = true;
-    }
-}
-
-impl http_body::Body for Relay {
-    type Data = Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let this = &mut *self;
-        let mut out = Vec::new();
-        while !this.finished && out.is_empty() {
-            match Pin::new(&mut this.source).poll_frame(cx) {
-                Poll::Ready(Some(Ok(frame))) => {
-                    let Ok(mut data) = frame.into_data() else { continue };
-                    let deadline = tokio::time::Instant::now() + this.idle;
-                    this.sleep.as_mut().reset(deadline);
-                    while data.has_remaining() {
-                        let chunk = data.chunk();
-                        let len = chunk.len();
-                        this.parser.feed(chunk);
-                        data.advance(len);
-                    }
-                    if this.drain(&mut out).is_err() {
-                        let event = error_event(
-                            "litellm.APIError: a streamed chunk exceeded 4 MiB",
-                            "internal_server_error",
-                            500,
-                        );
-                        this.end(&mut out, Some(event));
-                    }
-                }
-                Poll::Ready(Some(Err(e))) => {
-                    let message = format!("litellm.APIConnectionError: stream from the provider failed: {e}");
-                    this.end(&mut out, Some(error_event(&message, "internal_server_error", 500)));
-                }
-                Poll::Ready(None) => {
-                    if let Some(last) = this.parser.finish() {
-                        this.write(&last, &mut out);
-                    }
-                    this.end(&mut out, None);
-                }
-                Poll::Pending => {
-                    if this.sleep.as_mut().poll(cx).is_pending() {
-                        return Poll::Pending;
-                    }
-                    let message = format!(
-                        "litellm.Timeout: APITimeoutError - the provider sent nothing for {:.1} s (stream_timeout)",
-                        this.idle.as_secs_f64()
-                    );
-                    this.end(&mut out, Some(error_event(&message, "timeout", 408)));
-                }
-            }
-        }
-        if out.is_empty() { Poll::Ready(None) } else { Poll::Ready(Some(Ok(Frame::data(Bytes::from(out))))) }
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,235 @@
+//! Prometheus metrics under LiteLLM's names and labels, so existing dashboards keep
+//! working: request and failure counts, latency histograms, tokens, spend, deployment
+//! health, in-flight requests, plus a build-info metric. `report` records each finished
+//! call once; `GET /metrics` renders the text format (`render`). Label sets are bounded.
+
+mod render;
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use crate::table::Table;
+use crate::usage::Usage;
+
+/// LiteLLM's latency buckets, in seconds.
+pub(super) const BUCKETS: [f64; 35] = [
+    0.005, 0.00625, 0.0125, 0.025, 0.05, 0.1, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 5.5, 6.0, 6.5, 7.0,
+    7.5, 8.0, 8.5, 9.0, 9.5, 10.0, 15.0, 20.0, 25.0, 30.0, 60.0, 120.0, 180.0, 240.0, 300.0,
+];
+/// Most label sets one family keeps; later ones are counted under `OVERFLOW`, so a client
+/// inventing model names or keys cannot grow memory without bound.
+pub const MAX_SERIES: usize = 10_000;
+const OVERFLOW: &str = "__overflow__";
+/// What LiteLLM writes for a label it has no value for.
+pub(super) const NONE: &str = "None";
+
+/// Labels of proxy-level request counts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) struct ProxyKey {
+    pub(super) key: String,
+    pub(super) requested: String,
+    pub(super) route: &'static str,
+    pub(super) status: u16,
+    pub(super) provider: &'static str,
+}
+
+/// Labels of per-deployment call metrics; `model` is the model sent upstream.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) struct ModelKey {
+    pub(super) key: String,
+    pub(super) requested: String,
+    pub(super) model: String,
+    pub(super) deployment: u16,
+}
+
+/// Labels of deployment health metrics; `status` is 0 where it is not a label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct DeploymentKey {
+    pub(super) deployment: u16,
+    pub(super) status: u16,
+}
+
+#[derive(Debug, Default, Clone)]
+pub(super) struct Histogram {
+    pub(super) counts: Vec<u64>,
+    pub(super) sum: f64,
+    pub(super) count: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        if self.counts.is_empty() {
+            self.counts = vec![0; BUCKETS.len()];
+        }
+        if let Some(i) = BUCKETS.iter().position(|b| seconds <= *b) {
+            self.counts[i] += 1;
+        }
+        self.sum += seconds;
+        self.count += 1;
+    }
+}
+
+/// A bounded map of label sets to values.
+#[derive(Debug)]
+pub(super) struct Family<K, V> {
+    pub(super) series: HashMap<K, V>,
+}
+
+impl<K: Eq + Hash, V: Default> Default for Family<K, V> {
+    fn default() -> Self {
+        Family { series: HashMap::new() }
+    }
+}
+
+impl<K: Eq + Hash, V: Default> Family<K, V> {
+    /// The series for `key`, or for `overflow()` once the family is full.
+    fn get(&mut self, key: K, overflow: impl FnOnce() -> K) -> &mut V {
+        let key = if self.series.len() >= MAX_SERIES && !self.series.contains_key(&key) { overflow() } else { key };
+        self.series.entry(key).or_default()
+    }
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Families {
+    pub(super) proxy_total: Family<ProxyKey, f64>,
+    pub(super) proxy_failed: Family<ProxyKey, f64>,
+    pub(super) requests: Family<ModelKey, f64>,
+    pub(super) total_latency: Family<ModelKey, Histogram>,
+    pub(super) api_latency: Family<ModelKey, Histogram>,
+    pub(super) ttft: Family<ModelKey, Histogram>,
+    pub(super) overhead: Family<ModelKey, Histogram>,
+    pub(super) input_tokens: Family<ModelKey, f64>,
+    pub(super) output_tokens: Family<ModelKey, f64>,
+    pub(super) total_tokens: Family<ModelKey, f64>,
+    pub(super) cached_tokens: Family<ModelKey, f64>,
+    pub(super) reasoning_tokens: Family<ModelKey, f64>,
+    pub(super) spend: Family<ModelKey, f64>,
+    pub(super) deployment_success: Family<DeploymentKey, f64>,
+    pub(super) deployment_failure: Family<DeploymentKey, f64>,
+    pub(super) deployment_total: Family<DeploymentKey, f64>,
+    pub(super) deployment_state: Family<DeploymentKey, f64>,
+    pub(super) remaining_requests: Family<DeploymentKey, f64>,
+    pub(super) remaining_tokens: Family<DeploymentKey, f64>,
+}
+
+/// One finished model call, as metrics see it.
+#[derive(Debug)]
+pub struct Record<'a> {
+    pub route: &'static str,
+    pub status: u16,
+    pub requested: &'a str,
+    /// The `hashed_api_key` label.
+    pub key: &'a str,
+    /// The deployment and the model sent to it.
+    pub deployment: Option<(u16, &'a str)>,
+    pub total: Duration,
+    /// From sending upstream to the response head.
+    pub api: Option<Duration>,
+    pub ttft: Option<Duration>,
+    pub usage: Option<Usage>,
+    pub cost: Option<f64>,
+    /// `x-ratelimit-remaining-requests` / `-tokens` from the provider.
+    pub remaining: (Option<f64>, Option<f64>),
+}
+
+/// The registry; records nothing unless `callbacks` names `prometheus`.
+pub struct Metrics {
+    pub enabled: bool,
+    families: Mutex<Families>,
+    in_flight: AtomicI64,
+}
+
+impl Metrics {
+    /// The text exposition format (`text/plain; version=0.0.4`).
+    pub fn render(&self, table: &Table) -> String {
+        let in_flight = self.in_flight.load(Ordering::Relaxed).max(0);
+        match self.families.lock() {
+            Ok(families) => render::page(table, in_flight, Some(&families)),
+            Err(_) => render::page(table, in_flight, None),
+        }
+    }
+}
+
+/// Deployment state as LiteLLM reports it.
+const HEALTHY: f64 = 0.0;
+const OUTAGE: f64 = 2.0;
+
+impl Metrics {
+    pub fn new(table: &Table) -> Self {
+        let enabled = table.router.callbacks.contains(&"prometheus");
+        Metrics { enabled, families: Mutex::new(Families::default()), in_flight: AtomicI64::new(0) }
+    }
+
+    /// Counts a model call as started; [`Metrics::record`] counts it as finished.
+    pub fn start(&self) {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records one finished model call.
+    pub fn record(&self, table: &Table, r: &Record<'_>) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if !self.enabled {
+            return;
+        }
+        let Ok(mut f) = self.families.lock() else { return };
+        let provider = r.deployment.map_or(NONE, |(d, _)| table.deployment(d).provider);
+        let proxy = ProxyKey {
+            key: r.key.to_owned(),
+            requested: r.requested.to_owned(),
+            route: r.route,
+            status: r.status,
+            provider,
+        };
+        let proxy_over = || ProxyKey { key: OVERFLOW.into(), requested: OVERFLOW.into(), ..proxy.clone() };
+        *f.proxy_total.get(proxy.clone(), proxy_over) += 1.0;
+        if r.status >= 400 {
+            *f.proxy_failed.get(proxy.clone(), proxy_over) += 1.0;
+        }
+        let Some((deployment, sent)) = r.deployment else { return };
+        let model =
+            ModelKey { key: r.key.to_owned(), requested: r.requested.to_owned(), model: sent.to_owned(), deployment };
+        let over = || ModelKey { key: OVERFLOW.into(), requested: OVERFLOW.into(), model: OVERFLOW.into(), deployment };
+        let at = DeploymentKey { deployment, status: 0 };
+        *f.deployment_total.get(at, || at) += 1.0;
+        let ok = r.status < 400;
+        if ok {
+            *f.deployment_success.get(at, || at) += 1.0;
+            *f.requests.get(model.clone(), over) += 1.0;
+        } else {
+            let failed = DeploymentKey { deployment, status: r.status };
+            *f.deployment_failure.get(failed, || failed) += 1.0;
+        }
+        *f.deployment_state.get(at, || at) = if ok || (r.status < 500 && r.status != 429) { HEALTHY } else { OUTAGE };
+        f.total_latency.get(model.clone(), over).observe(r.total.as_secs_f64());
+        if let Some(api) = r.api {
+            f.api_latency.get(model.clone(), over).observe(api.as_secs_f64());
+            f.overhead.get(model.clone(), over).observe(r.total.saturating_sub(api).as_secs_f64());
+        }
+        if let Some(ttft) = r.ttft {
+            f.ttft.get(model.clone(), over).observe(ttft.as_secs_f64());
+        }
+        #[expect(clippy::cast_precision_loss, reason = "token counts are far below 2^52")]
+        if let Some(u) = r.usage {
+            *f.input_tokens.get(model.clone(), over) += u.prompt_tokens as f64;
+            *f.output_tokens.get(model.clone(), over) += u.completion_tokens as f64;
+            *f.total_tokens.get(model.clone(), over) += u.total_tokens as f64;
+            *f.cached_tokens.get(model.clone(), over) += u.cached_tokens() as f64;
+            *f.reasoning_tokens.get(model.clone(), over) += u.reasoning_tokens() as f64;
+        }
+        if let Some(cost) = r.cost {
+            *f.spend.get(model, over) += cost;
+        }
+        if let Some(v) = r.remaining.0 {
+            *f.remaining_requests.get(at, || at) = v;
+        }
+        if let Some(v) = r.remaining.1 {
+            *f.remaining_tokens.get(at, || at) = v;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,165 @@
+//! The Prometheus text exposition of the registry: `# HELP` / `# TYPE` per family, one
+//! sorted line per label set, LiteLLM's label names with `"None"` where it has no value.
+
+use std::fmt::Write as _;
+
+use super::{BUCKETS, DeploymentKey, Families, Family, Histogram, ModelKey, NONE, ProxyKey};
+use crate::table::Table;
+
+/// The whole page; `families` is `None` if the registry's lock was poisoned.
+pub(super) fn page(table: &Table, in_flight: i64, families: Option<&Families>) -> String {
+    let mut out = String::with_capacity(8192);
+    header(&mut out, "model_router_build_info", "gauge", "The build serving: environment, routes hash, version.");
+    let (env, sha, version) = (escape(table.env), table.routes_sha256, env!("CARGO_PKG_VERSION"));
+    let _ = writeln!(out, "model_router_build_info{{env=\"{env}\",routes_sha256=\"{sha}\",version=\"{version}\"}} 1");
+    header(&mut out, "litellm_in_flight_requests", "gauge", "Model calls being served.");
+    let _ = writeln!(out, "litellm_in_flight_requests {in_flight}");
+    if let Some(f) = families {
+        proxy(&mut out, f);
+        model(&mut out, table, f);
+        deployment(&mut out, table, f);
+    }
+    out
+}
+
+fn proxy(out: &mut String, f: &Families) {
+    let labels = |k: &ProxyKey| {
+        let (key, requested, route, status, provider) =
+            (escape(&k.key), escape(&k.requested), k.route, k.status, k.provider);
+        format!(
+            "api_key_alias=\"{NONE}\",api_provider=\"{provider}\",end_user=\"{NONE}\",hashed_api_key=\"{key}\",requested_model=\"{requested}\",route=\"{route}\",status_code=\"{status}\",team=\"{NONE}\",team_alias=\"{NONE}\",user=\"{NONE}\""
+        )
+    };
+    let families = [
+        ("litellm_proxy_total_requests_metric_total", "Requests to the proxy's model routes.", &f.proxy_total),
+        ("litellm_proxy_failed_requests_metric_total", "Requests answered with an error.", &f.proxy_failed),
+    ];
+    for (name, help, family) in families {
+        values(out, name, "counter", help, family, labels);
+    }
+}
+
+fn model(out: &mut String, table: &Table, f: &Families) {
+    let labels = |k: &ModelKey| {
+        let d = table.deployment(k.deployment);
+        let (key, model, requested) = (escape(&k.key), escape(&k.model), escape(&k.requested));
+        let (provider, group, id) = (d.provider, escape(d.model_name), escape(d.id));
+        format!(
+            "api_key_alias=\"{NONE}\",api_provider=\"{provider}\",end_user=\"{NONE}\",hashed_api_key=\"{key}\",litellm_model_name=\"{provider}/{model}\",model=\"{model}\",model_group=\"{group}\",model_id=\"{id}\",requested_model=\"{requested}\",team=\"{NONE}\",team_alias=\"{NONE}\",user=\"{NONE}\""
+        )
+    };
+    values(
+        out,
+        "litellm_requests_metric_total",
+        "counter",
+        "Successful model calls per deployment.",
+        &f.requests,
+        labels,
+    );
+    let histograms_of = [
+        ("litellm_request_total_latency_metric", "Whole request time, seconds.", &f.total_latency),
+        ("litellm_llm_api_latency_metric", "Provider time to response head, seconds.", &f.api_latency),
+        ("litellm_llm_api_time_to_first_token_metric", "Time to first streamed chunk, seconds.", &f.ttft),
+        ("litellm_overhead_latency_metric", "Time spent in the gateway, seconds.", &f.overhead),
+    ];
+    for (name, help, family) in histograms_of {
+        histograms(out, name, help, family, labels);
+    }
+    let counters = [
+        ("litellm_input_tokens_metric_total", "Prompt tokens.", &f.input_tokens),
+        ("litellm_output_tokens_metric_total", "Completion tokens.", &f.output_tokens),
+        ("litellm_total_tokens_metric_total", "Total tokens.", &f.total_tokens),
+        ("litellm_input_cached_tokens_metric_total", "Cached prompt tokens.", &f.cached_tokens),
+        ("litellm_output_reasoning_tokens_metric_total", "Reasoning tokens.", &f.reasoning_tokens),
+        ("litellm_spend_metric_total", "Spend in USD.", &f.spend),
+    ];
+    for (name, help, family) in counters {
+        values(out, name, "counter", help, family, labels);
+    }
+}
+
+fn deployment(out: &mut String, table: &Table, f: &Families) {
+    let labels = |k: &DeploymentKey| {
+        let d = table.deployment(k.deployment);
+        let mut labels = format!(
+            "api_provider=\"{}\",litellm_model_name=\"{}\",model_group=\"{}\",model_id=\"{}\"",
+            d.provider,
+            escape(d.model),
+            escape(d.model_name),
+            escape(d.id)
+        );
+        if k.status != 0 {
+            let _ = write!(labels, ",exception_status=\"{}\"", k.status);
+        }
+        labels
+    };
+    let families = [
+        ("litellm_deployment_state", "gauge", "0 healthy, 1 partial outage, 2 outage.", &f.deployment_state),
+        (
+            "litellm_deployment_success_responses_total",
+            "counter",
+            "Successful calls per deployment.",
+            &f.deployment_success,
+        ),
+        (
+            "litellm_deployment_failure_responses_total",
+            "counter",
+            "Failed calls per deployment.",
+            &f.deployment_failure,
+        ),
+        ("litellm_deployment_total_requests_total", "counter", "Calls per deployment.", &f.deployment_total),
+        ("litellm_remaining_requests_metric", "gauge", "Provider-reported remaining requests.", &f.remaining_requests),
+        ("litellm_remaining_tokens_metric", "gauge", "Provider-reported remaining tokens.", &f.remaining_tokens),
+    ];
+    for (name, kind, help, family) in families {
+        values(out, name, kind, help, family, labels);
+    }
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// A family of plain values, one line per label set, sorted for a stable page.
+fn values<K>(
+    out: &mut String,
+    name: &str,
+    kind: &str,
+    help: &str,
+    family: &Family<K, f64>,
+    labels: impl Fn(&K) -> String,
+) {
+    header(out, name, kind, help);
+    let mut lines: Vec<String> = family.series.iter().map(|(k, v)| format!("{name}{{{}}} {v}", labels(k))).collect();
+    lines.sort_unstable();
+    for line in lines {
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+fn histograms<K>(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    family: &Family<K, Histogram>,
+    labels: impl Fn(&K) -> String,
+) {
+    header(out, name, "histogram", help);
+    let mut series: Vec<(String, &Histogram)> = family.series.iter().map(|(k, h)| (labels(k), h)).collect();
+    series.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for (labels, h) in series {
+        let mut cumulative = 0;
+        for (bound, count) in BUCKETS.iter().zip(&h.counts) {
+            cumulative += count;
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound:?}\"}} {cumulative}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", h.sum);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", h.count);
+    }
+}
+
+/// A label value with `\`, `"` and newlines escaped.
+pub(super) fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}

@@ -1,0 +1,93 @@
+//! Recording and rendering, on the compiled base table.
+
+use std::time::Duration;
+
+use super::render::escape;
+use super::*;
+use crate::table::COMPILED;
+
+fn enabled() -> Metrics {
+    let mut metrics = Metrics::new(COMPILED);
+    metrics.enabled = true;
+    metrics
+}
+
+fn record(status: u16, usage: Option<Usage>) -> Record<'static> {
+    Record {
+        route: "/chat/completions",
+        status,
+        requested: "fake-openai-endpoint",
+        key: "myns/myagent",
+        deployment: Some((0, "fake-openai-endpoint")),
+        total: Duration::from_millis(30),
+        api: Some(Duration::from_millis(20)),
+        ttft: None,
+        usage,
+        cost: Some(0.5),
+        remaining: (Some(99.0), None),
+    }
+}
+
+#[test]
+fn counts_and_labels_follow_litellm() {
+    let metrics = enabled();
+    let usage = Usage { prompt_tokens: 9, completion_tokens: 12, total_tokens: 21, ..Usage::default() };
+    for _ in 0..2 {
+        metrics.start();
+        metrics.record(COMPILED, &record(200, Some(usage)));
+    }
+    metrics.start();
+    metrics.record(COMPILED, &record(429, None));
+    let page = metrics.render(COMPILED);
+    let proxy = "api_key_alias=\"None\",api_provider=\"fake\",end_user=\"None\",hashed_api_key=\"myns/myagent\",requested_model=\"fake-openai-endpoint\",route=\"/chat/completions\"";
+    assert!(page.contains(&format!("litellm_proxy_total_requests_metric_total{{{proxy},status_code=\"200\",team=\"None\",team_alias=\"None\",user=\"None\"}} 2\n")), "{page}");
+    assert!(page.contains(&format!("litellm_proxy_failed_requests_metric_total{{{proxy},status_code=\"429\",team=\"None\",team_alias=\"None\",user=\"None\"}} 1\n")), "{page}");
+    assert!(page.contains("litellm_total_tokens_metric_total{"), "{page}");
+    assert!(page.lines().any(|l| l.starts_with("litellm_total_tokens_metric_total{") && l.ends_with(" 42")), "{page}");
+    assert!(page.lines().any(|l| l.starts_with("litellm_spend_metric_total{") && l.ends_with(" 1.5")), "{page}");
+    assert!(page.lines().any(|l| l.starts_with("litellm_deployment_failure_responses_total{")
+        && l.contains("exception_status=\"429\"")
+        && l.ends_with(" 1")));
+    assert!(
+        page.lines().any(|l| l.starts_with("litellm_deployment_state{") && l.ends_with(" 2")),
+        "429 marks an outage"
+    );
+    assert!(page.lines().any(|l| l.starts_with("litellm_remaining_requests_metric{") && l.ends_with(" 99")));
+    assert!(page.contains("litellm_in_flight_requests 0\n"));
+    assert!(
+        page.contains(&format!("model_router_build_info{{env=\"base\",routes_sha256=\"{}\"", COMPILED.routes_sha256))
+    );
+    let buckets: Vec<&str> =
+        page.lines().filter(|l| l.starts_with("litellm_request_total_latency_metric_bucket")).collect();
+    assert!(buckets.iter().any(|l| l.contains("le=\"0.05\"") && l.ends_with(" 3")), "30 ms falls in the 0.05 s bucket");
+    assert!(buckets.iter().any(|l| l.contains("le=\"0.025\"") && l.ends_with(" 0")));
+}
+
+#[test]
+fn label_sets_are_bounded() {
+    let metrics = enabled();
+    let names: Vec<String> = (0..MAX_SERIES + 5).map(|i| format!("model-{i}")).collect();
+    for name in &names {
+        metrics.start();
+        metrics.record(COMPILED, &Record { requested: name, deployment: None, ..record(400, None) });
+    }
+    let page = metrics.render(COMPILED);
+    let lines = page.lines().filter(|l| l.starts_with("litellm_proxy_total_requests_metric_total{")).count();
+    assert_eq!(lines, MAX_SERIES + 1, "the extra names share one overflow series");
+    assert!(page.contains("requested_model=\"__overflow__\""));
+}
+
+#[test]
+fn disabled_metrics_record_nothing_but_in_flight() {
+    let mut metrics = Metrics::new(COMPILED);
+    metrics.enabled = false;
+    metrics.start();
+    assert!(metrics.render(COMPILED).contains("litellm_in_flight_requests 1\n"));
+    metrics.record(COMPILED, &record(200, None));
+    assert!(!metrics.render(COMPILED).contains("litellm_proxy_total_requests_metric_total{"));
+}
+
+#[test]
+fn label_values_are_escaped() {
+    assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+}

@@ -1,0 +1,58 @@
+//! What a finished request leaves behind: one structured log line (request id, model,
+//! deployment, status, latency, time to first token, tokens, cost, error) and, for model
+//! calls, its metrics. Called once per request by `gateway`, or by the stream relay when a
+//! stream ends.
+
+use http::Method;
+
+use crate::error::Error;
+use crate::gateway::{Call, Gateway};
+use crate::metrics::Record;
+
+/// Logs and counts a finished request. `failure` is a stream's mid-stream error.
+pub fn finish(
+    gateway: &Gateway,
+    call: &Call,
+    method: &Method,
+    path: &str,
+    status: u16,
+    error: Option<&Error>,
+    failure: Option<&str>,
+) {
+    let latency_ms = call.started.elapsed().as_secs_f64() * 1000.0;
+    let ttft_ms = call.ttft.map(|t| t.as_secs_f64() * 1000.0);
+    let usage = call.usage.unwrap_or_default();
+    let (prompt_tokens, completion_tokens, total_tokens) =
+        (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens);
+    let deployment = call.deployment.map(|d| d.id);
+    let group = call.deployment.map(|d| d.model_name);
+    let model = call.requested.as_deref();
+    let (request_id, call_id) = (call.request_id.as_str(), call.id.as_str());
+    let problem = error.map(ToString::to_string).or_else(|| failure.map(str::to_owned));
+    let source = error.map(Error::source_kind);
+    if status >= 500 || failure.is_some() {
+        tracing::warn!(request_id, call_id, %method, path, status, model, group, deployment, latency_ms, ttft_ms, prompt_tokens, completion_tokens, total_tokens, cost = call.cost, retries = 0, fallbacks = 0, source, error = problem, "request failed");
+    } else if error.is_some() {
+        tracing::info!(request_id, call_id, %method, path, status, model, group, deployment, latency_ms, source, error = problem, "request refused");
+    } else {
+        tracing::info!(request_id, call_id, %method, path, status, model, group, deployment, latency_ms, ttft_ms, prompt_tokens, completion_tokens, total_tokens, cost = call.cost, retries = 0, fallbacks = 0, "request served");
+    }
+    if call.model_call {
+        let remaining =
+            |name: &str| call.upstream_headers.as_ref()?.get(name)?.to_str().ok()?.trim().parse::<f64>().ok();
+        let record = Record {
+            route: call.route,
+            status,
+            requested: model.unwrap_or("None"),
+            key: &call.key_label,
+            deployment: call.deployment_index.zip(call.upstream_model.as_deref()),
+            total: call.started.elapsed(),
+            api: call.sent_at.zip(call.head_at).map(|(sent, head)| head.saturating_duration_since(sent)),
+            ttft: call.ttft,
+            usage: call.usage,
+            cost: call.cost,
+            remaining: (remaining("x-ratelimit-remaining-requests"), remaining("x-ratelimit-remaining-tokens")),
+        };
+        gateway.metrics.record(gateway.table, &record);
+    }
+}

@@ -1,0 +1,208 @@
+//! The body of a streamed answer: reads the provider's SSE, writes each chunk rewritten
+//! (`sse`), ends with `data: [DONE]`, turns a failure or a stalled provider into an error
+//! event, keeps a usage chunk the client did not ask for to itself (adding `cost` to one
+//! it did ask for), and reports the request (`report`) when the stream ends or the client
+//! leaves. Memory is bounded by the parser's limit, however long the stream.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes};
+use http::Method;
+use http_body::Frame;
+use tokio::time::Sleep;
+
+use super::sse::{DONE, Parsed, Parser, error_event, rewrite};
+use crate::gateway::{Call, Gateway};
+use crate::provider::Source;
+use crate::report;
+
+/// What reports a streamed request once its stream is over.
+pub struct Finisher {
+    pub gateway: Arc<Gateway>,
+    pub call: Call,
+    pub method: Method,
+    pub path: String,
+    pub status: u16,
+}
+
+/// The stream relay body.
+pub struct Relay {
+    source: Source,
+    parser: Parser,
+    model: String,
+    idle: Duration,
+    sleep: Pin<Box<Sleep>>,
+    /// The client asked for the usage chunk (`stream_options.include_usage`).
+    client_usage: bool,
+    finisher: Option<Box<Finisher>>,
+    usage: Option<crate::usage::Usage>,
+    failure: Option<String>,
+    first_at: Option<Instant>,
+    done_sent: bool,
+    finished: bool,
+}
+
+impl Relay {
+    /// Relays `source`, naming `model` in every chunk, failing after `idle` without data.
+    pub fn new(source: Source, model: String, idle: Duration, client_usage: bool) -> Self {
+        Relay {
+            source,
+            parser: Parser::default(),
+            model,
+            idle,
+            sleep: Box::pin(tokio::time::sleep(idle)),
+            client_usage,
+            finisher: None,
+            usage: None,
+            failure: None,
+            first_at: None,
+            done_sent: false,
+            finished: false,
+        }
+    }
+
+    /// Hands over the request to report when the stream is over.
+    pub fn finish_with(&mut self, finisher: Finisher) {
+        self.finisher = Some(Box::new(finisher));
+    }
+
+    /// Every complete event in the parser, rewritten; `Err` after an oversized one.
+    fn drain(&mut self, out: &mut Vec<u8>) -> Result<(), ()> {
+        while let Some(parsed) = self.parser.next_event() {
+            let Parsed::Event(data) = parsed else { return Err(()) };
+            self.write(&data, out);
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        if self.done_sent {
+            return;
+        }
+        if data == b"[DONE]" {
+            out.extend_from_slice(DONE);
+            self.done_sent = true;
+            return;
+        }
+        let mark = out.len();
+        let Some(seen) = rewrite(data, &self.model, out) else { return };
+        if let Some(usage) = seen.usage {
+            self.usage = Some(usage);
+            if !self.client_usage && seen.no_choices {
+                out.truncate(mark);
+            } else {
+                self.add_cost(out, mark);
+            }
+        }
+    }
+
+    /// LiteLLM adds the call's `cost` to the usage chunk it relays.
+    fn add_cost(&self, out: &mut Vec<u8>, from: usize) {
+        const USAGE_OPEN: &[u8] = b"\"usage\":{";
+        let Some(finisher) = &self.finisher else { return };
+        let mut call_usage = Call::new(&http::HeaderMap::new());
+        call_usage.deployment = finisher.call.deployment;
+        call_usage.upstream_model.clone_from(&finisher.call.upstream_model);
+        call_usage.usage = self.usage;
+        let Some(cost) = super::cost(&call_usage) else { return };
+        if let Some(at) = out[from..].windows(USAGE_OPEN.len()).position(|w| w == USAGE_OPEN) {
+            let at = from + at + USAGE_OPEN.len();
+            let member = format!("\"cost\":{cost},");
+            out.splice(at..at, member.bytes());
+        }
+    }
+
+    /// Ends the stream with `event` (if any) and `[DONE]`, then reports the request.
+    fn end(&mut self, out: &mut Vec<u8>, event: Option<(Vec<u8>, String)>) {
+        if !self.done_sent {
+            if let Some((event, failure)) = event {
+                out.extend_from_slice(&event);
+                self.failure = Some(failure);
+            }
+            out.extend_from_slice(DONE);
+            self.done_sent = true;
+        }
+        self.finished = true;
+        self.report();
+    }
+
+    fn report(&mut self) {
+        let Some(finisher) = self.finisher.take() else { return };
+        let Finisher { gateway, mut call, method, path, status } = *finisher;
+        call.usage = self.usage;
+        call.cost = super::cost(&call);
+        call.ttft = self.first_at.map(|at| at.saturating_duration_since(call.started));
+        report::finish(&gateway, &call, &method, &path, status, None, self.failure.as_deref());
+    }
+
+    fn fail(message: String, kind: &str, code: u16) -> (Vec<u8>, String) {
+        (error_event(&message, kind, code), message)
+    }
+}
+
+impl Drop for Relay {
+    /// A client that leaves mid-stream drops the body: the provider call is cancelled with
+    /// it, and the request is still reported.
+    fn drop(&mut self) {
+        if self.finisher.is_some() {
+            self.failure.get_or_insert_with(|| "the client closed the stream".to_owned());
+            self.report();
+        }
+    }
+}
+
+impl http_body::Body for Relay {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        let mut out = Vec::new();
+        while !this.finished && out.is_empty() {
+            match Pin::new(&mut this.source).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    let Ok(mut data) = frame.into_data() else { continue };
+                    this.sleep.as_mut().reset(tokio::time::Instant::now() + this.idle);
+                    while data.has_remaining() {
+                        let chunk = data.chunk();
+                        let len = chunk.len();
+                        this.parser.feed(chunk);
+                        data.advance(len);
+                    }
+                    if this.drain(&mut out).is_err() {
+                        let message = "litellm.APIError: a streamed chunk exceeded 4 MiB".to_owned();
+                        this.end(&mut out, Some(Relay::fail(message, "internal_server_error", 500)));
+                    }
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    let message = format!("litellm.APIConnectionError: stream from the provider failed: {e}");
+                    this.end(&mut out, Some(Relay::fail(message, "internal_server_error", 500)));
+                }
+                Poll::Ready(None) => {
+                    if let Some(last) = this.parser.finish() {
+                        this.write(&last, &mut out);
+                    }
+                    this.end(&mut out, None);
+                }
+                Poll::Pending => {
+                    if this.sleep.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    let message = format!(
+                        "litellm.Timeout: APITimeoutError - the provider sent nothing for {:.1} s (stream_timeout)",
+                        this.idle.as_secs_f64()
+                    );
+                    this.end(&mut out, Some(Relay::fail(message, "timeout", 408)));
+                }
+            }
+        }
+        if out.is_empty() {
+            return Poll::Ready(None);
+        }
+        this.first_at.get_or_insert_with(Instant::now);
+        Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))))
+    }
+}
