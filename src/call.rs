@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use http::HeaderMap;
 
 use crate::table::Deployment;
+use crate::trace;
 use crate::usage::Usage;
 
 /// Longest client `x-request-id` kept; a longer or odd one is replaced by the call id.
@@ -36,6 +37,8 @@ pub struct Call {
     pub ttft: Option<Duration>,
     pub usage: Option<Usage>,
     pub cost: Option<f64>,
+    /// Where the request stands in a trace (continued from the client's `traceparent`).
+    pub trace: trace::Context,
 }
 
 impl Call {
@@ -65,6 +68,7 @@ impl Call {
             ttft: None,
             usage: None,
             cost: None,
+            trace: trace::Context::from_headers(headers),
         }
     }
 }

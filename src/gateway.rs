@@ -22,6 +22,7 @@ use crate::respond::{self, Body};
 use crate::route::{self, Api, Endpoint as Route};
 use crate::settings::Settings;
 use crate::table::{Deployment, Setting, Table};
+use crate::trace::Tracer;
 use crate::{auth, catalog, pick, report, upstream};
 
 /// Everything requests share; built once at start-up.
@@ -34,6 +35,7 @@ pub struct Gateway {
     /// `hashed_api_key` of callers holding the master key: its SHA-256, as LiteLLM hashes keys.
     master_key_label: Option<String>,
     pub metrics: Metrics,
+    pub tracer: Tracer,
     draining: AtomicBool,
 }
 
@@ -51,16 +53,9 @@ impl Gateway {
         let client = upstream::Client::new(settings.extra_roots.as_deref(), settings.connect_timeout)?;
         let master_key_label = master_key.as_ref().map(|k| crate::table::hex(&Sha256::digest(k.as_bytes())));
         let metrics = Metrics::new(table);
-        Ok(Gateway {
-            table,
-            settings,
-            client,
-            endpoints,
-            master_key,
-            master_key_label,
-            metrics,
-            draining: AtomicBool::new(false),
-        })
+        let tracer = Tracer::start(&settings, table, client.clone());
+        let draining = AtomicBool::new(false);
+        Ok(Gateway { table, settings, client, endpoints, master_key, master_key_label, metrics, tracer, draining })
     }
 
     /// Start-up warnings: open access, deployments that cannot serve.
@@ -194,6 +189,7 @@ impl Gateway {
             upstream_model: &choice.upstream_model,
             deadline: now + timeout,
             stream_usage: request.stream,
+            traceparent: self.tracer.enabled().then(|| call.trace.upstream_traceparent()),
         };
         call.sent_at = Some(now);
         let reply = provider::call(self, &attempt, &request, &parts.headers).await?;

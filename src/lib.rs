@@ -41,6 +41,7 @@ pub mod catalog;
 pub mod settings;
 pub mod usage;
 pub mod metrics;
+pub mod trace;
 pub mod report;
 
 /// `model-router 0.1.0 (env base, routes sha256 …)`: what `--version` prints and what

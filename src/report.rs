@@ -1,13 +1,16 @@
 //! What a finished request leaves behind: one structured log line (request id, model,
 //! deployment, status, latency, time to first token, tokens, cost, error) and, for model
-//! calls, its metrics. Called once per request by `gateway`, or by the stream relay when a
+//! calls, its metrics and trace spans. Called once per request by `gateway`, or by the stream relay when a
 //! stream ends.
+
+use std::time::Instant;
 
 use http::Method;
 
 use crate::error::Error;
 use crate::gateway::{Call, Gateway};
 use crate::metrics::Record;
+use crate::trace::Span;
 
 /// Logs and counts a finished request. `failure` is a stream's mid-stream error.
 pub fn finish(
@@ -37,6 +40,9 @@ pub fn finish(
     } else {
         tracing::info!(request_id, call_id, %method, path, status, model, group, deployment, latency_ms, ttft_ms, prompt_tokens, completion_tokens, total_tokens, cost = call.cost, retries = 0, fallbacks = 0, "request served");
     }
+    if call.model_call && gateway.tracer.enabled() {
+        spans(gateway, call, method, path, status, problem.as_deref());
+    }
     if call.model_call {
         let remaining =
             |name: &str| call.upstream_headers.as_ref()?.get(name)?.to_str().ok()?.trim().parse::<f64>().ok();
@@ -55,4 +61,72 @@ pub fn finish(
         };
         gateway.metrics.record(gateway.table, &record);
     }
+}
+
+/// The request's server span and its upstream attempt's client span.
+fn spans(gateway: &Gateway, call: &Call, method: &Method, path: &str, status: u16, problem: Option<&str>) {
+    use serde_json::json;
+    let operation = match call.route {
+        "/completions" => "text_completion",
+        "/embeddings" => "embeddings",
+        _ => "chat",
+    };
+    let requested = call.requested.as_deref().unwrap_or("unknown");
+    let wall = |at: Instant| call.trace.started + at.saturating_duration_since(call.started);
+    let end = wall(Instant::now());
+    let provider = call.deployment.map_or("None", |d| d.provider);
+    let mut attributes = vec![
+        ("gen_ai.operation.name", json!(operation)),
+        ("gen_ai.request.model", json!(requested)),
+        ("gen_ai.provider.name", json!(provider)),
+        ("gen_ai.system", json!(provider)),
+        ("http.request.method", json!(method.as_str())),
+        ("url.path", json!(path)),
+        ("http.response.status_code", json!(status)),
+        ("model_router.request_id", json!(call.request_id)),
+    ];
+    if let Some(model) = &call.upstream_model {
+        attributes.push(("gen_ai.response.model", json!(model)));
+    }
+    if let Some(usage) = call.usage {
+        attributes.push(("gen_ai.usage.input_tokens", json!(usage.prompt_tokens)));
+        attributes.push(("gen_ai.usage.output_tokens", json!(usage.completion_tokens)));
+    }
+    let error = problem.map(str::to_owned);
+    let server = Span {
+        name: format!("{operation} {requested}"),
+        trace_id: call.trace.trace_id,
+        span_id: call.trace.span_id,
+        parent: call.trace.parent,
+        server: true,
+        start: call.trace.started,
+        end,
+        attributes,
+        error: error.clone(),
+    };
+    gateway.tracer.record(server);
+    let (Some(sent), Some(d)) = (call.sent_at, call.deployment) else { return };
+    let model = call.upstream_model.as_deref().unwrap_or(d.upstream_model);
+    let mut attributes = vec![
+        ("gen_ai.operation.name", json!(operation)),
+        ("gen_ai.request.model", json!(model)),
+        ("gen_ai.provider.name", json!(d.provider)),
+        ("model_router.deployment_id", json!(d.id)),
+        ("http.response.status_code", json!(status)),
+    ];
+    if let Some(base) = &call.api_base {
+        attributes.push(("server.address", json!(base)));
+    }
+    let attempt = Span {
+        name: format!("{operation} {model}"),
+        trace_id: call.trace.trace_id,
+        span_id: call.trace.attempt_id,
+        parent: Some(call.trace.span_id),
+        server: false,
+        start: wall(sent),
+        end,
+        attributes,
+        error,
+    };
+    gateway.tracer.record(attempt);
 }

@@ -78,6 +78,7 @@ pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl 
         () = graceful.shutdown() => tracing::info!("drained"),
         () = tokio::time::sleep(drain) => tracing::warn!("drain period over; closing remaining connections"),
     }
+    gateway.tracer.shutdown().await;
 }
 
 /// A gateway serving in the background, as tests and embedders run it.

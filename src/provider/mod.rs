@@ -115,6 +115,8 @@ pub struct Attempt<'a> {
     /// Ask for a usage chunk at the end of a stream (for metrics and cost), whether or not
     /// the client did; `respond` keeps it from a client that did not ask.
     pub stream_usage: bool,
+    /// The W3C `traceparent` to send upstream, when tracing is on.
+    pub traceparent: Option<String>,
 }
 
 /// Calls the deployment's provider.

@@ -79,6 +79,9 @@ pub async fn forward(
         };
         headers.insert(name, header_value(attempt, &value)?);
     }
+    if let Some(traceparent) = &attempt.traceparent {
+        headers.insert(HeaderName::from_static("traceparent"), header_value(attempt, traceparent)?);
+    }
     if let Some(org) = &attempt.endpoint.organization {
         headers.insert(HeaderName::from_static("openai-organization"), header_value(attempt, org)?);
     }
