@@ -34,6 +34,15 @@ pub enum Error {
     BodyRead(String),
     #[error("The request was not received in time.")]
     ClientTimeout,
+    /// OpenAI parameters a translated provider cannot take (`params` as Python prints a list).
+    #[error(
+        "litellm.UnsupportedParamsError: {provider} does not support parameters: {params}, for model={model}. To drop these, set `litellm.drop_params=True` or for proxy:\n\n`litellm_settings:\n drop_params: true`\n"
+    )]
+    UnsupportedParams { provider: &'static str, model: String, params: String },
+    #[error(
+        "litellm.BadRequestError: {route} is not supported for {provider}/ deployments (model={model}); only /chat/completions is translated"
+    )]
+    UnsupportedApi { route: &'static str, provider: &'static str, model: String },
 
     // ---- upstream: the provider answered badly or not at all ----
     /// The provider's own non-2xx answer, its status kept and its message carried.
@@ -71,6 +80,8 @@ impl Error {
             | Error::BadParam { .. }
             | Error::InvalidModel { .. }
             | Error::NoDeployment { .. }
+            | Error::UnsupportedParams { .. }
+            | Error::UnsupportedApi { .. }
             | Error::BodyRead(_) => StatusCode::BAD_REQUEST,
             Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::ClientTimeout | Error::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,

@@ -19,6 +19,10 @@ pub enum Protocol {
     OpenAi,
     /// Azure OpenAI: deployment in the path, `api-version` in the query, `api-key` header.
     Azure,
+    /// Anthropic Messages (`/v1/messages`), translated to and from OpenAI chat.
+    Anthropic,
+    /// Google AI Studio `generateContent`, translated to and from OpenAI chat.
+    Gemini,
 }
 
 /// `litellm_params.mock_*`: how the fake provider answers.

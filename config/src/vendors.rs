@@ -12,6 +12,11 @@ pub enum Protocol {
     OpenAi,
     /// Azure OpenAI: `{base}/openai/deployments/{model}/...?api-version=` with `api-key`.
     Azure,
+    /// Anthropic Messages: `{base}/v1/messages` with `x-api-key`, translated from OpenAI chat.
+    Anthropic,
+    /// Google AI Studio: `{base}/models/{model}:generateContent` with `x-goog-api-key`,
+    /// translated from OpenAI chat.
+    Gemini,
 }
 
 impl Protocol {
@@ -21,6 +26,8 @@ impl Protocol {
             Protocol::Fake => "Fake",
             Protocol::OpenAi => "OpenAi",
             Protocol::Azure => "Azure",
+            Protocol::Anthropic => "Anthropic",
+            Protocol::Gemini => "Gemini",
         }
     }
 }
@@ -59,6 +66,14 @@ const fn openai_like(
 /// Every prefix the gateway serves, sorted by name.
 pub const VENDORS: &[Vendor] = &[
     Vendor {
+        prefix: "anthropic",
+        protocol: Protocol::Anthropic,
+        default_base: Some("https://api.anthropic.com"),
+        base_env: Some("ANTHROPIC_API_BASE"),
+        base_suffix: "",
+        key_env: Some("ANTHROPIC_API_KEY"),
+    },
+    Vendor {
         prefix: "azure",
         protocol: Protocol::Azure,
         default_base: None,
@@ -81,6 +96,14 @@ pub const VENDORS: &[Vendor] = &[
         "FIREWORKS_AI_API_BASE",
         "FIREWORKS_AI_API_KEY",
     ),
+    Vendor {
+        prefix: "gemini",
+        protocol: Protocol::Gemini,
+        default_base: Some("https://generativelanguage.googleapis.com/v1beta"),
+        base_env: Some("GEMINI_API_BASE"),
+        base_suffix: "",
+        key_env: Some("GEMINI_API_KEY"),
+    },
     openai_like("groq", Some("https://api.groq.com/openai/v1"), "GROQ_API_BASE", "GROQ_API_KEY"),
     openai_like("hosted_vllm", None, "HOSTED_VLLM_API_BASE", "HOSTED_VLLM_API_KEY"),
     openai_like("litellm_proxy", None, "LITELLM_PROXY_API_BASE", "LITELLM_PROXY_API_KEY"),
@@ -101,12 +124,8 @@ pub const VENDORS: &[Vendor] = &[
 ];
 
 /// Prefixes LiteLLM knows that this gateway does not serve yet, with what to use instead.
-pub const UNSUPPORTED: &[(&str, &str)] = &[
-    ("anthropic", "translation to Anthropic Messages is not built yet"),
-    ("bedrock", "AWS Bedrock is not supported"),
-    ("gemini", "translation to Gemini generateContent is not built yet"),
-    ("vertex_ai", "Vertex AI is not supported yet"),
-];
+pub const UNSUPPORTED: &[(&str, &str)] =
+    &[("bedrock", "AWS Bedrock is not supported"), ("vertex_ai", "Vertex AI is not supported yet")];
 
 /// The vendor a prefix names.
 pub fn find(prefix: &str) -> Option<&'static Vendor> {

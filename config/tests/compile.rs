@@ -129,7 +129,7 @@ fn bad_values_are_reported_at_their_path() {
         "base",
     );
     assert!(e.message.contains("unknown model group \"b\"") && e.message.contains("did you mean \"a\""), "{e}");
-    let e = err("model_list: [{model_name: a, litellm_params: {model: anthropic/claude}}]\n", "base");
+    let e = err("model_list: [{model_name: a, litellm_params: {model: bedrock/claude}}]\n", "base");
     assert!(e.message.contains("not supported"), "{e}");
     let e = err("model_list: []\n", "base");
     assert!(e.message.contains("at least one deployment"), "{e}");

@@ -2,8 +2,11 @@
 //! request into a [`Reply`] (status, headers, body still streaming); `respond` takes it
 //! from there. OpenAI-compatible vendors are rows of data (`config/src/vendors.rs`).
 
+mod anthropic;
 mod fake;
+mod gemini;
 mod openai;
+mod translate;
 
 use std::time::Instant;
 
@@ -70,7 +73,8 @@ pub fn endpoint(settings: &Settings, table: &Table, d: &Deployment) -> Result<En
         (None, Some(name)) => settings.var(table, name),
         (None, None) => None,
     };
-    let needs_key = d.protocol == Protocol::Azure || (d.protocol == Protocol::OpenAi && d.provider == "openai");
+    let needs_key = matches!(d.protocol, Protocol::Azure | Protocol::Anthropic | Protocol::Gemini)
+        || (d.protocol == Protocol::OpenAi && d.provider == "openai");
     if key.is_none() && needs_key && d.mock.response.is_none() {
         return Err(Unavailable::MissingSecret(d.key_env.unwrap_or("OPENAI_API_KEY")));
     }
@@ -103,6 +107,8 @@ pub enum Source {
     Full(Option<Bytes>),
     Upstream(hyper::body::Incoming),
     Fake(FakeStream),
+    /// A provider's stream translated into OpenAI chunks (Anthropic, Gemini).
+    Translated(Box<translate::Translated>),
 }
 
 /// What one provider call needs besides the request.
@@ -129,6 +135,8 @@ pub async fn call(
     match attempt.deployment.protocol {
         Protocol::Fake => fake::answer(attempt, request).await,
         Protocol::OpenAi | Protocol::Azure => openai::forward(gateway, attempt, request, headers).await,
+        Protocol::Anthropic => anthropic::forward(gateway, attempt, request, headers).await,
+        Protocol::Gemini => gemini::forward(gateway, attempt, request, headers).await,
     }
 }
 
@@ -136,6 +144,8 @@ pub async fn call(
 pub fn exception(deployment: &Deployment) -> &'static str {
     match deployment.protocol {
         Protocol::Azure => "AzureException",
+        Protocol::Anthropic => anthropic::EXCEPTION,
+        Protocol::Gemini => gemini::EXCEPTION,
         Protocol::Fake | Protocol::OpenAi => "OpenAIException",
     }
 }
@@ -152,6 +162,7 @@ impl http_body::Body for Source {
             Source::Full(bytes) => std::task::Poll::Ready(bytes.take().map(|b| Ok(http_body::Frame::data(b)))),
             Source::Upstream(incoming) => std::pin::Pin::new(incoming).poll_frame(cx),
             Source::Fake(fake) => std::pin::Pin::new(fake).poll_frame(cx).map(|f| f.map(Ok)),
+            Source::Translated(translated) => translated.poll_frame(cx),
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::table::Protocol;
 
 /// Body fields that configure the gateway (LiteLLM's), never the provider. Credentials and
 /// upstream addresses among them are dropped so no client can choose where a call goes.
-const GATEWAY_FIELDS: &[&str] = &[
+pub(super) const GATEWAY_FIELDS: &[&str] = &[
     "api_base",
     "api_key",
     "api_version",
@@ -43,10 +43,10 @@ const GATEWAY_FIELDS: &[&str] = &[
 /// asked for a usage chunk.
 const NO_STREAM_OPTIONS: &[&str] = &["ollama", "ollama_chat", "perplexity"];
 
-const GATEWAY_USER_AGENT: &str = concat!("model-router/", env!("CARGO_PKG_VERSION"));
+pub(super) const GATEWAY_USER_AGENT: &str = concat!("model-router/", env!("CARGO_PKG_VERSION"));
 
 /// Request headers never forwarded, even with `forward_client_headers_to_llm_api`.
-fn forwardable(name: &HeaderName) -> bool {
+pub(super) fn forwardable(name: &HeaderName) -> bool {
     let name = name.as_str();
     name.starts_with("x-") && !name.starts_with("x-litellm") && name != "x-api-key" && !name.starts_with("x-forwarded")
 }

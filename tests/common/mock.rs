@@ -52,6 +52,10 @@ pub enum Answer {
         events: Vec<String>,
         gate: Arc<Notify>,
     },
+    /// An SSE body sent as these pieces of raw text, one frame each (streams with `event:` lines).
+    SseRaw {
+        pieces: Vec<String>,
+    },
     /// Sends nothing for `delay`, then the JSON body.
     Slow {
         delay: Duration,
@@ -168,6 +172,19 @@ async fn answer(
         }
         Answer::Sse { events, gate } => sse(events, gate, None, cancelled),
         Answer::SseThenReset { events, gate } => sse(events, None, Some(gate), cancelled),
+        Answer::SseRaw { pieces } => {
+            let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(4);
+            tokio::spawn(async move {
+                for piece in pieces {
+                    if tx.send(Ok(Frame::data(Bytes::from(piece)))).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            let mut response = Response::new(BodyExt::boxed(ChannelBody(rx)));
+            response.headers_mut().insert("content-type", "text/event-stream".parse().expect("header"));
+            response
+        }
     })
 }
 

@@ -1,0 +1,70 @@
+//! Anthropic Messages behind the OpenAI chat API: the chat request translated
+//! ([`request`]), POSTed to `{base}/v1/messages` with `x-api-key` and `anthropic-version`,
+//! the reply translated back ([`response`], or [`stream`] event by event). Errors pass
+//! untranslated to `respond`, which reads Anthropic's error shape.
+
+pub mod request;
+pub mod response;
+pub mod stream;
+
+use http::{HeaderMap, HeaderName};
+
+use super::translate::{self, Events, Provider};
+use super::{Attempt, Reply};
+use crate::error::Error;
+use crate::gateway::Gateway;
+use crate::parse::CallRequest;
+
+/// The Messages API version every request names.
+pub const API_VERSION: &str = "2023-06-01";
+pub const EXCEPTION: &str = "AnthropicException";
+
+/// OpenAI parameters LiteLLM maps for Anthropic (`get_supported_openai_params`).
+pub const PROVIDER: Provider = Provider {
+    name: "anthropic",
+    supported: &[
+        "max_completion_tokens",
+        "max_tokens",
+        "parallel_tool_calls",
+        "reasoning_effort",
+        "response_format",
+        "service_tier",
+        "stop",
+        "stream",
+        "stream_options",
+        "temperature",
+        "tool_choice",
+        "tools",
+        "top_p",
+        "user",
+        "web_search_options",
+    ],
+};
+
+/// Translates the chat call, sends it, and returns the reply (translated when 2xx).
+pub async fn forward(
+    gateway: &Gateway,
+    attempt: &Attempt<'_>,
+    request: &CallRequest,
+    client_headers: &HeaderMap,
+) -> Result<Reply, Error> {
+    let fields = translate::chat_fields(attempt, request, &PROVIDER, gateway.table.router.drop_params)?;
+    let outgoing = request::translate(fields, attempt.upstream_model, request.stream)?;
+    let url = format!("{}/v1/messages", attempt.endpoint.base);
+    let key = attempt.endpoint.key.as_deref().unwrap_or_default();
+    let mut auth =
+        vec![(HeaderName::from_static("x-api-key"), key), (HeaderName::from_static("anthropic-version"), API_VERSION)];
+    if let Some(beta) = outgoing.beta {
+        auth.push((HeaderName::from_static("anthropic-beta"), beta));
+    }
+    let upstream =
+        translate::upstream_request(gateway, attempt, &url, request.stream, client_headers, &auth, &outgoing.body)?;
+    // The usage chunk is written when the gateway wants it for metrics too; `respond` keeps
+    // it from a client that did not ask.
+    let usage = request.include_usage || attempt.stream_usage;
+    let events = request.stream.then(|| Events::Anthropic(stream::Events::new(translate::completion_id(), usage)));
+    translate::exchange(gateway, attempt, upstream, EXCEPTION, events, |body| {
+        response::translate(body, &translate::completion_id(), translate::now())
+    })
+    .await
+}

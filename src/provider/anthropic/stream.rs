@@ -1,0 +1,200 @@
+//! Anthropic Messages SSE events → OpenAI `chat.completion.chunk` events, pure and in
+//! constant memory: text and thinking deltas, a tool call's start and argument deltas under
+//! OpenAI's tool index (counting tool calls, not content blocks), the finish chunk from
+//! `message_delta`, a usage chunk when the client asked for one, `[DONE]` after
+//! `message_stop`; `ping` dropped, an `error` event as an OpenAI error event. The chunks go
+//! on to `respond::sse::Relay` through `translate::Translated`.
+
+use serde_json::{Value, json};
+
+use super::response::{finish_reason, usage};
+use crate::provider::translate::ChunkHead;
+use crate::respond::sse::{DONE, error_event};
+
+/// One stream's translation state.
+#[derive(Debug)]
+pub struct Events {
+    head: ChunkHead,
+    include_usage: bool,
+    role_sent: bool,
+    /// Tool calls started so far; the next one's OpenAI index.
+    tools: usize,
+    /// The OpenAI index of the tool call whose content block is open.
+    open_tool: Option<usize>,
+    /// Anthropic's usage, merged from `message_start` and `message_delta`.
+    usage: Value,
+    done: bool,
+}
+
+impl Events {
+    pub fn new(id: String, include_usage: bool) -> Self {
+        Events {
+            head: ChunkHead { id, created: crate::provider::translate::now(), model: String::new() },
+            include_usage,
+            role_sent: false,
+            tools: 0,
+            open_tool: None,
+            usage: json!({}),
+            done: false,
+        }
+    }
+
+    /// Translates one event's `data`, writing OpenAI events to `out`.
+    pub fn event(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        if self.done {
+            return;
+        }
+        let Ok(event) = serde_json::from_slice::<Value>(data) else { return };
+        let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+        match event.get("type").and_then(Value::as_str).unwrap_or_default() {
+            "message_start" => {
+                let message = event.get("message").unwrap_or(&Value::Null);
+                self.head.model = text(message, "model");
+                self.merge_usage(message.get("usage"));
+            }
+            "content_block_start" => self.block_start(event.get("content_block").unwrap_or(&Value::Null), out),
+            "content_block_delta" => {
+                let delta = event.get("delta").unwrap_or(&Value::Null);
+                match delta.get("type").and_then(Value::as_str).unwrap_or_default() {
+                    "text_delta" => self.delta(json!({ "content": text(delta, "text") }), out),
+                    "thinking_delta" => self.delta(json!({ "reasoning_content": text(delta, "thinking") }), out),
+                    "input_json_delta" => {
+                        if let Some(index) = self.open_tool {
+                            let arguments = text(delta, "partial_json");
+                            let call =
+                                json!({ "function": { "arguments": arguments }, "type": "function", "index": index });
+                            self.delta(json!({ "tool_calls": [call] }), out);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            "content_block_stop" => self.open_tool = None,
+            "message_delta" => {
+                self.merge_usage(event.get("usage"));
+                let stop = event.get("delta").and_then(|d| d.get("stop_reason")).and_then(Value::as_str);
+                let finish = finish_reason(stop.unwrap_or("end_turn"));
+                self.head.write(json!([{ "index": 0, "delta": {}, "finish_reason": finish }]), None, out);
+            }
+            "message_stop" => self.finish(out),
+            "error" => {
+                let error = event.get("error").unwrap_or(&Value::Null);
+                let message = format!(
+                    "litellm.APIError: AnthropicException - {}: {}",
+                    text(error, "type"),
+                    text(error, "message")
+                );
+                out.extend_from_slice(&error_event(&message, "internal_server_error", 500));
+                out.extend_from_slice(DONE);
+                self.done = true;
+            }
+            _ => {}
+        }
+    }
+
+    /// The usage chunk (when asked for) and `[DONE]`, once.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        if self.done {
+            return;
+        }
+        if self.include_usage {
+            self.head.write(json!([]), Some(usage(&self.usage)), out);
+        }
+        out.extend_from_slice(DONE);
+        self.done = true;
+    }
+
+    fn block_start(&mut self, block: &Value, out: &mut Vec<u8>) {
+        match block.get("type").and_then(Value::as_str) {
+            Some("tool_use") => {
+                let index = self.tools;
+                self.tools += 1;
+                self.open_tool = Some(index);
+                let call = json!({
+                    "id": block.get("id").cloned().unwrap_or(Value::Null),
+                    "function": { "arguments": "", "name": block.get("name").cloned().unwrap_or(Value::Null) },
+                    "type": "function", "index": index,
+                });
+                self.delta(json!({ "content": "", "tool_calls": [call] }), out);
+            }
+            Some("text") => {
+                let text = block.get("text").and_then(Value::as_str).unwrap_or_default();
+                if !text.is_empty() {
+                    self.delta(json!({ "content": text }), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A chunk carrying `delta`, the first one with the assistant role.
+    fn delta(&mut self, mut delta: Value, out: &mut Vec<u8>) {
+        if !self.role_sent {
+            delta["role"] = json!("assistant");
+            self.role_sent = true;
+        }
+        self.head.write(json!([{ "index": 0, "delta": delta }]), None, out);
+    }
+
+    /// Later counts win; `message_delta` carries the final output (and sometimes input) tokens.
+    fn merge_usage(&mut self, usage: Option<&Value>) {
+        let (Some(Value::Object(new)), Some(merged)) = (usage, self.usage.as_object_mut()) else { return };
+        for (key, value) in new {
+            if value.is_u64() {
+                merged.insert(key.clone(), value.clone());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::respond::sse::{Parsed, Parser};
+
+    /// Runs a whole SSE transcript through the translator, returning the OpenAI events'
+    /// data with the id and created fields normalised.
+    fn run(sse: &str, include_usage: bool) -> Vec<String> {
+        let mut events = Events::new("chatcmpl-test".into(), include_usage);
+        events.head.created = 1;
+        let mut parser = Parser::default();
+        parser.feed(sse.as_bytes());
+        let mut out = Vec::new();
+        while let Some(Parsed::Event(data)) = parser.next_event() {
+            events.event(&data, &mut out);
+        }
+        events.finish(&mut out);
+        let text = String::from_utf8(out).unwrap_or_default();
+        text.split("\n\n").filter(|e| !e.is_empty()).map(|e| e.trim_start_matches("data: ").to_owned()).collect()
+    }
+
+    #[test]
+    fn tool_use_stream_matches_the_golden_chunks() {
+        let got = run(include_str!("../../../tests/fixtures/translate/anthropic/stream.anthropic.sse"), true);
+        let want: Vec<String> = include_str!("../../../tests/fixtures/translate/anthropic/stream.openai.sse")
+            .split("\n\n")
+            .filter(|e| !e.trim().is_empty())
+            .map(|e| e.trim().trim_start_matches("data: ").to_owned())
+            .collect();
+        assert_eq!(got.len(), want.len(), "{got:#?}");
+        for (got, want) in got.iter().zip(&want) {
+            if want == "[DONE]" {
+                assert_eq!(got, want);
+                continue;
+            }
+            let got: Value = serde_json::from_str(got).unwrap_or_default();
+            let want: Value = serde_json::from_str(want).unwrap_or_default();
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn no_usage_chunk_unless_asked_and_errors_end_the_stream() {
+        let sse = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"m\",\"usage\":{\"input_tokens\":1}}}\n\n\
+                   event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
+        let got = run(sse, false);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got[0].contains("AnthropicException - overloaded_error: Overloaded"), "{}", got[0]);
+        assert_eq!(got[1], "[DONE]");
+    }
+}

@@ -1,0 +1,72 @@
+//! Google AI Studio (`gemini/`) behind the OpenAI chat API: the chat request translated
+//! ([`request`]), POSTed to `{base}/models/{model}:generateContent` (or
+//! `:streamGenerateContent?alt=sse`) with `x-goog-api-key`, the reply translated back
+//! ([`response`], or [`stream`] event by event). Errors pass untranslated to `respond`,
+//! which reads Gemini's `{"error": {"message"}}`.
+
+pub mod request;
+pub mod response;
+pub mod stream;
+
+use http::{HeaderMap, HeaderName};
+
+use super::translate::{self, Events, Provider};
+use super::{Attempt, Reply};
+use crate::error::Error;
+use crate::gateway::Gateway;
+use crate::parse::CallRequest;
+
+pub const EXCEPTION: &str = "GeminiException";
+
+/// OpenAI parameters the translation maps for Gemini.
+pub const PROVIDER: Provider = Provider {
+    name: "gemini",
+    supported: &[
+        "frequency_penalty",
+        "max_completion_tokens",
+        "max_tokens",
+        "n",
+        "parallel_tool_calls",
+        "presence_penalty",
+        "reasoning_effort",
+        "response_format",
+        "seed",
+        "stop",
+        "stream",
+        "stream_options",
+        "temperature",
+        "tool_choice",
+        "tools",
+        "top_p",
+        "web_search_options",
+    ],
+};
+
+/// Translates the chat call, sends it, and returns the reply (translated when 2xx).
+pub async fn forward(
+    gateway: &Gateway,
+    attempt: &Attempt<'_>,
+    request: &CallRequest,
+    client_headers: &HeaderMap,
+) -> Result<Reply, Error> {
+    let fields = translate::chat_fields(attempt, request, &PROVIDER, gateway.table.router.drop_params)?;
+    let body = request::translate(fields)?;
+    let base = &attempt.endpoint.base;
+    let model = attempt.upstream_model;
+    let url = if request.stream {
+        format!("{base}/models/{model}:streamGenerateContent?alt=sse")
+    } else {
+        format!("{base}/models/{model}:generateContent")
+    };
+    let key = attempt.endpoint.key.as_deref().unwrap_or_default();
+    let auth = [(HeaderName::from_static("x-goog-api-key"), key)];
+    let upstream = translate::upstream_request(gateway, attempt, &url, request.stream, client_headers, &auth, &body)?;
+    // The usage chunk is written when the gateway wants it for metrics too; `respond` keeps
+    // it from a client that did not ask.
+    let usage = request.include_usage || attempt.stream_usage;
+    let events = request.stream.then(|| Events::Gemini(stream::Events::new(translate::completion_id(), usage)));
+    translate::exchange(gateway, attempt, upstream, EXCEPTION, events, |body| {
+        response::translate(body, &translate::completion_id(), translate::now(), &mut response::call_id)
+    })
+    .await
+}

@@ -1,0 +1,335 @@
+//! OpenAI chat request → Gemini `generateContent` request, pure: system messages to
+//! `system_instruction`, roles to `user`/`model`, data-URI images to `inline_data`, tool
+//! calls to `function_call` and tool results to `function_response` (the function's name
+//! looked up from the call), tools to `function_declarations`, `tool_choice` to
+//! `toolConfig`, sampling and output parameters to `generationConfig`. The result goes
+//! back to `gemini::forward`.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value, json};
+
+use crate::error::Error;
+use crate::provider::translate::{bad, data_uri, take};
+
+/// Thinking budgets LiteLLM uses for `reasoning_effort`.
+const THINKING_BUDGETS: &[(&str, u64)] = &[("low", 1024), ("medium", 2048), ("high", 4096)];
+/// Gemini request fields that stand at the top level; any other unknown field is taken
+/// as a `generationConfig` one (`top_k`, `thinking_config`, ...).
+const TOP_LEVEL: &[&str] = &["cached_content", "cachedContent", "labels", "safety_settings", "safetySettings"];
+/// OpenAI parameters → `generationConfig` keys that need no other change.
+const GENERATION: &[(&str, &str)] = &[
+    ("frequency_penalty", "frequency_penalty"),
+    ("n", "candidate_count"),
+    ("presence_penalty", "presence_penalty"),
+    ("seed", "seed"),
+    ("temperature", "temperature"),
+    ("top_p", "top_p"),
+];
+/// JSON Schema keywords Gemini's OpenAPI-subset schemas refuse.
+const SCHEMA_REFUSED: &[&str] = &["$schema", "additionalProperties", "strict", "$id"];
+
+/// Translates the chat `fields`.
+pub fn translate(mut fields: Map<String, Value>) -> Result<Value, Error> {
+    let Some(Value::Array(messages)) = take(&mut fields, "messages") else {
+        return Err(bad("messages", "must be a list of messages"));
+    };
+    let (system, contents) = conversation(messages)?;
+    let mut body = Map::new();
+    body.insert("contents".into(), Value::Array(contents));
+    if !system.is_empty() {
+        body.insert("system_instruction".into(), json!({ "parts": system }));
+    }
+    tools(&mut fields, &mut body)?;
+    let mut config = generation(&mut fields)?;
+    for key in ["model", "stream", "stream_options", "parallel_tool_calls"] {
+        fields.remove(key);
+    }
+    for (key, value) in fields {
+        if TOP_LEVEL.contains(&key.as_str()) {
+            body.insert(key, value);
+        } else {
+            config.entry(key).or_insert(value);
+        }
+    }
+    if !config.is_empty() {
+        body.insert("generationConfig".into(), Value::Object(config));
+    }
+    Ok(Value::Object(body))
+}
+
+/// (system parts, contents with adjacent same-role turns merged).
+fn conversation(messages: Vec<Value>) -> Result<(Vec<Value>, Vec<Value>), Error> {
+    let mut system = Vec::new();
+    let mut contents: Vec<Value> = Vec::new();
+    let mut names: HashMap<String, String> = HashMap::new();
+    for message in messages {
+        let role = message.get("role").and_then(Value::as_str).unwrap_or_default();
+        let content = message.get("content").cloned().unwrap_or(Value::Null);
+        let (role, parts) = match role {
+            "system" | "developer" => {
+                system.extend(parts(content)?);
+                continue;
+            }
+            "user" => ("user", parts(content)?),
+            "assistant" => ("model", assistant(&message, content, &mut names)?),
+            "tool" | "function" => ("user", vec![function_response(&message, content, &names)?]),
+            other => return Err(bad("messages", format!("unknown role {other:?}"))),
+        };
+        if parts.is_empty() {
+            continue;
+        }
+        match contents.last_mut() {
+            Some(last) if last["role"] == role => {
+                if let Some(Value::Array(existing)) = last.get_mut("parts") {
+                    existing.extend(parts);
+                }
+            }
+            _ => contents.push(json!({ "role": role, "parts": parts })),
+        }
+    }
+    Ok((system, contents))
+}
+
+/// A message's content as Gemini parts (none for an empty string).
+fn parts(content: Value) -> Result<Vec<Value>, Error> {
+    match content {
+        Value::Null => Ok(Vec::new()),
+        Value::String(text) if text.is_empty() => Ok(Vec::new()),
+        Value::String(text) => Ok(vec![json!({ "text": text })]),
+        Value::Array(items) => items.iter().map(part).collect(),
+        _ => Err(bad("messages", "content must be a string or a list of parts")),
+    }
+}
+
+fn part(item: &Value) -> Result<Value, Error> {
+    let url = match item.get("type").and_then(Value::as_str) {
+        Some("text") => return Ok(json!({ "text": item.get("text").cloned().unwrap_or_default() })),
+        Some("image_url") => item.get("image_url").and_then(|i| i.get("url").or(Some(i))).and_then(Value::as_str),
+        Some("file") => item.get("file").and_then(|f| f.get("file_data")).and_then(Value::as_str),
+        _ => return Ok(item.clone()),
+    };
+    let Some((mime_type, data)) = url.and_then(data_uri) else {
+        return Err(bad("messages", "gemini/ deployments take images and files as base64 data: URIs"));
+    };
+    Ok(json!({ "inline_data": { "mime_type": mime_type, "data": data } }))
+}
+
+/// An assistant message: its text, then a `function_call` per tool call, remembering each
+/// call's function name for the tool message that answers it.
+fn assistant(message: &Value, content: Value, names: &mut HashMap<String, String>) -> Result<Vec<Value>, Error> {
+    let mut out = parts(content)?;
+    let calls = message.get("tool_calls").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    for call in calls {
+        let function = call.get("function").unwrap_or(&Value::Null);
+        let name = function.get("name").and_then(Value::as_str).unwrap_or_default();
+        let arguments = function.get("arguments").and_then(Value::as_str).unwrap_or_default();
+        let args: Value = if arguments.trim().is_empty() {
+            json!({})
+        } else {
+            serde_json::from_str(arguments)
+                .map_err(|e| bad("messages", format!("tool call arguments are not JSON: {e}")))?
+        };
+        if let Some(id) = call.get("id").and_then(Value::as_str) {
+            names.insert(id.to_owned(), name.to_owned());
+        }
+        out.push(json!({ "function_call": { "name": name, "args": args } }));
+    }
+    Ok(out)
+}
+
+/// A tool message as a `function_response` naming the function its call named.
+fn function_response(message: &Value, content: Value, names: &HashMap<String, String>) -> Result<Value, Error> {
+    let id = message.get("tool_call_id").and_then(Value::as_str);
+    let name =
+        id.and_then(|id| names.get(id)).map(String::as_str).or_else(|| message.get("name").and_then(Value::as_str));
+    let Some(name) = name else {
+        return Err(bad("messages", "a tool message's tool_call_id names no earlier tool call"));
+    };
+    let content = match content {
+        Value::Array(items) => {
+            Value::String(items.iter().filter_map(|i| i.get("text").and_then(Value::as_str)).collect::<String>())
+        }
+        Value::Null => Value::String(String::new()),
+        other => other,
+    };
+    Ok(json!({ "function_response": { "name": name, "response": { "content": content } } }))
+}
+
+/// `tools`, `web_search_options` and `tool_choice`.
+fn tools(fields: &mut Map<String, Value>, body: &mut Map<String, Value>) -> Result<(), Error> {
+    let mut declarations = Vec::new();
+    let mut native = Vec::new();
+    if let Some(tools) = take(fields, "tools") {
+        let Value::Array(tools) = tools else { return Err(bad("tools", "must be a list")) };
+        for tool in tools {
+            if tool.get("type").and_then(Value::as_str) != Some("function") {
+                native.push(tool);
+                continue;
+            }
+            let Some(function) = tool.get("function") else {
+                return Err(bad("tools", "a function tool needs function"));
+            };
+            let mut declaration = json!({ "name": function.get("name").cloned().unwrap_or_default() });
+            if let Some(description) = function.get("description") {
+                declaration["description"] = description.clone();
+            }
+            if let Some(parameters) = function.get("parameters") {
+                declaration["parameters"] = schema(parameters.clone());
+            }
+            declarations.push(declaration);
+        }
+    }
+    if take(fields, "web_search_options").is_some() {
+        native.push(json!({ "googleSearch": {} }));
+    }
+    if !declarations.is_empty() {
+        native.insert(0, json!({ "function_declarations": declarations }));
+    }
+    if !native.is_empty() {
+        body.insert("tools".into(), Value::Array(native));
+    }
+    let config = match take(fields, "tool_choice") {
+        None => return Ok(()),
+        Some(Value::String(mode)) => match mode.as_str() {
+            "auto" => json!({ "mode": "AUTO" }),
+            "required" => json!({ "mode": "ANY" }),
+            "none" => json!({ "mode": "NONE" }),
+            _ => return Err(bad("tool_choice", "must be auto, required, none or a function")),
+        },
+        Some(named) => {
+            let name = named.get("function").and_then(|f| f.get("name")).and_then(Value::as_str);
+            let Some(name) = name else { return Err(bad("tool_choice", "a named choice needs function.name")) };
+            json!({ "mode": "ANY", "allowed_function_names": [name] })
+        }
+    };
+    body.insert("toolConfig".into(), json!({ "functionCallingConfig": config }));
+    Ok(())
+}
+
+/// A JSON Schema with the keywords Gemini refuses removed, at every level (property names
+/// are kept, even ones spelled like a refused keyword).
+pub fn schema(mut value: Value) -> Value {
+    if let Value::Object(map) = &mut value {
+        for key in SCHEMA_REFUSED {
+            map.remove(*key);
+        }
+        for (key, child) in map.iter_mut() {
+            match (key.as_str(), child) {
+                ("properties" | "$defs" | "definitions", Value::Object(named)) => {
+                    for schema_value in named.values_mut() {
+                        *schema_value = schema(std::mem::take(schema_value));
+                    }
+                }
+                ("anyOf" | "oneOf" | "allOf" | "prefixItems", Value::Array(list)) => {
+                    for item in list.iter_mut() {
+                        *item = schema(std::mem::take(item));
+                    }
+                }
+                ("items" | "not", child @ Value::Object(_)) => *child = schema(std::mem::take(child)),
+                _ => {}
+            }
+        }
+    }
+    value
+}
+
+/// `generationConfig` from the sampling and output parameters.
+fn generation(fields: &mut Map<String, Value>) -> Result<Map<String, Value>, Error> {
+    let mut config = Map::new();
+    for (from, to) in GENERATION {
+        if let Some(value) = take(fields, from) {
+            config.insert((*to).to_owned(), value);
+        }
+    }
+    if let Some(stop) = take(fields, "stop") {
+        config.insert("stop_sequences".into(), if stop.is_string() { json!([stop]) } else { stop });
+    }
+    let completion = take(fields, "max_completion_tokens");
+    if let Some(max) = completion.or(take(fields, "max_tokens")) {
+        config.insert("max_output_tokens".into(), max);
+    }
+    if let Some(effort) = take(fields, "reasoning_effort") {
+        let budget = THINKING_BUDGETS.iter().find(|(name, _)| effort.as_str() == Some(name));
+        let Some((_, budget)) = budget else { return Err(bad("reasoning_effort", "must be low, medium or high")) };
+        config.insert("thinkingConfig".into(), json!({ "thinkingBudget": budget, "includeThoughts": true }));
+    }
+    if let Some(format) = take(fields, "response_format") {
+        match format.get("type").and_then(Value::as_str) {
+            Some("text") => {}
+            Some("json_object") => {
+                config.insert("response_mime_type".into(), json!("application/json"));
+            }
+            Some("json_schema") => {
+                let Some(found) = format.get("json_schema").and_then(|s| s.get("schema")) else {
+                    return Err(bad("response_format", "json_schema needs json_schema.schema"));
+                };
+                config.insert("response_mime_type".into(), json!("application/json"));
+                config.insert("response_schema".into(), schema(found.clone()));
+            }
+            _ => return Err(bad("response_format", "must be of type text, json_object or json_schema")),
+        }
+    }
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(v: Value) -> Map<String, Value> {
+        if let Value::Object(map) = v { map } else { Map::new() }
+    }
+
+    #[test]
+    fn chat_with_tools_matches_the_golden_generate_content_request() {
+        let request: Value =
+            serde_json::from_str(include_str!("../../../tests/fixtures/translate/gemini/request.openai.json"))
+                .unwrap_or_default();
+        let want: Value =
+            serde_json::from_str(include_str!("../../../tests/fixtures/translate/gemini/request.gemini.json"))
+                .unwrap_or_default();
+        assert_eq!(translate(fields(request)).unwrap_or_else(|e| panic!("{e}")), want);
+    }
+
+    #[test]
+    fn generation_config_and_json_modes() {
+        let got = translate(fields(json!({
+            "messages": [{ "role": "user", "content": "hi" }], "n": 2, "stop": "END", "max_tokens": 9, "top_k": 3,
+            "response_format": { "type": "json_object" }, "safety_settings": [],
+        })))
+        .unwrap_or_default();
+        assert_eq!(
+            got["generationConfig"],
+            json!({ "candidate_count": 2, "stop_sequences": ["END"], "max_output_tokens": 9, "top_k": 3, "response_mime_type": "application/json" })
+        );
+        assert_eq!(got["safety_settings"], json!([]), "Gemini's own top-level fields stay there");
+        let got = translate(fields(json!({
+            "messages": [{ "role": "user", "content": "hi" }],
+            "response_format": { "type": "json_schema", "json_schema": { "name": "x", "schema": {
+                "type": "object", "additionalProperties": false,
+                "properties": { "additionalProperties": { "type": "string" } } } } },
+        })))
+        .unwrap_or_default();
+        assert_eq!(
+            got["generationConfig"]["response_schema"],
+            json!({ "type": "object", "properties": { "additionalProperties": { "type": "string" } } })
+        );
+    }
+
+    #[test]
+    fn tool_choice_modes_and_unknown_tool_results() {
+        for (choice, want) in [
+            (json!("auto"), json!({ "mode": "AUTO" })),
+            (json!("required"), json!({ "mode": "ANY" })),
+            (json!("none"), json!({ "mode": "NONE" })),
+        ] {
+            let got = translate(fields(json!({ "messages": [], "tool_choice": choice }))).unwrap_or_default();
+            assert_eq!(got["toolConfig"]["functionCallingConfig"], want);
+        }
+        let orphan = json!({ "messages": [{ "role": "tool", "tool_call_id": "nope", "content": "x" }] });
+        assert!(translate(fields(orphan)).is_err());
+        let remote = json!({ "messages": [{ "role": "user", "content": [{ "type": "image_url", "image_url": { "url": "https://x/y.png" } }] }] });
+        assert!(translate(fields(remote)).is_err());
+    }
+}

@@ -1,0 +1,347 @@
+//! What the translating providers (`anthropic`, `gemini`) share: the client's chat request
+//! as JSON with the gateway's fields out, the deployment's defaults in and unsupported
+//! parameters refused (or dropped), the upstream request's head, the bounded read of a
+//! 2xx body, and the SSE body that turns a provider's events into OpenAI chunks. Replies go
+//! on to `respond`, streams through `respond::sse::Relay`.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::{Buf, Bytes};
+use http::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
+use http::{HeaderMap, HeaderName, Method, Request, StatusCode};
+use http_body::{Body as _, Frame};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use serde_json::{Map, Value, json};
+
+use super::openai::{GATEWAY_FIELDS, GATEWAY_USER_AGENT, forwardable, header_value, misconfigured};
+use super::{Attempt, Reply, Source, anthropic, gemini};
+use crate::error::Error;
+use crate::gateway::Gateway;
+use crate::parse::CallRequest;
+use crate::respond::sse::{DONE, Parsed, Parser, error_event};
+use crate::route::Api;
+
+/// The OpenAI chat parameters LiteLLM checks against a provider's supported list; any other
+/// field is the provider's own and passes through.
+const OPENAI_PARAMS: &[&str] = &[
+    "audio",
+    "frequency_penalty",
+    "function_call",
+    "functions",
+    "logit_bias",
+    "logprobs",
+    "max_completion_tokens",
+    "max_tokens",
+    "modalities",
+    "n",
+    "parallel_tool_calls",
+    "prediction",
+    "presence_penalty",
+    "prompt_cache_key",
+    "reasoning_effort",
+    "response_format",
+    "safety_identifier",
+    "seed",
+    "service_tier",
+    "stop",
+    "store",
+    "stream",
+    "stream_options",
+    "temperature",
+    "tool_choice",
+    "tools",
+    "top_logprobs",
+    "top_p",
+    "user",
+    "verbosity",
+    "web_search_options",
+];
+
+/// What a translating provider is called in messages, and which OpenAI parameters it takes.
+pub struct Provider {
+    /// LiteLLM's name for it (`anthropic`).
+    pub name: &'static str,
+    pub supported: &'static [&'static str],
+}
+
+/// The chat request as a JSON object ready to translate: gateway fields removed, deployment
+/// defaults added, OpenAI parameters the provider cannot take refused, or dropped when
+/// `drop_params` is set.
+pub fn chat_fields(
+    attempt: &Attempt<'_>,
+    request: &CallRequest,
+    provider: &Provider,
+    drop_params: bool,
+) -> Result<Map<String, Value>, Error> {
+    if request.api != Api::Chat {
+        return Err(Error::UnsupportedApi {
+            route: request.api.route(),
+            provider: provider.name,
+            model: request.model.clone(),
+        });
+    }
+    let mut fields: Map<String, Value> = serde_json::from_slice(&request.fields.to_json())
+        .map_err(|e| Error::BadJson(format!("the request body must be a JSON object: {e}")))?;
+    for field in GATEWAY_FIELDS {
+        fields.remove(*field);
+    }
+    for (name, json) in attempt.deployment.default_params {
+        if !fields.contains_key(*name) {
+            let value = serde_json::from_str(json).map_err(|e| misconfigured(attempt, e.to_string()))?;
+            fields.insert((*name).to_owned(), value);
+        }
+    }
+    let refused: Vec<&str> = OPENAI_PARAMS
+        .iter()
+        .copied()
+        .filter(|p| fields.get(*p).is_some_and(|v| !v.is_null()) && !provider.supported.contains(p))
+        .collect();
+    if !refused.is_empty() && !drop_params {
+        let params = refused.iter().map(|p| format!("'{p}'")).collect::<Vec<_>>().join(", ");
+        return Err(Error::UnsupportedParams {
+            provider: provider.name,
+            model: attempt.upstream_model.to_owned(),
+            params: format!("[{params}]"),
+        });
+    }
+    for param in refused {
+        fields.remove(param);
+    }
+    Ok(fields)
+}
+
+/// Takes a field out, `None` when absent or null.
+pub fn take(fields: &mut Map<String, Value>, key: &str) -> Option<Value> {
+    fields.remove(key).filter(|v| !v.is_null())
+}
+
+/// `data:image/png;base64,AAAA` → (`image/png`, `AAAA`).
+pub fn data_uri(url: &str) -> Option<(&str, &str)> {
+    let (head, data) = url.strip_prefix("data:")?.split_once(',')?;
+    let media_type = head.strip_suffix(";base64")?;
+    Some((media_type, data))
+}
+
+/// A 400 naming a bad chat parameter.
+pub fn bad(param: &'static str, reason: impl Into<String>) -> Error {
+    Error::BadParam { route: Api::Chat.route(), param, reason: reason.into() }
+}
+
+/// The upstream request: JSON `body` POSTed to `url` with the deployment's credentials and
+/// provider headers in `auth`, the trace context, the deployment's `extra_headers` and, when
+/// the config asks for it, the client's forwardable headers.
+pub fn upstream_request(
+    gateway: &Gateway,
+    attempt: &Attempt<'_>,
+    url: &str,
+    stream: bool,
+    client_headers: &HeaderMap,
+    auth: &[(HeaderName, &str)],
+    body: &Value,
+) -> Result<Request<Full<Bytes>>, Error> {
+    let mut builder = Request::builder()
+        .method(Method::POST)
+        .uri(url)
+        .header(CONTENT_TYPE, "application/json")
+        .header(USER_AGENT, GATEWAY_USER_AGENT)
+        .header(ACCEPT, if stream { "text/event-stream" } else { "application/json" });
+    let headers = builder.headers_mut().ok_or_else(|| misconfigured(attempt, format!("invalid URL {url}")))?;
+    if gateway.table.general.forward_client_headers {
+        for (name, value) in client_headers.iter().filter(|(n, _)| forwardable(n)) {
+            headers.append(name, value.clone());
+        }
+    }
+    for (name, value) in auth {
+        headers.insert(name.clone(), header_value(attempt, value)?);
+    }
+    if let Some(traceparent) = &attempt.traceparent {
+        headers.insert(HeaderName::from_static("traceparent"), header_value(attempt, traceparent)?);
+    }
+    for (name, value) in attempt.deployment.extra_headers {
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| misconfigured(attempt, e.to_string()))?;
+        headers.insert(name, header_value(attempt, value)?);
+    }
+    let body = Bytes::from(body.to_string());
+    builder.body(Full::new(body)).map_err(|e| misconfigured(attempt, e.to_string()))
+}
+
+/// Sends `upstream` and shapes the reply: an error untranslated, a stream through `events`,
+/// a whole body read (bounded in size and time) and passed to `translate`.
+pub async fn exchange(
+    gateway: &Gateway,
+    attempt: &Attempt<'_>,
+    upstream: Request<Full<Bytes>>,
+    exception: &'static str,
+    events: Option<Events>,
+    translate: impl FnOnce(&[u8]) -> Result<Value, String>,
+) -> Result<Reply, Error> {
+    let response = gateway.client.send(upstream, attempt.deadline, exception).await?;
+    let head_at = Instant::now();
+    let (parts, incoming) = response.into_parts();
+    if !parts.status.is_success() {
+        return Ok(Reply { status: parts.status, headers: parts.headers, body: Source::Upstream(incoming), head_at });
+    }
+    if let Some(events) = events {
+        let body = Source::Translated(Box::new(Translated::new(incoming, events)));
+        return Ok(Reply { status: parts.status, headers: parts.headers, body, head_at });
+    }
+    let bytes = read(incoming, gateway.settings.max_upstream_bytes, attempt.deadline, exception).await?;
+    let json = translate(&bytes).map_err(|what| Error::Upstream {
+        status: StatusCode::BAD_GATEWAY,
+        class: "APIError",
+        exception,
+        message: format!("the provider's reply could not be translated: {what}"),
+        param: None,
+    })?;
+    let body = Source::Full(Some(Bytes::from(json.to_string())));
+    Ok(Reply { status: StatusCode::OK, headers: parts.headers, body, head_at })
+}
+
+/// Reads a 2xx body up to `limit` bytes before `deadline`.
+async fn read(incoming: Incoming, limit: usize, deadline: Instant, exception: &'static str) -> Result<Bytes, Error> {
+    let started = Instant::now();
+    let timeout = deadline.saturating_duration_since(started);
+    match tokio::time::timeout(timeout, Limited::new(incoming, limit).collect()).await {
+        Err(_) => Err(Error::Timeout { timeout_s: timeout.as_secs_f64(), elapsed_s: started.elapsed().as_secs_f64() }),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(Error::Upstream {
+            status: StatusCode::BAD_GATEWAY,
+            class: "APIError",
+            exception,
+            message: format!("the provider's reply is larger than {limit} bytes"),
+            param: None,
+        }),
+        Ok(Err(e)) => Err(Error::Connect { exception, message: format!("reply broke off: {e}") }),
+    }
+}
+
+/// Seconds since the epoch, for `created`.
+pub fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// `chatcmpl-<uuid4>`, the id LiteLLM gives translated replies.
+pub fn completion_id() -> String {
+    format!("chatcmpl-{}", uuid::Uuid::new_v4())
+}
+
+/// What every chunk of one translated stream repeats.
+#[derive(Debug)]
+pub struct ChunkHead {
+    pub id: String,
+    pub created: u64,
+    pub model: String,
+}
+
+impl ChunkHead {
+    /// A `chat.completion.chunk` with `choices`, written as one SSE event to `out`.
+    pub fn write(&self, choices: Value, usage: Option<Value>, out: &mut Vec<u8>) {
+        let mut chunk = json!({
+            "id": self.id, "created": self.created, "model": self.model, "object": "chat.completion.chunk",
+        });
+        if let Some(map) = chunk.as_object_mut() {
+            map.insert("choices".into(), choices);
+            if let Some(usage) = usage {
+                map.insert("usage".into(), usage);
+            }
+        }
+        write_event(&chunk, out);
+    }
+}
+
+/// `data: <json>\n\n`.
+pub fn write_event(value: &Value, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"data: ");
+    // Writing a Value into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, value);
+    out.extend_from_slice(b"\n\n");
+}
+
+/// A provider's stream translator; each turns one event's data into OpenAI chunks.
+pub enum Events {
+    Anthropic(anthropic::stream::Events),
+    Gemini(gemini::stream::Events),
+}
+
+impl Events {
+    fn event(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        match self {
+            Events::Anthropic(events) => events.event(data, out),
+            Events::Gemini(events) => events.event(data, out),
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        match self {
+            Events::Anthropic(events) => events.finish(out),
+            Events::Gemini(events) => events.finish(out),
+        }
+    }
+}
+
+/// A provider's SSE body read through [`Parser`] and yielded as OpenAI chunk events: one
+/// frame per upstream frame (empty when the frame held no whole event, so the relay's idle
+/// timer still sees the provider alive), memory bounded by the parser's event limit.
+pub struct Translated {
+    incoming: Incoming,
+    parser: Parser,
+    events: Events,
+    ended: bool,
+}
+
+impl Translated {
+    pub fn new(incoming: Incoming, events: Events) -> Self {
+        Translated { incoming, parser: Parser::default(), events, ended: false }
+    }
+
+    pub fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        loop {
+            if self.ended {
+                return Poll::Ready(None);
+            }
+            let mut out = Vec::new();
+            match std::task::ready!(Pin::new(&mut self.incoming).poll_frame(cx)) {
+                Some(Ok(frame)) => {
+                    let Ok(mut data) = frame.into_data() else { continue };
+                    while data.has_remaining() {
+                        let chunk = data.chunk();
+                        let len = chunk.len();
+                        self.parser.feed(chunk);
+                        data.advance(len);
+                    }
+                    self.drain(&mut out);
+                }
+                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+                None => {
+                    if let Some(last) = self.parser.finish() {
+                        self.events.event(&last, &mut out);
+                    }
+                    self.events.finish(&mut out);
+                    self.ended = true;
+                    if out.is_empty() {
+                        return Poll::Ready(None);
+                    }
+                }
+            }
+            return Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))));
+        }
+    }
+
+    fn drain(&mut self, out: &mut Vec<u8>) {
+        while let Some(parsed) = self.parser.next_event() {
+            match parsed {
+                Parsed::Event(data) => self.events.event(&data, out),
+                Parsed::TooLarge => {
+                    let message = "litellm.APIError: a streamed event exceeded 4 MiB";
+                    out.extend_from_slice(&error_event(message, "internal_server_error", 500));
+                    out.extend_from_slice(DONE);
+                    self.ended = true;
+                    return;
+                }
+            }
+        }
+    }
+}
