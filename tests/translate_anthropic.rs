@@ -262,3 +262,38 @@ async fn the_trace_context_reaches_anthropic_when_tracing_is_on() {
     let traceparent = mock.last().header("traceparent").map(str::to_owned);
     assert!(traceparent.as_deref().is_some_and(|t| t.starts_with("00-") && t.len() == 55), "{traceparent:?}");
 }
+
+/// The value of the one `metric` sample whose labels include all of `labels`.
+fn sample(page: &str, metric: &str, labels: &[&str]) -> String {
+    let lines: Vec<&str> = page
+        .lines()
+        .filter(|l| l.starts_with(&format!("{metric}{{")) && labels.iter().all(|label| l.contains(label)))
+        .collect();
+    assert_eq!(lines.len(), 1, "{metric} {labels:?}: {lines:?}");
+    lines[0].rsplit(' ').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn usage_reaches_the_metrics_and_only_clients_that_asked() {
+    let mock = mock::start(|seen| {
+        if seen.json()["stream"] == true {
+            Answer::SseRaw { pieces: stream_pieces() }
+        } else {
+            Answer::Json { status: 200, body: ANTHROPIC_REPLY.into(), headers: vec![] }
+        }
+    })
+    .await;
+    let gw = gateway(&mock, &[]).await;
+    let body = json!({ "model": "claude", "messages": [{ "role": "user", "content": "hi" }] });
+    assert_eq!(post(&gw, "/v1/chat/completions", None, &body).await.status, StatusCode::OK);
+    let mut streamed = body.clone();
+    streamed["stream"] = json!(true);
+    let events = sse_events(&post(&gw, "/v1/chat/completions", None, &streamed).await.text());
+    assert!(events.iter().all(|e| !e.contains("\"usage\"")), "the client did not ask for usage: {events:?}");
+    assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
+
+    let page = common::get(&gw, "/metrics", None).await.text();
+    let deployment = ["model=\"claude-sonnet-4-5\"", "model_group=\"claude\""];
+    assert_eq!(sample(&page, "litellm_input_tokens_metric_total", &deployment), "30", "15 + 15");
+    assert_eq!(sample(&page, "litellm_output_tokens_metric_total", &deployment), "55", "25 + 30");
+}

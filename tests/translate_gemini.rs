@@ -191,3 +191,20 @@ async fn unsupported_parameters_and_apis_are_refused_or_dropped() {
     let sent = mock.last().json();
     assert_eq!(sent, json!({ "contents": [{ "role": "user", "parts": [{ "text": "hi" }] }] }));
 }
+
+#[tokio::test]
+async fn stream_usage_reaches_the_metrics_without_reaching_the_client() {
+    let events: Vec<String> =
+        GEMINI_STREAM.split("\n\n").filter_map(|e| e.trim().strip_prefix("data: ").map(str::to_owned)).collect();
+    let mock = mock::start(move |_| Answer::Sse { events: events.clone(), gate: None }).await;
+    let gw = gateway(&mock).await;
+    let body = json!({ "model": "flash", "stream": true, "messages": [{ "role": "user", "content": "hi" }] });
+    let events = sse_events(&post(&gw, "/v1/chat/completions", None, &body).await.text());
+    assert!(events.iter().all(|e| !e.contains("\"usage\"")), "the client did not ask for usage: {events:?}");
+    let page = common::get(&gw, "/metrics", None).await.text();
+    let line = page
+        .lines()
+        .find(|l| l.starts_with("litellm_input_tokens_metric_total{") && l.contains("model_group=\"flash\""))
+        .unwrap_or_else(|| panic!("no input tokens for flash:\n{page}"));
+    assert!(line.ends_with(" 40"), "{line}");
+}
