@@ -9,9 +9,9 @@ use serde_json::{Map, Value, json};
 use crate::error::Error;
 use crate::provider::translate::{bad, data_uri, take};
 
-/// `max_tokens` when the client sets none. Anthropic requires one; LiteLLM takes the model's
-/// maximum from its cost map, which this gateway does not carry, so it uses LiteLLM's old
-/// fixed default.
+/// `max_tokens` when the client sets none (plus the thinking budget when thinking is on).
+/// Anthropic requires one; LiteLLM takes the model's maximum from its cost map, which this
+/// gateway does not carry, so it uses LiteLLM's old fixed default.
 pub const DEFAULT_MAX_TOKENS: u64 = 4096;
 /// The beta `output_format` (structured outputs) needs.
 pub const STRUCTURED_OUTPUTS_BETA: &str = "structured-outputs-2025-11-13";
@@ -39,7 +39,7 @@ pub fn translate(mut fields: Map<String, Value>, model: &str, stream: bool) -> R
     }
     let completion = take(&mut fields, "max_completion_tokens");
     let max_tokens = take(&mut fields, "max_tokens");
-    body.insert("max_tokens".into(), completion.or(max_tokens).unwrap_or(json!(DEFAULT_MAX_TOKENS)));
+    let asked_max = completion.or(max_tokens);
     fields.remove("stream");
     fields.remove("stream_options");
     if stream {
@@ -64,6 +64,9 @@ pub fn translate(mut fields: Map<String, Value>, model: &str, stream: bool) -> R
     for (key, value) in fields {
         body.entry(key).or_insert(value);
     }
+    // Anthropic wants max_tokens above the thinking budget: a default leaves room for both.
+    let budget = body.get("thinking").and_then(|t| t.get("budget_tokens")).and_then(Value::as_u64).unwrap_or(0);
+    body.insert("max_tokens".into(), asked_max.unwrap_or_else(|| json!(DEFAULT_MAX_TOKENS + budget)));
     Ok(Outgoing { body: Value::Object(body), beta })
 }
 
@@ -302,7 +305,7 @@ mod tests {
             r#"{"messages":[{"role":"user","content":"hi"}],"stop":"END","user":"u1","parallel_tool_calls":false,
                 "tool_choice":"required","reasoning_effort":"low","top_k":5}"#,
         );
-        assert_eq!(got.body["max_tokens"], DEFAULT_MAX_TOKENS);
+        assert_eq!(got.body["max_tokens"], DEFAULT_MAX_TOKENS + 1024, "room for the thinking budget");
         assert_eq!(got.body["stop_sequences"], json!(["END"]));
         assert_eq!(got.body["metadata"], json!({ "user_id": "u1" }));
         assert_eq!(got.body["tool_choice"], json!({ "type": "any", "disable_parallel_tool_use": true }));
