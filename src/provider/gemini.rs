@@ -6,6 +6,7 @@
 
 pub mod request;
 pub mod response;
+pub mod schema;
 pub mod stream;
 
 use http::{HeaderMap, HeaderName};

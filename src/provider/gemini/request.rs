@@ -1,14 +1,15 @@
 //! OpenAI chat request → Gemini `generateContent` request, pure: system messages to
 //! `system_instruction`, roles to `user`/`model`, data-URI images to `inline_data`, tool
 //! calls to `function_call` and tool results to `function_response` (the function's name
-//! looked up from the call), tools to `function_declarations`, `tool_choice` to
-//! `toolConfig`, sampling and output parameters to `generationConfig`. The result goes
-//! back to `gemini::forward`.
+//! looked up from the call), tools to `function_declarations` (schemas through
+//! `gemini::schema`), `tool_choice` to `toolConfig`, sampling and output parameters to
+//! `generationConfig`. The result goes back to `gemini::forward`.
 
 use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
+use super::schema;
 use crate::error::Error;
 use crate::provider::translate::{bad, data_uri, take};
 
@@ -26,8 +27,6 @@ const GENERATION: &[(&str, &str)] = &[
     ("temperature", "temperature"),
     ("top_p", "top_p"),
 ];
-/// JSON Schema keywords Gemini's OpenAPI-subset schemas refuse.
-const SCHEMA_REFUSED: &[&str] = &["$schema", "additionalProperties", "strict", "$id"];
 
 /// Translates the chat `fields`.
 pub fn translate(mut fields: Map<String, Value>) -> Result<Value, Error> {
@@ -175,7 +174,7 @@ fn tools(fields: &mut Map<String, Value>, body: &mut Map<String, Value>) -> Resu
                 declaration["description"] = description.clone();
             }
             if let Some(parameters) = function.get("parameters") {
-                declaration["parameters"] = schema(parameters.clone());
+                declaration["parameters"] = schema::convert(parameters.clone());
             }
             declarations.push(declaration);
         }
@@ -205,33 +204,6 @@ fn tools(fields: &mut Map<String, Value>, body: &mut Map<String, Value>) -> Resu
     };
     body.insert("toolConfig".into(), json!({ "functionCallingConfig": config }));
     Ok(())
-}
-
-/// A JSON Schema with the keywords Gemini refuses removed, at every level (property names
-/// are kept, even ones spelled like a refused keyword).
-pub fn schema(mut value: Value) -> Value {
-    if let Value::Object(map) = &mut value {
-        for key in SCHEMA_REFUSED {
-            map.remove(*key);
-        }
-        for (key, child) in map.iter_mut() {
-            match (key.as_str(), child) {
-                ("properties" | "$defs" | "definitions", Value::Object(named)) => {
-                    for schema_value in named.values_mut() {
-                        *schema_value = schema(std::mem::take(schema_value));
-                    }
-                }
-                ("anyOf" | "oneOf" | "allOf" | "prefixItems", Value::Array(list)) => {
-                    for item in list.iter_mut() {
-                        *item = schema(std::mem::take(item));
-                    }
-                }
-                ("items" | "not", child @ Value::Object(_)) => *child = schema(std::mem::take(child)),
-                _ => {}
-            }
-        }
-    }
-    value
 }
 
 /// `generationConfig` from the sampling and output parameters.
@@ -265,7 +237,7 @@ fn generation(fields: &mut Map<String, Value>) -> Result<Map<String, Value>, Err
                     return Err(bad("response_format", "json_schema needs json_schema.schema"));
                 };
                 config.insert("response_mime_type".into(), json!("application/json"));
-                config.insert("response_schema".into(), schema(found.clone()));
+                config.insert("response_schema".into(), schema::convert(found.clone()));
             }
             _ => return Err(bad("response_format", "must be of type text, json_object or json_schema")),
         }
