@@ -37,6 +37,11 @@ pub struct Call {
     pub ttft: Option<Duration>,
     pub usage: Option<Usage>,
     pub cost: Option<f64>,
+    /// Attempts after the first, in any group (`x-litellm-attempted-retries`).
+    pub retries: u32,
+    /// Fallback groups tried (`x-litellm-attempted-fallbacks`), and the last one.
+    pub fallbacks: u32,
+    pub fallback_group: Option<&'static str>,
     /// Where the request stands in a trace (continued from the client's `traceparent`).
     pub trace: trace::Context,
 }
@@ -68,6 +73,9 @@ impl Call {
             ttft: None,
             usage: None,
             cost: None,
+            retries: 0,
+            fallbacks: 0,
+            fallback_group: None,
             trace: trace::Context::from_headers(headers),
         }
     }

@@ -68,6 +68,10 @@ pub enum Error {
     MissingSecret { deployment: &'static str, variable: &'static str },
     #[error("Deployment '{deployment}' is misconfigured: {reason}")]
     Misconfigured { deployment: &'static str, reason: String },
+    #[error(
+        "No deployments available for selected model, Try again in {wait_s} seconds. Passed model={model}. pre-call-checks=False, cooldown_list={ids:?}"
+    )]
+    AllCoolingDown { model: String, wait_s: u64, ids: Vec<&'static str> },
 }
 
 impl Error {
@@ -88,6 +92,7 @@ impl Error {
             Error::Upstream { status, .. } => *status,
             Error::Connect { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Error::MissingSecret { .. } | Error::Misconfigured { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Error::AllCoolingDown { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -96,6 +101,7 @@ impl Error {
         match self {
             Error::NoKey | Error::MalformedKey | Error::WrongKey => "auth_error",
             Error::Upstream { status, .. } => upstream_type(*status),
+            Error::AllCoolingDown { .. } => "all_deployments_in_cooldown",
             Error::Connect { .. } | Error::MissingSecret { .. } | Error::Misconfigured { .. } => {
                 "internal_server_error"
             }
@@ -114,11 +120,50 @@ impl Error {
         }
     }
 
+    /// Whether another attempt may succeed: 408, 409, 429 and 5xx answers, timeouts and
+    /// connection failures, as LiteLLM retries.
+    pub fn retryable(&self) -> bool {
+        match self {
+            Error::Upstream { status, .. } => matches!(status.as_u16(), 408 | 409 | 429) || status.is_server_error(),
+            Error::Timeout { .. } | Error::Connect { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Whether a fallback group may serve instead: after retryable failures, and when the
+    /// group has nothing available.
+    pub fn falls_back(&self) -> bool {
+        self.retryable()
+            || matches!(self, Error::AllCoolingDown { .. } | Error::MissingSecret { .. } | Error::Misconfigured { .. })
+    }
+
+    /// A provider's 400 saying the prompt is too long (`context_window_fallbacks`).
+    pub fn context_window(&self) -> bool {
+        const SIGNS: &[&str] =
+            &["context_length_exceeded", "maximum context length", "context window", "prompt is too long"];
+        matches!(self, Error::Upstream { status, message, .. } if *status == StatusCode::BAD_REQUEST && SIGNS.iter().any(|s| message.to_lowercase().contains(s)))
+    }
+
+    /// A provider's 400 refusing the content (`content_policy_fallbacks`).
+    pub fn content_policy(&self) -> bool {
+        const SIGNS: &[&str] = &["content_policy_violation", "content management policy", "content_filter"];
+        matches!(self, Error::Upstream { status, message, .. } if *status == StatusCode::BAD_REQUEST && SIGNS.iter().any(|s| message.to_lowercase().contains(s)))
+    }
+
+    /// The provider's status, when it answered.
+    pub fn upstream_status(&self) -> Option<u16> {
+        match self {
+            Error::Upstream { status, .. } => Some(status.as_u16()),
+            Error::Timeout { .. } => Some(StatusCode::REQUEST_TIMEOUT.as_u16()),
+            _ => None,
+        }
+    }
+
     /// Which side caused it, for the log line.
     pub fn source_kind(&self) -> &'static str {
         match self {
             Error::Upstream { .. } | Error::Timeout { .. } | Error::Connect { .. } => "upstream",
-            Error::MissingSecret { .. } | Error::Misconfigured { .. } => "internal",
+            Error::MissingSecret { .. } | Error::Misconfigured { .. } | Error::AllCoolingDown { .. } => "internal",
             _ => "client",
         }
     }

@@ -5,17 +5,18 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use sha2::{Digest, Sha256};
 
 pub use crate::call::Call;
 
+use crate::cooldown::Cooldowns;
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::parse::{self, CallRequest};
-use crate::provider::{self, Attempt, Endpoint, Unavailable};
+use crate::provider::{self, Endpoint, Unavailable};
 use crate::resolve::{self, Unresolved};
 use crate::respond::stream::Finisher;
 use crate::respond::{self, Body};
@@ -23,7 +24,7 @@ use crate::route::{self, Api, Endpoint as Route};
 use crate::settings::Settings;
 use crate::table::{Deployment, Setting, Table};
 use crate::trace::Tracer;
-use crate::{auth, catalog, pick, report, upstream};
+use crate::{auth, catalog, report, upstream};
 
 /// Everything requests share; built once at start-up.
 pub struct Gateway {
@@ -36,6 +37,7 @@ pub struct Gateway {
     master_key_label: Option<String>,
     pub metrics: Metrics,
     pub tracer: Tracer,
+    pub cooldowns: Cooldowns,
     draining: AtomicBool,
 }
 
@@ -55,7 +57,19 @@ impl Gateway {
         let metrics = Metrics::new(table);
         let tracer = Tracer::start(&settings, table, client.clone());
         let draining = AtomicBool::new(false);
-        Ok(Gateway { table, settings, client, endpoints, master_key, master_key_label, metrics, tracer, draining })
+        let cooldowns = Cooldowns::new(table.deployments.len());
+        Ok(Gateway {
+            table,
+            settings,
+            client,
+            endpoints,
+            master_key,
+            master_key_label,
+            metrics,
+            tracer,
+            cooldowns,
+            draining,
+        })
     }
 
     /// Start-up warnings: open access, deployments that cannot serve.
@@ -174,30 +188,19 @@ impl Gateway {
             Unresolved::InvalidModel => Error::InvalidModel { route: api.route(), model: request.model.clone() },
             Unresolved::NoDeployment => Error::NoDeployment { model: request.model.clone() },
         })?;
-        let choice = pick::pick(self, &target, &request.model)?;
-        let endpoint = self.endpoints.get(usize::from(choice.index)).and_then(|e| e.as_ref().ok());
-        let Some(endpoint) = endpoint else { return Err(self.unavailable(choice.index)) };
-        call.deployment = Some(choice.deployment);
-        call.deployment_index = Some(choice.index);
-        call.upstream_model = Some(choice.upstream_model.clone());
-        call.api_base = Some(endpoint.base.clone());
-        let (timeout, idle) = self.timeouts(choice.deployment, request.stream);
-        let now = Instant::now();
-        let attempt = Attempt {
-            deployment: choice.deployment,
-            endpoint,
-            upstream_model: &choice.upstream_model,
-            deadline: now + timeout,
-            stream_usage: request.stream,
-            traceparent: self.tracer.enabled().then(|| call.trace.upstream_traceparent()),
-        };
-        call.sent_at = Some(now);
-        let reply = provider::call(self, &attempt, &request, &parts.headers).await?;
-        respond::relay(call, reply, &request, (self.settings.max_upstream_bytes, now + timeout, idle)).await
+        crate::retry::call(self, target, &request, &parts.headers, call).await
+    }
+
+    /// The resolved endpoint of an available deployment.
+    pub fn endpoint(&self, deployment: u16) -> Result<&Endpoint, Error> {
+        match self.endpoints.get(usize::from(deployment)) {
+            Some(Ok(endpoint)) => Ok(endpoint),
+            _ => Err(self.unavailable(deployment)),
+        }
     }
 
     /// (time allowed for the answer, or for a stream's head; longest gap between chunks).
-    fn timeouts(&self, d: &Deployment, stream: bool) -> (Duration, Duration) {
+    pub fn timeouts(&self, d: &Deployment, stream: bool) -> (Duration, Duration) {
         let router = &self.table.router;
         let total = Duration::from_millis(d.timeout_ms.or(router.timeout_ms).unwrap_or(router.request_timeout_ms));
         let stream_timeout = d.stream_timeout_ms.or(router.stream_timeout_ms).map(Duration::from_millis);

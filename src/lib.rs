@@ -10,7 +10,8 @@
 //! 4. [`parse`] reads the bounded body into a request that keeps unknown fields raw.
 //! 5. [`resolve`] maps the requested model to a group or deployment in the compiled
 //!    [`table`] (exact name, alias, longest wildcard, deployment name).
-//! 6. [`pick`] chooses an available deployment of the group.
+//! 6. [`retry`] runs the call's attempts (retries, fallbacks, [`cooldown`]s); each one
+//!    [`pick`]s an available deployment of the group.
 //! 7. [`provider`] speaks the deployment's wire protocol (closed enum, `match` dispatch)
 //!    through the pooled [`upstream`] client, or answers with the built-in fake.
 //! 8. [`respond`] relays the answer (JSON, or SSE chunk by chunk) with LiteLLM's headers, and
@@ -30,7 +31,9 @@ pub mod auth;
 pub mod parse;
 pub mod table;
 pub mod resolve;
+pub mod retry;
 pub mod pick;
+pub mod cooldown;
 pub mod provider;
 pub mod upstream;
 pub mod respond;

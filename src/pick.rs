@@ -1,5 +1,5 @@
 //! Chooses the deployment that serves a resolved model: available ones only (their
-//! secrets present), lowest `order` first, then LiteLLM's simple shuffle weighted by
+//! secrets present, not cooling down), lowest `order` first, then LiteLLM's simple shuffle weighted by
 //! `weight`, else `rpm`, else `tpm`. The request goes on to `provider`.
 
 use crate::error::Error;
@@ -15,15 +15,24 @@ pub struct Choice {
     pub upstream_model: String,
 }
 
-/// Picks among the target's deployments.
+/// Picks among the target's deployments, skipping those without their secrets and those
+/// cooling down.
 pub fn pick(gateway: &Gateway, target: &Target, requested: &str) -> Result<Choice, Error> {
     let table = gateway.table;
     let (candidates, captures): (&[u16], Option<&[String]>) = match target {
         Target::Group { group, captures } => (table.group(*group).deployments, captures.as_deref()),
         Target::Deployment(index) => (std::slice::from_ref(index), None),
     };
-    let available: Vec<u16> = candidates.iter().copied().filter(|i| gateway.available(*i)).collect();
+    let configured: Vec<u16> = candidates.iter().copied().filter(|i| gateway.available(*i)).collect();
+    let now = std::time::Instant::now();
+    let resting: Vec<(u16, std::time::Duration)> =
+        configured.iter().filter_map(|i| gateway.cooldowns.remaining(*i, now).map(|left| (*i, left))).collect();
+    let available: Vec<u16> = configured.iter().copied().filter(|i| resting.iter().all(|(r, _)| r != i)).collect();
     let Some(index) = choose(table.deployments, &available, fastrand::f64()) else {
+        if let Some(soonest) = resting.iter().map(|(_, left)| *left).min() {
+            let ids = resting.iter().map(|(i, _)| table.deployment(*i).id).collect();
+            return Err(Error::AllCoolingDown { model: requested.to_owned(), wait_s: soonest.as_secs().max(1), ids });
+        }
         let first = candidates.first().copied().unwrap_or_default();
         return Err(gateway.unavailable(first));
     };

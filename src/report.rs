@@ -34,11 +34,11 @@ pub fn finish(
     let problem = error.map(ToString::to_string).or_else(|| failure.map(str::to_owned));
     let source = error.map(Error::source_kind);
     if status >= 500 || failure.is_some() {
-        tracing::warn!(request_id, call_id, %method, path, status, model, group, deployment, latency_ms, ttft_ms, prompt_tokens, completion_tokens, total_tokens, cost = call.cost, retries = 0, fallbacks = 0, source, error = problem, "request failed");
+        tracing::warn!(request_id, call_id, %method, path, status, model, group, deployment, latency_ms, ttft_ms, prompt_tokens, completion_tokens, total_tokens, cost = call.cost, retries = call.retries, fallbacks = call.fallbacks, source, error = problem, "request failed");
     } else if error.is_some() {
         tracing::info!(request_id, call_id, %method, path, status, model, group, deployment, latency_ms, source, error = problem, "request refused");
     } else {
-        tracing::info!(request_id, call_id, %method, path, status, model, group, deployment, latency_ms, ttft_ms, prompt_tokens, completion_tokens, total_tokens, cost = call.cost, retries = 0, fallbacks = 0, "request served");
+        tracing::info!(request_id, call_id, %method, path, status, model, group, deployment, latency_ms, ttft_ms, prompt_tokens, completion_tokens, total_tokens, cost = call.cost, retries = call.retries, fallbacks = call.fallbacks, "request served");
     }
     if call.model_call && gateway.tracer.enabled() {
         spans(gateway, call, method, path, status, problem.as_deref());
@@ -58,6 +58,7 @@ pub fn finish(
             usage: call.usage,
             cost: call.cost,
             remaining: (remaining("x-ratelimit-remaining-requests"), remaining("x-ratelimit-remaining-tokens")),
+            fallback: call.fallback_group,
         };
         gateway.metrics.record(gateway.table, &record);
     }

@@ -115,6 +115,21 @@ pub struct Router {
     pub callbacks: &'static [&'static str],
 }
 
+/// Retries' spacing, cooldowns and fallbacks (`router_settings`).
+#[derive(Debug)]
+pub struct Resilience {
+    pub retry_after_ms: u64,
+    pub allowed_fails: Option<u32>,
+    pub cooldown_ms: u64,
+    pub disable_cooldowns: bool,
+    /// (group, the groups to try after it).
+    pub fallbacks: &'static [(u16, &'static [u16])],
+    pub default_fallbacks: &'static [u16],
+    pub context_window_fallbacks: &'static [(u16, &'static [u16])],
+    pub content_policy_fallbacks: &'static [(u16, &'static [u16])],
+    pub max_fallbacks: u32,
+}
+
 /// `general_settings`.
 #[derive(Debug)]
 pub struct General {
@@ -138,6 +153,7 @@ pub struct Table {
     pub wildcards: &'static [Wildcard],
     pub aliases: &'static [Alias],
     pub router: Router,
+    pub resilience: Resilience,
     pub general: General,
     /// `environment_variables`: defaults under the real environment.
     pub environment: &'static [(&'static str, &'static str)],

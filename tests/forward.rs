@@ -177,7 +177,9 @@ async fn upstream_errors_keep_their_status_in_openai_shape() {
     ];
     for (content, status, kind, message) in cases {
         let body = json!({ "model": "gpt-4o", "messages": [{ "role": "user", "content": content }] });
-        let reply = post(&gw, "/v1/chat/completions", None, &body).await;
+        // No retries here: the answer's shape is under test (tests/resilience.rs retries).
+        let headers = [("content-type", "application/json"), ("x-litellm-num-retries", "0")];
+        let reply = common::send(&gw, http::Method::POST, "/v1/chat/completions", &headers, body.to_string()).await;
         assert_eq!(reply.status.as_u16(), status);
         let error = reply.json()["error"].clone();
         assert_eq!((error["type"].as_str(), error["message"].as_str()), (Some(kind), Some(message)));

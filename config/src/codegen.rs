@@ -89,6 +89,20 @@ fn settings(out: &mut String, routes: &Routes) {
         g.max_request_bytes,
         g.forward_client_headers
     );
+    let x = &routes.resilience;
+    let _ = writeln!(
+        out,
+        "    resilience: crate::table::Resilience {{ retry_after_ms: {}, allowed_fails: {:?}, cooldown_ms: {}, disable_cooldowns: {}, fallbacks: {}, default_fallbacks: &{:?}, context_window_fallbacks: {}, content_policy_fallbacks: {}, max_fallbacks: {} }},",
+        x.retry_after_ms,
+        x.allowed_fails,
+        x.cooldown_ms,
+        x.disable_cooldowns,
+        fallbacks(&x.fallbacks),
+        x.default_fallbacks,
+        fallbacks(&x.context_window_fallbacks),
+        fallbacks(&x.content_policy_fallbacks),
+        x.max_fallbacks
+    );
     let vars: Vec<(&str, &str)> = routes.environment.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let _ = writeln!(out, "    environment: &{vars:?},");
 }
@@ -144,6 +158,12 @@ fn deployment(out: &mut String, d: &DeploymentSpec) {
     );
     let _ = writeln!(out, "            info_json: {:?},", d.info_json);
     out.push_str("        },\n");
+}
+
+/// `&[(group, &[target, ...]), ...]`.
+fn fallbacks(list: &[crate::resilience::FallbackSpec]) -> String {
+    let items: Vec<String> = list.iter().map(|f| format!("({}, &{:?})", f.group, f.targets)).collect();
+    format!("&[{}]", items.join(", "))
 }
 
 fn setting(s: Option<&Setting>) -> String {

@@ -201,10 +201,26 @@ fn routes(walker: &mut Walker<'_>, config: &Value, path: &str, env: &str) -> Res
     let settings_map = walker.section(settings_value, &join(path, "litellm_settings"), &keys::LITELLM_SETTINGS, &[])?;
     let aliases = aliases(walker, router_map, &join(path, "router_settings"), &groups)?;
     let router = router(walker, router_map, settings_map, path)?;
+    let resilience = crate::resilience::parse(
+        walker,
+        [(router_map, &join(path, "router_settings")), (settings_map, &join(path, "litellm_settings"))],
+        &groups,
+        &aliases,
+    )?;
     let general = general(walker, top.get("general_settings").unwrap_or(&empty), &join(path, "general_settings"))?;
     let environment =
         environment_variables(walker, top.get("environment_variables"), &join(path, "environment_variables"))?;
-    Ok(Routes { env: env.to_owned(), deployments, groups, aliases, wildcards, router, general, environment })
+    Ok(Routes {
+        env: env.to_owned(),
+        deployments,
+        groups,
+        aliases,
+        wildcards,
+        router,
+        resilience,
+        general,
+        environment,
+    })
 }
 
 /// Deployments sharing a `model_name` form a group, in order of first appearance.

@@ -123,6 +123,7 @@ pub struct Routes {
     /// Longest pattern first, as LiteLLM tries them.
     pub wildcards: Vec<WildcardSpec>,
     pub router: RouterSpec,
+    pub resilience: crate::resilience::ResilienceSpec,
     pub general: GeneralSpec,
     /// `environment_variables`: defaults for environment look-ups at start-up.
     pub environment: BTreeMap<String, String>,

@@ -113,6 +113,17 @@ pub(super) struct Families {
     pub(super) deployment_state: Family<DeploymentKey, f64>,
     pub(super) remaining_requests: Family<DeploymentKey, f64>,
     pub(super) remaining_tokens: Family<DeploymentKey, f64>,
+    pub(super) cooled_down: Family<DeploymentKey, f64>,
+    pub(super) fallbacks_ok: Family<FallbackKey, f64>,
+    pub(super) fallbacks_failed: Family<FallbackKey, f64>,
+}
+
+/// Labels of fallback counts: who asked for what, and the group that was tried.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) struct FallbackKey {
+    pub(super) key: String,
+    pub(super) requested: String,
+    pub(super) fallback: String,
 }
 
 /// One finished model call, as metrics see it.
@@ -133,6 +144,8 @@ pub struct Record<'a> {
     pub cost: Option<f64>,
     /// `x-ratelimit-remaining-requests` / `-tokens` from the provider.
     pub remaining: (Option<f64>, Option<f64>),
+    /// The last fallback group tried, if any was.
+    pub fallback: Option<&'a str>,
 }
 
 /// The registry; records nothing unless `callbacks` names `prometheus`.
@@ -168,6 +181,17 @@ impl Metrics {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts a deployment entering cooldown.
+    pub fn cooled_down(&self, deployment: u16) {
+        if !self.enabled {
+            return;
+        }
+        if let Ok(mut f) = self.families.lock() {
+            let at = DeploymentKey { deployment, status: 0 };
+            *f.cooled_down.get(at, || at) += 1.0;
+        }
+    }
+
     /// Records one finished model call.
     pub fn record(&self, table: &Table, r: &Record<'_>) {
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
@@ -187,6 +211,14 @@ impl Metrics {
         *f.proxy_total.get(proxy.clone(), proxy_over) += 1.0;
         if r.status >= 400 {
             *f.proxy_failed.get(proxy.clone(), proxy_over) += 1.0;
+        }
+        if let Some(fallback) = r.fallback {
+            let key =
+                FallbackKey { key: r.key.to_owned(), requested: r.requested.to_owned(), fallback: fallback.to_owned() };
+            let over =
+                || FallbackKey { key: OVERFLOW.into(), requested: OVERFLOW.into(), fallback: fallback.to_owned() };
+            let family = if r.status < 400 { &mut f.fallbacks_ok } else { &mut f.fallbacks_failed };
+            *family.get(key, over) += 1.0;
         }
         let Some((deployment, sent)) = r.deployment else { return };
         let model =

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{BUCKETS, DeploymentKey, Families, Family, Histogram, ModelKey, NONE, ProxyKey};
+use super::{BUCKETS, DeploymentKey, FallbackKey, Families, Family, Histogram, ModelKey, NONE, ProxyKey};
 use crate::table::Table;
 
 /// The whole page; `families` is `None` if the registry's lock was poisoned.
@@ -110,9 +110,23 @@ fn deployment(out: &mut String, table: &Table, f: &Families) {
         ("litellm_deployment_total_requests_total", "counter", "Calls per deployment.", &f.deployment_total),
         ("litellm_remaining_requests_metric", "gauge", "Provider-reported remaining requests.", &f.remaining_requests),
         ("litellm_remaining_tokens_metric", "gauge", "Provider-reported remaining tokens.", &f.remaining_tokens),
+        ("litellm_deployment_cooled_down_total", "counter", "Times a deployment entered cooldown.", &f.cooled_down),
     ];
     for (name, kind, help, family) in families {
         values(out, name, kind, help, family, labels);
+    }
+    let labels = |k: &FallbackKey| {
+        let (key, requested, fallback) = (escape(&k.key), escape(&k.requested), escape(&k.fallback));
+        format!(
+            "fallback_model=\"{fallback}\",hashed_api_key=\"{key}\",requested_model=\"{requested}\",team=\"{NONE}\",team_alias=\"{NONE}\""
+        )
+    };
+    let fallbacks = [
+        ("litellm_deployment_successful_fallbacks_total", "Calls a fallback group answered.", &f.fallbacks_ok),
+        ("litellm_deployment_failed_fallbacks_total", "Calls whose fallbacks failed too.", &f.fallbacks_failed),
+    ];
+    for (name, help, family) in fallbacks {
+        values(out, name, "counter", help, family, labels);
     }
 }
 

@@ -25,6 +25,7 @@ fn record(status: u16, usage: Option<Usage>) -> Record<'static> {
         usage,
         cost: Some(0.5),
         remaining: (Some(99.0), None),
+        fallback: None,
     }
 }
 

@@ -49,6 +49,9 @@ pub fn detail(status: StatusCode, text: &str) -> Response<Body> {
 pub fn error(error: &Error, call: &Call) -> Response<Body> {
     let mut response = json(error.status(), &error.body());
     call_headers(call, response.headers_mut());
+    if let Error::AllCoolingDown { wait_s, .. } = error {
+        response.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from(*wait_s));
+    }
     response
 }
 
@@ -151,8 +154,8 @@ fn call_headers(call: &Call, headers: &mut HeaderMap) {
     if let Some(base) = &call.api_base {
         set("x-litellm-model-api-base", base);
     }
-    set("x-litellm-attempted-retries", "0");
-    set("x-litellm-attempted-fallbacks", "0");
+    set("x-litellm-attempted-retries", &call.retries.to_string());
+    set("x-litellm-attempted-fallbacks", &call.fallbacks.to_string());
     let total = call.started.elapsed();
     set("x-litellm-response-duration-ms", &format!("{:.3}", total.as_secs_f64() * 1000.0));
     if let (Some(sent), Some(head)) = (call.sent_at, call.head_at) {
