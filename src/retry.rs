@@ -19,8 +19,10 @@ use crate::table::Table;
 
 /// Most retries a client may ask for with `x-litellm-num-retries`.
 const MAX_RETRIES: u32 = 10;
-/// Longest wait a provider's `retry-after` can impose between attempts.
-const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
+/// Longest a provider's `retry-after` may hold a client between attempts; a provider
+/// asking for more gets its error relayed at once (with `llm_provider-retry-after`), so the
+/// client decides whether to wait.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
 
 /// Serves a resolved call, retrying and falling back as configured.
 pub async fn call(
@@ -91,12 +93,11 @@ async fn attempts(
                 );
             }
         }
-        if !error.retryable() || tried >= retries {
-            return Err(error);
-        }
+        let pause = wait(gateway, call);
+        let Some(pause) = pause.filter(|_| error.retryable() && tried < retries) else { return Err(error) };
         tried += 1;
         call.retries += 1;
-        tokio::time::sleep(wait(gateway, call)).await;
+        tokio::time::sleep(pause).await;
     }
 }
 
@@ -129,16 +130,17 @@ async fn once(
     respond::relay(call, reply, request, (gateway.settings.max_upstream_bytes, now + timeout, idle)).await
 }
 
-/// Time before the next attempt: `retry_after`, or the provider's `retry-after` if longer.
-fn wait(gateway: &Gateway, call: &Call) -> Duration {
+/// Time before the next attempt: `retry_after`, or the provider's `retry-after` if longer;
+/// `None` when the provider asks for more than [`MAX_RETRY_WAIT`].
+fn wait(gateway: &Gateway, call: &Call) -> Option<Duration> {
     let configured = Duration::from_millis(gateway.table.resilience.retry_after_ms);
     let asked = call
         .upstream_headers
         .as_ref()
         .and_then(|h| h.get(http::header::RETRY_AFTER)?.to_str().ok()?.trim().parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s > 0.0)
-        .map_or(Duration::ZERO, |s| Duration::from_secs_f64(s).min(MAX_RETRY_WAIT));
-    configured.max(asked)
+        .map_or(Duration::ZERO, Duration::from_secs_f64);
+    (asked <= MAX_RETRY_WAIT).then_some(configured.max(asked))
 }
 
 /// The group a target belongs to, for its fallbacks.

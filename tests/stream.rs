@@ -196,3 +196,18 @@ async fn drain_lets_an_in_flight_stream_finish() {
     assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
     tokio::time::timeout(PROMPTLY, stopping).await.expect("stop completes once drained").unwrap();
 }
+
+#[tokio::test]
+async fn a_providers_error_event_is_relayed_untouched() {
+    let error = r#"{"error": {"message": "upstream exploded mid-stream", "type": "internal_server_error", "param": null, "code": "500"}}"#;
+    let mock =
+        mock::start(move |_| Answer::Sse { events: vec![chunk("a"), error.to_owned(), "[DONE]".into()], gate: None })
+            .await;
+    let gw = gateway(&mock).await;
+    let events = sse_events(
+        &post(&gw, "/v1/chat/completions", None, &json!({ "model": "gpt-4o", "stream": true, "messages": [] }))
+            .await
+            .text(),
+    );
+    assert_eq!(events, vec![events[0].clone(), error.to_owned(), "[DONE]".to_owned()], "no model added, spacing kept");
+}

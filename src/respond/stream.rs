@@ -87,6 +87,15 @@ impl Relay {
             self.done_sent = true;
             return;
         }
+        if let Some(message) = error_message(data) {
+            // A provider's (or translator's) error event goes to the client as it is, and
+            // the request counts as failed.
+            out.extend_from_slice(b"data: ");
+            out.extend_from_slice(data);
+            out.extend_from_slice(b"\n\n");
+            self.failure = Some(message);
+            return;
+        }
         let mark = out.len();
         let Some(seen) = rewrite(data, &self.model, out) else { return };
         if let Some(usage) = seen.usage {
@@ -141,6 +150,21 @@ impl Relay {
     fn fail(message: String, kind: &str, code: u16) -> (Vec<u8>, String) {
         (error_event(&message, kind, code), message)
     }
+}
+
+/// The message of an `{"error": ...}` event, if `data` is one.
+fn error_message(data: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Event {
+        error: serde_json::Value,
+    }
+    let start = data.iter().position(|b| !b.is_ascii_whitespace())?;
+    if !data[start..].starts_with(b"{\"error\"") {
+        return None;
+    }
+    let event: Event = serde_json::from_slice(data).ok()?;
+    let message = event.error.get("message").and_then(serde_json::Value::as_str).map(str::to_owned);
+    Some(message.unwrap_or_else(|| event.error.to_string()))
 }
 
 impl Drop for Relay {
