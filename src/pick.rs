@@ -65,43 +65,9 @@ fn choose(deployments: &[Deployment], available: &[u16], roll: f64) -> Option<u1
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::table::{Mock, ModelInfo, Protocol};
 
     fn deployment(weight: Option<f64>, rpm: Option<u64>, order: Option<u32>) -> Deployment {
-        Deployment {
-            id: "d",
-            model_name: "g",
-            model: "fake/x",
-            provider: "fake",
-            protocol: Protocol::Fake,
-            upstream_model: "x",
-            api_base: None,
-            base_env: None,
-            default_base: None,
-            base_suffix: "",
-            api_key: None,
-            key_env: None,
-            api_version: None,
-            organization: None,
-            timeout_ms: None,
-            stream_timeout_ms: None,
-            max_retries: None,
-            weight,
-            rpm,
-            tpm: None,
-            order,
-            extra_headers: &[],
-            default_params: &[],
-            mock: Mock { response: None, latency_ms: 0, chunk_interval_ms: 0 },
-            info: ModelInfo {
-                mode: None,
-                max_input_tokens: None,
-                max_output_tokens: None,
-                input_cost_per_token: None,
-                output_cost_per_token: None,
-            },
-            info_json: "{}",
-        }
+        Deployment { weight, rpm, order, ..crate::table::test_deployment() }
     }
 
     #[test]

@@ -159,6 +159,45 @@ pub struct Table {
     pub environment: &'static [(&'static str, &'static str)],
 }
 
+/// A fake deployment with nothing set, for unit tests to adjust with `..`.
+#[cfg(test)]
+pub(crate) fn test_deployment() -> Deployment {
+    Deployment {
+        id: "d",
+        model_name: "g",
+        model: "fake/x",
+        provider: "fake",
+        protocol: Protocol::Fake,
+        upstream_model: "x",
+        api_base: None,
+        base_env: None,
+        default_base: None,
+        base_suffix: "",
+        api_key: None,
+        key_env: None,
+        api_version: None,
+        organization: None,
+        timeout_ms: None,
+        stream_timeout_ms: None,
+        max_retries: None,
+        weight: None,
+        rpm: None,
+        tpm: None,
+        order: None,
+        extra_headers: &[],
+        default_params: &[],
+        mock: Mock { response: None, latency_ms: 0, chunk_interval_ms: 0 },
+        info: ModelInfo {
+            mode: None,
+            max_input_tokens: None,
+            max_output_tokens: None,
+            input_cost_per_token: None,
+            output_cost_per_token: None,
+        },
+        info_json: "{}",
+    }
+}
+
 impl Table {
     pub fn group(&self, index: u16) -> &'static Group {
         &self.groups[usize::from(index)]

@@ -71,42 +71,15 @@ pub fn cost(d: &Deployment, model: &str, usage: &Usage) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::table::{Mock, ModelInfo, Protocol};
+    use crate::table::{ModelInfo, Protocol};
 
     fn deployment(input: Option<f64>, output: Option<f64>) -> Deployment {
+        let d = crate::table::test_deployment();
         Deployment {
-            id: "d",
-            model_name: "g",
-            model: "openai/x",
-            provider: "openai",
             protocol: Protocol::OpenAi,
-            upstream_model: "x",
-            api_base: None,
-            base_env: None,
-            default_base: None,
-            base_suffix: "",
-            api_key: None,
-            key_env: None,
-            api_version: None,
-            organization: None,
-            timeout_ms: None,
-            stream_timeout_ms: None,
-            max_retries: None,
-            weight: None,
-            rpm: None,
-            tpm: None,
-            order: None,
-            extra_headers: &[],
-            default_params: &[],
-            mock: Mock { response: None, latency_ms: 0, chunk_interval_ms: 0 },
-            info: ModelInfo {
-                mode: None,
-                max_input_tokens: None,
-                max_output_tokens: None,
-                input_cost_per_token: input,
-                output_cost_per_token: output,
-            },
-            info_json: "{}",
+            provider: "openai",
+            info: ModelInfo { input_cost_per_token: input, output_cost_per_token: output, ..d.info },
+            ..d
         }
     }
 
