@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use http::HeaderMap;
 
+use crate::limits::Permit;
 use crate::table::Deployment;
 use crate::trace;
 use crate::usage::Usage;
@@ -42,6 +43,9 @@ pub struct Call {
     /// Fallback groups tried (`x-litellm-attempted-fallbacks`), and the last one.
     pub fallbacks: u32,
     pub fallback_group: Option<&'static str>,
+    /// The chosen deployment's slot and the global one, held until the call ends.
+    pub permit: Option<Permit>,
+    pub global_permit: Option<Permit>,
     /// Where the request stands in a trace (continued from the client's `traceparent`).
     pub trace: trace::Context,
 }
@@ -76,6 +80,8 @@ impl Call {
             retries: 0,
             fallbacks: 0,
             fallback_group: None,
+            permit: None,
+            global_permit: None,
             trace: trace::Context::from_headers(headers),
         }
     }

@@ -72,6 +72,14 @@ pub enum Error {
         "No deployments available for selected model, Try again in {wait_s} seconds. Passed model={model}. pre-call-checks=False, cooldown_list={ids:?}"
     )]
     AllCoolingDown { model: String, wait_s: u64, ids: Vec<&'static str> },
+    #[error(
+        "litellm.RateLimitError: every deployment of model={model} is at its rpm, tpm or max_parallel_requests limit. Try again in {wait_s} seconds."
+    )]
+    Saturated { model: String, wait_s: u64 },
+    #[error(
+        "litellm.RateLimitError: the gateway is serving its global_max_parallel_requests ({limit}) calls. Try again in {wait_s} seconds."
+    )]
+    Busy { limit: u32, wait_s: u64 },
 }
 
 impl Error {
@@ -92,7 +100,9 @@ impl Error {
             Error::Upstream { status, .. } => *status,
             Error::Connect { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Error::MissingSecret { .. } | Error::Misconfigured { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Error::AllCoolingDown { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::AllCoolingDown { .. } | Error::Saturated { .. } | Error::Busy { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
         }
     }
 
@@ -102,6 +112,7 @@ impl Error {
             Error::NoKey | Error::MalformedKey | Error::WrongKey => "auth_error",
             Error::Upstream { status, .. } => upstream_type(*status),
             Error::AllCoolingDown { .. } => "all_deployments_in_cooldown",
+            Error::Saturated { .. } | Error::Busy { .. } => "throttling_error",
             Error::Connect { .. } | Error::MissingSecret { .. } | Error::Misconfigured { .. } => {
                 "internal_server_error"
             }
@@ -134,7 +145,13 @@ impl Error {
     /// group has nothing available.
     pub fn falls_back(&self) -> bool {
         self.retryable()
-            || matches!(self, Error::AllCoolingDown { .. } | Error::MissingSecret { .. } | Error::Misconfigured { .. })
+            || matches!(
+                self,
+                Error::AllCoolingDown { .. }
+                    | Error::Saturated { .. }
+                    | Error::MissingSecret { .. }
+                    | Error::Misconfigured { .. }
+            )
     }
 
     /// A provider's 400 saying the prompt is too long (`context_window_fallbacks`).
@@ -150,6 +167,16 @@ impl Error {
         matches!(self, Error::Upstream { status, message, .. } if *status == StatusCode::BAD_REQUEST && SIGNS.iter().any(|s| message.to_lowercase().contains(s)))
     }
 
+    /// Seconds the client should wait before trying again, for the gateway's own 429s.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Error::AllCoolingDown { wait_s, .. } | Error::Saturated { wait_s, .. } | Error::Busy { wait_s, .. } => {
+                Some(*wait_s)
+            }
+            _ => None,
+        }
+    }
+
     /// The provider's status, when it answered.
     pub fn upstream_status(&self) -> Option<u16> {
         match self {
@@ -163,7 +190,11 @@ impl Error {
     pub fn source_kind(&self) -> &'static str {
         match self {
             Error::Upstream { .. } | Error::Timeout { .. } | Error::Connect { .. } => "upstream",
-            Error::MissingSecret { .. } | Error::Misconfigured { .. } | Error::AllCoolingDown { .. } => "internal",
+            Error::MissingSecret { .. }
+            | Error::Misconfigured { .. }
+            | Error::AllCoolingDown { .. }
+            | Error::Saturated { .. }
+            | Error::Busy { .. } => "internal",
             _ => "client",
         }
     }

@@ -14,6 +14,7 @@ pub use crate::call::Call;
 
 use crate::cooldown::Cooldowns;
 use crate::error::Error;
+use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::parse::{self, CallRequest};
 use crate::provider::{self, Endpoint, Unavailable};
@@ -38,6 +39,7 @@ pub struct Gateway {
     pub metrics: Metrics,
     pub tracer: Tracer,
     pub cooldowns: Cooldowns,
+    pub limits: Limits,
     draining: AtomicBool,
 }
 
@@ -58,6 +60,7 @@ impl Gateway {
         let tracer = Tracer::start(&settings, table, client.clone());
         let draining = AtomicBool::new(false);
         let cooldowns = Cooldowns::new(table.deployments.len());
+        let limits = Limits::new(table.deployments.len(), table.general.global_max_parallel);
         Ok(Gateway {
             table,
             settings,
@@ -68,6 +71,7 @@ impl Gateway {
             metrics,
             tracer,
             cooldowns,
+            limits,
             draining,
         })
     }
@@ -142,6 +146,12 @@ impl Gateway {
             call.route = api.route();
             call.model_call = true;
             self.metrics.start();
+        }
+        if call.model_call {
+            call.global_permit = Some(self.limits.enter().ok_or_else(|| Error::Busy {
+                limit: self.table.general.global_max_parallel.unwrap_or_default(),
+                wait_s: 1,
+            })?);
         }
         let needs_key =
             endpoint.needs_key() || (endpoint == Route::Metrics && self.table.router.require_auth_for_metrics);

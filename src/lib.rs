@@ -34,6 +34,7 @@ pub mod resolve;
 pub mod retry;
 pub mod pick;
 pub mod cooldown;
+pub mod limits;
 pub mod provider;
 pub mod upstream;
 pub mod respond;

@@ -2,6 +2,8 @@
 //! secrets present, not cooling down), lowest `order` first, then LiteLLM's simple shuffle weighted by
 //! `weight`, else `rpm`, else `tpm`. The request goes on to `provider`.
 
+use std::time::{Duration, Instant};
+
 use crate::error::Error;
 use crate::gateway::Gateway;
 use crate::resolve::{Target, upstream_model};
@@ -13,6 +15,8 @@ pub struct Choice {
     pub index: u16,
     pub deployment: &'static Deployment,
     pub upstream_model: String,
+    /// The deployment's slot for this call.
+    pub permit: crate::limits::Permit,
 }
 
 /// Picks among the target's deployments, skipping those without their secrets and those
@@ -24,11 +28,18 @@ pub fn pick(gateway: &Gateway, target: &Target, requested: &str) -> Result<Choic
         Target::Deployment(index) => (std::slice::from_ref(index), None),
     };
     let configured: Vec<u16> = candidates.iter().copied().filter(|i| gateway.available(*i)).collect();
-    let now = std::time::Instant::now();
-    let resting: Vec<(u16, std::time::Duration)> =
+    let now = Instant::now();
+    let resting: Vec<(u16, Duration)> =
         configured.iter().filter_map(|i| gateway.cooldowns.remaining(*i, now).map(|left| (*i, left))).collect();
-    let available: Vec<u16> = configured.iter().copied().filter(|i| resting.iter().all(|(r, _)| r != i)).collect();
+    let rested: Vec<u16> = configured.iter().copied().filter(|i| resting.iter().all(|(r, _)| r != i)).collect();
+    let full: Vec<Duration> =
+        rested.iter().filter_map(|i| gateway.limits.room(*i, table.deployment(*i), now).err()).collect();
+    let available: Vec<u16> =
+        rested.iter().copied().filter(|i| gateway.limits.room(*i, table.deployment(*i), now).is_ok()).collect();
     let Some(index) = choose(table.deployments, &available, fastrand::f64()) else {
+        if let Some(soonest) = full.iter().min() {
+            return Err(Error::Saturated { model: requested.to_owned(), wait_s: soonest.as_secs().max(1) });
+        }
         if let Some(soonest) = resting.iter().map(|(_, left)| *left).min() {
             let ids = resting.iter().map(|(i, _)| table.deployment(*i).id).collect();
             return Err(Error::AllCoolingDown { model: requested.to_owned(), wait_s: soonest.as_secs().max(1), ids });
@@ -37,8 +48,12 @@ pub fn pick(gateway: &Gateway, target: &Target, requested: &str) -> Result<Choic
         return Err(gateway.unavailable(first));
     };
     let deployment = table.deployment(index);
+    let permit = gateway
+        .limits
+        .admit(index, deployment, now)
+        .ok_or_else(|| Error::Saturated { model: requested.to_owned(), wait_s: 1 })?;
     let upstream_model = upstream_model(deployment.upstream_model, deployment.provider, captures, requested);
-    Ok(Choice { index, deployment, upstream_model })
+    Ok(Choice { index, deployment, upstream_model, permit })
 }
 
 /// The weighted pick among the lowest-`order` deployments of `available`; `roll` in [0, 1).

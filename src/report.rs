@@ -43,6 +43,9 @@ pub fn finish(
     if call.model_call && gateway.tracer.enabled() {
         spans(gateway, call, method, path, status, problem.as_deref());
     }
+    if let (Some(i), Some(usage)) = (call.deployment_index, call.usage) {
+        gateway.limits.spent(i, usage.total_tokens, Instant::now());
+    }
     if call.model_call {
         let remaining =
             |name: &str| call.upstream_headers.as_ref()?.get(name)?.to_str().ok()?.trim().parse::<f64>().ok();

@@ -111,6 +111,7 @@ async fn once(
 ) -> Result<Response<Body>, Error> {
     let choice = pick::pick(gateway, target, &request.model)?;
     let endpoint = gateway.endpoint(choice.index)?;
+    call.permit = Some(choice.permit);
     call.deployment = Some(choice.deployment);
     call.deployment_index = Some(choice.index);
     call.upstream_model = Some(choice.upstream_model.clone());

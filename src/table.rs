@@ -71,6 +71,8 @@ pub struct Deployment {
     pub rpm: Option<u64>,
     pub tpm: Option<u64>,
     pub order: Option<u32>,
+    /// Most calls in flight at once (`max_parallel_requests`).
+    pub max_parallel: Option<u32>,
     pub extra_headers: &'static [(&'static str, &'static str)],
     /// Request parameters (name, JSON value) used where the request leaves them out.
     pub default_params: &'static [(&'static str, &'static str)],
@@ -137,6 +139,7 @@ pub struct General {
     pub key_header: Option<&'static str>,
     pub max_request_bytes: u64,
     pub forward_client_headers: bool,
+    pub global_max_parallel: Option<u32>,
 }
 
 /// One environment's routes.
@@ -184,6 +187,7 @@ pub(crate) fn test_deployment() -> Deployment {
         rpm: None,
         tpm: None,
         order: None,
+        max_parallel: None,
         extra_headers: &[],
         default_params: &[],
         mock: Mock { response: None, latency_ms: 0, chunk_interval_ms: 0 },

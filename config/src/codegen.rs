@@ -83,11 +83,12 @@ fn settings(out: &mut String, routes: &Routes) {
     let g = &routes.general;
     let _ = writeln!(
         out,
-        "    general: crate::table::General {{ master_key: {}, key_header: {:?}, max_request_bytes: {}, forward_client_headers: {} }},",
+        "    general: crate::table::General {{ master_key: {}, key_header: {:?}, max_request_bytes: {}, forward_client_headers: {}, global_max_parallel: {:?} }},",
         setting(g.master_key.as_ref()),
         g.key_header,
         g.max_request_bytes,
-        g.forward_client_headers
+        g.forward_client_headers,
+        g.global_max_parallel
     );
     let x = &routes.resilience;
     let _ = writeln!(
@@ -142,8 +143,8 @@ fn deployment(out: &mut String, d: &DeploymentSpec) {
     );
     let _ = writeln!(
         out,
-        "            timeout_ms: {:?}, stream_timeout_ms: {:?}, max_retries: {:?}, weight: {:?}, rpm: {:?}, tpm: {:?}, order: {:?},",
-        d.timeout_ms, d.stream_timeout_ms, d.max_retries, d.weight, d.rpm, d.tpm, d.order
+        "            timeout_ms: {:?}, stream_timeout_ms: {:?}, max_retries: {:?}, weight: {:?}, rpm: {:?}, tpm: {:?}, order: {:?}, max_parallel: {:?},",
+        d.timeout_ms, d.stream_timeout_ms, d.max_retries, d.weight, d.rpm, d.tpm, d.order, d.max_parallel
     );
     let _ = writeln!(out, "            extra_headers: &{headers:?}, default_params: &{defaults:?},");
     let _ = writeln!(

@@ -69,6 +69,9 @@ pub(crate) fn parse(walker: &mut Walker<'_>, item: &Value, path: &str) -> Result
         rpm: walker.whole(params, "rpm", &params_path)?,
         tpm: walker.whole(params, "tpm", &params_path)?,
         order: walker.whole(params, "order", &params_path)?.map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+        max_parallel: walker
+            .whole(params, "max_parallel_requests", &params_path)?
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
         extra_headers: headers(walker, params, &params_path)?,
         default_params: default_params(walker, params, &params_path)?,
         mock_response: walker.string(params, "mock_response", &params_path)?,

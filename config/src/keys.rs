@@ -64,6 +64,7 @@ pub const LITELLM_PARAMS: Section = Section {
         "api_version",
         "custom_llm_provider",
         "extra_headers",
+        "max_parallel_requests",
         "max_retries",
         "mock_chunk_interval_ms",
         "mock_latency_ms",
@@ -83,7 +84,6 @@ pub const LITELLM_PARAMS: Section = Section {
         ("aws_secret_access_key", LATER),
         ("base_model", LATER),
         ("input_cost_per_token", LATER),
-        ("max_parallel_requests", LATER),
         ("num_retries", LATER),
         ("output_cost_per_token", LATER),
         ("tags", LATER),
@@ -100,6 +100,7 @@ pub const ROUTER: Section = Section {
         "context_window_fallbacks",
         "cooldown_time",
         "default_fallbacks",
+        "default_max_parallel_requests",
         "disable_cooldowns",
         "fallbacks",
         "max_fallbacks",
@@ -113,7 +114,6 @@ pub const ROUTER: Section = Section {
     ignored: &[
         ("allowed_fails_policy", LATER),
         ("cache_responses", CACHE),
-        ("default_max_parallel_requests", LATER),
         ("enable_pre_call_checks", LATER),
         ("enable_tag_filtering", LATER),
         ("optional_pre_call_checks", LATER),
@@ -157,7 +157,13 @@ pub const LITELLM_SETTINGS: Section = Section {
 };
 
 pub const GENERAL: Section = Section {
-    used: &["forward_client_headers_to_llm_api", "litellm_key_header_name", "master_key", "max_request_size_mb"],
+    used: &[
+        "forward_client_headers_to_llm_api",
+        "global_max_parallel_requests",
+        "litellm_key_header_name",
+        "master_key",
+        "max_request_size_mb",
+    ],
     ignored: &[
         ("alerting", UI),
         ("alerting_threshold", UI),
@@ -175,7 +181,6 @@ pub const GENERAL: Section = Section {
         ("disable_reset_budget", DB),
         ("disable_spend_logs", DB),
         ("enable_jwt_auth", UI),
-        ("global_max_parallel_requests", LATER),
         ("health_check_details", LATER),
         ("health_check_interval", LATER),
         ("key_management_settings", UI),

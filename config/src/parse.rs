@@ -201,6 +201,10 @@ fn routes(walker: &mut Walker<'_>, config: &Value, path: &str, env: &str) -> Res
     let settings_map = walker.section(settings_value, &join(path, "litellm_settings"), &keys::LITELLM_SETTINGS, &[])?;
     let aliases = aliases(walker, router_map, &join(path, "router_settings"), &groups)?;
     let router = router(walker, router_map, settings_map, path)?;
+    let default_parallel = walker.whole(router_map, "default_max_parallel_requests", &join(path, "router_settings"))?;
+    for d in deployments.iter_mut().filter(|d| d.max_parallel.is_none()) {
+        d.max_parallel = default_parallel.map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+    }
     let resilience = crate::resilience::parse(
         walker,
         [(router_map, &join(path, "router_settings")), (settings_map, &join(path, "litellm_settings"))],
@@ -321,6 +325,9 @@ fn general(walker: &mut Walker<'_>, value: &Value, path: &str) -> Result<General
         key_header: walker.string(map, "litellm_key_header_name", path)?.map(|h| h.to_ascii_lowercase()),
         max_request_bytes,
         forward_client_headers: walker.boolean(map, "forward_client_headers_to_llm_api", path)?.unwrap_or(false),
+        global_max_parallel: walker
+            .whole(map, "global_max_parallel_requests", path)?
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
     })
 }
 

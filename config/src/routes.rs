@@ -48,6 +48,8 @@ pub struct DeploymentSpec {
     pub rpm: Option<u64>,
     pub tpm: Option<u64>,
     pub order: Option<u32>,
+    /// `max_parallel_requests`, else `router_settings.default_max_parallel_requests`.
+    pub max_parallel: Option<u32>,
     pub extra_headers: BTreeMap<String, String>,
     /// Request parameters the deployment sets (`temperature`, `max_tokens`, ...), as JSON;
     /// used where the client's request leaves them out.
@@ -111,6 +113,8 @@ pub struct GeneralSpec {
     pub key_header: Option<String>,
     pub max_request_bytes: u64,
     pub forward_client_headers: bool,
+    /// `global_max_parallel_requests`: model calls served at once, over all deployments.
+    pub global_max_parallel: Option<u32>,
 }
 
 /// One environment, validated and normalised.

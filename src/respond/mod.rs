@@ -49,8 +49,8 @@ pub fn detail(status: StatusCode, text: &str) -> Response<Body> {
 pub fn error(error: &Error, call: &Call) -> Response<Body> {
     let mut response = json(error.status(), &error.body());
     call_headers(call, response.headers_mut());
-    if let Error::AllCoolingDown { wait_s, .. } = error {
-        response.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from(*wait_s));
+    if let Some(wait_s) = error.retry_after() {
+        response.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from(wait_s));
     }
     response
 }

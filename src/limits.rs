@@ -1,0 +1,156 @@
+//! Capacity: each deployment's `rpm`, `tpm` and `max_parallel_requests`, and the
+//! gateway-wide `global_max_parallel_requests`. `pick` skips saturated deployments and
+//! takes a [`Permit`] for the one it chooses; the permit lives as long as the call (a
+//! stream's included) and gives its slot back when dropped.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::table::Deployment;
+
+/// The window `rpm` and `tpm` count in.
+const MINUTE: Duration = Duration::from_secs(60);
+/// What a client at a parallel-request limit is told to wait.
+const PARALLEL_WAIT: Duration = Duration::from_secs(1);
+
+#[derive(Debug)]
+struct Window {
+    start: Instant,
+    requests: u64,
+    tokens: u64,
+}
+
+impl Window {
+    fn current(&mut self, now: Instant) -> &mut Self {
+        if now.duration_since(self.start) >= MINUTE {
+            *self = Window { start: now, requests: 0, tokens: 0 };
+        }
+        self
+    }
+}
+
+#[derive(Debug)]
+struct Slot {
+    in_flight: Arc<AtomicU32>,
+    window: Mutex<Window>,
+}
+
+/// A held slot; dropping it frees the slot.
+#[derive(Debug)]
+pub struct Permit(Arc<AtomicU32>);
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Every deployment's counters and the global one.
+#[derive(Debug)]
+pub struct Limits {
+    slots: Vec<Slot>,
+    global: Arc<AtomicU32>,
+    global_max: Option<u32>,
+}
+
+impl Limits {
+    pub fn new(deployments: usize, global_max: Option<u32>) -> Self {
+        let now = Instant::now();
+        let slot = || Slot {
+            in_flight: Arc::new(AtomicU32::new(0)),
+            window: Mutex::new(Window { start: now, requests: 0, tokens: 0 }),
+        };
+        Limits { slots: (0..deployments).map(|_| slot()).collect(), global: Arc::new(AtomicU32::new(0)), global_max }
+    }
+
+    /// `Err(wait)` when deployment `i` is at one of its limits.
+    pub fn room(&self, i: u16, d: &Deployment, now: Instant) -> Result<(), Duration> {
+        let Some(slot) = self.slots.get(usize::from(i)) else { return Ok(()) };
+        if d.max_parallel.is_some_and(|max| slot.in_flight.load(Ordering::Acquire) >= max) {
+            return Err(PARALLEL_WAIT);
+        }
+        if d.rpm.is_none() && d.tpm.is_none() {
+            return Ok(());
+        }
+        let Ok(mut window) = slot.window.lock() else { return Ok(()) };
+        let window = window.current(now);
+        let full = d.rpm.is_some_and(|rpm| window.requests >= rpm) || d.tpm.is_some_and(|tpm| window.tokens >= tpm);
+        if full { Err(MINUTE.saturating_sub(now.duration_since(window.start))) } else { Ok(()) }
+    }
+
+    /// Takes a slot of deployment `i` (counting the request against its `rpm`), or `None`
+    /// when it filled up since [`Limits::room`].
+    pub fn admit(&self, i: u16, d: &Deployment, now: Instant) -> Option<Permit> {
+        self.room(i, d, now).ok()?;
+        let slot = self.slots.get(usize::from(i))?;
+        if d.rpm.is_some() {
+            if let Ok(mut window) = slot.window.lock() {
+                window.current(now).requests += 1;
+            }
+        }
+        take(&slot.in_flight, d.max_parallel)
+    }
+
+    /// Counts a finished call's tokens against deployment `i`'s `tpm`.
+    pub fn spent(&self, i: u16, tokens: u64, now: Instant) {
+        if let Some(Ok(mut window)) = self.slots.get(usize::from(i)).map(|s| s.window.lock()) {
+            window.current(now).tokens += tokens;
+        }
+    }
+
+    /// A slot of `global_max_parallel_requests`, or `None` when all are taken.
+    pub fn enter(&self) -> Option<Permit> {
+        take(&self.global, self.global_max)
+    }
+}
+
+/// Increments `counter` unless that would pass `max`.
+fn take(counter: &Arc<AtomicU32>, max: Option<u32>) -> Option<Permit> {
+    let max = max.unwrap_or(u32::MAX);
+    counter.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1)).ok()?;
+    Some(Permit(Arc::clone(counter)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::test_deployment;
+
+    #[test]
+    fn parallel_slots_come_back_when_permits_drop() {
+        let d = Deployment { max_parallel: Some(1), ..test_deployment() };
+        let limits = Limits::new(1, None);
+        let now = Instant::now();
+        let first = limits.admit(0, &d, now);
+        assert!(first.is_some());
+        assert_eq!(limits.room(0, &d, now), Err(PARALLEL_WAIT));
+        assert!(limits.admit(0, &d, now).is_none());
+        drop(first);
+        assert!(limits.admit(0, &d, now).is_some());
+    }
+
+    #[test]
+    fn rpm_and_tpm_fill_a_minute() {
+        let d = Deployment { rpm: Some(2), tpm: Some(100), ..test_deployment() };
+        let limits = Limits::new(1, None);
+        let now = Instant::now();
+        assert!(limits.admit(0, &d, now).is_some() && limits.admit(0, &d, now).is_some());
+        assert!(limits.room(0, &d, now + Duration::from_secs(10)).is_err_and(|wait| wait <= Duration::from_secs(50)));
+        assert!(limits.room(0, &d, now + MINUTE).is_ok(), "a new minute");
+        let limits = Limits::new(1, None);
+        limits.spent(0, 100, now);
+        assert!(limits.room(0, &d, now).is_err(), "tokens count too");
+    }
+
+    #[test]
+    fn the_global_limit_counts_every_call() {
+        let limits = Limits::new(0, Some(2));
+        let (a, b) = (limits.enter(), limits.enter());
+        assert!(a.is_some() && b.is_some());
+        assert!(limits.enter().is_none());
+        drop(a);
+        assert!(limits.enter().is_some());
+        assert!(Limits::new(0, None).enter().is_some());
+    }
+}
