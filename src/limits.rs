@@ -3,7 +3,7 @@
 //! takes a [`Permit`] for the one it chooses; the permit lives as long as the call (a
 //! stream's included) and gives its slot back when dropped.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -34,7 +34,12 @@ impl Window {
 struct Slot {
     in_flight: Arc<AtomicU32>,
     window: Mutex<Window>,
+    /// Moving average of the time to the provider's response head, in µs (0: untried).
+    latency_us: AtomicU64,
 }
+
+/// Weight of the newest sample in the latency average, in eighths.
+const LATENCY_NEW_EIGHTHS: u64 = 2;
 
 /// A held slot; dropping it frees the slot.
 #[derive(Debug)]
@@ -60,6 +65,7 @@ impl Limits {
         let slot = || Slot {
             in_flight: Arc::new(AtomicU32::new(0)),
             window: Mutex::new(Window { start: now, requests: 0, tokens: 0 }),
+            latency_us: AtomicU64::new(0),
         };
         Limits { slots: (0..deployments).map(|_| slot()).collect(), global: Arc::new(AtomicU32::new(0)), global_max }
     }
@@ -97,6 +103,33 @@ impl Limits {
         if let Some(Ok(mut window)) = self.slots.get(usize::from(i)).map(|s| s.window.lock()) {
             window.current(now).tokens += tokens;
         }
+    }
+
+    /// Calls deployment `i` is serving now (least-busy).
+    pub fn in_flight(&self, i: u16) -> u32 {
+        self.slots.get(usize::from(i)).map_or(0, |s| s.in_flight.load(Ordering::Acquire))
+    }
+
+    /// Tokens deployment `i` used this minute (usage-based).
+    pub fn minute_tokens(&self, i: u16, now: Instant) -> u64 {
+        self.slots
+            .get(usize::from(i))
+            .and_then(|s| s.window.lock().ok().map(|mut w| w.current(now).tokens))
+            .unwrap_or(0)
+    }
+
+    /// Deployment `i`'s average time to response head, µs; 0 until measured (latency-based).
+    pub fn latency_us(&self, i: u16) -> u64 {
+        self.slots.get(usize::from(i)).map_or(0, |s| s.latency_us.load(Ordering::Relaxed))
+    }
+
+    /// Folds one measured time to response head into deployment `i`'s average.
+    pub fn observe_latency(&self, i: u16, latency: Duration) {
+        let Some(slot) = self.slots.get(usize::from(i)) else { return };
+        let sample = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).max(1);
+        let _ = slot.latency_us.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+            Some(if old == 0 { sample } else { (old * (8 - LATENCY_NEW_EIGHTHS) + sample * LATENCY_NEW_EIGHTHS) / 8 })
+        });
     }
 
     /// A slot of `global_max_parallel_requests`, or `None` when all are taken.

@@ -36,7 +36,16 @@ pub fn pick(gateway: &Gateway, target: &Target, requested: &str) -> Result<Choic
         rested.iter().filter_map(|i| gateway.limits.room(*i, table.deployment(*i), now).err()).collect();
     let available: Vec<u16> =
         rested.iter().copied().filter(|i| gateway.limits.room(*i, table.deployment(*i), now).is_ok()).collect();
-    let Some(index) = choose(table.deployments, &available, fastrand::f64()) else {
+    let tier = lowest_order(table.deployments, &available);
+    let strategy = table.router.routing_strategy;
+    let index = match strategy {
+        "least-busy" => least(&tier, |i| u64::from(gateway.limits.in_flight(i))),
+        "latency-based-routing" => least(&tier, |i| gateway.limits.latency_us(i)),
+        "usage-based-routing" | "usage-based-routing-v2" => least(&tier, |i| gateway.limits.minute_tokens(i, now)),
+        "cost-based-routing" => least(&tier, |i| price(table.deployment(i))),
+        _ => choose(table.deployments, &tier, fastrand::f64()),
+    };
+    let Some(index) = index else {
         if let Some(soonest) = full.iter().min() {
             return Err(Error::Saturated { model: requested.to_owned(), wait_s: soonest.as_secs().max(1) });
         }
@@ -56,11 +65,31 @@ pub fn pick(gateway: &Gateway, target: &Target, requested: &str) -> Result<Choic
     Ok(Choice { index, deployment, upstream_model, permit })
 }
 
-/// The weighted pick among the lowest-`order` deployments of `available`; `roll` in [0, 1).
-fn choose(deployments: &[Deployment], available: &[u16], roll: f64) -> Option<u16> {
+/// The deployments of `available` with the lowest `order`.
+fn lowest_order(deployments: &[Deployment], available: &[u16]) -> Vec<u16> {
     let order = |i: &u16| deployments[usize::from(*i)].order.unwrap_or(u32::MAX);
-    let lowest = available.iter().map(order).min()?;
-    let tier: Vec<u16> = available.iter().copied().filter(|i| order(i) == lowest).collect();
+    let lowest = available.iter().map(order).min().unwrap_or(u32::MAX);
+    available.iter().copied().filter(|i| order(i) == lowest).collect()
+}
+
+/// The deployment of `tier` with the least `measure` (the first of equals): LiteLLM's
+/// least-busy, latency-, usage- and cost-based strategies.
+fn least(tier: &[u16], measure: impl Fn(u16) -> u64) -> Option<u16> {
+    tier.iter().copied().min_by_key(|i| measure(*i))
+}
+
+/// A deployment's price per million tokens in and out, in micro-dollars; unpriced last.
+fn price(d: &Deployment) -> u64 {
+    const MICRO_PER_MILLION_TOKENS: f64 = 1e12;
+    match (d.info.input_cost_per_token, d.info.output_cost_per_token) {
+        (None, None) => u64::MAX,
+        #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "non-negative prices, rounded")]
+        (input, output) => ((input.unwrap_or(0.0) + output.unwrap_or(0.0)) * MICRO_PER_MILLION_TOKENS) as u64,
+    }
+}
+
+/// The weighted pick among `tier`; `roll` in [0, 1).
+fn choose(deployments: &[Deployment], tier: &[u16], roll: f64) -> Option<u16> {
     #[expect(clippy::cast_precision_loss, reason = "rpm and tpm are far below 2^52")]
     let weight = |i: u16| {
         let d = &deployments[usize::from(i)];
@@ -68,13 +97,18 @@ fn choose(deployments: &[Deployment], available: &[u16], roll: f64) -> Option<u1
     };
     let total: f64 = tier.iter().map(|i| weight(*i)).sum();
     let mut point = roll * total;
-    for i in &tier {
+    for i in tier {
         point -= weight(*i);
         if point < 0.0 {
             return Some(*i);
         }
     }
     tier.last().copied()
+}
+
+#[cfg(test)]
+fn choose_in_order(deployments: &[Deployment], available: &[u16], roll: f64) -> Option<u16> {
+    choose(deployments, &lowest_order(deployments, available), roll)
 }
 
 #[cfg(test)]
@@ -88,22 +122,33 @@ mod tests {
     #[test]
     fn weights_split_the_roll() {
         let ds = [deployment(Some(3.0), None, None), deployment(Some(1.0), None, None)];
-        assert_eq!(choose(&ds, &[0, 1], 0.0), Some(0));
-        assert_eq!(choose(&ds, &[0, 1], 0.74), Some(0));
-        assert_eq!(choose(&ds, &[0, 1], 0.76), Some(1));
+        assert_eq!(choose_in_order(&ds, &[0, 1], 0.0), Some(0));
+        assert_eq!(choose_in_order(&ds, &[0, 1], 0.74), Some(0));
+        assert_eq!(choose_in_order(&ds, &[0, 1], 0.76), Some(1));
     }
 
     #[test]
     fn rpm_weighs_when_weight_is_absent() {
         let ds = [deployment(None, Some(100), None), deployment(None, Some(300), None)];
-        assert_eq!(choose(&ds, &[0, 1], 0.3), Some(1));
+        assert_eq!(choose_in_order(&ds, &[0, 1], 0.3), Some(1));
+    }
+
+    #[test]
+    fn least_takes_the_smallest_measure_and_the_first_of_equals() {
+        assert_eq!(least(&[3, 1, 2], |i| [9, 5, 5, 7][usize::from(i)]), Some(1));
+        assert_eq!(least(&[], |_| 0), None);
+        let cheap = Deployment {
+            info: crate::table::ModelInfo { input_cost_per_token: Some(1e-6), ..crate::table::test_deployment().info },
+            ..crate::table::test_deployment()
+        };
+        assert!(price(&cheap) < price(&crate::table::test_deployment()), "unpriced deployments come last");
     }
 
     #[test]
     fn lowest_order_wins_whatever_the_weight() {
         let ds = [deployment(Some(100.0), None, Some(2)), deployment(Some(1.0), None, Some(1))];
-        assert_eq!(choose(&ds, &[0, 1], 0.0), Some(1));
-        assert_eq!(choose(&ds, &[0], 0.9), Some(0), "a higher order serves when the lower is unavailable");
-        assert_eq!(choose(&ds, &[], 0.5), None);
+        assert_eq!(choose_in_order(&ds, &[0, 1], 0.0), Some(1));
+        assert_eq!(choose_in_order(&ds, &[0], 0.9), Some(0), "a higher order serves when the lower is unavailable");
+        assert_eq!(choose_in_order(&ds, &[], 0.5), None);
     }
 }

@@ -46,6 +46,9 @@ pub fn finish(
     if let (Some(i), Some(usage)) = (call.deployment_index, call.usage) {
         gateway.limits.spent(i, usage.total_tokens, Instant::now());
     }
+    if let (Some(i), Some(sent), Some(head)) = (call.deployment_index, call.sent_at, call.head_at) {
+        gateway.limits.observe_latency(i, head.saturating_duration_since(sent));
+    }
     if call.model_call {
         let remaining =
             |name: &str| call.upstream_headers.as_ref()?.get(name)?.to_str().ok()?.trim().parse::<f64>().ok();

@@ -116,3 +116,18 @@ async fn global_max_parallel_requests_counts_every_call() {
     .await
     .expect("slots come back once the streams are gone");
 }
+
+#[tokio::test]
+async fn least_busy_sends_the_next_call_to_the_idle_deployment() {
+    let gate = Arc::new(Notify::new());
+    let mock = holding(Arc::clone(&gate)).await;
+    let base = mock.base();
+    let gw = start(&fixtures::busy::TABLE, &[("MOCK_BASE", &base), ("MOCK_KEY", "k")]).await;
+    let held = hold(&gw, "pair").await;
+    let first = mock.last().json()["model"].as_str().unwrap().to_owned();
+    for _ in 0..3 {
+        assert_eq!(post(&gw, "/v1/chat/completions", None, &ask("pair", false)).await.status, StatusCode::OK);
+        assert_ne!(mock.last().json()["model"].as_str().unwrap(), first, "the busy deployment is passed over");
+    }
+    drop(held);
+}
