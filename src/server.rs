@@ -7,7 +7,10 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -43,12 +46,17 @@ pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl 
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(settings.max_head_bytes).unwrap_or(u32::MAX));
     let graceful = GracefulShutdown::new();
+    let open = Arc::new(AtomicUsize::new(0));
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
                     let _ = stream.set_nodelay(true);
+                    let Some(guard) = Open::enter(&open, settings.max_connections) else {
+                        tokio::spawn(refuse(stream));
+                        continue;
+                    };
                     let gateway = Arc::clone(&gateway);
                     let service = service_fn(move |request| {
                         let gateway = Arc::clone(&gateway);
@@ -60,6 +68,7 @@ pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl 
                         if let Err(e) = connection.await {
                             tracing::debug!(error = %e, "connection ended with an error");
                         }
+                        drop(guard);
                     });
                 }
                 Err(e) => {
@@ -79,6 +88,35 @@ pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl 
         () = tokio::time::sleep(drain) => tracing::warn!("drain period over; closing remaining connections"),
     }
     gateway.tracer.shutdown().await;
+}
+
+/// One open client connection, counted against `max_connections` until dropped.
+struct Open(Arc<AtomicUsize>);
+
+impl Open {
+    fn enter(open: &Arc<AtomicUsize>, max: usize) -> Option<Self> {
+        open.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1)).ok()?;
+        Some(Open(Arc::clone(open)))
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Answers a connection over the limit with 503 and closes it.
+async fn refuse(mut stream: tokio::net::TcpStream) {
+    const BODY: &str = r#"{"error":{"message":"model-router is at its connection limit (MODEL_ROUTER_MAX_CONNECTIONS); try again shortly","type":"service_unavailable","param":null,"code":"503"}}"#;
+    tracing::warn!("connection refused: at MODEL_ROUTER_MAX_CONNECTIONS");
+    let head = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n",
+        BODY.len()
+    );
+    let _ = stream.write_all(head.as_bytes()).await;
+    let _ = stream.write_all(BODY.as_bytes()).await;
+    let _ = stream.shutdown().await;
 }
 
 /// A gateway serving in the background, as tests and embedders run it.

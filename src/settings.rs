@@ -19,6 +19,8 @@ pub const DEFAULT_MAX_HEADERS: usize = 100;
 pub const DEFAULT_MAX_HEAD_BYTES: usize = 64 * 1024;
 /// Largest non-streaming upstream body read into memory.
 pub const DEFAULT_MAX_UPSTREAM_BYTES: usize = 64 * 1024 * 1024;
+/// Most client connections open at once; more are answered 503 and closed.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// Time allowed to open a TCP (and TLS) connection upstream.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -40,6 +42,7 @@ pub struct Settings {
     pub max_head_bytes: usize,
     pub max_upstream_bytes: usize,
     pub connect_timeout: Duration,
+    pub max_connections: usize,
     pub log_format: LogFormat,
     /// `SSL_CERT_FILE`: extra PEM roots trusted upstream, beside the compiled-in ones.
     pub extra_roots: Option<String>,
@@ -58,6 +61,7 @@ impl Default for Settings {
             max_head_bytes: DEFAULT_MAX_HEAD_BYTES,
             max_upstream_bytes: DEFAULT_MAX_UPSTREAM_BYTES,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             log_format: LogFormat::Json,
             extra_roots: None,
             vars: HashMap::new(),
@@ -67,7 +71,8 @@ impl Default for Settings {
 
 impl Settings {
     /// Settings from environment variables (`HOST`, `PORT`, `MODEL_ROUTER_DRAIN_SECONDS`,
-    /// `LOG_FORMAT`, `SSL_CERT_FILE`); the rest of `vars` is kept for secrets.
+    /// `MODEL_ROUTER_MAX_CONNECTIONS`, `LOG_FORMAT`, `SSL_CERT_FILE`); the rest of `vars` is
+    /// kept for secrets.
     pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, String> {
         let vars: HashMap<String, String> = vars.into_iter().collect();
         let mut settings = Settings::default();
@@ -81,6 +86,10 @@ impl Settings {
             let secs: u64 =
                 secs.parse().map_err(|_| format!("MODEL_ROUTER_DRAIN_SECONDS={secs} is not whole seconds"))?;
             settings.drain = Duration::from_secs(secs);
+        }
+        if let Some(max) = vars.get("MODEL_ROUTER_MAX_CONNECTIONS") {
+            settings.max_connections =
+                max.parse().map_err(|_| format!("MODEL_ROUTER_MAX_CONNECTIONS={max} is not a whole number"))?;
         }
         settings.log_format = match vars.get("LOG_FORMAT").map(String::as_str) {
             None | Some("" | "json") => LogFormat::Json,

@@ -263,3 +263,20 @@ async fn too_many_or_too_large_headers_get_431() {
         assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 431"), "{}", String::from_utf8_lossy(&answer));
     }
 }
+
+#[tokio::test]
+async fn connections_over_the_limit_get_503_and_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let gw = common::start_with(base(), &[], |s| s.max_connections = 1).await;
+    let mut first = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    first.write_all(b"GET /health/liveliness HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
+    let mut answer = [0u8; 12];
+    first.read_exact(&mut answer).await.unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 200", "the first connection is served and stays open");
+    let mut second = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let mut refused = Vec::new();
+    second.read_to_end(&mut refused).await.unwrap();
+    let refused = String::from_utf8_lossy(&refused);
+    assert!(refused.starts_with("HTTP/1.1 503") && refused.contains("connection limit"), "{refused}");
+    drop(first);
+}

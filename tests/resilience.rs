@@ -138,3 +138,28 @@ async fn rate_limited_deployments_cool_down_and_healthy_ones_keep_serving() {
     assert_eq!(cooled.len(), 2, "{page}");
     assert!(cooled.iter().all(|l| l.ends_with(" 1")));
 }
+
+#[tokio::test]
+async fn a_reply_that_is_not_json_or_too_large_is_a_502() {
+    let a = mock::start(|seen| match model_of(seen).as_str() {
+        "primary" => Answer::Json { status: 200, body: "<html>gateway error</html>".into(), headers: vec![] },
+        _ => Answer::Json {
+            status: 200,
+            body: json!({ "model": "x", "pad": "y".repeat(4096) }).to_string(),
+            headers: vec![],
+        },
+    })
+    .await;
+    let b = mock::start(|seen| ok(&model_of(seen))).await;
+    let (base_a, base_b) = (a.base(), b.base());
+    let vars = [("MOCK_A", base_a.as_str()), ("MOCK_B", base_b.as_str()), ("MOCK_KEY", "k")];
+    let gw = common::start_with(&fixtures::resilient::TABLE, &vars, |s| s.max_upstream_bytes = 1024).await;
+    let headers = [("content-type", "application/json"), ("x-litellm-num-retries", "0")];
+    let reply = common::send(&gw, Method::POST, "/v1/chat/completions", &headers, ask("small").to_string()).await;
+    assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
+    assert!(reply.json()["error"]["message"].as_str().unwrap().contains("larger than 1024 bytes"), "{}", reply.text());
+    let reply = common::send(&gw, Method::POST, "/v1/chat/completions", &headers, ask("primary").to_string()).await;
+    assert_eq!(reply.status, StatusCode::OK, "a 502 falls back, and primary has a fallback: {}", reply.text());
+    assert_eq!(b.last().json()["model"], "backup");
+    assert_eq!(reply.header("x-litellm-attempted-fallbacks"), Some("1"));
+}
