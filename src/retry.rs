@@ -77,6 +77,7 @@ async fn attempts(
             Err(error) => error,
         };
         if let Some(index) = call.deployment_index {
+            gateway.metrics.attempt_failed(index, error.status().as_u16());
             let group_size = match target {
                 Target::Group { group, .. } => gateway.table.group(*group).deployments.len(),
                 Target::Deployment(_) => 1,

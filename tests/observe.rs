@@ -37,11 +37,19 @@ fn chunks(model: &str, with_usage: bool) -> Vec<String> {
     events
 }
 
-/// Chat JSON, a 429 for content "429", SSE (with the usage chunk when asked) for streams.
+/// Chat JSON, a 429 for content "429", one 500 for the first "flaky", SSE (with the usage chunk when asked) for streams.
 async fn scripted() -> Mock {
-    mock::start(|seen| {
+    let flaked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    mock::start(move |seen| {
         let body = seen.json();
         let model = body["model"].as_str().unwrap_or_default().to_owned();
+        if body["messages"][0]["content"] == "flaky" && !flaked.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Answer::Json {
+                status: 500,
+                body: json!({ "error": { "message": "hiccup" } }).to_string(),
+                headers: vec![],
+            };
+        }
         if body["messages"][0]["content"] == "429" {
             return Answer::Json {
                 status: 429,
@@ -98,10 +106,15 @@ async fn metrics_count_scripted_traffic_exactly() {
         assert_eq!(reply.status, StatusCode::OK);
         assert_eq!(reply.header("x-litellm-response-cost"), Some("0.011"), "5 × 0.001 + 3 × 0.002");
     }
-    assert_eq!(
-        post(&gw, "/v1/chat/completions", Some(AGENT), &chat("429", None)).await.status,
-        StatusCode::TOO_MANY_REQUESTS
-    );
+    let headers = [
+        ("content-type", "application/json"),
+        ("authorization", "Bearer myns/myagent"),
+        ("x-litellm-num-retries", "0"),
+    ];
+    let limited = send(&gw, Method::POST, "/v1/chat/completions", &headers, chat("429", None).to_string()).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    let flaky = post(&gw, "/v1/chat/completions", Some(AGENT), &chat("flaky", None)).await;
+    assert_eq!((flaky.status, flaky.header("x-litellm-attempted-retries")), (StatusCode::OK, Some("1")));
     let quiet = sse_events(&post(&gw, "/v1/chat/completions", Some(AGENT), &chat("hello", Some(false))).await.text());
     assert_eq!(mock.last().json()["stream_options"], json!({ "include_usage": true }), "usage is asked for upstream");
     assert!(quiet.iter().all(|e| !e.contains("usage")), "the client did not ask for the usage chunk: {quiet:?}");
@@ -122,22 +135,31 @@ async fn metrics_count_scripted_traffic_exactly() {
             "litellm_proxy_total_requests_metric_total",
             &[who, asked_for, "status_code=\"200\"", "route=\"/chat/completions\"", "api_provider=\"openai\""]
         ),
-        "4"
+        "5"
     );
     assert_eq!(sample(&page, "litellm_proxy_total_requests_metric_total", &[who, "status_code=\"429\""]), "1");
     assert_eq!(sample(&page, "litellm_proxy_failed_requests_metric_total", &[who, "status_code=\"429\""]), "1");
     let deployment = ["model=\"gpt-4o-exact\"", "model_group=\"gpt-4o\""];
-    assert_eq!(sample(&page, "litellm_input_tokens_metric_total", &deployment), "24", "5 + 5 + 7 + 7");
-    assert_eq!(sample(&page, "litellm_output_tokens_metric_total", &deployment), "10");
-    assert_eq!(sample(&page, "litellm_total_tokens_metric_total", &deployment), "34");
+    assert_eq!(sample(&page, "litellm_input_tokens_metric_total", &deployment), "29", "5 + 5 + 5 + 7 + 7");
+    assert_eq!(sample(&page, "litellm_output_tokens_metric_total", &deployment), "13");
+    assert_eq!(sample(&page, "litellm_total_tokens_metric_total", &deployment), "42");
     let spend: f64 = sample(&page, "litellm_spend_metric_total", &deployment).parse().unwrap();
-    assert!((spend - 0.044).abs() < 1e-9, "{spend}");
-    assert_eq!(sample(&page, "litellm_requests_metric_total", &deployment), "4");
-    assert_eq!(sample(&page, "litellm_deployment_total_requests_total", &["model_group=\"gpt-4o\""]), "5");
+    assert!((spend - 0.055).abs() < 1e-9, "{spend}");
+    assert_eq!(sample(&page, "litellm_requests_metric_total", &deployment), "5");
+    assert_eq!(
+        sample(&page, "litellm_deployment_total_requests_total", &["model_group=\"gpt-4o\""]),
+        "7",
+        "every attempt"
+    );
     assert_eq!(sample(&page, "litellm_deployment_failure_responses_total", &["exception_status=\"429\""]), "1");
+    assert_eq!(
+        sample(&page, "litellm_deployment_failure_responses_total", &["exception_status=\"500\""]),
+        "1",
+        "the retried attempt"
+    );
     assert_eq!(sample(&page, "litellm_remaining_requests_metric", &["model_group=\"gpt-4o\""]), "41");
     assert_eq!(sample(&page, "litellm_llm_api_time_to_first_token_metric_count", &deployment), "2", "one per stream");
-    assert_eq!(sample(&page, "litellm_request_total_latency_metric_count", &deployment), "5");
+    assert_eq!(sample(&page, "litellm_request_total_latency_metric_count", &deployment), "6");
     assert!(page.contains("\nlitellm_in_flight_requests 0\n"), "every call finished");
     assert!(page.contains("model_router_build_info{env=\"upstream\""));
     assert!(!page.contains("sk-upstream-secret"));

@@ -166,6 +166,19 @@ impl Metrics {
     }
 }
 
+/// Counts one attempt's outcome on a deployment: totals, success or failure, and state.
+fn outcome(f: &mut Families, deployment: u16, status: u16) {
+    let at = DeploymentKey { deployment, status: 0 };
+    *f.deployment_total.get(at, || at) += 1.0;
+    if status < 400 {
+        *f.deployment_success.get(at, || at) += 1.0;
+    } else {
+        let failed = DeploymentKey { deployment, status };
+        *f.deployment_failure.get(failed, || failed) += 1.0;
+    }
+    *f.deployment_state.get(at, || at) = if status < 400 || (status < 500 && status != 429) { HEALTHY } else { OUTAGE };
+}
+
 /// Deployment state as LiteLLM reports it.
 const HEALTHY: f64 = 0.0;
 const OUTAGE: f64 = 2.0;
@@ -189,6 +202,13 @@ impl Metrics {
         if let Ok(mut f) = self.families.lock() {
             let at = DeploymentKey { deployment, status: 0 };
             *f.cooled_down.get(at, || at) += 1.0;
+        }
+    }
+
+    /// Counts one failed attempt on a deployment (a call may make several).
+    pub fn attempt_failed(&self, deployment: u16, status: u16) {
+        if let (true, Ok(mut f)) = (self.enabled, self.families.lock()) {
+            outcome(&mut f, deployment, status);
         }
     }
 
@@ -225,16 +245,11 @@ impl Metrics {
             ModelKey { key: r.key.to_owned(), requested: r.requested.to_owned(), model: sent.to_owned(), deployment };
         let over = || ModelKey { key: OVERFLOW.into(), requested: OVERFLOW.into(), model: OVERFLOW.into(), deployment };
         let at = DeploymentKey { deployment, status: 0 };
-        *f.deployment_total.get(at, || at) += 1.0;
-        let ok = r.status < 400;
-        if ok {
-            *f.deployment_success.get(at, || at) += 1.0;
+        if r.status < 400 {
+            // Failed attempts were counted one by one by `attempt_failed`.
+            outcome(&mut f, deployment, r.status);
             *f.requests.get(model.clone(), over) += 1.0;
-        } else {
-            let failed = DeploymentKey { deployment, status: r.status };
-            *f.deployment_failure.get(failed, || failed) += 1.0;
         }
-        *f.deployment_state.get(at, || at) = if ok || (r.status < 500 && r.status != 429) { HEALTHY } else { OUTAGE };
         f.total_latency.get(model.clone(), over).observe(r.total.as_secs_f64());
         if let Some(api) = r.api {
             f.api_latency.get(model.clone(), over).observe(api.as_secs_f64());

@@ -38,6 +38,7 @@ fn counts_and_labels_follow_litellm() {
         metrics.record(COMPILED, &record(200, Some(usage)));
     }
     metrics.start();
+    metrics.attempt_failed(0, 429);
     metrics.record(COMPILED, &record(429, None));
     let page = metrics.render(COMPILED);
     let proxy = "api_key_alias=\"None\",api_provider=\"fake\",end_user=\"None\",hashed_api_key=\"myns/myagent\",requested_model=\"fake-openai-endpoint\",route=\"/chat/completions\"";
