@@ -20,6 +20,9 @@ use crate::error::Error;
 
 /// How long an idle pooled connection is kept.
 const POOL_IDLE: Duration = Duration::from_secs(90);
+/// Idle connections kept per upstream host: enough for steady load, while the connections
+/// a burst of streams opened are closed once it is over rather than held for `POOL_IDLE`.
+const POOL_MAX_IDLE_PER_HOST: usize = 64;
 
 /// The pooled HTTP(S) client every provider call goes through.
 #[derive(Clone)]
@@ -58,6 +61,7 @@ impl Client {
             .wrap_connector(http);
         let inner = HyperClient::builder(TokioExecutor::new())
             .pool_idle_timeout(POOL_IDLE)
+            .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .build(https);
