@@ -214,6 +214,15 @@ impl Error {
         serde_json::json!({ "error": error })
     }
 
+    /// Anthropic's error shape, for `/v1/messages`: `{"type": "error", "error": {"type",
+    /// "message"}}`, the type following the status.
+    pub fn anthropic_body(&self) -> serde_json::Value {
+        serde_json::json!({
+            "type": "error",
+            "error": { "type": anthropic_type(self.status().as_u16()), "message": self.to_string() },
+        })
+    }
+
     /// A provider's non-2xx answer as LiteLLM words it: `litellm.RateLimitError:
     /// RateLimitError: OpenAIException - <the provider's message>`.
     pub fn upstream(status: StatusCode, exception: &'static str, body: &[u8]) -> Self {
@@ -234,6 +243,20 @@ fn upstream_class(status: StatusCode) -> &'static str {
         503 => "ServiceUnavailableError",
         s if s >= 500 => "InternalServerError",
         _ => "APIError",
+    }
+}
+
+/// Anthropic's `error.type` for a status.
+pub fn anthropic_type(status: u16) -> &'static str {
+    match status {
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        503 | 529 => "overloaded_error",
+        s if s >= 500 => "api_error",
+        _ => "invalid_request_error",
     }
 }
 
@@ -306,6 +329,19 @@ mod tests {
         assert!(e.to_string().ends_with("OpenAIException - Too many requests"));
         let e = Error::upstream(StatusCode::BAD_GATEWAY, "OpenAIException", b"upstream boom");
         assert!(e.to_string().ends_with("- upstream boom"));
+    }
+
+    #[test]
+    fn anthropic_shape_follows_the_status() {
+        let body = Error::NoKey.anthropic_body();
+        assert_eq!(body["type"], "error");
+        assert_eq!(body["error"]["type"], "authentication_error");
+        assert_eq!(body["error"]["message"], Error::NoKey.to_string());
+        let e = Error::upstream(StatusCode::TOO_MANY_REQUESTS, "AnthropicException", b"slow down");
+        assert_eq!(e.anthropic_body()["error"]["type"], "rate_limit_error");
+        assert_eq!(anthropic_type(500), "api_error");
+        assert_eq!(anthropic_type(529), "overloaded_error");
+        assert_eq!(anthropic_type(400), "invalid_request_error");
     }
 
     #[test]

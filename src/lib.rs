@@ -5,7 +5,8 @@
 //!
 //! 1. [`server`] accepts the connection and frames HTTP/1.1 or h2c within the head limits;
 //!    [`gateway`] walks each request through the stages below and logs its outcome once.
-//! 2. [`route`] maps `(method, path)` to an endpoint.
+//! 2. [`route`] maps `(method, path)` to an endpoint (`/v1/messages` is Anthropic's format,
+//!    relayed to `anthropic/` deployments and translated for the others by `provider`).
 //! 3. [`auth`] finds the caller's key and checks it against the master key.
 //! 4. [`parse`] reads the bounded body into a request that keeps unknown fields raw.
 //! 5. [`resolve`] maps the requested model to a group or deployment in the compiled
@@ -15,7 +16,8 @@
 //! 7. [`provider`] speaks the deployment's wire protocol (closed enum, `match` dispatch)
 //!    through the pooled [`upstream`] client, or answers with the built-in fake.
 //! 8. [`respond`] relays the answer (JSON, or SSE chunk by chunk) with LiteLLM's headers, and
-//!    turns every [`error::Error`] into one OpenAI-shaped body.
+//!    turns every [`error::Error`] into one OpenAI-shaped body (Anthropic-shaped on
+//!    `/v1/messages`).
 //!
 //! [`catalog`] answers what needs no provider (models, model info, health); [`settings`]
 //! holds what is read from the environment at start-up.

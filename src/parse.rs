@@ -120,13 +120,14 @@ pub fn call_request(api: Api, path_model: Option<&str>, body: &[u8]) -> Result<C
     if model.len() > MAX_MODEL_LEN {
         return Err(Error::BadParam { route, param: "model", reason: format!("longer than {MAX_MODEL_LEN} bytes") });
     }
-    let required = match api {
-        Api::Chat => "messages",
-        Api::Completions => "prompt",
-        Api::Embeddings => "input",
+    let required: &[&'static str] = match api {
+        Api::Chat => &["messages"],
+        Api::Completions => &["prompt"],
+        Api::Embeddings => &["input"],
+        Api::Messages => &["messages", "max_tokens"],
     };
-    if !fields.contains(required) {
-        return Err(Error::MissingParam { route, param: required });
+    if let Some(param) = required.iter().find(|p| !fields.contains(p)) {
+        return Err(Error::MissingParam { route, param });
     }
     let stream = match fields.get("stream").map(RawValue::get) {
         None | Some("null" | "false") => false,
@@ -201,6 +202,13 @@ mod tests {
         assert_eq!(e.map(|e| e.to_string()), Some("/chat/completions: Missing required parameter: 'messages'.".into()));
         let e = call_request(Api::Embeddings, None, br#"{"input":"x"}"#).err();
         assert_eq!(e.and_then(|e| e.param().map(str::to_owned)), Some("model".into()));
+    }
+
+    #[test]
+    fn messages_need_max_tokens() {
+        let e = call_request(Api::Messages, None, br#"{"model":"m","messages":[]}"#).err();
+        assert_eq!(e.map(|e| e.to_string()), Some("/v1/messages: Missing required parameter: 'max_tokens'.".into()));
+        assert!(call_request(Api::Messages, None, br#"{"model":"m","messages":[],"max_tokens":1}"#).is_ok());
     }
 
     #[test]

@@ -9,6 +9,8 @@ pub enum Api {
     Chat,
     Completions,
     Embeddings,
+    /// Anthropic's Messages API (`/v1/messages`): Anthropic format in and out.
+    Messages,
 }
 
 impl Api {
@@ -18,6 +20,7 @@ impl Api {
             Api::Chat => "/chat/completions",
             Api::Completions => "/completions",
             Api::Embeddings => "/embeddings",
+            Api::Messages => "/v1/messages",
         }
     }
 }
@@ -71,6 +74,7 @@ fn lookup(path: &str) -> (Endpoint, Method) {
         "/chat/completions" | "/v1/chat/completions" => return call(Api::Chat),
         "/completions" | "/v1/completions" => return call(Api::Completions),
         "/embeddings" | "/v1/embeddings" => return call(Api::Embeddings),
+        "/v1/messages" => return call(Api::Messages),
         "/models" | "/v1/models" => return (Endpoint::Models, Method::GET),
         "/model/info" | "/v1/model/info" => return (Endpoint::ModelInfo, Method::GET),
         "/health/liveliness" | "/health/liveness" => return (Endpoint::Liveliness, Method::GET),
@@ -111,6 +115,7 @@ mod tests {
             route(&Method::POST, "/openai/deployments/gpt-4o/chat/completions"),
             Endpoint::Call { api: Api::Chat, path_model: Some("gpt-4o".into()) }
         );
+        assert_eq!(route(&Method::POST, "/v1/messages"), Endpoint::Call { api: Api::Messages, path_model: None });
         assert_eq!(
             route(&Method::POST, "/engines/e1/embeddings"),
             Endpoint::Call { api: Api::Embeddings, path_model: Some("e1".into()) }

@@ -7,6 +7,7 @@ pub mod request;
 pub mod response;
 pub mod stream;
 
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName};
 
 use super::translate::{self, Events, Provider};
@@ -57,8 +58,8 @@ pub async fn forward(
     if let Some(beta) = outgoing.beta {
         auth.push((HeaderName::from_static("anthropic-beta"), beta));
     }
-    let upstream =
-        translate::upstream_request(gateway, attempt, &url, request.stream, client_headers, &auth, &outgoing.body)?;
+    let body = Bytes::from(outgoing.body.to_string());
+    let upstream = translate::upstream_request(gateway, attempt, &url, request.stream, client_headers, &auth, body)?;
     // The usage chunk is written when the gateway wants it for metrics too; `respond` keeps
     // it from a client that did not ask.
     let usage = request.include_usage || attempt.stream_usage;
@@ -67,4 +68,35 @@ pub async fn forward(
         response::translate(body, &translate::completion_id(), translate::now())
     })
     .await
+}
+
+/// A `/v1/messages` call relayed as it is: the client's body with the gateway's own fields
+/// out (Anthropic's `metadata` kept) and `model` set to the deployment's, the deployment's
+/// key, the client's `anthropic-version` and `anthropic-beta` kept. The reply, JSON or SSE,
+/// goes back untranslated; `respond` sets `model` to the requested name.
+pub async fn relay(
+    gateway: &Gateway,
+    attempt: &Attempt<'_>,
+    request: &CallRequest,
+    client_headers: &HeaderMap,
+) -> Result<Reply, Error> {
+    let mut fields = request.fields.clone();
+    for field in super::openai::GATEWAY_FIELDS.iter().filter(|f| **f != "metadata") {
+        fields.remove(field);
+    }
+    let model = serde_json::value::to_raw_value(attempt.upstream_model)
+        .map_err(|e| super::openai::misconfigured(attempt, e.to_string()))?;
+    fields.insert("model", model);
+    let client = |name: &str| client_headers.get(name).and_then(|v| v.to_str().ok());
+    let mut auth = vec![
+        (HeaderName::from_static("x-api-key"), attempt.endpoint.key.as_deref().unwrap_or_default()),
+        (HeaderName::from_static("anthropic-version"), client("anthropic-version").unwrap_or(API_VERSION)),
+    ];
+    if let Some(beta) = client("anthropic-beta") {
+        auth.push((HeaderName::from_static("anthropic-beta"), beta));
+    }
+    let url = format!("{}/v1/messages", attempt.endpoint.base);
+    let body = Bytes::from(fields.to_json());
+    let upstream = translate::upstream_request(gateway, attempt, &url, request.stream, client_headers, &auth, body)?;
+    translate::send(gateway, attempt, upstream, EXCEPTION).await
 }

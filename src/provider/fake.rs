@@ -52,6 +52,8 @@ pub async fn answer(attempt: &Attempt<'_>, request: &CallRequest) -> Result<Repl
         (Api::Completions, false) => full(StatusCode::OK, &completion(model, mock.response.unwrap_or(COMPLETION))),
         (Api::Completions, true) => stream(completion_chunks(model, mock.response.unwrap_or(STREAM_TEXT)), interval),
         (Api::Embeddings, _) => full(StatusCode::OK, &embeddings(model, request)?),
+        // `provider::messages` hands the fake a chat request; this is never reached.
+        (Api::Messages, _) => full(StatusCode::NOT_FOUND, &json!({ "detail": "Not Found" })),
     })
 }
 

@@ -9,6 +9,7 @@ pub mod response;
 pub mod schema;
 pub mod stream;
 
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName};
 
 use super::translate::{self, Events, Provider};
@@ -61,7 +62,8 @@ pub async fn forward(
     };
     let key = attempt.endpoint.key.as_deref().unwrap_or_default();
     let auth = [(HeaderName::from_static("x-goog-api-key"), key)];
-    let upstream = translate::upstream_request(gateway, attempt, &url, request.stream, client_headers, &auth, &body)?;
+    let body = Bytes::from(body.to_string());
+    let upstream = translate::upstream_request(gateway, attempt, &url, request.stream, client_headers, &auth, body)?;
     // The usage chunk is written when the gateway wants it for metrics too; `respond` keeps
     // it from a client that did not ask.
     let usage = request.include_usage || attempt.stream_usage;

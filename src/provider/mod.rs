@@ -5,6 +5,7 @@
 mod anthropic;
 mod fake;
 mod gemini;
+mod messages;
 mod openai;
 mod translate;
 
@@ -14,10 +15,12 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 
 pub use fake::FakeStream;
+pub use messages::stream::error_event as message_error_event;
 
 use crate::error::Error;
 use crate::gateway::Gateway;
 use crate::parse::CallRequest;
+use crate::route::Api;
 use crate::settings::Settings;
 use crate::table::{Deployment, Protocol, Table};
 
@@ -125,8 +128,21 @@ pub struct Attempt<'a> {
     pub traceparent: Option<String>,
 }
 
-/// Calls the deployment's provider.
+/// Calls the deployment's provider; `/v1/messages` calls go through [`messages`].
 pub async fn call(
+    gateway: &Gateway,
+    attempt: &Attempt<'_>,
+    request: &CallRequest,
+    headers: &HeaderMap,
+) -> Result<Reply, Error> {
+    if request.api == Api::Messages {
+        return messages::call(gateway, attempt, request, headers).await;
+    }
+    chat(gateway, attempt, request, headers).await
+}
+
+/// Calls the deployment's provider with an OpenAI-format request.
+async fn chat(
     gateway: &Gateway,
     attempt: &Attempt<'_>,
     request: &CallRequest,

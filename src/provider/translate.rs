@@ -17,7 +17,7 @@ use hyper::body::Incoming;
 use serde_json::{Map, Value, json};
 
 use super::openai::{GATEWAY_FIELDS, GATEWAY_USER_AGENT, forwardable, header_value, misconfigured};
-use super::{Attempt, Reply, Source, anthropic, gemini};
+use super::{Attempt, Reply, Source, anthropic, gemini, messages};
 use crate::error::Error;
 use crate::gateway::Gateway;
 use crate::parse::CallRequest;
@@ -140,7 +140,7 @@ pub fn upstream_request(
     stream: bool,
     client_headers: &HeaderMap,
     auth: &[(HeaderName, &str)],
-    body: &Value,
+    body: Bytes,
 ) -> Result<Request<Full<Bytes>>, Error> {
     let mut builder = Request::builder()
         .method(Method::POST)
@@ -164,7 +164,6 @@ pub fn upstream_request(
         let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| misconfigured(attempt, e.to_string()))?;
         headers.insert(name, header_value(attempt, value)?);
     }
-    let body = Bytes::from(body.to_string());
     builder.body(Full::new(body)).map_err(|e| misconfigured(attempt, e.to_string()))
 }
 
@@ -178,26 +177,44 @@ pub async fn exchange(
     events: Option<Events>,
     translate: impl FnOnce(&[u8]) -> Result<Value, String>,
 ) -> Result<Reply, Error> {
-    let response = gateway.client.send(upstream, attempt.deadline, exception).await?;
-    let head_at = Instant::now();
-    let (parts, incoming) = response.into_parts();
-    if !parts.status.is_success() {
-        return Ok(Reply { status: parts.status, headers: parts.headers, body: Source::Upstream(incoming), head_at });
+    let reply = send(gateway, attempt, upstream, exception).await?;
+    if !reply.status.is_success() {
+        return Ok(reply);
     }
+    let Reply { status, headers, body, head_at } = reply;
     if let Some(events) = events {
-        let body = Source::Translated(Box::new(Translated::new(incoming, events)));
-        return Ok(Reply { status: parts.status, headers: parts.headers, body, head_at });
+        let body = Source::Translated(Box::new(Translated::new(body, events)));
+        return Ok(Reply { status, headers, body, head_at });
     }
+    let Source::Upstream(incoming) = body else { return Ok(Reply { status, headers, body, head_at }) };
     let bytes = read(incoming, gateway.settings.max_upstream_bytes, attempt.deadline, exception).await?;
-    let json = translate(&bytes).map_err(|what| Error::Upstream {
+    let json = translate(&bytes).map_err(|what| untranslatable(exception, &what))?;
+    let body = Source::Full(Some(Bytes::from(json.to_string())));
+    Ok(Reply { status: StatusCode::OK, headers, body, head_at })
+}
+
+/// A 502 for a 2xx reply that could not be translated, saying `what` is wrong with it.
+pub fn untranslatable(exception: &'static str, what: &str) -> Error {
+    Error::Upstream {
         status: StatusCode::BAD_GATEWAY,
         class: "APIError",
         exception,
         message: format!("the provider's reply could not be translated: {what}"),
         param: None,
-    })?;
-    let body = Source::Full(Some(Bytes::from(json.to_string())));
-    Ok(Reply { status: StatusCode::OK, headers: parts.headers, body, head_at })
+    }
+}
+
+/// Sends `upstream` and returns the reply head, its body still streaming.
+pub async fn send(
+    gateway: &Gateway,
+    attempt: &Attempt<'_>,
+    upstream: Request<Full<Bytes>>,
+    exception: &'static str,
+) -> Result<Reply, Error> {
+    let response = gateway.client.send(upstream, attempt.deadline, exception).await?;
+    let head_at = Instant::now();
+    let (parts, incoming) = response.into_parts();
+    Ok(Reply { status: parts.status, headers: parts.headers, body: Source::Upstream(incoming), head_at })
 }
 
 /// Reads a 2xx body up to `limit` bytes before `deadline`.
@@ -260,10 +277,12 @@ pub fn write_event(value: &Value, out: &mut Vec<u8>) {
     out.extend_from_slice(b"\n\n");
 }
 
-/// A provider's stream translator; each turns one event's data into OpenAI chunks.
+/// A stream translator; each turns one event's data into OpenAI chunks, or (`Messages`)
+/// OpenAI chunks into Anthropic events.
 pub enum Events {
     Anthropic(anthropic::stream::Events),
     Gemini(gemini::stream::Events),
+    Messages(messages::stream::Events),
 }
 
 impl Events {
@@ -271,6 +290,7 @@ impl Events {
         match self {
             Events::Anthropic(events) => events.event(data, out),
             Events::Gemini(events) => events.event(data, out),
+            Events::Messages(events) => events.event(data, out),
         }
     }
 
@@ -278,23 +298,35 @@ impl Events {
         match self {
             Events::Anthropic(events) => events.finish(out),
             Events::Gemini(events) => events.finish(out),
+            Events::Messages(events) => events.finish(out),
         }
+    }
+
+    /// Ends the stream after an event over the parser's limit.
+    fn overflow(&mut self, out: &mut Vec<u8>) {
+        const MESSAGE: &str = "litellm.APIError: a streamed event exceeded 4 MiB";
+        if let Events::Messages(events) = self {
+            events.fail(MESSAGE, StatusCode::INTERNAL_SERVER_ERROR.as_u16(), out);
+            return;
+        }
+        out.extend_from_slice(&error_event(MESSAGE, "internal_server_error", 500));
+        out.extend_from_slice(DONE);
     }
 }
 
-/// A provider's SSE body read through [`Parser`] and yielded as OpenAI chunk events: one
+/// A provider's SSE body read through [`Parser`] and yielded as translated events: one
 /// frame per upstream frame (empty when the frame held no whole event, so the relay's idle
 /// timer still sees the provider alive), memory bounded by the parser's event limit.
 pub struct Translated {
-    incoming: Incoming,
+    source: Source,
     parser: Parser,
     events: Events,
     ended: bool,
 }
 
 impl Translated {
-    pub fn new(incoming: Incoming, events: Events) -> Self {
-        Translated { incoming, parser: Parser::default(), events, ended: false }
+    pub fn new(source: Source, events: Events) -> Self {
+        Translated { source, parser: Parser::default(), events, ended: false }
     }
 
     pub fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
@@ -303,7 +335,7 @@ impl Translated {
                 return Poll::Ready(None);
             }
             let mut out = Vec::new();
-            match std::task::ready!(Pin::new(&mut self.incoming).poll_frame(cx)) {
+            match std::task::ready!(Pin::new(&mut self.source).poll_frame(cx)) {
                 Some(Ok(frame)) => {
                     let Ok(mut data) = frame.into_data() else { continue };
                     while data.has_remaining() {
@@ -335,9 +367,7 @@ impl Translated {
             match parsed {
                 Parsed::Event(data) => self.events.event(&data, out),
                 Parsed::TooLarge => {
-                    let message = "litellm.APIError: a streamed event exceeded 4 MiB";
-                    out.extend_from_slice(&error_event(message, "internal_server_error", 500));
-                    out.extend_from_slice(DONE);
+                    self.events.overflow(out);
                     self.ended = true;
                     return;
                 }

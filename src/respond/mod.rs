@@ -21,6 +21,7 @@ use crate::error::Error;
 use crate::gateway::Call;
 use crate::parse::CallRequest;
 use crate::provider::{Reply, Source};
+use crate::route::Api;
 use crate::usage::Usage;
 
 /// Largest error body read from a provider.
@@ -45,9 +46,11 @@ pub fn detail(status: StatusCode, text: &str) -> Response<Body> {
     json(status, &serde_json::json!({ "detail": text }))
 }
 
-/// The OpenAI-shaped error response for `error`, with the call's headers.
+/// The error response for `error`, with the call's headers: OpenAI-shaped, or
+/// Anthropic-shaped on `/v1/messages`.
 pub fn error(error: &Error, call: &Call) -> Response<Body> {
-    let mut response = json(error.status(), &error.body());
+    let body = if call.route == Api::Messages.route() { error.anthropic_body() } else { error.body() };
+    let mut response = json(error.status(), &body);
     call_headers(call, response.headers_mut());
     if let Some(wait_s) = error.retry_after() {
         response.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from(wait_s));
@@ -73,8 +76,10 @@ pub async fn relay(
     }
     let model = call.requested.clone().unwrap_or_default();
     let mut response = if request.stream {
-        let mut response =
-            Response::new(Body::stream(stream::Relay::new(reply.body, model, idle, request.include_usage)));
+        let relay = stream::Relay::new(reply.body, model, idle, request.include_usage);
+        let format = if request.api == Api::Messages { stream::Format::Messages } else { stream::Format::Chunks };
+        let relay = relay.with_format(format);
+        let mut response = Response::new(Body::stream(relay));
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream; charset=utf-8"));
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -87,6 +92,9 @@ pub async fn relay(
             Some(seen) => call.usage = seen.usage,
             None if rewrite::reparse(&body, &model, false, &mut out) => call.usage = Usage::from_json(&body),
             None => return Err(bad_reply(exception, "not a JSON object")),
+        }
+        if let Some(usage) = call.usage.as_mut().filter(|u| u.total_tokens == 0) {
+            usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
         }
         call.cost = cost(call);
         let mut response = raw_json(StatusCode::OK, Bytes::from(out));
@@ -108,7 +116,7 @@ pub fn cost(call: &Call) -> Option<f64> {
 }
 
 /// Reads a provider body up to `limit` bytes before `deadline`.
-async fn read(source: Source, limit: usize, deadline: Instant, exception: &'static str) -> Result<Bytes, Error> {
+pub async fn read(source: Source, limit: usize, deadline: Instant, exception: &'static str) -> Result<Bytes, Error> {
     let started = Instant::now();
     let timeout = deadline.saturating_duration_since(started);
     match tokio::time::timeout(timeout, Limited::new(source, limit).collect()).await {

@@ -1,6 +1,7 @@
 //! Server-sent events: a bounded parser for a provider's stream, the rewrite of each chunk
 //! (`model` → the requested name, null `finish_reason` dropped) and LiteLLM's mid-stream
-//! error event. `stream` relays with them.
+//! error event; for `/v1/messages`, each Anthropic event relayed with its `event:` line and
+//! `model` set in `message_start`. `stream` relays with them.
 
 use bytes::BytesMut;
 
@@ -101,6 +102,65 @@ pub fn rewrite(data: &[u8], model: &str, out: &mut Vec<u8>) -> Option<Spliced> {
     seen
 }
 
+/// What a relayed Anthropic event said, for the request's usage and outcome.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct MessageSeen {
+    pub input_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
+    /// The message of an `error` event.
+    pub error: Option<String>,
+}
+
+/// Writes one Anthropic event (`event: <type>` and its data) for the client, `model` set
+/// to the requested name in `message_start`; other events pass byte for byte. Data that is
+/// not a JSON object with a `type` is dropped.
+pub fn message_event(data: &[u8], model: &str, out: &mut Vec<u8>) -> MessageSeen {
+    let mut seen = MessageSeen::default();
+    let Ok(mut event) = serde_json::from_slice::<serde_json::Value>(data) else { return seen };
+    let Some(kind) = event.get("type").and_then(serde_json::Value::as_str).map(str::to_owned) else { return seen };
+    let count = |usage: Option<&serde_json::Value>, key: &str| usage?.get(key)?.as_u64();
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\ndata: ");
+    if kind == "message_start" {
+        let usage = event.pointer("/message/usage");
+        (seen.input_tokens, seen.output_tokens) = (count(usage, "input_tokens"), count(usage, "output_tokens"));
+        if let Some(message) = event.get_mut("message").and_then(serde_json::Value::as_object_mut) {
+            message.insert("model".into(), serde_json::Value::String(model.to_owned()));
+        }
+        // Writing a Value into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, &event);
+    } else {
+        let usage = event.get("usage");
+        (seen.input_tokens, seen.output_tokens) = (count(usage, "input_tokens"), count(usage, "output_tokens"));
+        if kind == "error" {
+            let message = event.pointer("/error/message").and_then(serde_json::Value::as_str);
+            seen.error = Some(message.unwrap_or("error").to_owned());
+        }
+        out.extend_from_slice(data);
+    }
+    out.extend_from_slice(b"\n\n");
+    seen
+}
+
+/// Feeds a whole SSE transcript through `translate` event by event, then `finish`; what
+/// they wrote. For the stream translators' tests.
+#[cfg(test)]
+pub fn transcript(
+    sse: &str,
+    mut translate: impl FnMut(&[u8], &mut Vec<u8>),
+    finish: impl FnOnce(&mut Vec<u8>),
+) -> String {
+    let mut parser = Parser::default();
+    parser.feed(sse.as_bytes());
+    let mut out = Vec::new();
+    while let Some(Parsed::Event(data)) = parser.next_event() {
+        translate(&data, &mut out);
+    }
+    finish(&mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
 /// LiteLLM's mid-stream error event (its JSON uses `", "` separators).
 pub fn error_event(message: &str, kind: &str, code: u16) -> Vec<u8> {
     let message = serde_json::to_string(message).unwrap_or_else(|_| "\"stream failed\"".to_owned());
@@ -165,6 +225,30 @@ mod tests {
         let mut out = Vec::new();
         rewrite(b"not json", "asked", &mut out);
         assert_eq!(out, b"data: not json\n\n");
+    }
+
+    #[test]
+    fn message_events_keep_their_type_and_get_the_model() {
+        let mut out = Vec::new();
+        let seen = message_event(
+            br#"{"type":"message_start","message":{"model":"up","usage":{"input_tokens":7,"output_tokens":1}}}"#,
+            "asked",
+            &mut out,
+        );
+        assert_eq!(seen, MessageSeen { input_tokens: Some(7), output_tokens: Some(1), error: None });
+        let text = String::from_utf8(out).unwrap_or_default();
+        assert!(text.starts_with("event: message_start\ndata: {") && text.contains(r#""model":"asked""#), "{text}");
+        let mut out = Vec::new();
+        let seen = message_event(
+            br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+            "a",
+            &mut out,
+        );
+        assert_eq!(seen.error.as_deref(), Some("Overloaded"));
+        assert!(out.starts_with(b"event: error\ndata: {\"type\":\"error\""));
+        let mut out = Vec::new();
+        assert_eq!(message_event(b"[DONE]", "a", &mut out), MessageSeen::default());
+        assert!(out.is_empty());
     }
 
     #[test]

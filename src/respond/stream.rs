@@ -2,7 +2,9 @@
 //! (`sse`), ends with `data: [DONE]`, turns a failure or a stalled provider into an error
 //! event, keeps a usage chunk the client did not ask for to itself (adding `cost` to one
 //! it did ask for), and reports the request (`report`) when the stream ends or the client
-//! leaves. Memory is bounded by the parser's limit, however long the stream.
+//! leaves. `/v1/messages` streams are relayed as Anthropic events instead (no `[DONE]`,
+//! failures as an `error` event). Memory is bounded by the parser's limit, however long
+//! the stream.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -14,7 +16,7 @@ use http::Method;
 use http_body::Frame;
 use tokio::time::Sleep;
 
-use super::sse::{DONE, Parsed, Parser, error_event, rewrite};
+use super::sse::{DONE, Parsed, Parser, error_event, message_event, rewrite};
 use crate::gateway::{Call, Gateway};
 use crate::provider::Source;
 use crate::report;
@@ -28,6 +30,15 @@ pub struct Finisher {
     pub status: u16,
 }
 
+/// What a relayed stream carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// OpenAI chunks, ended by `[DONE]`.
+    Chunks,
+    /// Anthropic events (`/v1/messages`), each with its `event:` line.
+    Messages,
+}
+
 /// The stream relay body.
 pub struct Relay {
     source: Source,
@@ -37,6 +48,7 @@ pub struct Relay {
     sleep: Pin<Box<Sleep>>,
     /// The client asked for the usage chunk (`stream_options.include_usage`).
     client_usage: bool,
+    format: Format,
     finisher: Option<Box<Finisher>>,
     usage: Option<crate::usage::Usage>,
     failure: Option<String>,
@@ -55,6 +67,7 @@ impl Relay {
             idle,
             sleep: Box::pin(tokio::time::sleep(idle)),
             client_usage,
+            format: Format::Chunks,
             finisher: None,
             usage: None,
             failure: None,
@@ -62,6 +75,13 @@ impl Relay {
             done_sent: false,
             finished: false,
         }
+    }
+
+    /// Relays events in `format`.
+    #[must_use]
+    pub fn with_format(mut self, format: Format) -> Self {
+        self.format = format;
+        self
     }
 
     /// Hands over the request to report when the stream is over.
@@ -80,6 +100,17 @@ impl Relay {
 
     fn write(&mut self, data: &[u8], out: &mut Vec<u8>) {
         if self.done_sent {
+            return;
+        }
+        if self.format == Format::Messages {
+            let seen = message_event(data, &self.model, out);
+            let usage = self.usage.get_or_insert_default();
+            usage.prompt_tokens = seen.input_tokens.unwrap_or(usage.prompt_tokens);
+            usage.completion_tokens = seen.output_tokens.unwrap_or(usage.completion_tokens);
+            usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
+            if seen.error.is_some() {
+                self.failure = seen.error;
+            }
             return;
         }
         if data == b"[DONE]" {
@@ -124,14 +155,21 @@ impl Relay {
         }
     }
 
-    /// Ends the stream with `event` (if any) and `[DONE]`, then reports the request.
-    fn end(&mut self, out: &mut Vec<u8>, event: Option<(Vec<u8>, String)>) {
+    /// Ends the stream with `failure`'s event (if any) and `[DONE]` (OpenAI chunks only),
+    /// then reports the request.
+    fn end(&mut self, out: &mut Vec<u8>, failure: Option<(String, &str, u16)>) {
         if !self.done_sent {
-            if let Some((event, failure)) = event {
-                out.extend_from_slice(&event);
-                self.failure = Some(failure);
+            if let Some((message, kind, code)) = failure {
+                if self.format == Format::Messages {
+                    out.extend_from_slice(&crate::provider::message_error_event(&message, code));
+                } else {
+                    out.extend_from_slice(&error_event(&message, kind, code));
+                }
+                self.failure = Some(message);
             }
-            out.extend_from_slice(DONE);
+            if self.format == Format::Chunks {
+                out.extend_from_slice(DONE);
+            }
             self.done_sent = true;
         }
         self.finished = true;
@@ -145,10 +183,6 @@ impl Relay {
         call.cost = super::cost(&call);
         call.ttft = self.first_at.map(|at| at.saturating_duration_since(call.started));
         report::finish(&gateway, &call, &method, &path, status, None, self.failure.as_deref());
-    }
-
-    fn fail(message: String, kind: &str, code: u16) -> (Vec<u8>, String) {
-        (error_event(&message, kind, code), message)
     }
 }
 
@@ -198,12 +232,12 @@ impl http_body::Body for Relay {
                     }
                     if this.drain(&mut out).is_err() {
                         let message = "litellm.APIError: a streamed chunk exceeded 4 MiB".to_owned();
-                        this.end(&mut out, Some(Relay::fail(message, "internal_server_error", 500)));
+                        this.end(&mut out, Some((message, "internal_server_error", 500)));
                     }
                 }
                 Poll::Ready(Some(Err(e))) => {
                     let message = format!("litellm.APIConnectionError: stream from the provider failed: {e}");
-                    this.end(&mut out, Some(Relay::fail(message, "internal_server_error", 500)));
+                    this.end(&mut out, Some((message, "internal_server_error", 500)));
                 }
                 Poll::Ready(None) => {
                     if let Some(last) = this.parser.finish() {
@@ -219,7 +253,7 @@ impl http_body::Body for Relay {
                         "litellm.Timeout: APITimeoutError - the provider sent nothing for {:.1} s (stream_timeout)",
                         this.idle.as_secs_f64()
                     );
-                    this.end(&mut out, Some(Relay::fail(message, "timeout", 408)));
+                    this.end(&mut out, Some((message, "timeout", 408)));
                 }
             }
         }

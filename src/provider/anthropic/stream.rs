@@ -150,21 +150,16 @@ impl Events {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::respond::sse::{Parsed, Parser};
+    use crate::respond::sse::transcript;
 
     /// Runs a whole SSE transcript through the translator, returning the OpenAI events'
     /// data with the id and created fields normalised.
     fn run(sse: &str, include_usage: bool) -> Vec<String> {
         let mut events = Events::new("chatcmpl-test".into(), include_usage);
         events.head.created = 1;
-        let mut parser = Parser::default();
-        parser.feed(sse.as_bytes());
-        let mut out = Vec::new();
-        while let Some(Parsed::Event(data)) = parser.next_event() {
-            events.event(&data, &mut out);
-        }
-        events.finish(&mut out);
-        let text = String::from_utf8(out).unwrap_or_default();
+        let events = std::cell::RefCell::new(events);
+        let text =
+            transcript(sse, |data, out| events.borrow_mut().event(data, out), |out| events.borrow_mut().finish(out));
         text.split("\n\n").filter(|e| !e.is_empty()).map(|e| e.trim_start_matches("data: ").to_owned()).collect()
     }
 

@@ -1,0 +1,65 @@
+//! `/v1/messages`, Anthropic's Messages API, served by any deployment: relayed as it is to
+//! `anthropic/` ones; for the others translated into a chat request ([`request`]) sent
+//! through the deployment's own chat path, the reply translated back ([`response`], or
+//! [`stream`] chunk by chunk). Replies go on to `respond`, which relays Anthropic's format.
+
+pub mod request;
+pub mod response;
+pub mod stream;
+
+use bytes::Bytes;
+use http::HeaderMap;
+use serde_json::{Map, Value};
+
+use super::translate::{self, Events, Translated};
+use super::{Attempt, Reply, Source, anthropic};
+use crate::error::Error;
+use crate::gateway::Gateway;
+use crate::parse::{self, CallRequest};
+use crate::route::Api;
+use crate::table::Protocol;
+
+/// Serves a Messages call on the attempt's deployment.
+pub async fn call(
+    gateway: &Gateway,
+    attempt: &Attempt<'_>,
+    request: &CallRequest,
+    headers: &HeaderMap,
+) -> Result<Reply, Error> {
+    if attempt.deployment.protocol == Protocol::Anthropic {
+        return anthropic::relay(gateway, attempt, request, headers).await;
+    }
+    let chat = chat_request(request)?;
+    let reply = super::chat(gateway, attempt, &chat, headers).await?;
+    if !reply.status.is_success() {
+        return Ok(reply);
+    }
+    let Reply { status, headers, body, head_at } = reply;
+    if request.stream {
+        let events = Events::Messages(stream::Events::new(response::message_id()));
+        let body = Source::Translated(Box::new(Translated::new(body, events)));
+        return Ok(Reply { status, headers, body, head_at });
+    }
+    let exception = super::exception(attempt.deployment);
+    let bytes = crate::respond::read(body, gateway.settings.max_upstream_bytes, attempt.deadline, exception).await?;
+    let message = response::to_message(&bytes, &response::message_id())
+        .map_err(|what| translate::untranslatable(exception, &what))?;
+    let body = Source::Full(Some(Bytes::from(message.to_string())));
+    Ok(Reply { status, headers, body, head_at })
+}
+
+/// The Messages request as a chat request for the same model.
+fn chat_request(request: &CallRequest) -> Result<CallRequest, Error> {
+    let bad = |reason: String| Error::BadParam { route: Api::Messages.route(), param: "messages", reason };
+    let fields: Map<String, Value> =
+        serde_json::from_slice(&request.fields.to_json()).map_err(|e| bad(e.to_string()))?;
+    let chat = request::to_chat(&fields).map_err(bad)?;
+    let body = serde_json::to_vec(&chat).map_err(|e| bad(e.to_string()))?;
+    Ok(CallRequest {
+        api: Api::Chat,
+        model: request.model.clone(),
+        stream: request.stream,
+        include_usage: false,
+        fields: parse::object(&body)?,
+    })
+}

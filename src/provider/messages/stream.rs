@@ -1,0 +1,216 @@
+//! OpenAI `chat.completion.chunk` events → Anthropic Messages SSE events, pure and in
+//! constant memory: `message_start` (usage zeros), a content block per run of text
+//! (`text_delta`) or per tool call (`input_json_delta`), `content_block_stop`,
+//! `message_delta` (stop reason, usage) and `message_stop`; an OpenAI error event as an
+//! Anthropic `error` event. The events go on to `respond::stream::Relay` through
+//! `translate::Translated`.
+
+use serde_json::{Value, json};
+
+use super::response::stop_reason;
+use crate::error::anthropic_type;
+
+/// The content block that is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Open {
+    Text,
+    /// A tool call, by its OpenAI index.
+    Tool(u64),
+}
+
+/// One stream's translation state.
+#[derive(Debug)]
+pub struct Events {
+    id: String,
+    started: bool,
+    /// The open block and its Anthropic index.
+    open: Option<(Open, usize)>,
+    /// Blocks started so far; the next one's index.
+    blocks: usize,
+    stop_reason: &'static str,
+    input_tokens: u64,
+    output_tokens: u64,
+    done: bool,
+}
+
+/// `event: <type>\ndata: <json>\n\n`.
+pub fn write(event: &Value, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(event.get("type").and_then(Value::as_str).unwrap_or("error").as_bytes());
+    out.extend_from_slice(b"\ndata: ");
+    // Writing a Value into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, event);
+    out.extend_from_slice(b"\n\n");
+}
+
+/// Anthropic's mid-stream `error` event, its type following `status`.
+pub fn error_event(message: &str, status: u16) -> Vec<u8> {
+    let mut out = Vec::new();
+    write(&json!({ "type": "error", "error": { "type": anthropic_type(status), "message": message } }), &mut out);
+    out
+}
+
+impl Events {
+    pub fn new(id: String) -> Self {
+        Events {
+            id,
+            started: false,
+            open: None,
+            blocks: 0,
+            stop_reason: "end_turn",
+            input_tokens: 0,
+            output_tokens: 0,
+            done: false,
+        }
+    }
+
+    /// Translates one chunk's `data`, writing Anthropic events to `out`.
+    pub fn event(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        if self.done {
+            return;
+        }
+        if data == b"[DONE]" {
+            self.finish(out);
+            return;
+        }
+        let Ok(chunk) = serde_json::from_slice::<Value>(data) else { return };
+        if let Some(error) = chunk.get("error") {
+            let message = error.get("message").and_then(Value::as_str).unwrap_or("the provider's stream failed");
+            let status = error.get("code").and_then(|c| c.as_str()?.parse().ok()).unwrap_or(500);
+            self.fail(message, status, out);
+            return;
+        }
+        self.start(chunk.get("model").and_then(Value::as_str).unwrap_or_default(), out);
+        if let Some(usage) = chunk.get("usage").filter(|u| u.is_object()) {
+            let count = |key: &str| usage.get(key).and_then(Value::as_u64).unwrap_or(0);
+            (self.input_tokens, self.output_tokens) = (count("prompt_tokens"), count("completion_tokens"));
+        }
+        let Some(choice) = chunk.get("choices").and_then(|c| c.get(0)) else { return };
+        let delta = choice.get("delta").unwrap_or(&Value::Null);
+        if let Some(text) = delta.get("content").and_then(Value::as_str).filter(|t| !t.is_empty()) {
+            self.open_block(Open::Text, &json!({ "type": "text", "text": "" }), out);
+            self.delta(&json!({ "type": "text_delta", "text": text }), out);
+        }
+        for call in delta.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
+            self.tool_call(call, out);
+        }
+        if let Some(finish) = choice.get("finish_reason").and_then(Value::as_str) {
+            self.stop_reason = stop_reason(finish);
+        }
+    }
+
+    /// Ends the message once: the open block closed, `message_delta`, `message_stop`.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        if self.done {
+            return;
+        }
+        self.start("", out);
+        self.close(out);
+        let usage = json!({ "input_tokens": self.input_tokens, "output_tokens": self.output_tokens });
+        let delta = json!({ "stop_reason": self.stop_reason, "stop_sequence": null });
+        write(&json!({ "type": "message_delta", "delta": delta, "usage": usage }), out);
+        write(&json!({ "type": "message_stop" }), out);
+        self.done = true;
+    }
+
+    /// Ends the stream with an `error` event.
+    pub fn fail(&mut self, message: &str, status: u16, out: &mut Vec<u8>) {
+        if !self.done {
+            out.extend_from_slice(&error_event(message, status));
+            self.done = true;
+        }
+    }
+
+    fn start(&mut self, model: &str, out: &mut Vec<u8>) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        let message = json!({
+            "id": self.id, "type": "message", "role": "assistant", "model": model, "content": [],
+            "stop_reason": null, "stop_sequence": null, "usage": { "input_tokens": 0, "output_tokens": 0 },
+        });
+        write(&json!({ "type": "message_start", "message": message }), out);
+    }
+
+    /// A tool call's first delta (with its id and name) opens a block; argument pieces
+    /// become `input_json_delta`s of the open one.
+    fn tool_call(&mut self, call: &Value, out: &mut Vec<u8>) {
+        let index = call.get("index").and_then(Value::as_u64).unwrap_or(0);
+        let function = call.get("function").unwrap_or(&Value::Null);
+        let is_open = matches!(self.open, Some((Open::Tool(open), _)) if open == index);
+        if !is_open {
+            let block = json!({
+                "type": "tool_use", "id": call.get("id").cloned().unwrap_or(Value::Null),
+                "name": function.get("name").cloned().unwrap_or(Value::Null), "input": {},
+            });
+            self.open_block(Open::Tool(index), &block, out);
+        }
+        if let Some(arguments) = function.get("arguments").and_then(Value::as_str).filter(|a| !a.is_empty()) {
+            self.delta(&json!({ "type": "input_json_delta", "partial_json": arguments }), out);
+        }
+    }
+
+    /// Opens a block of `kind` unless one is open already.
+    fn open_block(&mut self, kind: Open, block: &Value, out: &mut Vec<u8>) {
+        if self.open.is_some_and(|(open, _)| open == kind) {
+            return;
+        }
+        self.close(out);
+        let index = self.blocks;
+        self.blocks += 1;
+        self.open = Some((kind, index));
+        write(&json!({ "type": "content_block_start", "index": index, "content_block": block }), out);
+    }
+
+    fn delta(&self, delta: &Value, out: &mut Vec<u8>) {
+        if let Some((_, index)) = self.open {
+            write(&json!({ "type": "content_block_delta", "index": index, "delta": delta }), out);
+        }
+    }
+
+    fn close(&mut self, out: &mut Vec<u8>) {
+        if let Some((_, index)) = self.open.take() {
+            write(&json!({ "type": "content_block_stop", "index": index }), out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::respond::sse::transcript;
+
+    /// Runs an OpenAI SSE transcript through the translator; the Anthropic events' text.
+    fn run(sse: &str) -> String {
+        let events = std::cell::RefCell::new(Events::new("msg_test".into()));
+        transcript(sse, |data, out| events.borrow_mut().event(data, out), |out| events.borrow_mut().finish(out))
+    }
+
+    #[test]
+    fn text_and_tool_call_stream_matches_the_golden_events() {
+        let got = run(include_str!("../../../tests/fixtures/messages/stream.openai.sse"));
+        let want = include_str!("../../../tests/fixtures/messages/stream.anthropic.sse");
+        let parse = |text: &str| -> Vec<(String, Value)> {
+            text.split("\n\n")
+                .filter(|e| !e.trim().is_empty())
+                .map(|e| {
+                    let (event, data) = e.trim().split_once('\n').unwrap_or_default();
+                    let data = serde_json::from_str(data.trim_start_matches("data: ")).unwrap_or_default();
+                    (event.to_owned(), data)
+                })
+                .collect()
+        };
+        assert_eq!(parse(&got), parse(want), "{got}");
+    }
+
+    #[test]
+    fn an_error_chunk_ends_the_stream_in_anthropic_shape() {
+        let got =
+            run("data: {\"error\": {\"message\": \"boom\", \"type\": \"x\", \"param\": null, \"code\": \"429\"}}\n\n");
+        assert_eq!(
+            got,
+            "event: error\ndata: {\"error\":{\"message\":\"boom\",\"type\":\"rate_limit_error\"},\"type\":\"error\"}\n\n"
+        );
+    }
+}
