@@ -6,7 +6,7 @@
 mod render;
 
 use std::collections::HashMap;
-use std::hash::Hash;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -72,15 +72,33 @@ impl Histogram {
     }
 }
 
+/// FNV-1a: label keys are short and come from the gateway's own tables or bounded
+/// client strings, so the fast hash fits better than SipHash (the family is bounded anyway).
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+        const PRIME: u64 = 0x0100_0000_01b3;
+        let start = if self.0 == 0 { OFFSET } else { self.0 };
+        self.0 = bytes.iter().fold(start, |h, b| (h ^ u64::from(*b)).wrapping_mul(PRIME));
+    }
+}
+
 /// A bounded map of label sets to values.
 #[derive(Debug)]
 pub(super) struct Family<K, V> {
-    pub(super) series: HashMap<K, V>,
+    pub(super) series: HashMap<K, V, BuildHasherDefault<Fnv>>,
 }
 
 impl<K: Eq + Hash, V: Default> Default for Family<K, V> {
     fn default() -> Self {
-        Family { series: HashMap::new() }
+        Family { series: HashMap::default() }
     }
 }
 
@@ -92,21 +110,34 @@ impl<K: Eq + Hash, V: Default> Family<K, V> {
     }
 }
 
+/// Proxy-level counts of one label set.
+#[derive(Debug, Default)]
+pub(super) struct ProxySeries {
+    pub(super) total: f64,
+    pub(super) failed: f64,
+}
+
+/// Everything counted per (caller, requested model, deployment, model sent): one map entry,
+/// found once per call.
+#[derive(Debug, Default)]
+pub(super) struct ModelSeries {
+    pub(super) requests: f64,
+    pub(super) total_latency: Histogram,
+    pub(super) api_latency: Histogram,
+    pub(super) ttft: Histogram,
+    pub(super) overhead: Histogram,
+    pub(super) input_tokens: f64,
+    pub(super) output_tokens: f64,
+    pub(super) total_tokens: f64,
+    pub(super) cached_tokens: f64,
+    pub(super) reasoning_tokens: f64,
+    pub(super) spend: f64,
+}
+
 #[derive(Debug, Default)]
 pub(super) struct Families {
-    pub(super) proxy_total: Family<ProxyKey, f64>,
-    pub(super) proxy_failed: Family<ProxyKey, f64>,
-    pub(super) requests: Family<ModelKey, f64>,
-    pub(super) total_latency: Family<ModelKey, Histogram>,
-    pub(super) api_latency: Family<ModelKey, Histogram>,
-    pub(super) ttft: Family<ModelKey, Histogram>,
-    pub(super) overhead: Family<ModelKey, Histogram>,
-    pub(super) input_tokens: Family<ModelKey, f64>,
-    pub(super) output_tokens: Family<ModelKey, f64>,
-    pub(super) total_tokens: Family<ModelKey, f64>,
-    pub(super) cached_tokens: Family<ModelKey, f64>,
-    pub(super) reasoning_tokens: Family<ModelKey, f64>,
-    pub(super) spend: Family<ModelKey, f64>,
+    pub(super) proxies: Family<ProxyKey, ProxySeries>,
+    pub(super) models: Family<ModelKey, ModelSeries>,
     pub(super) deployment_success: Family<DeploymentKey, f64>,
     pub(super) deployment_failure: Family<DeploymentKey, f64>,
     pub(super) deployment_total: Family<DeploymentKey, f64>,
@@ -228,9 +259,10 @@ impl Metrics {
             provider,
         };
         let proxy_over = || ProxyKey { key: OVERFLOW.into(), requested: OVERFLOW.into(), ..proxy.clone() };
-        *f.proxy_total.get(proxy.clone(), proxy_over) += 1.0;
+        let series = f.proxies.get(proxy.clone(), proxy_over);
+        series.total += 1.0;
         if r.status >= 400 {
-            *f.proxy_failed.get(proxy.clone(), proxy_over) += 1.0;
+            series.failed += 1.0;
         }
         if let Some(fallback) = r.fallback {
             let key =
@@ -241,33 +273,36 @@ impl Metrics {
             *family.get(key, over) += 1.0;
         }
         let Some((deployment, sent)) = r.deployment else { return };
-        let model =
+        let key =
             ModelKey { key: r.key.to_owned(), requested: r.requested.to_owned(), model: sent.to_owned(), deployment };
         let over = || ModelKey { key: OVERFLOW.into(), requested: OVERFLOW.into(), model: OVERFLOW.into(), deployment };
         let at = DeploymentKey { deployment, status: 0 };
         if r.status < 400 {
             // Failed attempts were counted one by one by `attempt_failed`.
             outcome(&mut f, deployment, r.status);
-            *f.requests.get(model.clone(), over) += 1.0;
         }
-        f.total_latency.get(model.clone(), over).observe(r.total.as_secs_f64());
+        let m = f.models.get(key, over);
+        if r.status < 400 {
+            m.requests += 1.0;
+        }
+        m.total_latency.observe(r.total.as_secs_f64());
         if let Some(api) = r.api {
-            f.api_latency.get(model.clone(), over).observe(api.as_secs_f64());
-            f.overhead.get(model.clone(), over).observe(r.total.saturating_sub(api).as_secs_f64());
+            m.api_latency.observe(api.as_secs_f64());
+            m.overhead.observe(r.total.saturating_sub(api).as_secs_f64());
         }
         if let Some(ttft) = r.ttft {
-            f.ttft.get(model.clone(), over).observe(ttft.as_secs_f64());
+            m.ttft.observe(ttft.as_secs_f64());
         }
         #[expect(clippy::cast_precision_loss, reason = "token counts are far below 2^52")]
         if let Some(u) = r.usage {
-            *f.input_tokens.get(model.clone(), over) += u.prompt_tokens as f64;
-            *f.output_tokens.get(model.clone(), over) += u.completion_tokens as f64;
-            *f.total_tokens.get(model.clone(), over) += u.total_tokens as f64;
-            *f.cached_tokens.get(model.clone(), over) += u.cached_tokens() as f64;
-            *f.reasoning_tokens.get(model.clone(), over) += u.reasoning_tokens() as f64;
+            m.input_tokens += u.prompt_tokens as f64;
+            m.output_tokens += u.completion_tokens as f64;
+            m.total_tokens += u.total_tokens as f64;
+            m.cached_tokens += u.cached_tokens() as f64;
+            m.reasoning_tokens += u.reasoning_tokens() as f64;
         }
         if let Some(cost) = r.cost {
-            *f.spend.get(model, over) += cost;
+            m.spend += cost;
         }
         if let Some(v) = r.remaining.0 {
             *f.remaining_requests.get(at, || at) = v;

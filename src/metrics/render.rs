@@ -3,7 +3,10 @@
 
 use std::fmt::Write as _;
 
-use super::{BUCKETS, DeploymentKey, FallbackKey, Families, Family, Histogram, ModelKey, NONE, ProxyKey};
+use super::{
+    BUCKETS, DeploymentKey, FallbackKey, Families, Family, Histogram, ModelKey, ModelSeries, NONE, ProxyKey,
+    ProxySeries,
+};
 use crate::table::Table;
 
 /// The whole page; `families` is `None` if the registry's lock was poisoned.
@@ -30,14 +33,17 @@ fn proxy(out: &mut String, f: &Families) {
             "api_key_alias=\"{NONE}\",api_provider=\"{provider}\",end_user=\"{NONE}\",hashed_api_key=\"{key}\",requested_model=\"{requested}\",route=\"{route}\",status_code=\"{status}\",team=\"{NONE}\",team_alias=\"{NONE}\",user=\"{NONE}\""
         )
     };
-    let families = [
-        ("litellm_proxy_total_requests_metric_total", "Requests to the proxy's model routes.", &f.proxy_total),
-        ("litellm_proxy_failed_requests_metric_total", "Requests answered with an error.", &f.proxy_failed),
-    ];
-    for (name, help, family) in families {
-        values(out, name, "counter", help, family, labels);
-    }
+    let name = "litellm_proxy_total_requests_metric_total";
+    values(out, name, "counter", "Requests to the proxy's model routes.", &f.proxies, labels, |s| Some(s.total));
+    let name = "litellm_proxy_failed_requests_metric_total";
+    let failed = |s: &ProxySeries| (s.failed > 0.0).then_some(s.failed);
+    values(out, name, "counter", "Requests answered with an error.", &f.proxies, labels, failed);
 }
+
+/// A count kept in a [`ModelSeries`].
+type Field = fn(&ModelSeries) -> f64;
+/// A histogram kept in a [`ModelSeries`].
+type Timing = fn(&ModelSeries) -> &Histogram;
 
 fn model(out: &mut String, table: &Table, f: &Families) {
     let labels = |k: &ModelKey| {
@@ -48,33 +54,26 @@ fn model(out: &mut String, table: &Table, f: &Families) {
             "api_key_alias=\"{NONE}\",api_provider=\"{provider}\",end_user=\"{NONE}\",hashed_api_key=\"{key}\",litellm_model_name=\"{provider}/{model}\",model=\"{model}\",model_group=\"{group}\",model_id=\"{id}\",requested_model=\"{requested}\",team=\"{NONE}\",team_alias=\"{NONE}\",user=\"{NONE}\""
         )
     };
-    values(
-        out,
-        "litellm_requests_metric_total",
-        "counter",
-        "Successful model calls per deployment.",
-        &f.requests,
-        labels,
-    );
-    let histograms_of = [
-        ("litellm_request_total_latency_metric", "Whole request time, seconds.", &f.total_latency),
-        ("litellm_llm_api_latency_metric", "Provider time to response head, seconds.", &f.api_latency),
-        ("litellm_llm_api_time_to_first_token_metric", "Time to first streamed chunk, seconds.", &f.ttft),
-        ("litellm_overhead_latency_metric", "Time spent in the gateway, seconds.", &f.overhead),
+    let counters: [(&str, &str, Field); 7] = [
+        ("litellm_requests_metric_total", "Successful model calls per deployment.", |m| m.requests),
+        ("litellm_input_tokens_metric_total", "Prompt tokens.", |m| m.input_tokens),
+        ("litellm_output_tokens_metric_total", "Completion tokens.", |m| m.output_tokens),
+        ("litellm_total_tokens_metric_total", "Total tokens.", |m| m.total_tokens),
+        ("litellm_input_cached_tokens_metric_total", "Cached prompt tokens.", |m| m.cached_tokens),
+        ("litellm_output_reasoning_tokens_metric_total", "Reasoning tokens.", |m| m.reasoning_tokens),
+        ("litellm_spend_metric_total", "Spend in USD.", |m| m.spend),
     ];
-    for (name, help, family) in histograms_of {
-        histograms(out, name, help, family, labels);
+    for (name, help, field) in counters {
+        values(out, name, "counter", help, &f.models, labels, |m| Some(field(m)).filter(|v| *v > 0.0));
     }
-    let counters = [
-        ("litellm_input_tokens_metric_total", "Prompt tokens.", &f.input_tokens),
-        ("litellm_output_tokens_metric_total", "Completion tokens.", &f.output_tokens),
-        ("litellm_total_tokens_metric_total", "Total tokens.", &f.total_tokens),
-        ("litellm_input_cached_tokens_metric_total", "Cached prompt tokens.", &f.cached_tokens),
-        ("litellm_output_reasoning_tokens_metric_total", "Reasoning tokens.", &f.reasoning_tokens),
-        ("litellm_spend_metric_total", "Spend in USD.", &f.spend),
+    let timings: [(&str, &str, Timing); 4] = [
+        ("litellm_request_total_latency_metric", "Whole request time, seconds.", |m| &m.total_latency),
+        ("litellm_llm_api_latency_metric", "Provider time to response head, seconds.", |m| &m.api_latency),
+        ("litellm_llm_api_time_to_first_token_metric", "Time to first streamed chunk, seconds.", |m| &m.ttft),
+        ("litellm_overhead_latency_metric", "Time spent in the gateway, seconds.", |m| &m.overhead),
     ];
-    for (name, help, family) in counters {
-        values(out, name, "counter", help, family, labels);
+    for (name, help, field) in timings {
+        histograms(out, name, help, &f.models, labels, field);
     }
 }
 
@@ -113,7 +112,7 @@ fn deployment(out: &mut String, table: &Table, f: &Families) {
         ("litellm_deployment_cooled_down_total", "counter", "Times a deployment entered cooldown.", &f.cooled_down),
     ];
     for (name, kind, help, family) in families {
-        values(out, name, kind, help, family, labels);
+        values(out, name, kind, help, family, labels, |v| Some(*v));
     }
     let labels = |k: &FallbackKey| {
         let (key, requested, fallback) = (escape(&k.key), escape(&k.requested), escape(&k.fallback));
@@ -126,7 +125,7 @@ fn deployment(out: &mut String, table: &Table, f: &Families) {
         ("litellm_deployment_failed_fallbacks_total", "Calls whose fallbacks failed too.", &f.fallbacks_failed),
     ];
     for (name, help, family) in fallbacks {
-        values(out, name, "counter", help, family, labels);
+        values(out, name, "counter", help, family, labels, |v| Some(*v));
     }
 }
 
@@ -134,32 +133,36 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
-/// A family of plain values, one line per label set, sorted for a stable page.
-fn values<K>(
+/// One metric of a family: a line per label set that has a `value`, sorted for a stable page.
+fn values<K, V>(
     out: &mut String,
     name: &str,
     kind: &str,
     help: &str,
-    family: &Family<K, f64>,
+    family: &Family<K, V>,
     labels: impl Fn(&K) -> String,
+    value: impl Fn(&V) -> Option<f64>,
 ) {
     header(out, name, kind, help);
-    let mut lines: Vec<String> = family.series.iter().map(|(k, v)| format!("{name}{{{}}} {v}", labels(k))).collect();
+    let mut lines: Vec<String> =
+        family.series.iter().filter_map(|(k, v)| Some(format!("{name}{{{}}} {}", labels(k), value(v)?))).collect();
     lines.sort_unstable();
     for line in lines {
         let _ = writeln!(out, "{line}");
     }
 }
 
-fn histograms<K>(
+fn histograms<K, V>(
     out: &mut String,
     name: &str,
     help: &str,
-    family: &Family<K, Histogram>,
+    family: &Family<K, V>,
     labels: impl Fn(&K) -> String,
+    field: impl Fn(&V) -> &Histogram,
 ) {
     header(out, name, "histogram", help);
-    let mut series: Vec<(String, &Histogram)> = family.series.iter().map(|(k, h)| (labels(k), h)).collect();
+    let mut series: Vec<(String, &Histogram)> =
+        family.series.iter().map(|(k, v)| (labels(k), field(v))).filter(|(_, h)| h.count > 0).collect();
     series.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     for (labels, h) in series {
         let mut cumulative = 0;
