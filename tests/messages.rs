@@ -27,7 +27,13 @@ fn parse(text: &str) -> Value {
 /// The gateway with `mock` behind both the Anthropic and the OpenAI deployments.
 async fn gateway(mock: &Mock) -> Running {
     let (anthropic, openai) = (format!("http://{}", mock.addr), mock.base());
-    let vars = [("MOCK_ANTHROPIC_BASE", anthropic.as_str()), ("MOCK_BASE", openai.as_str()), ("MOCK_KEY", "sk-up")];
+    let gemini = format!("http://{}/v1beta", mock.addr);
+    let vars = [
+        ("MOCK_ANTHROPIC_BASE", anthropic.as_str()),
+        ("MOCK_BASE", openai.as_str()),
+        ("MOCK_GEMINI_BASE", gemini.as_str()),
+        ("MOCK_KEY", "sk-up"),
+    ];
     start(&fixtures::upstream::TABLE, &vars).await
 }
 
@@ -212,4 +218,58 @@ async fn errors_use_anthropics_shape() {
     let claude = post(&gw, "/v1/messages", None, &json!({ "model": "claude", "max_tokens": 5, "messages": [] })).await;
     assert_eq!(claude.status, StatusCode::NOT_FOUND);
     assert_eq!(claude.json()["error"]["type"], "not_found_error");
+}
+
+#[tokio::test]
+async fn gemini_deployments_are_translated_twice_over() {
+    let mock = mock::start(|_| {
+        Answer::ok(&json!({
+            "candidates": [{ "content": { "role": "model", "parts": [{ "text": "Hej!" }] }, "finishReason": "STOP", "index": 0 }],
+            "usageMetadata": { "promptTokenCount": 4, "candidatesTokenCount": 2, "totalTokenCount": 6 },
+            "responseId": "r1",
+        }))
+    })
+    .await;
+    let gw = gateway(&mock).await;
+    let body = json!({ "model": "flash", "max_tokens": 32, "system": "Be Swedish.", "messages": [{ "role": "user", "content": "Hi" }] });
+    let got = post(&gw, "/v1/messages", None, &body).await;
+    assert_eq!(got.status, StatusCode::OK, "{}", got.text());
+    let seen = mock.last();
+    assert_eq!(seen.path, "/v1beta/models/gemini-2.0-flash:generateContent");
+    let sent = seen.json();
+    assert_eq!(sent["system_instruction"]["parts"][0]["text"], "Be Swedish.");
+    assert_eq!(sent["generationConfig"]["max_output_tokens"], 32);
+    let got = got.json();
+    assert_eq!(got["model"], "flash");
+    assert_eq!(got["content"], json!([{ "type": "text", "text": "Hej!" }]));
+    assert_eq!((got["stop_reason"].as_str(), got["usage"]["output_tokens"].as_u64()), (Some("end_turn"), Some(2)));
+}
+
+#[tokio::test]
+async fn a_broken_stream_ends_with_an_anthropic_error_event() {
+    use http_body_util::BodyExt as _;
+    let reset = std::sync::Arc::new(tokio::sync::Notify::new());
+    let held = reset.clone();
+    let chunk =
+        json!({ "model": "gpt-4o-exact", "choices": [{ "index": 0, "delta": { "content": "Hel" } }] }).to_string();
+    let mock = mock::start(move |_| Answer::SseThenReset { events: vec![chunk.clone()], gate: held.clone() }).await;
+    let gw = gateway(&mock).await;
+    let body = json!({ "model": "gpt-4o", "max_tokens": 8, "stream": true, "messages": [{ "role": "user", "content": "Hi" }] });
+    let headers = [("content-type", "application/json")];
+    let response = common::open(&gw, http::Method::POST, "/v1/messages", &headers, body.to_string()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut body = response.into_body();
+    let mut text = String::new();
+    while !text.contains("content_block_delta") {
+        let frame = body.frame().await.expect("a frame").expect("no error");
+        text.push_str(&String::from_utf8_lossy(&frame.into_data().unwrap_or_default()));
+    }
+    reset.notify_one();
+    text.push_str(&String::from_utf8_lossy(&body.collect().await.expect("the rest").to_bytes()));
+    let got = events(&text);
+    let names: Vec<&str> = got.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["message_start", "content_block_start", "content_block_delta", "error"], "{got:?}");
+    assert_eq!(got[2].1["delta"], json!({ "type": "text_delta", "text": "Hel" }));
+    assert_eq!(got[3].1["error"]["type"], "api_error");
+    assert!(!text.contains("[DONE]"));
 }
