@@ -92,10 +92,22 @@ async fn anthropic_streams_are_relayed_event_by_event() {
     let mock = mock::start(move |_| Answer::SseRaw { pieces: pieces.clone() }).await;
     let gw = gateway(&mock).await;
     let body = json!({ "model": "claude", "max_tokens": 64, "stream": true, "messages": [{ "role": "user", "content": "Hi" }] });
-    let got = post(&gw, "/v1/messages", None, &body).await;
+    let headers = [
+        ("content-type", "application/json"),
+        ("x-api-key", "client-key"),
+        ("anthropic-beta", "fine-grained-tool-streaming-2025-05-14"),
+    ];
+    let got = common::send(&gw, http::Method::POST, "/v1/messages", &headers, body.to_string()).await;
     assert_eq!(got.status, StatusCode::OK, "{}", got.text());
     assert_eq!(got.header("content-type"), Some("text/event-stream; charset=utf-8"));
-    assert_eq!(mock.last().json()["stream"], true);
+    let seen = mock.last();
+    assert_eq!(seen.json()["stream"], true);
+    assert_eq!(
+        seen.header("anthropic-beta"),
+        Some("fine-grained-tool-streaming-2025-05-14"),
+        "the client's betas kept"
+    );
+    assert_eq!(seen.header("x-api-key"), Some("sk-up"), "the deployment's key, never the client's");
 
     let got = events(&got.text());
     let mut want = events(ANTHROPIC_STREAM);
