@@ -216,3 +216,22 @@ async fn slow_upstream_times_out_with_408() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn a_reply_that_trickles_past_the_timeout_is_a_408() {
+    // The head and a first piece arrive at once; the rest never does.
+    let held = std::sync::Arc::new(tokio::sync::Notify::new());
+    let gate = std::sync::Arc::clone(&held);
+    let mock = mock::start(move |_| Answer::Sse {
+        events: vec!["{\"partial\":".into(), "true}".into()],
+        gate: Some(std::sync::Arc::clone(&gate)),
+    })
+    .await;
+    let gw = gateway(&mock, &[]).await;
+    let headers = [("content-type", "application/json"), ("x-litellm-num-retries", "0")];
+    let body = json!({ "model": "quick", "messages": [] });
+    let reply = common::send(&gw, http::Method::POST, "/v1/chat/completions", &headers, body.to_string()).await;
+    assert_eq!(reply.status, StatusCode::REQUEST_TIMEOUT, "{}", reply.text());
+    assert!(reply.json()["error"]["message"].as_str().unwrap().starts_with("litellm.Timeout"));
+    held.notify_one();
+}
