@@ -27,15 +27,18 @@ pub fn pick(gateway: &Gateway, target: &Target, requested: &str) -> Result<Choic
         Target::Group { group, captures } => (table.group(*group).deployments, captures.as_deref()),
         Target::Deployment(index) => (std::slice::from_ref(index), None),
     };
-    let configured: Vec<u16> = candidates.iter().copied().filter(|i| gateway.available(*i)).collect();
     let now = Instant::now();
-    let resting: Vec<(u16, Duration)> =
-        configured.iter().filter_map(|i| gateway.cooldowns.remaining(*i, now).map(|left| (*i, left))).collect();
-    let rested: Vec<u16> = configured.iter().copied().filter(|i| resting.iter().all(|(r, _)| r != i)).collect();
-    let full: Vec<Duration> =
-        rested.iter().filter_map(|i| gateway.limits.room(*i, table.deployment(*i), now).err()).collect();
-    let available: Vec<u16> =
-        rested.iter().copied().filter(|i| gateway.limits.room(*i, table.deployment(*i), now).is_ok()).collect();
+    // One pass sorts each configured deployment: resting, at a limit, or available.
+    let (mut resting, mut full, mut available) = (Vec::<(u16, Duration)>::new(), Vec::new(), Vec::new());
+    for i in candidates.iter().copied().filter(|i| gateway.available(*i)) {
+        if let Some(left) = gateway.cooldowns.remaining(i, now) {
+            resting.push((i, left));
+        } else if let Err(wait) = gateway.limits.room(i, table.deployment(i), now) {
+            full.push(wait);
+        } else {
+            available.push(i);
+        }
+    }
     let tier = lowest_order(table.deployments, &available);
     let strategy = table.router.routing_strategy;
     let index = match strategy {
