@@ -1,7 +1,9 @@
 //! Accepts connections and speaks HTTP/1.1 (keep-alive) and h2c with hyper, within the
-//! head limits (size, header count, time to arrive); on shutdown stops accepting, turns
-//! readiness to 503 and lets in-flight requests finish within the drain period. Each
-//! request goes to `gateway`.
+//! head limits (size, header count, time to arrive: `inbound`); on shutdown stops
+//! accepting, turns readiness to 503 and lets in-flight requests finish within the drain
+//! period. Each request goes to `gateway`.
+
+mod inbound;
 
 use std::future::Future;
 use std::io;
@@ -21,6 +23,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::gateway::Gateway;
+use inbound::{HeadWatch, Inbound};
 
 /// Pause after a failed accept (out of file descriptors), so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
@@ -62,14 +65,11 @@ pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl 
                         let gateway = Arc::clone(&gateway);
                         async move { gateway.handle(request).await }
                     });
-                    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+                    let watch = Arc::new(HeadWatch::default());
+                    let io = Inbound::new(stream, Arc::clone(&watch), settings.header_timeout);
+                    let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service).into_owned();
                     let connection = graceful.watch(connection);
-                    tokio::spawn(async move {
-                        if let Err(e) = connection.await {
-                            tracing::debug!(error = %e, "connection ended with an error");
-                        }
-                        drop(guard);
-                    });
+                    tokio::spawn(serve_connection(connection, watch, settings.header_timeout, guard));
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
@@ -88,6 +88,35 @@ pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl 
         () = tokio::time::sleep(drain) => tracing::warn!("drain period over; closing remaining connections"),
     }
     gateway.tracer.shutdown().await;
+}
+
+/// Drives one connection to its end. hyper's header timeout only starts once the first bytes
+/// have chosen HTTP/1 or HTTP/2, so a client that sends nothing (or stalls inside the HTTP/2
+/// preface) is closed here; a head cut off by hyper's timeout is marked so that the stream
+/// answers 408 as it is dropped.
+/// The connection (and with it the stream) is dropped before `_open` stops counting it.
+async fn serve_connection<C>(connection: C, watch: Arc<HeadWatch>, header_timeout: Duration, _open: Open)
+where
+    C: Future<Output = Result<(), Box<dyn std::error::Error + Send + Sync>>>,
+{
+    tokio::pin!(connection);
+    let ended = tokio::select! {
+        ended = &mut connection => ended,
+        () = tokio::time::sleep(header_timeout) => {
+            if !watch.decided() {
+                tracing::info!(header_timeout_s = header_timeout.as_secs_f64(), "closed a connection that did not start a request within the header timeout");
+                return;
+            }
+            (&mut connection).await
+        }
+    };
+    if let Err(e) = ended {
+        if inbound::is_header_timeout(&*e) {
+            watch.time_out();
+        } else {
+            tracing::debug!(error = %e, "connection ended with an error");
+        }
+    }
 }
 
 /// One open client connection, counted against `max_connections` until dropped.
