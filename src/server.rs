@@ -111,11 +111,7 @@ where
         }
     };
     if let Err(e) = ended {
-        if inbound::is_header_timeout(&*e) {
-            watch.time_out();
-        } else {
-            tracing::debug!(error = %e, "connection ended with an error");
-        }
+        inbound::note_end(&watch, &*e);
     }
 }
 

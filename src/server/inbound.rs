@@ -151,9 +151,17 @@ fn request_timeout() -> String {
     )
 }
 
-/// Whether hyper ended a connection because a request head did not arrive in time.
-pub fn is_header_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
-    error.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_timeout)
+/// Logs, once, why hyper ended a connection early; a head timeout marks the stream, which
+/// logs and answers the 408 itself if a head had begun (an idle connection just closes).
+pub fn note_end(watch: &HeadWatch, error: &(dyn std::error::Error + 'static)) {
+    match error.downcast_ref::<hyper::Error>() {
+        Some(e) if e.is_timeout() => watch.time_out(),
+        Some(e) if e.is_parse_too_large() => {
+            tracing::warn!(error = %e, "request head over the size or header-count limit; answered 431 (414 for the URI)");
+        }
+        Some(e) if e.is_parse() => tracing::warn!(error = %e, "malformed request head; answered 400"),
+        _ => tracing::debug!(error = %error, "connection ended with an error"),
+    }
 }
 
 #[cfg(test)]
