@@ -1,6 +1,8 @@
-//! What the mock upstream and the stream driver share: the mock's answer text, the benchmark's
-//! request body and a percentile helper.
+//! What the mock upstream and the drivers share: the mock's answer text, the benchmark's
+//! request body, a percentile helper and the injected faults.
 #![forbid(unsafe_code)]
+
+pub mod faults;
 
 /// The assistant message of every non-streaming answer (with the envelope, about 1 KB).
 pub const CONTENT: &str = "Here is a short summary of the request. The gateway forwarded your \

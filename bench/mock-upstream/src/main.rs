@@ -10,40 +10,49 @@
 //! them with the headers `x-mock-chunks`, `x-mock-interval-ms` and `x-mock-delay-ms`, or with a
 //! model name of the form `mock-c<chunks>-i<interval ms>-d<delay ms>` (any subset), which
 //! reaches the mock through gateways that do not forward custom headers.
+//!
+//! Faults (see `inject`): `x-mock-fault: 500|429|reset|stall|json`, a `-f<name>` model token
+//! (`mock-f500`), or `--faults 500=0.01,...` rates; `GET /mock/stats` counts them.
 #![forbid(unsafe_code)]
 
+mod answer;
+mod inject;
+
 use std::convert::Infallible;
-use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
-use http_body::{Body, Frame, SizeHint};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Either, Full, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use tokio::net::TcpListener;
-use tokio::time::{Instant, Sleep};
 
-use mock_upstream::CONTENT;
+use mock_upstream::faults::{Fault, Mix};
+
+use crate::answer::{SseBody, completion};
+use crate::inject::{CutBody, Faults, ResettableIo};
 
 /// Largest request body the mock reads.
 const MAX_BODY: usize = 1 << 20;
+/// Content chunks a stream sends before an injected reset.
+const CHUNKS_BEFORE_RESET: u32 = 2;
+/// The content chunk of a stream that an injected `json` fault breaks.
+const BROKEN_CHUNK: u32 = 1;
 
 /// The mock's behaviour for one request.
 #[derive(Clone, Copy, Debug)]
 struct Shape {
-    chunks: u32,
-    interval: Duration,
-    delay: Duration,
+    pub chunks: u32,
+    pub interval: Duration,
+    pub delay: Duration,
 }
 
 #[derive(Deserialize)]
@@ -64,14 +73,26 @@ struct StreamOptions {
 
 fn usage() -> &'static str {
     "Usage: mock-upstream [--listen ADDR] [--chunks N] [--interval-ms P] [--delay-ms D] [--threads T]\n\
-     Environment: MOCK_LISTEN, MOCK_CHUNKS, MOCK_INTERVAL_MS, MOCK_DELAY_MS, MOCK_THREADS.\n\
-     Per request: headers x-mock-chunks, x-mock-interval-ms, x-mock-delay-ms, or model `mock-c64-i50-d0`."
+     \x20                    [--faults 500=R,429=R,reset=R,stall=R,json=R] [--fault-seed S] [--stall-ms MS]\n\
+     \x20                    [--retry-after-s S]\n\
+     Environment: MOCK_LISTEN, MOCK_CHUNKS, MOCK_INTERVAL_MS, MOCK_DELAY_MS, MOCK_THREADS, MOCK_FAULTS,\n\
+     MOCK_FAULT_SEED, MOCK_STALL_MS, MOCK_RETRY_AFTER_S.\n\
+     Per request: headers x-mock-chunks, x-mock-interval-ms, x-mock-delay-ms, x-mock-fault, or model\n\
+     `mock-c64-i50-d0` (`-f500`, `-f429`, `-freset`, `-fstall`, `-fjson` for a fault).\n\
+     GET /mock/stats: requests seen and faults injected."
 }
 
 struct Config {
     listen: SocketAddr,
     shape: Shape,
     threads: usize,
+    faults: Faults,
+}
+
+/// What every request reads: the default shape and the faults.
+struct State {
+    shape: Shape,
+    faults: Faults,
 }
 
 fn env_or(name: &str, default: &str) -> String {
@@ -88,6 +109,10 @@ fn config() -> Result<Config, String> {
     let mut interval = env_or("MOCK_INTERVAL_MS", "0");
     let mut delay = env_or("MOCK_DELAY_MS", "0");
     let mut threads = env_or("MOCK_THREADS", "1");
+    let mut faults = env_or("MOCK_FAULTS", "");
+    let mut seed = env_or("MOCK_FAULT_SEED", "1");
+    let mut stall = env_or("MOCK_STALL_MS", "10000");
+    let mut retry_after = env_or("MOCK_RETRY_AFTER_S", "1");
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let slot = match flag.as_str() {
@@ -96,6 +121,10 @@ fn config() -> Result<Config, String> {
             "--interval-ms" => &mut interval,
             "--delay-ms" => &mut delay,
             "--threads" => &mut threads,
+            "--faults" => &mut faults,
+            "--fault-seed" => &mut seed,
+            "--stall-ms" => &mut stall,
+            "--retry-after-s" => &mut retry_after,
             "-h" | "--help" => return Err(usage().to_owned()),
             other => return Err(format!("unknown argument {other:?}\n{}", usage())),
         };
@@ -109,6 +138,12 @@ fn config() -> Result<Config, String> {
             delay: Duration::from_millis(parse("--delay-ms", &delay)?),
         },
         threads: parse::<usize>("--threads", &threads)?.max(1),
+        faults: Faults::new(
+            Mix::parse(&faults)?,
+            parse("--fault-seed", &seed)?,
+            Duration::from_millis(parse("--stall-ms", &stall)?),
+            parse("--retry-after-s", &retry_after)?,
+        ),
     })
 }
 
@@ -144,7 +179,8 @@ fn report(message: &str) {
 async fn serve(config: Config) -> Result<(), String> {
     let listener =
         TcpListener::bind(config.listen).await.map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    let defaults = Arc::new(config.shape);
+    // Lives as long as the process; leaked so every request reads it without a count.
+    let state: &'static State = Box::leak(Box::new(State { shape: config.shape, faults: config.faults }));
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -156,28 +192,43 @@ async fn serve(config: Config) -> Result<(), String> {
             }
         };
         let _ = stream.set_nodelay(true);
-        let defaults = Arc::clone(&defaults);
         tokio::spawn(async move {
-            let service = service_fn(move |req| handle(req, *defaults));
+            let (io, reset) = ResettableIo::new(stream);
+            let service = service_fn(move |req| handle(req, state, Arc::clone(&reset)));
             // A client that hangs up mid-response is not the mock's problem.
-            let _ = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service).await;
+            let _ = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(io), service).await;
         });
     }
 }
 
-type MockBody = http_body_util::Either<Full<Bytes>, SseBody>;
+/// An answer as it should be, or one cut short by a reset.
+type Answer = Either<Full<Bytes>, SseBody>;
+type MockBody = Either<Answer, CutBody<Answer>>;
+
+fn full(bytes: Bytes) -> MockBody {
+    Either::Left(Either::Left(Full::new(bytes)))
+}
 
 fn plain(status: StatusCode, body: &'static str) -> Response<MockBody> {
-    let mut response = Response::new(MockBody::Left(Full::new(Bytes::from_static(body.as_bytes()))));
+    let mut response = Response::new(full(Bytes::from_static(body.as_bytes())));
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
-async fn handle(req: Request<Incoming>, defaults: Shape) -> Result<Response<MockBody>, Infallible> {
+async fn handle(
+    req: Request<Incoming>,
+    state: &State,
+    reset: Arc<AtomicBool>,
+) -> Result<Response<MockBody>, Infallible> {
     let path = req.uri().path();
     if path == "/health/readiness" || path == "/health" {
         return Ok(plain(StatusCode::OK, "{\"status\":\"ok\"}"));
+    }
+    if path == "/mock/stats" {
+        let mut response = plain(StatusCode::OK, "");
+        *response.body_mut() = full(Bytes::from(state.faults.stats()));
+        return Ok(response);
     }
     if path != "/v1/chat/completions" && path != "/chat/completions" {
         return Ok(plain(
@@ -204,21 +255,56 @@ async fn handle(req: Request<Incoming>, defaults: Shape) -> Result<Response<Mock
             "{\"error\":{\"message\":\"invalid JSON\",\"type\":\"invalid_request_error\"}}",
         ));
     };
-    let shape = shape_for(defaults, &chat.model, &parts.headers);
+    let mut shape = shape_for(state.shape, &chat.model, &parts.headers);
+    let fault = state.faults.choose(&parts.headers, &chat.model);
+    match fault {
+        Some(Fault::ServerError) => return Ok(plain(StatusCode::INTERNAL_SERVER_ERROR, inject::SERVER_ERROR)),
+        Some(Fault::RateLimited) => {
+            let mut response = plain(StatusCode::TOO_MANY_REQUESTS, inject::RATE_LIMITED);
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(state.faults.retry_after_s));
+            return Ok(response);
+        }
+        Some(Fault::Stall) => shape.delay += state.faults.stall,
+        _ => {}
+    }
     if !shape.delay.is_zero() {
         tokio::time::sleep(shape.delay).await;
     }
     let model = json_string(&chat.model);
+    let (reset_it, break_it) = (fault == Some(Fault::Reset), fault == Some(Fault::BadJson));
     if chat.stream {
         let include_usage = chat.stream_options.is_some_and(|o| o.include_usage);
-        let mut response = Response::new(MockBody::Right(SseBody::new(model, shape, include_usage)));
+        let mut sse = SseBody::new(model, shape, include_usage);
+        if break_it {
+            sse.broken = Some(BROKEN_CHUNK.min(shape.chunks.saturating_sub(1)));
+        }
+        let body = if reset_it {
+            let frames = CHUNKS_BEFORE_RESET.min(shape.chunks);
+            Either::Right(CutBody::new(Either::Right(sse), frames, reset))
+        } else {
+            Either::Left(Either::Right(sse))
+        };
+        let mut response = Response::new(body);
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         Ok(response)
     } else {
-        let mut response = Response::new(MockBody::Left(Full::new(Bytes::from(completion(&model)))));
+        let text = completion(&model);
+        let length = text.len();
+        let body = if reset_it {
+            // The whole answer's length, half of it sent: the reader knows it was cut.
+            Either::Right(CutBody::new(Either::Left(Full::new(inject::first_half(&text))), 1, reset))
+        } else if break_it {
+            full(inject::first_half(&text))
+        } else {
+            full(Bytes::from(text))
+        };
+        let mut response = Response::new(body);
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if reset_it {
+            response.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+        }
         Ok(response)
     }
 }
@@ -259,125 +345,11 @@ fn json_string(model: &str) -> String {
     serde_json::to_string(model).unwrap_or_else(|_| "\"mock\"".to_owned())
 }
 
-const ID: &str = "chatcmpl-mock5f0c2a9e41d7b3c8e6a04f19";
-const CREATED: u64 = 1_764_115_200;
-
-fn completion(model: &str) -> String {
-    let mut out = String::with_capacity(1200);
-    let _ = write!(
-        out,
-        "{{\"id\":\"{ID}\",\"object\":\"chat.completion\",\"created\":{CREATED},\"model\":{model},\
-         \"choices\":[{{\"index\":0,\"message\":{{\"role\":\"assistant\",\"content\":\"{CONTENT}\",\
-         \"refusal\":null,\"annotations\":[]}},\"logprobs\":null,\"finish_reason\":\"stop\"}}],\
-         \"usage\":{{\"prompt_tokens\":212,\"completion_tokens\":148,\"total_tokens\":360,\
-         \"prompt_tokens_details\":{{\"cached_tokens\":0,\"audio_tokens\":0}},\
-         \"completion_tokens_details\":{{\"reasoning_tokens\":0,\"audio_tokens\":0,\
-         \"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}}}},\
-         \"service_tier\":\"default\",\"system_fingerprint\":\"fp_mock0001\"}}"
-    );
-    out
-}
-
-/// The SSE body: content chunks `0..chunks` (chunk `i` carries ` tok<i>`), paced on a fixed
-/// schedule so lateness does not accumulate, then the finish chunk, the usage chunk and
-/// `[DONE]` together.
-struct SseBody {
-    model: String,
-    shape: Shape,
-    include_usage: bool,
-    next: u32,
-    start: Instant,
-    sleep: Option<Pin<Box<Sleep>>>,
-    done: bool,
-}
-
-impl SseBody {
-    fn new(model: String, shape: Shape, include_usage: bool) -> Self {
-        Self { model, shape, include_usage, next: 0, start: Instant::now(), sleep: None, done: false }
-    }
-
-    fn chunk(&self, index: u32) -> String {
-        let (model, usage) = (&self.model, self.usage_field());
-        let role = if index == 0 { "\"role\":\"assistant\"," } else { "" };
-        format!(
-            "data: {{\"id\":\"{ID}\",\"object\":\"chat.completion.chunk\",\"created\":{CREATED},\
-             \"model\":{model},\"system_fingerprint\":\"fp_mock0001\",\"choices\":[{{\"index\":0,\
-             \"delta\":{{{role}\"content\":\" tok{index}\"}},\"logprobs\":null,\"finish_reason\":null}}]{usage}}}\n\n"
-        )
-    }
-
-    fn usage_field(&self) -> &'static str {
-        if self.include_usage { ",\"usage\":null" } else { "" }
-    }
-
-    fn tail(&self) -> String {
-        let (model, usage) = (&self.model, self.usage_field());
-        let mut out = format!(
-            "data: {{\"id\":\"{ID}\",\"object\":\"chat.completion.chunk\",\"created\":{CREATED},\
-             \"model\":{model},\"system_fingerprint\":\"fp_mock0001\",\"choices\":[{{\"index\":0,\
-             \"delta\":{{}},\"logprobs\":null,\"finish_reason\":\"stop\"}}]{usage}}}\n\n"
-        );
-        if self.include_usage {
-            let completion = self.shape.chunks;
-            let _ = write!(
-                out,
-                "data: {{\"id\":\"{ID}\",\"object\":\"chat.completion.chunk\",\"created\":{CREATED},\
-                 \"model\":{model},\"system_fingerprint\":\"fp_mock0001\",\"choices\":[],\
-                 \"usage\":{{\"prompt_tokens\":212,\"completion_tokens\":{completion},\
-                 \"total_tokens\":{}}}}}\n\n",
-                212 + u64::from(completion)
-            );
-        }
-        out.push_str("data: [DONE]\n\n");
-        out
-    }
-}
-
-impl Body for SseBody {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        if self.done {
-            return Poll::Ready(None);
-        }
-        // Chunk i (and, after the last, the tail) is due at start + i × interval.
-        if self.next > 0 && !self.shape.interval.is_zero() {
-            let due = self.start + self.shape.interval * self.next;
-            if Instant::now() < due {
-                let sleep = self.sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
-                if sleep.deadline() != due {
-                    sleep.as_mut().reset(due);
-                }
-                if sleep.as_mut().poll(cx).is_pending() {
-                    return Poll::Pending;
-                }
-            }
-        }
-        let index = self.next;
-        let text = if index < self.shape.chunks {
-            self.next += 1;
-            self.chunk(index)
-        } else {
-            self.done = true;
-            self.tail()
-        };
-        Poll::Ready(Some(Ok(Frame::data(Bytes::from(text)))))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.done
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::default()
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use mock_upstream::CONTENT;
 
     #[test]
     fn completion_is_valid_json_of_about_a_kilobyte() {
