@@ -2,7 +2,8 @@
 //! ([`request`]), POSTed to `{base}/models/{model}:generateContent` (or
 //! `:streamGenerateContent?alt=sse`) with `x-goog-api-key`, the reply translated back
 //! ([`response`], or [`stream`] event by event). Errors pass untranslated to `respond`,
-//! which reads Gemini's `{"error": {"message"}}`.
+//! which reads Gemini's `{"error": {"message"}}`. `vertex` sends the same body through
+//! [`prepare`] and [`exchange`] with its own URL base and token.
 
 pub mod request;
 pub mod response;
@@ -51,24 +52,58 @@ pub async fn forward(
     request: &CallRequest,
     client_headers: &HeaderMap,
 ) -> Result<Reply, Error> {
-    let fields = translate::chat_fields(attempt, request, &PROVIDER, gateway.table.router.drop_params)?;
+    let prepared = prepare(gateway, attempt, request, &PROVIDER)?;
+    let key = attempt.endpoint.key.as_deref().unwrap_or_default();
+    let auth = [(HeaderName::from_static("x-goog-api-key"), key)];
+    exchange(gateway, attempt, request, client_headers, prepared, &auth, EXCEPTION).await
+}
+
+/// A translated call ready to send: `generateContent` (or the SSE stream) under the
+/// endpoint's base, and the body. `vertex` sends the same with its own credentials.
+pub struct Prepared {
+    pub url: String,
+    pub body: Bytes,
+}
+
+/// Checks and translates the chat call for `provider` (`gemini` or `vertex_ai`).
+pub fn prepare(
+    gateway: &Gateway,
+    attempt: &Attempt<'_>,
+    request: &CallRequest,
+    provider: &Provider,
+) -> Result<Prepared, Error> {
+    let fields = translate::chat_fields(attempt, request, provider, gateway.table.router.drop_params)?;
     let body = request::translate(fields)?;
-    let base = &attempt.endpoint.base;
-    let model = attempt.upstream_model;
-    let url = if request.stream {
+    let url = url(&attempt.endpoint.base, attempt.upstream_model, request.stream);
+    Ok(Prepared { url, body: Bytes::from(body.to_string()) })
+}
+
+/// `{base}/models/{model}:generateContent`, or `:streamGenerateContent?alt=sse`.
+pub fn url(base: &str, model: &str, stream: bool) -> String {
+    if stream {
         format!("{base}/models/{model}:streamGenerateContent?alt=sse")
     } else {
         format!("{base}/models/{model}:generateContent")
-    };
-    let key = attempt.endpoint.key.as_deref().unwrap_or_default();
-    let auth = [(HeaderName::from_static("x-goog-api-key"), key)];
-    let body = Bytes::from(body.to_string());
-    let upstream = translate::upstream_request(gateway, attempt, &url, request.stream, client_headers, &auth, body)?;
+    }
+}
+
+/// Sends a prepared call with `auth` and returns the reply (translated when 2xx).
+pub async fn exchange(
+    gateway: &Gateway,
+    attempt: &Attempt<'_>,
+    request: &CallRequest,
+    client_headers: &HeaderMap,
+    prepared: Prepared,
+    auth: &[(HeaderName, &str)],
+    exception: &'static str,
+) -> Result<Reply, Error> {
+    let Prepared { url, body } = prepared;
+    let upstream = translate::upstream_request(gateway, attempt, &url, request.stream, client_headers, auth, body)?;
     // The usage chunk is written when the gateway wants it for metrics too; `respond` keeps
     // it from a client that did not ask.
     let usage = request.include_usage || attempt.stream_usage;
     let events = request.stream.then(|| Events::Gemini(stream::Events::new(translate::completion_id(), usage)));
-    translate::exchange(gateway, attempt, upstream, EXCEPTION, events, |body| {
+    translate::exchange(gateway, attempt, upstream, exception, events, |body| {
         response::translate(body, &translate::completion_id(), translate::now(), &mut response::call_id)
     })
     .await
