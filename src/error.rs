@@ -60,6 +60,12 @@ pub enum Error {
     Timeout { timeout_s: f64, elapsed_s: f64 },
     #[error("litellm.APIConnectionError: {exception} - {message}")]
     Connect { exception: &'static str, message: String },
+    /// Google's token endpoint refused or failed a `vertex_ai/` service-account grant. The
+    /// reason is the endpoint's `error` and `error_description`, never the assertion or key.
+    #[error(
+        "litellm.{class}: {class}: VertexAIException - deployment '{deployment}' could not get a Google access token from {token_uri}: {reason}"
+    )]
+    TokenGrant { status: StatusCode, class: &'static str, deployment: &'static str, token_uri: String, reason: String },
 
     // ---- internal: the gateway cannot serve ----
     #[error(
@@ -97,7 +103,7 @@ impl Error {
             | Error::BodyRead(_) => StatusCode::BAD_REQUEST,
             Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::ClientTimeout | Error::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
-            Error::Upstream { status, .. } => *status,
+            Error::Upstream { status, .. } | Error::TokenGrant { status, .. } => *status,
             Error::Connect { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Error::MissingSecret { .. } | Error::Misconfigured { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::AllCoolingDown { .. } | Error::Saturated { .. } | Error::Busy { .. } => {
@@ -110,7 +116,7 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Error::NoKey | Error::MalformedKey | Error::WrongKey => "auth_error",
-            Error::Upstream { status, .. } => upstream_type(*status),
+            Error::Upstream { status, .. } | Error::TokenGrant { status, .. } => upstream_type(*status),
             Error::AllCoolingDown { .. } => "all_deployments_in_cooldown",
             Error::Saturated { .. } | Error::Busy { .. } => "throttling_error",
             Error::Connect { .. } | Error::MissingSecret { .. } | Error::Misconfigured { .. } => {
@@ -135,7 +141,9 @@ impl Error {
     /// connection failures, as LiteLLM retries.
     pub fn retryable(&self) -> bool {
         match self {
-            Error::Upstream { status, .. } => matches!(status.as_u16(), 408 | 409 | 429) || status.is_server_error(),
+            Error::Upstream { status, .. } | Error::TokenGrant { status, .. } => {
+                matches!(status.as_u16(), 408 | 409 | 429) || status.is_server_error()
+            }
             Error::Timeout { .. } | Error::Connect { .. } => true,
             _ => false,
         }
@@ -180,7 +188,7 @@ impl Error {
     /// The provider's status, when it answered.
     pub fn upstream_status(&self) -> Option<u16> {
         match self {
-            Error::Upstream { status, .. } => Some(status.as_u16()),
+            Error::Upstream { status, .. } | Error::TokenGrant { status, .. } => Some(status.as_u16()),
             Error::Timeout { .. } => Some(StatusCode::REQUEST_TIMEOUT.as_u16()),
             _ => None,
         }
@@ -189,7 +197,9 @@ impl Error {
     /// Which side caused it, for the log line.
     pub fn source_kind(&self) -> &'static str {
         match self {
-            Error::Upstream { .. } | Error::Timeout { .. } | Error::Connect { .. } => "upstream",
+            Error::Upstream { .. } | Error::TokenGrant { .. } | Error::Timeout { .. } | Error::Connect { .. } => {
+                "upstream"
+            }
             Error::MissingSecret { .. }
             | Error::Misconfigured { .. }
             | Error::AllCoolingDown { .. }
@@ -221,6 +231,19 @@ impl Error {
             "type": "error",
             "error": { "type": anthropic_type(self.status().as_u16()), "message": self.to_string() },
         })
+    }
+
+    /// A failed token grant: a credential the endpoint refuses (4xx but 408 and 429) is a
+    /// 401; its 408, 429 and 5xx keep their status (and are retried); a 2xx without a token
+    /// is a 502.
+    pub fn token_grant(deployment: &'static str, token_uri: &str, answered: StatusCode, reason: String) -> Self {
+        let status = match answered.as_u16() {
+            408 | 429 => answered,
+            s if (400..500).contains(&s) => StatusCode::UNAUTHORIZED,
+            s if s >= 500 => answered,
+            _ => StatusCode::BAD_GATEWAY,
+        };
+        Error::TokenGrant { status, class: upstream_class(status), deployment, token_uri: token_uri.to_owned(), reason }
     }
 
     /// A provider's non-2xx answer as LiteLLM words it: `litellm.RateLimitError:
@@ -342,6 +365,18 @@ mod tests {
         assert_eq!(anthropic_type(500), "api_error");
         assert_eq!(anthropic_type(529), "overloaded_error");
         assert_eq!(anthropic_type(400), "invalid_request_error");
+    }
+
+    #[test]
+    fn a_refused_token_grant_is_an_authentication_error_and_a_failing_one_is_retried() {
+        let e =
+            Error::token_grant("v", "https://oauth2.example/token", StatusCode::BAD_REQUEST, "invalid_grant".into());
+        assert_eq!((e.status(), e.kind(), e.retryable()), (StatusCode::UNAUTHORIZED, "auth_error", false));
+        assert!(e.to_string().starts_with("litellm.AuthenticationError: AuthenticationError: VertexAIException - "));
+        let e = Error::token_grant("v", "https://oauth2.example/token", StatusCode::SERVICE_UNAVAILABLE, "busy".into());
+        assert_eq!((e.status(), e.retryable(), e.source_kind()), (StatusCode::SERVICE_UNAVAILABLE, true, "upstream"));
+        let e = Error::token_grant("v", "https://oauth2.example/token", StatusCode::OK, "no access_token".into());
+        assert_eq!(e.status(), StatusCode::BAD_GATEWAY);
     }
 
     #[test]

@@ -53,7 +53,7 @@ impl Gateway {
             Some(Setting::Literal(key)) => Some(key.to_owned()),
             None => settings.var(table, "LITELLM_MASTER_KEY"),
         };
-        let endpoints = table.deployments.iter().map(|d| provider::endpoint(&settings, table, d)).collect();
+        let endpoints = provider::endpoints(&settings, table);
         let client = upstream::Client::new(settings.extra_roots.as_deref(), settings.connect_timeout)?;
         let master_key_label = master_key.as_ref().map(|k| crate::table::hex(&Sha256::digest(k.as_bytes())));
         let metrics = Metrics::new(table);

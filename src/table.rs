@@ -23,6 +23,19 @@ pub enum Protocol {
     Anthropic,
     /// Google AI Studio `generateContent`, translated to and from OpenAI chat.
     Gemini,
+    /// Vertex AI Gemini: the `Gemini` translation on Vertex URLs, with a service-account
+    /// OAuth2 access token.
+    Vertex,
+}
+
+/// A `vertex_ai/` deployment's Google settings (`vertex_project`, `vertex_location`,
+/// `vertex_credentials`); all `None` for other providers.
+#[derive(Debug, Clone, Copy)]
+pub struct Vertex {
+    pub project: Option<Setting>,
+    pub location: Option<Setting>,
+    /// `os.environ/NAME` (the service-account JSON or a path to it) or a file path.
+    pub credentials: Option<Setting>,
 }
 
 /// `litellm_params.mock_*`: how the fake provider answers.
@@ -74,6 +87,7 @@ pub struct Deployment {
     /// Most calls in flight at once (`max_parallel_requests`).
     pub max_parallel: Option<u32>,
     pub extra_headers: &'static [(&'static str, &'static str)],
+    pub vertex: Vertex,
     /// Request parameters (name, JSON value) used where the request leaves them out.
     pub default_params: &'static [(&'static str, &'static str)],
     pub mock: Mock,
@@ -189,6 +203,7 @@ pub(crate) fn test_deployment() -> Deployment {
         order: None,
         max_parallel: None,
         extra_headers: &[],
+        vertex: Vertex { project: None, location: None, credentials: None },
         default_params: &[],
         mock: Mock { response: None, latency_ms: 0, chunk_interval_ms: 0 },
         info: ModelInfo {

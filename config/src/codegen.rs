@@ -149,6 +149,13 @@ fn deployment(out: &mut String, d: &DeploymentSpec) {
     let _ = writeln!(out, "            extra_headers: &{headers:?}, default_params: &{defaults:?},");
     let _ = writeln!(
         out,
+        "            vertex: crate::table::Vertex {{ project: {}, location: {}, credentials: {} }},",
+        setting(d.vertex.project.as_ref()),
+        setting(d.vertex.location.as_ref()),
+        setting(d.vertex.credentials.as_ref())
+    );
+    let _ = writeln!(
+        out,
         "            mock: crate::table::Mock {{ response: {:?}, latency_ms: {}, chunk_interval_ms: {} }},",
         d.mock_response, d.mock_latency_ms, d.mock_chunk_interval_ms
     );

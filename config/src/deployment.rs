@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::keys::{self, DEFAULT_PARAMS};
 use crate::parse::{Walker, join};
-use crate::routes::DeploymentSpec;
+use crate::routes::{DeploymentSpec, Setting, VertexSpec};
 use crate::{ConfigError, vendors};
 
 /// `litellm_params` never shown by `/model/info`.
@@ -73,6 +73,7 @@ pub(crate) fn parse(walker: &mut Walker<'_>, item: &Value, path: &str) -> Result
             .whole(params, "max_parallel_requests", &params_path)?
             .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
         extra_headers: headers(walker, params, &params_path)?,
+        vertex: vertex(walker, params, &params_path)?,
         default_params: default_params(walker, params, &params_path)?,
         mock_response: walker.string(params, "mock_response", &params_path)?,
         mock_latency_ms: walker.whole(params, "mock_latency_ms", &params_path)?.unwrap_or(0),
@@ -124,6 +125,29 @@ fn prefix_error(walker: &Walker<'_>, prefix: &str, model: &str, path: &str) -> C
         None => format!("; prefix the model with its provider, such as \"hosted_vllm/{model}\""),
     };
     walker.error(path, format!("unknown provider \"{prefix}\"{fix}"))
+}
+
+/// `vertex_project`, `vertex_location` and `vertex_credentials`. A credential written into
+/// the config (a YAML map or a JSON string) fails the build: it would be compiled into the
+/// binary. `os.environ/NAME` (the JSON or a path to it) or a file path is read at start-up.
+fn vertex(walker: &Walker<'_>, params: &Mapping, path: &str) -> Result<VertexSpec, ConfigError> {
+    const FIX: &str = "a service-account credential written here would be compiled into the binary; write \
+                       `vertex_credentials: os.environ/NAME` with NAME holding the JSON or the path to its file";
+    let credentials_path = join(path, "vertex_credentials");
+    let credentials = match params.get("vertex_credentials") {
+        Some(Value::Mapping(_)) => return Err(walker.error(&credentials_path, FIX)),
+        _ => walker.setting(params, "vertex_credentials", path)?,
+    };
+    if let Some(Setting::Literal(text)) = &credentials {
+        if text.trim_start().starts_with('{') {
+            return Err(walker.error(&credentials_path, FIX));
+        }
+    }
+    Ok(VertexSpec {
+        project: walker.setting(params, "vertex_project", path)?,
+        location: walker.setting(params, "vertex_location", path)?,
+        credentials,
+    })
 }
 
 fn headers(walker: &Walker<'_>, params: &Mapping, path: &str) -> Result<BTreeMap<String, String>, ConfigError> {

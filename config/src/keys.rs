@@ -76,6 +76,9 @@ pub const LITELLM_PARAMS: Section = Section {
         "stream_timeout",
         "timeout",
         "tpm",
+        "vertex_credentials",
+        "vertex_location",
+        "vertex_project",
         "weight",
     ],
     ignored: &[
@@ -87,9 +90,6 @@ pub const LITELLM_PARAMS: Section = Section {
         ("num_retries", LATER),
         ("output_cost_per_token", LATER),
         ("tags", LATER),
-        ("vertex_credentials", LATER),
-        ("vertex_location", LATER),
-        ("vertex_project", LATER),
     ],
 };
 

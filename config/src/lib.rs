@@ -17,7 +17,9 @@ pub mod vendors;
 
 use std::fmt;
 
-pub use routes::{AliasSpec, DeploymentSpec, GeneralSpec, GroupSpec, RouterSpec, Routes, Setting, WildcardSpec};
+pub use routes::{
+    AliasSpec, DeploymentSpec, GeneralSpec, GroupSpec, RouterSpec, Routes, Setting, VertexSpec, WildcardSpec,
+};
 
 /// The environment compiled when `MODEL_ROUTER_ENV` is unset.
 pub const DEFAULT_ENV: &str = "base";

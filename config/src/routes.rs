@@ -51,6 +51,10 @@ pub struct DeploymentSpec {
     /// `max_parallel_requests`, else `router_settings.default_max_parallel_requests`.
     pub max_parallel: Option<u32>,
     pub extra_headers: BTreeMap<String, String>,
+    /// `vertex_project`, `vertex_location`, `vertex_credentials` (`vertex_ai/`). Left out of
+    /// the routes hash when unset, so configs without them hash as before.
+    #[serde(skip_serializing_if = "VertexSpec::is_empty")]
+    pub vertex: VertexSpec,
     /// Request parameters the deployment sets (`temperature`, `max_tokens`, ...), as JSON;
     /// used where the client's request leaves them out.
     pub default_params: BTreeMap<String, String>,
@@ -66,6 +70,21 @@ pub struct DeploymentSpec {
     /// `/model/info` body for this deployment: `litellm_params` without credentials and
     /// `model_info` as given, as compact JSON.
     pub info_json: String,
+}
+
+/// A `vertex_ai/` deployment's Google settings, each a literal or an `os.environ/` reference.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct VertexSpec {
+    pub project: Option<Setting>,
+    pub location: Option<Setting>,
+    /// Always `os.environ/NAME` or a file path: a credential itself is refused at build time.
+    pub credentials: Option<Setting>,
+}
+
+impl VertexSpec {
+    pub fn is_empty(&self) -> bool {
+        self.project.is_none() && self.location.is_none() && self.credentials.is_none()
+    }
 }
 
 /// A model group: the deployments sharing one `model_name`, in config order.

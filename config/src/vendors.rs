@@ -17,6 +17,10 @@ pub enum Protocol {
     /// Google AI Studio: `{base}/models/{model}:generateContent` with `x-goog-api-key`,
     /// translated from OpenAI chat.
     Gemini,
+    /// Vertex AI Gemini: the `Gemini` body on
+    /// `{host}/v1/projects/{project}/locations/{location}/publishers/google/models/{model}:generateContent`
+    /// with a service-account OAuth2 access token.
+    Vertex,
 }
 
 impl Protocol {
@@ -28,6 +32,7 @@ impl Protocol {
             Protocol::Azure => "Azure",
             Protocol::Anthropic => "Anthropic",
             Protocol::Gemini => "Gemini",
+            Protocol::Vertex => "Vertex",
         }
     }
 }
@@ -120,12 +125,21 @@ pub const VENDORS: &[Vendor] = &[
     openai_like("openrouter", Some("https://openrouter.ai/api/v1"), "OPENROUTER_API_BASE", "OPENROUTER_API_KEY"),
     openai_like("perplexity", Some("https://api.perplexity.ai"), "PERPLEXITY_API_BASE", "PERPLEXITYAI_API_KEY"),
     openai_like("together_ai", Some("https://api.together.xyz/v1"), "TOGETHER_AI_API_BASE", "TOGETHERAI_API_KEY"),
+    // The host follows `vertex_location` and the credential is a service account, so
+    // neither a default base nor a key variable applies (`provider::vertex` resolves both).
+    Vendor {
+        prefix: "vertex_ai",
+        protocol: Protocol::Vertex,
+        default_base: None,
+        base_env: None,
+        base_suffix: "",
+        key_env: None,
+    },
     openai_like("xai", Some("https://api.x.ai/v1"), "XAI_API_BASE", "XAI_API_KEY"),
 ];
 
 /// Prefixes LiteLLM knows that this gateway does not serve yet, with what to use instead.
-pub const UNSUPPORTED: &[(&str, &str)] =
-    &[("bedrock", "AWS Bedrock is not supported"), ("vertex_ai", "Vertex AI is not supported yet")];
+pub const UNSUPPORTED: &[(&str, &str)] = &[("bedrock", "AWS Bedrock is not supported")];
 
 /// The vendor a prefix names.
 pub fn find(prefix: &str) -> Option<&'static Vendor> {

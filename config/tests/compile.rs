@@ -191,3 +191,46 @@ fn deployment_ids_follow_model_info_or_hash() {
     assert_eq!(routes.deployments[1].id.len(), 64);
     assert_eq!(routes.groups[0].deployments, vec![0, 1]);
 }
+
+#[test]
+fn vertex_deployments_keep_their_credential_a_reference() {
+    let compiled = ok("model_list:
+  - model_name: v
+    litellm_params:
+      model: vertex_ai/gemini-2.0-flash
+      vertex_project: my-project
+      vertex_location: europe-west4
+      vertex_credentials: os.environ/VERTEX_SA
+");
+    let d = &compiled.routes.deployments[0];
+    assert_eq!((d.provider.as_str(), d.upstream_model.as_str()), ("vertex_ai", "gemini-2.0-flash"));
+    assert_eq!(d.vertex.credentials, Some(Setting::Env("VERTEX_SA".into())));
+    assert_eq!(d.vertex.location, Some(Setting::Literal("europe-west4".into())));
+    assert!(!d.info_json.contains("VERTEX_SA"), "model info leaves the credential out: {}", d.info_json);
+    assert!(d.info_json.contains("my-project"), "{}", d.info_json);
+    let code = codegen::emit(&compiled.routes);
+    assert!(code.contains("protocol: crate::table::Protocol::Vertex"), "{code}");
+    assert!(code.contains("credentials: Some(crate::table::Setting::Env(\"VERTEX_SA\"))"), "{code}");
+}
+
+#[test]
+fn a_vertex_credential_written_into_the_config_fails_the_build() {
+    let as_json = r#"model_list:
+  - model_name: v
+    litellm_params:
+      model: vertex_ai/gemini-2.0-flash
+      vertex_credentials: '{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----"}'
+"#;
+    let as_map = "model_list:
+  - model_name: v
+    litellm_params:
+      model: vertex_ai/gemini-2.0-flash
+      vertex_credentials: {type: service_account, private_key: secret}
+";
+    for yaml in [as_json, as_map] {
+        let e = err(yaml, "base");
+        assert_eq!(e.path, "model_list[0].litellm_params.vertex_credentials", "{e}");
+        assert!(e.message.contains("os.environ/"), "{e}");
+        assert!(!e.to_string().contains("PRIVATE KEY") && !e.to_string().contains("secret"), "{e}");
+    }
+}

@@ -5,10 +5,13 @@
 mod anthropic;
 mod fake;
 mod gemini;
+mod google_auth;
 mod messages;
 mod openai;
 mod translate;
+mod vertex;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -32,6 +35,9 @@ pub struct Endpoint {
     pub key: Option<String>,
     pub api_version: Option<String>,
     pub organization: Option<String>,
+    /// The service account whose access token a `vertex_ai/` call carries (shared by the
+    /// deployments using the same account); `None` for the others.
+    pub google: Option<Arc<google_auth::token::TokenSource>>,
 }
 
 /// Why a deployment cannot serve; its requests get the matching error.
@@ -56,6 +62,20 @@ impl Unavailable {
 
 /// The Azure API version used when neither the deployment nor `AZURE_API_VERSION` sets one.
 const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
+
+/// Resolves every deployment's endpoint, in table order; deployments naming the same Google
+/// service account share its token cache.
+pub fn endpoints(settings: &Settings, table: &Table) -> Vec<Result<Endpoint, Unavailable>> {
+    let mut accounts = vertex::Accounts::default();
+    table
+        .deployments
+        .iter()
+        .map(|d| match d.protocol {
+            Protocol::Vertex => vertex::endpoint(settings, table, d, &mut accounts),
+            _ => endpoint(settings, table, d),
+        })
+        .collect()
+}
 
 /// Resolves a deployment's base URL and credentials from its config and the environment,
 /// with LiteLLM's provider fallbacks (`OPENAI_API_BASE`, `OPENAI_API_KEY`, ...).
@@ -93,7 +113,7 @@ pub fn endpoint(settings: &Settings, table: &Table, d: &Deployment) -> Result<En
     if d.protocol != Protocol::Fake && !(base.starts_with("http://") || base.starts_with("https://")) {
         return Err(Unavailable::Misconfigured(format!("api_base \"{base}\" is not an http(s) URL")));
     }
-    Ok(Endpoint { base, key, api_version, organization })
+    Ok(Endpoint { base, key, api_version, organization, google: None })
 }
 
 /// A provider's answer with its body not yet read.
@@ -153,6 +173,7 @@ async fn chat(
         Protocol::OpenAi | Protocol::Azure => openai::forward(gateway, attempt, request, headers).await,
         Protocol::Anthropic => anthropic::forward(gateway, attempt, request, headers).await,
         Protocol::Gemini => gemini::forward(gateway, attempt, request, headers).await,
+        Protocol::Vertex => vertex::forward(gateway, attempt, request, headers).await,
     }
 }
 
@@ -162,6 +183,7 @@ pub fn exception(deployment: &Deployment) -> &'static str {
         Protocol::Azure => "AzureException",
         Protocol::Anthropic => anthropic::EXCEPTION,
         Protocol::Gemini => gemini::EXCEPTION,
+        Protocol::Vertex => vertex::EXCEPTION,
         Protocol::Fake | Protocol::OpenAi => "OpenAIException",
     }
 }
