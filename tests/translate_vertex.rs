@@ -272,6 +272,21 @@ async fn a_stream_becomes_openai_chunks() {
 }
 
 #[tokio::test]
+async fn the_messages_route_reaches_vertex_through_the_chat_translation() {
+    let s = Setup::new(3600).await;
+    let body = json!({ "model": "vflash", "max_tokens": 32, "system": "Be brief.", "messages": [{ "role": "user", "content": "Hi" }] });
+    let reply = post(&s.gw, "/v1/messages", None, &body).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let seen = s.vertex.last();
+    assert_eq!(seen.path, format!("{FLASH_PATH}:generateContent"));
+    assert_eq!(seen.header("authorization"), Some("Bearer ya29.test-token-1"));
+    assert_eq!(seen.json()["system_instruction"]["parts"][0]["text"], "Be brief.");
+    let got = reply.json();
+    assert_eq!((got["type"].as_str(), got["model"].as_str()), (Some("message"), Some("vflash")));
+    assert_eq!(got["stop_reason"], "tool_use", "the golden reply calls tools");
+}
+
+#[tokio::test]
 async fn one_token_serves_every_call_and_every_deployment_of_the_account() {
     let s = Setup::new(3600).await;
     // Four at once on a cold cache: they share the one grant the first of them asks for.
