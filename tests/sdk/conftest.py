@@ -1,13 +1,16 @@
-"""Fixtures for the real-client tests: the built binaries on free loopback ports, and an
-OpenAI-compatible mock upstream that records what it receives.
+"""Fixtures for the real-client tests: the built binaries on free loopback ports, an
+OpenAI-compatible mock upstream that records what it receives, and mock Anthropic and
+Gemini providers (mock_providers.py) behind the providers binary.
 
-scripts/test builds the binaries and names them in MODEL_ROUTER_BASE_BIN and
-MODEL_ROUTER_LOCAL_BIN; the local one was built with MODEL_ROUTER_SENTINEL in its
-build environment as OPENAI_API_KEY.
+scripts/test builds the binaries and names them in MODEL_ROUTER_BASE_BIN,
+MODEL_ROUTER_LOCAL_BIN and MODEL_ROUTER_PROVIDERS_BIN; the local one was built with
+MODEL_ROUTER_SENTINEL in its build environment as OPENAI_API_KEY, the providers one from
+tests/sdk/routes-providers.yaml (environment `providers`).
 """
 
 import json
 import os
+import secrets
 import socket
 import subprocess
 import threading
@@ -16,6 +19,8 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+from mock_providers import AnthropicMock, GeminiMock
 
 READY_WITHIN_S = 10.0
 STOP_WITHIN_S = 10.0
@@ -165,3 +170,45 @@ def local_gateway(local_binary, upstream, sentinel):
     gateway = Gateway(local_binary, {"OPENAI_API_BASE": upstream.base, "OPENAI_API_KEY": sentinel})
     yield gateway
     gateway.stop()
+
+
+@pytest.fixture
+def providers_binary():
+    return _required("MODEL_ROUTER_PROVIDERS_BIN")
+
+
+@pytest.fixture
+def anthropic_upstream():
+    mock = AnthropicMock(key=f"sk-ant-api03-{secrets.token_hex(24)}")
+    yield mock
+    mock.stop()
+
+
+@pytest.fixture
+def gemini_upstream():
+    mock = GeminiMock(key=f"AIzaSy{secrets.token_hex(16)}")
+    yield mock
+    mock.stop()
+
+
+def providers_env(anthropic, gemini, master_key, anthropic_key=None, gemini_key=None):
+    """The providers binary's run-time environment: Anthropic through the vendor's own
+    variables, Gemini through the ones the routes name."""
+    return {
+        "ANTHROPIC_API_BASE": anthropic.base, "ANTHROPIC_API_KEY": anthropic_key or anthropic.key,
+        "SDK_GEMINI_BASE": gemini.base, "SDK_GEMINI_KEY": gemini_key or gemini.key,
+        "SDK_MASTER_KEY": master_key,
+    }
+
+
+@pytest.fixture
+def providers_gateway(providers_binary, anthropic_upstream, gemini_upstream):
+    """The providers binary in front of both mocks; on teardown, no provider key in its logs."""
+    master_key = f"sk-master-{secrets.token_hex(8)}"
+    gateway = Gateway(providers_binary, providers_env(anthropic_upstream, gemini_upstream, master_key))
+    gateway.master_key = master_key
+    yield gateway
+    logs = gateway.stop()
+    assert "request served" in logs, "the logs were captured"
+    for key in (anthropic_upstream.key, gemini_upstream.key):
+        assert key not in logs, "a provider key reached the logs"
