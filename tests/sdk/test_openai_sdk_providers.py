@@ -437,11 +437,6 @@ def test_a_key_the_provider_refuses(providers_binary, anthropic_upstream, gemini
     assert wrong_anthropic not in logs and wrong_gemini not in logs
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "translation bug: gemini/ drops the thoughtSignature of Gemini 3 function calls, so the "
-    "second turn is Gemini's 400 'Function call is missing a thought_signature in functionCall "
-    "parts' (ai.google.dev/gemini-api/docs/thought-signatures); LiteLLM carries it in the tool "
-    "call id (BerriAI/litellm#16895)"))
 def test_gemini_3_tool_call_round_trip_keeps_the_thought_signature(providers_gateway, gemini_upstream):
     """Gemini 3 signs each function call (`thoughtSignature` on the part) and answers 400
     when the next request replays the call without it (ai.google.dev/gemini-api/docs/

@@ -1,7 +1,7 @@
 //! OpenAI chat request → Gemini `generateContent` request, pure: system messages to
 //! `system_instruction`, roles to `user`/`model`, data-URI images to `inline_data`, tool
-//! calls to `function_call` and tool results to `function_response` (the function's name
-//! looked up from the call), tools to `function_declarations` (schemas through
+//! calls to `function_call` (with the thought signature their id carries) and tool
+//! results to `function_response` (the function's name looked up from the call), tools to `function_declarations` (schemas through
 //! `gemini::schema`), `tool_choice` to `toolConfig`, sampling and output parameters to
 //! `generationConfig`. The result goes back to `gemini::forward`.
 
@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
+use super::response::THOUGHT_SIGNATURE_SEPARATOR;
 use super::schema;
 use crate::error::Error;
 use crate::provider::translate::{bad, data_uri, take};
@@ -129,10 +130,18 @@ fn assistant(message: &Value, content: Value, names: &mut HashMap<String, String
             serde_json::from_str(arguments)
                 .map_err(|e| bad("messages", format!("tool call arguments are not JSON: {e}")))?
         };
-        if let Some(id) = call.get("id").and_then(Value::as_str) {
+        let id = call.get("id").and_then(Value::as_str);
+        if let Some(id) = id {
             names.insert(id.to_owned(), name.to_owned());
         }
-        out.push(json!({ "function_call": { "name": name, "args": args } }));
+        let mut part = json!({ "function_call": { "name": name, "args": args } });
+        let signature = id.and_then(|id| id.split_once(THOUGHT_SIGNATURE_SEPARATOR)).map(|(_, signature)| signature);
+        let signature =
+            signature.or_else(|| call.pointer("/provider_specific_fields/thought_signature").and_then(Value::as_str));
+        if let Some(signature) = signature.filter(|s| !s.is_empty()) {
+            part["thought_signature"] = json!(signature);
+        }
+        out.push(part);
     }
     Ok(out)
 }
@@ -287,6 +296,22 @@ mod tests {
             got["generationConfig"]["response_schema"],
             json!({ "type": "object", "properties": { "additionalProperties": { "type": "string" } } })
         );
+    }
+
+    #[test]
+    fn a_replayed_call_gets_back_the_thought_signature_its_id_carries() {
+        let call = |id: &str| json!({ "id": id, "type": "function", "function": { "name": "f", "arguments": "{}" } });
+        let got = translate(fields(json!({ "messages": [
+            { "role": "user", "content": "go" },
+            { "role": "assistant", "content": null, "tool_calls": [call("call_a__thought__c2lnbg=="), call("call_b")] },
+            { "role": "tool", "tool_call_id": "call_a__thought__c2lnbg==", "content": "1" },
+            { "role": "tool", "tool_call_id": "call_b", "content": "2" },
+        ] })))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let parts = &got["contents"][1]["parts"];
+        assert_eq!(parts[0]["thought_signature"], "c2lnbg==");
+        assert!(parts[1].get("thought_signature").is_none(), "{parts}");
+        assert_eq!(got["contents"][2]["parts"][0]["function_response"]["name"], "f");
     }
 
     #[test]

@@ -1,9 +1,15 @@
 //! Gemini `generateContent` response → OpenAI `chat.completion`, pure: each candidate's
 //! text parts joined into `content` (thought parts into `reasoning_content`), function
-//! calls as `tool_calls` with generated `call_<hex>` ids, `finishReason` mapped, usage with
-//! thinking tokens as reasoning tokens. `respond` then sets `model` to the requested name.
+//! calls as `tool_calls` with generated `call_<hex>` ids (carrying Gemini 3's thought
+//! signature), `finishReason` mapped, usage with thinking tokens as reasoning tokens.
+//! `respond` then sets `model` to the requested name.
 
 use serde_json::{Value, json};
+
+/// Joins a tool call's id and the `thoughtSignature` Gemini 3 put on its `functionCall`
+/// part, as LiteLLM does: the OpenAI format has no other field a client is sure to send
+/// back, and Gemini 3 refuses a replayed call without its signature.
+pub const THOUGHT_SIGNATURE_SEPARATOR: &str = "__thought__";
 
 /// LiteLLM's `finish_reason` for a Gemini `finishReason`.
 pub fn finish_reason(reason: &str) -> &'static str {
@@ -44,10 +50,20 @@ pub fn parts(parts: &[Value], first_index: usize, ids: &mut impl FnMut() -> Stri
     for part in parts {
         if let Some(call) = part.get("functionCall").or_else(|| part.get("function_call")) {
             let args = call.get("args").cloned().unwrap_or_else(|| json!({}));
-            calls.push(json!({
-                "id": ids(), "type": "function", "index": first_index + calls.len(),
+            let signature = part.get("thoughtSignature").or_else(|| part.get("thought_signature"));
+            let signature = signature.and_then(Value::as_str);
+            let id = match signature {
+                Some(signature) => format!("{}{THOUGHT_SIGNATURE_SEPARATOR}{signature}", ids()),
+                None => ids(),
+            };
+            let mut tool_call = json!({
+                "id": id, "type": "function", "index": first_index + calls.len(),
                 "function": { "name": call.get("name").cloned().unwrap_or_default(), "arguments": args.to_string() },
-            }));
+            });
+            if let Some(signature) = signature {
+                tool_call["provider_specific_fields"] = json!({ "thought_signature": signature });
+            }
+            calls.push(tool_call);
         } else if let Some(piece) = part.get("text").and_then(Value::as_str) {
             let thought = part.get("thought").and_then(Value::as_bool).unwrap_or(false);
             if thought { &mut reasoning } else { &mut text }.push_str(piece);
@@ -120,6 +136,19 @@ mod tests {
             serde_json::from_str(include_str!("../../../tests/fixtures/translate/gemini/response.openai.json"))
                 .unwrap_or_default();
         assert_eq!(translate(body, "chatcmpl-test", 1_700_000_000, &mut counter()), Ok(want));
+    }
+
+    #[test]
+    fn a_thought_signature_rides_in_the_tool_call_id() {
+        let signed = [
+            json!({ "functionCall": { "name": "f", "args": {} }, "thoughtSignature": "c2lnbg==" }),
+            json!({ "functionCall": { "name": "g", "args": {} } }),
+        ];
+        let (_, _, calls) = parts(&signed, 0, &mut counter());
+        assert_eq!(calls[0]["id"], "call_test1__thought__c2lnbg==");
+        assert_eq!(calls[0]["provider_specific_fields"]["thought_signature"], "c2lnbg==");
+        assert_eq!(calls[1]["id"], "call_test2", "only a signed call carries one");
+        assert!(calls[1].get("provider_specific_fields").is_none());
     }
 
     #[test]
