@@ -12,6 +12,29 @@ use crate::gateway::{Call, Gateway};
 use crate::metrics::Record;
 use crate::trace::Span;
 
+/// What a finished request's log line says, and how loud.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Answered as asked (info).
+    Served,
+    /// The client's own mistake: bad key, bad JSON, unknown model (info).
+    Refused,
+    /// A 5xx, a stream cut short, or a refusal by a provider or the gateway itself (a relayed
+    /// 429, a timeout, every deployment cooling down): the operator's business (warn).
+    Failed,
+}
+
+fn outcome(status: u16, error: Option<&Error>, failure: Option<&str>) -> Outcome {
+    let source = error.map(Error::source_kind);
+    if status >= 500 || failure.is_some() || source.is_some_and(|s| s != "client") {
+        Outcome::Failed
+    } else if error.is_some() {
+        Outcome::Refused
+    } else {
+        Outcome::Served
+    }
+}
+
 /// Logs and counts a finished request. `failure` is a stream's mid-stream error.
 pub fn finish(
     gateway: &Gateway,
@@ -33,9 +56,10 @@ pub fn finish(
     let (request_id, call_id) = (call.request_id.as_str(), call.id.as_str());
     let problem = error.map(ToString::to_string).or_else(|| failure.map(str::to_owned));
     let source = error.map(Error::source_kind);
-    if status >= 500 || failure.is_some() {
+    let outcome = outcome(status, error, failure);
+    if outcome == Outcome::Failed {
         tracing::warn!(request_id, call_id, %method, path, status, model, group, deployment, latency_ms, ttft_ms, prompt_tokens, completion_tokens, total_tokens, cost = call.cost, retries = call.retries, fallbacks = call.fallbacks, source, error = problem, "request failed");
-    } else if error.is_some() {
+    } else if outcome == Outcome::Refused {
         tracing::info!(request_id, call_id, %method, path, status, model, group, deployment, latency_ms, source, error = problem, "request refused");
     } else {
         tracing::info!(request_id, call_id, %method, path, status, model, group, deployment, latency_ms, ttft_ms, prompt_tokens, completion_tokens, total_tokens, cost = call.cost, retries = call.retries, fallbacks = call.fallbacks, "request served");
@@ -136,4 +160,25 @@ fn spans(gateway: &Gateway, call: &Call, method: &Method, path: &str, status: u1
         error,
     };
     gateway.tracer.record(attempt);
+}
+
+#[cfg(test)]
+mod tests {
+    use http::StatusCode;
+
+    use super::*;
+
+    #[test]
+    fn provider_and_gateway_refusals_are_failures_and_client_mistakes_are_not() {
+        let throttled = Error::upstream(StatusCode::TOO_MANY_REQUESTS, "OpenAIException", b"{}");
+        let slow = Error::Timeout { timeout_s: 5.0, elapsed_s: 5.0 };
+        let cooling = Error::AllCoolingDown { model: "m".into(), wait_s: 5, ids: Vec::new() };
+        for error in [&throttled, &slow, &cooling] {
+            assert_eq!(outcome(error.status().as_u16(), Some(error), None), Outcome::Failed, "{error}");
+        }
+        assert_eq!(outcome(401, Some(&Error::NoKey), None), Outcome::Refused);
+        assert_eq!(outcome(400, Some(&Error::BadJson("x".into())), None), Outcome::Refused);
+        assert_eq!(outcome(200, None, Some("reset mid-stream")), Outcome::Failed);
+        assert_eq!(outcome(200, None, None), Outcome::Served);
+    }
 }
