@@ -3,6 +3,7 @@
 //! [`Error`] as one OpenAI-shaped body. The last stage; `gateway` logs the outcome once.
 
 mod body;
+mod headers;
 mod rewrite;
 pub mod sse;
 pub mod stream;
@@ -11,11 +12,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
+use http::{HeaderName, HeaderValue, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use serde_json::Value;
 
 pub use body::Body;
+use headers::call_headers;
 
 use crate::error::Error;
 use crate::gateway::Call;
@@ -26,7 +28,6 @@ use crate::usage::Usage;
 
 /// Largest error body read from a provider.
 const MAX_ERROR_BODY: usize = 1024 * 1024;
-const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// A JSON response.
 pub fn json(status: StatusCode, body: &Value) -> Response<Body> {
@@ -136,49 +137,5 @@ fn bad_reply(exception: &'static str, what: &str) -> Error {
         exception,
         message: format!("the provider's reply is {what}"),
         param: None,
-    }
-}
-
-/// LiteLLM's response headers: call id, deployment, group, timings, and the provider's own
-/// headers prefixed `llm_provider-`.
-fn call_headers(call: &Call, headers: &mut HeaderMap) {
-    let mut set = |name: &'static str, value: &str| {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
-    };
-    set("x-litellm-call-id", &call.id);
-    set("x-litellm-version", VERSION);
-    if let Some(requested) = &call.requested {
-        set("x-litellm-model-group", requested);
-    }
-    if let Some(d) = call.deployment {
-        set("x-litellm-model-id", d.id);
-        set(
-            "x-litellm-model-name",
-            &format!("{}/{}", d.provider, call.upstream_model.as_deref().unwrap_or(d.upstream_model)),
-        );
-    }
-    if let Some(base) = &call.api_base {
-        set("x-litellm-model-api-base", base);
-    }
-    set("x-litellm-attempted-retries", &call.retries.to_string());
-    set("x-litellm-attempted-fallbacks", &call.fallbacks.to_string());
-    let total = call.started.elapsed();
-    set("x-litellm-response-duration-ms", &format!("{:.3}", total.as_secs_f64() * 1000.0));
-    if let (Some(sent), Some(head)) = (call.sent_at, call.head_at) {
-        let overhead = total.saturating_sub(head.saturating_duration_since(sent));
-        set("x-litellm-overhead-duration-ms", &format!("{:.3}", overhead.as_secs_f64() * 1000.0));
-    }
-    set("x-content-type-options", "nosniff");
-    if let Some(upstream) = &call.upstream_headers {
-        for (name, value) in upstream {
-            if name == "x-request-id" {
-                headers.insert(HeaderName::from_static("request-id"), value.clone());
-            }
-            if let Ok(prefixed) = HeaderName::from_bytes(format!("llm_provider-{name}").as_bytes()) {
-                headers.append(prefixed, value.clone());
-            }
-        }
     }
 }
