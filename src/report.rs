@@ -3,9 +3,10 @@
 //! calls, its metrics and trace spans. Called once per request by `gateway`, or by the stream relay when a
 //! stream ends.
 
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use http::Method;
+use serde_json::json;
 
 use crate::error::Error;
 use crate::gateway::{Call, Gateway};
@@ -96,15 +97,51 @@ pub fn finish(
 
 /// The request's server span and its upstream attempt's client span.
 fn spans(gateway: &Gateway, call: &Call, method: &Method, path: &str, status: u16, problem: Option<&str>) {
-    use serde_json::json;
     let operation = match call.route {
         "/completions" => "text_completion",
         "/embeddings" => "embeddings",
         _ => "chat",
     };
-    let requested = call.requested.as_deref().unwrap_or("unknown");
     let wall = |at: Instant| call.trace.started + at.saturating_duration_since(call.started);
     let end = wall(Instant::now());
+    let error = problem.map(str::to_owned);
+    gateway.tracer.record(server_span(call, operation, method, path, status, end, error.clone()));
+    let (Some(sent), Some(d)) = (call.sent_at, call.deployment) else { return };
+    let model = call.upstream_model.as_deref().unwrap_or(d.upstream_model);
+    let mut attributes = vec![
+        ("gen_ai.operation.name", json!(operation)),
+        ("gen_ai.request.model", json!(model)),
+        ("gen_ai.provider.name", json!(d.provider)),
+        ("model_router.deployment_id", json!(d.id)),
+        ("http.response.status_code", json!(status)),
+    ];
+    if let Some(base) = &call.api_base {
+        attributes.push(("server.address", json!(base)));
+    }
+    gateway.tracer.record(Span {
+        name: format!("{operation} {model}"),
+        trace_id: call.trace.trace_id,
+        span_id: call.trace.attempt_id,
+        parent: Some(call.trace.span_id),
+        server: false,
+        start: wall(sent),
+        end,
+        attributes,
+        error,
+    });
+}
+
+/// The request's own span, with the GenAI attributes the client's side knows.
+fn server_span(
+    call: &Call,
+    operation: &str,
+    method: &Method,
+    path: &str,
+    status: u16,
+    end: SystemTime,
+    error: Option<String>,
+) -> Span {
+    let requested = call.requested.as_deref().unwrap_or("unknown");
     let provider = call.deployment.map_or("None", |d| d.provider);
     let mut attributes = vec![
         ("gen_ai.operation.name", json!(operation)),
@@ -123,8 +160,7 @@ fn spans(gateway: &Gateway, call: &Call, method: &Method, path: &str, status: u1
         attributes.push(("gen_ai.usage.input_tokens", json!(usage.prompt_tokens)));
         attributes.push(("gen_ai.usage.output_tokens", json!(usage.completion_tokens)));
     }
-    let error = problem.map(str::to_owned);
-    let server = Span {
+    Span {
         name: format!("{operation} {requested}"),
         trace_id: call.trace.trace_id,
         span_id: call.trace.span_id,
@@ -133,33 +169,8 @@ fn spans(gateway: &Gateway, call: &Call, method: &Method, path: &str, status: u1
         start: call.trace.started,
         end,
         attributes,
-        error: error.clone(),
-    };
-    gateway.tracer.record(server);
-    let (Some(sent), Some(d)) = (call.sent_at, call.deployment) else { return };
-    let model = call.upstream_model.as_deref().unwrap_or(d.upstream_model);
-    let mut attributes = vec![
-        ("gen_ai.operation.name", json!(operation)),
-        ("gen_ai.request.model", json!(model)),
-        ("gen_ai.provider.name", json!(d.provider)),
-        ("model_router.deployment_id", json!(d.id)),
-        ("http.response.status_code", json!(status)),
-    ];
-    if let Some(base) = &call.api_base {
-        attributes.push(("server.address", json!(base)));
-    }
-    let attempt = Span {
-        name: format!("{operation} {model}"),
-        trace_id: call.trace.trace_id,
-        span_id: call.trace.attempt_id,
-        parent: Some(call.trace.span_id),
-        server: false,
-        start: wall(sent),
-        end,
-        attributes,
         error,
-    };
-    gateway.tracer.record(attempt);
+    }
 }
 
 #[cfg(test)]

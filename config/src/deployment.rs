@@ -41,12 +41,7 @@ pub(crate) fn parse(walker: &mut Walker<'_>, item: &Value, path: &str) -> Result
     if provider != "fake" {
         walker.warn_literal(&join(&params_path, "api_key"), api_key.as_ref());
     }
-    let weight = walker.number(params, "weight", &params_path)?;
-    if weight == Some(0.0) {
-        return Err(
-            walker.error(&join(&params_path, "weight"), "must be more than 0; remove the deployment to stop using it")
-        );
-    }
+    let weight = weight(walker, params, &params_path)?;
     let id = match walker.string(info, "id", &info_path)? {
         Some(id) => id,
         None => default_id(&model_name, params),
@@ -80,13 +75,29 @@ pub(crate) fn parse(walker: &mut Walker<'_>, item: &Value, path: &str) -> Result
         mock_chunk_interval_ms: walker.whole(params, "mock_chunk_interval_ms", &params_path)?.unwrap_or(0),
         mode: walker.string(info, "mode", &info_path)?,
         max_input_tokens: walker.whole(info, "max_input_tokens", &info_path)?,
-        max_output_tokens: match walker.whole(info, "max_output_tokens", &info_path)? {
-            Some(n) => Some(n),
-            None => walker.whole(info, "max_tokens", &info_path)?,
-        },
+        max_output_tokens: max_output_tokens(walker, info, &info_path)?,
         input_cost_per_token: walker.number(info, "input_cost_per_token", &info_path)?,
         output_cost_per_token: walker.number(info, "output_cost_per_token", &info_path)?,
     })
+}
+
+/// `weight`, which must be more than 0 when given.
+fn weight(walker: &Walker<'_>, params: &Mapping, params_path: &str) -> Result<Option<f64>, ConfigError> {
+    let weight = walker.number(params, "weight", params_path)?;
+    if weight == Some(0.0) {
+        return Err(
+            walker.error(&join(params_path, "weight"), "must be more than 0; remove the deployment to stop using it")
+        );
+    }
+    Ok(weight)
+}
+
+/// `model_info.max_output_tokens`, else LiteLLM's older `max_tokens`.
+fn max_output_tokens(walker: &Walker<'_>, info: &Mapping, info_path: &str) -> Result<Option<u64>, ConfigError> {
+    match walker.whole(info, "max_output_tokens", info_path)? {
+        Some(n) => Ok(Some(n)),
+        None => walker.whole(info, "max_tokens", info_path),
+    }
 }
 
 /// `openai/gpt-4o` → (`openai`, `gpt-4o`); a known OpenAI family needs no prefix.

@@ -281,34 +281,40 @@ impl Metrics {
             // Failed attempts were counted one by one by `attempt_failed`.
             outcome(&mut f, deployment, r.status);
         }
-        let m = f.models.get(key, over);
-        if r.status < 400 {
-            m.requests += 1.0;
-        }
-        m.total_latency.observe(r.total.as_secs_f64());
-        if let Some(api) = r.api {
-            m.api_latency.observe(api.as_secs_f64());
-            m.overhead.observe(r.total.saturating_sub(api).as_secs_f64());
-        }
-        if let Some(ttft) = r.ttft {
-            m.ttft.observe(ttft.as_secs_f64());
-        }
-        #[expect(clippy::cast_precision_loss, reason = "token counts are far below 2^52")]
-        if let Some(u) = r.usage {
-            m.input_tokens += u.prompt_tokens as f64;
-            m.output_tokens += u.completion_tokens as f64;
-            m.total_tokens += u.total_tokens as f64;
-            m.cached_tokens += u.cached_tokens() as f64;
-            m.reasoning_tokens += u.reasoning_tokens() as f64;
-        }
-        if let Some(cost) = r.cost {
-            m.spend += cost;
-        }
+        f.models.get(key, over).observe(r);
         if let Some(v) = r.remaining.0 {
             *f.remaining_requests.get(at, || at) = v;
         }
         if let Some(v) = r.remaining.1 {
             *f.remaining_tokens.get(at, || at) = v;
+        }
+    }
+}
+
+impl ModelSeries {
+    /// Counts one finished call: latencies, tokens, spend.
+    fn observe(&mut self, r: &Record<'_>) {
+        if r.status < 400 {
+            self.requests += 1.0;
+        }
+        self.total_latency.observe(r.total.as_secs_f64());
+        if let Some(api) = r.api {
+            self.api_latency.observe(api.as_secs_f64());
+            self.overhead.observe(r.total.saturating_sub(api).as_secs_f64());
+        }
+        if let Some(ttft) = r.ttft {
+            self.ttft.observe(ttft.as_secs_f64());
+        }
+        #[expect(clippy::cast_precision_loss, reason = "token counts are far below 2^52")]
+        if let Some(u) = r.usage {
+            self.input_tokens += u.prompt_tokens as f64;
+            self.output_tokens += u.completion_tokens as f64;
+            self.total_tokens += u.total_tokens as f64;
+            self.cached_tokens += u.cached_tokens() as f64;
+            self.reasoning_tokens += u.reasoning_tokens() as f64;
+        }
+        if let Some(cost) = r.cost {
+            self.spend += cost;
         }
     }
 }
