@@ -1,6 +1,6 @@
 """Fixtures for the real-client tests: the built binaries on free loopback ports, an
 OpenAI-compatible mock upstream that records what it receives, and mock Anthropic and
-Gemini providers (mock_providers.py) behind the providers binary.
+Gemini providers (mock_anthropic.py, mock_gemini.py) behind the providers binary.
 
 scripts/test builds the binaries and names them in MODEL_ROUTER_BASE_BIN,
 MODEL_ROUTER_LOCAL_BIN and MODEL_ROUTER_PROVIDERS_BIN; the local one was built with
@@ -20,7 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from mock_providers import AnthropicMock, GeminiMock
+from mock_anthropic import AnthropicMock
+from mock_gemini import GeminiMock
 
 READY_WITHIN_S = 10.0
 STOP_WITHIN_S = 10.0

@@ -7,7 +7,8 @@ import urllib.request
 
 import pytest
 
-from mock_providers import AnthropicMock, GeminiMock
+from mock_anthropic import AnthropicMock
+from mock_gemini import GeminiMock
 
 
 def post(url, body, headers):
