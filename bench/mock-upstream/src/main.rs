@@ -16,10 +16,10 @@
 #![forbid(unsafe_code)]
 
 mod answer;
+mod config;
 mod inject;
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -35,9 +35,10 @@ use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use tokio::net::TcpListener;
 
-use mock_upstream::faults::{Fault, Mix};
+use mock_upstream::faults::Fault;
 
 use crate::answer::{SseBody, completion};
+use crate::config::{Config, config};
 use crate::inject::{CutBody, Faults, ResettableIo};
 
 /// Largest request body the mock reads.
@@ -71,80 +72,10 @@ struct StreamOptions {
     include_usage: bool,
 }
 
-fn usage() -> &'static str {
-    "Usage: mock-upstream [--listen ADDR] [--chunks N] [--interval-ms P] [--delay-ms D] [--threads T]\n\
-     \x20                    [--faults 500=R,429=R,reset=R,stall=R,json=R] [--fault-seed S] [--stall-ms MS]\n\
-     \x20                    [--retry-after-s S]\n\
-     Environment: MOCK_LISTEN, MOCK_CHUNKS, MOCK_INTERVAL_MS, MOCK_DELAY_MS, MOCK_THREADS, MOCK_FAULTS,\n\
-     MOCK_FAULT_SEED, MOCK_STALL_MS, MOCK_RETRY_AFTER_S.\n\
-     Per request: headers x-mock-chunks, x-mock-interval-ms, x-mock-delay-ms, x-mock-fault, or model\n\
-     `mock-c64-i50-d0` (`-f500`, `-f429`, `-freset`, `-fstall`, `-fjson` for a fault).\n\
-     GET /mock/stats: requests seen and faults injected."
-}
-
-struct Config {
-    listen: SocketAddr,
-    shape: Shape,
-    threads: usize,
-    faults: Faults,
-}
-
 /// What every request reads: the default shape and the faults.
 struct State {
     shape: Shape,
     faults: Faults,
-}
-
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_owned())
-}
-
-fn parse<T: std::str::FromStr>(what: &str, value: &str) -> Result<T, String> {
-    value.parse().map_err(|_| format!("invalid value for {what}: {value:?}"))
-}
-
-fn config() -> Result<Config, String> {
-    let mut listen = env_or("MOCK_LISTEN", "127.0.0.1:18080");
-    let mut chunks = env_or("MOCK_CHUNKS", "16");
-    let mut interval = env_or("MOCK_INTERVAL_MS", "0");
-    let mut delay = env_or("MOCK_DELAY_MS", "0");
-    let mut threads = env_or("MOCK_THREADS", "1");
-    let mut faults = env_or("MOCK_FAULTS", "");
-    let mut seed = env_or("MOCK_FAULT_SEED", "1");
-    let mut stall = env_or("MOCK_STALL_MS", "10000");
-    let mut retry_after = env_or("MOCK_RETRY_AFTER_S", "1");
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let slot = match flag.as_str() {
-            "--listen" => &mut listen,
-            "--chunks" => &mut chunks,
-            "--interval-ms" => &mut interval,
-            "--delay-ms" => &mut delay,
-            "--threads" => &mut threads,
-            "--faults" => &mut faults,
-            "--fault-seed" => &mut seed,
-            "--stall-ms" => &mut stall,
-            "--retry-after-s" => &mut retry_after,
-            "-h" | "--help" => return Err(usage().to_owned()),
-            other => return Err(format!("unknown argument {other:?}\n{}", usage())),
-        };
-        *slot = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
-    }
-    Ok(Config {
-        listen: parse("--listen", &listen)?,
-        shape: Shape {
-            chunks: parse("--chunks", &chunks)?,
-            interval: Duration::from_millis(parse("--interval-ms", &interval)?),
-            delay: Duration::from_millis(parse("--delay-ms", &delay)?),
-        },
-        threads: parse::<usize>("--threads", &threads)?.max(1),
-        faults: Faults::new(
-            Mix::parse(&faults)?,
-            parse("--fault-seed", &seed)?,
-            Duration::from_millis(parse("--stall-ms", &stall)?),
-            parse("--retry-after-s", &retry_after)?,
-        ),
-    })
 }
 
 fn main() -> ExitCode {
@@ -221,39 +152,13 @@ async fn handle(
     state: &State,
     reset: Arc<AtomicBool>,
 ) -> Result<Response<MockBody>, Infallible> {
-    let path = req.uri().path();
-    if path == "/health/readiness" || path == "/health" {
-        return Ok(plain(StatusCode::OK, "{\"status\":\"ok\"}"));
-    }
-    if path == "/mock/stats" {
-        let mut response = plain(StatusCode::OK, "");
-        *response.body_mut() = full(Bytes::from(state.faults.stats()));
+    if let Some(response) = route(req.uri().path(), req.method(), state) {
         return Ok(response);
     }
-    if path != "/v1/chat/completions" && path != "/chat/completions" {
-        return Ok(plain(
-            StatusCode::NOT_FOUND,
-            "{\"error\":{\"message\":\"not found\",\"type\":\"invalid_request_error\"}}",
-        ));
-    }
-    if req.method() != Method::POST {
-        return Ok(plain(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "{\"error\":{\"message\":\"use POST\",\"type\":\"invalid_request_error\"}}",
-        ));
-    }
     let (parts, body) = req.into_parts();
-    let Ok(collected) = Limited::new(body, MAX_BODY).collect().await else {
-        return Ok(plain(
-            StatusCode::BAD_REQUEST,
-            "{\"error\":{\"message\":\"unreadable body\",\"type\":\"invalid_request_error\"}}",
-        ));
-    };
-    let Ok(chat) = serde_json::from_slice::<ChatRequest>(&collected.to_bytes()) else {
-        return Ok(plain(
-            StatusCode::BAD_REQUEST,
-            "{\"error\":{\"message\":\"invalid JSON\",\"type\":\"invalid_request_error\"}}",
-        ));
+    let chat = match read_chat(body).await {
+        Ok(chat) => chat,
+        Err(response) => return Ok(response),
     };
     let mut shape = shape_for(state.shape, &chat.model, &parts.headers);
     let fault = state.faults.choose(&parts.headers, &chat.model);
@@ -271,42 +176,97 @@ async fn handle(
         tokio::time::sleep(shape.delay).await;
     }
     let model = json_string(&chat.model);
-    let (reset_it, break_it) = (fault == Some(Fault::Reset), fault == Some(Fault::BadJson));
     if chat.stream {
         let include_usage = chat.stream_options.is_some_and(|o| o.include_usage);
-        let mut sse = SseBody::new(model, shape, include_usage);
-        if break_it {
-            sse.broken = Some(BROKEN_CHUNK.min(shape.chunks.saturating_sub(1)));
-        }
-        let body = if reset_it {
-            let frames = CHUNKS_BEFORE_RESET.min(shape.chunks);
-            Either::Right(CutBody::new(Either::Right(sse), frames, reset))
-        } else {
-            Either::Left(Either::Right(sse))
-        };
-        let mut response = Response::new(body);
-        let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        Ok(response)
+        Ok(streamed(model, shape, include_usage, fault, reset))
     } else {
-        let text = completion(&model);
-        let length = text.len();
-        let body = if reset_it {
-            // The whole answer's length, half of it sent: the reader knows it was cut.
-            Either::Right(CutBody::new(Either::Left(Full::new(inject::first_half(&text))), 1, reset))
-        } else if break_it {
-            full(inject::first_half(&text))
-        } else {
-            full(Bytes::from(text))
-        };
-        let mut response = Response::new(body);
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if reset_it {
-            response.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-        }
-        Ok(response)
+        Ok(whole(&model, fault, reset))
     }
+}
+
+/// The answers that need no body: health, stats, an unknown path, a method other than POST.
+fn route(path: &str, method: &Method, state: &State) -> Option<Response<MockBody>> {
+    if path == "/health/readiness" || path == "/health" {
+        return Some(plain(StatusCode::OK, "{\"status\":\"ok\"}"));
+    }
+    if path == "/mock/stats" {
+        let mut response = plain(StatusCode::OK, "");
+        *response.body_mut() = full(Bytes::from(state.faults.stats()));
+        return Some(response);
+    }
+    if path != "/v1/chat/completions" && path != "/chat/completions" {
+        return Some(plain(
+            StatusCode::NOT_FOUND,
+            "{\"error\":{\"message\":\"not found\",\"type\":\"invalid_request_error\"}}",
+        ));
+    }
+    if method != Method::POST {
+        return Some(plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{\"error\":{\"message\":\"use POST\",\"type\":\"invalid_request_error\"}}",
+        ));
+    }
+    None
+}
+
+/// Reads and parses the request body; a 400 if it cannot.
+async fn read_chat(body: Incoming) -> Result<ChatRequest, Response<MockBody>> {
+    let Ok(collected) = Limited::new(body, MAX_BODY).collect().await else {
+        return Err(plain(
+            StatusCode::BAD_REQUEST,
+            "{\"error\":{\"message\":\"unreadable body\",\"type\":\"invalid_request_error\"}}",
+        ));
+    };
+    serde_json::from_slice::<ChatRequest>(&collected.to_bytes()).map_err(|_| {
+        plain(StatusCode::BAD_REQUEST, "{\"error\":{\"message\":\"invalid JSON\",\"type\":\"invalid_request_error\"}}")
+    })
+}
+
+/// The SSE answer; a `reset` fault cuts it after a few chunks, a `json` fault breaks one.
+fn streamed(
+    model: String,
+    shape: Shape,
+    include_usage: bool,
+    fault: Option<Fault>,
+    reset: Arc<AtomicBool>,
+) -> Response<MockBody> {
+    let mut sse = SseBody::new(model, shape, include_usage);
+    if fault == Some(Fault::BadJson) {
+        sse.broken = Some(BROKEN_CHUNK.min(shape.chunks.saturating_sub(1)));
+    }
+    let body = if fault == Some(Fault::Reset) {
+        let frames = CHUNKS_BEFORE_RESET.min(shape.chunks);
+        Either::Right(CutBody::new(Either::Right(sse), frames, reset))
+    } else {
+        Either::Left(Either::Right(sse))
+    };
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// The `chat.completion` answer; a `reset` fault cuts it halfway (announcing the whole length),
+/// a `json` fault sends only its first half.
+fn whole(model: &str, fault: Option<Fault>, reset: Arc<AtomicBool>) -> Response<MockBody> {
+    let text = completion(model);
+    let length = text.len();
+    let reset_it = fault == Some(Fault::Reset);
+    let body = if reset_it {
+        // The whole answer's length, half of it sent: the reader knows it was cut.
+        Either::Right(CutBody::new(Either::Left(Full::new(inject::first_half(&text))), 1, reset))
+    } else if fault == Some(Fault::BadJson) {
+        full(inject::first_half(&text))
+    } else {
+        full(Bytes::from(text))
+    };
+    let mut response = Response::new(body);
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if reset_it {
+        response.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    response
 }
 
 /// Applies the per-request overrides: model-name tokens first, then headers.
