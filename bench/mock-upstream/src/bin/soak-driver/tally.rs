@@ -192,27 +192,6 @@ impl Tally {
         unfinished: u64,
         max_lag: Duration,
     ) -> String {
-        let by_fault = |counts: &[u64]| -> Value {
-            Fault::ALL.iter().map(|f| (f.name().to_owned(), json!(counts[f.index()]))).collect()
-        };
-        let ms = |v: &[u64], p: f64| {
-            let mut sorted = v.to_vec();
-            sorted.sort_unstable();
-            u64_to_f64(percentile(&sorted, p)) / 1e6
-        };
-        let cells: Value = self
-            .cells
-            .iter()
-            .map(|(k, c)| {
-                (k.clone(), json!({"expected": c.expected, "count": c.count, "matched": c.matched, "got": c.got}))
-            })
-            .collect();
-        let minutes: Vec<Value> = self
-            .minutes
-            .iter()
-            .enumerate()
-            .map(|(i, m)| json!({"minute": i + 1, "sent": m.sent, "ok": m.ok, "failed": m.failed, "unexplained": m.unexplained}))
-            .collect();
         let summary = json!({
             "target_rps": plan.rps,
             "duration_s": plan.duration.as_secs_f64(),
@@ -241,11 +220,43 @@ impl Tally {
             "relayed_429_with_retry_after": self.retry_after_relayed,
             "unexplained": self.unexplained + unfinished,
             "unexplained_samples": self.samples,
-            "by_kind": cells,
-            "per_minute": minutes,
-            "ok_plain_ms": {"p50": ms(&self.ok_plain, 0.5), "p99": ms(&self.ok_plain, 0.99), "max": ms(&self.ok_plain, 1.0)},
-            "ok_stream_ms": {"p50": ms(&self.ok_stream, 0.5), "p99": ms(&self.ok_stream, 0.99), "max": ms(&self.ok_stream, 1.0)},
+            "by_kind": self.by_kind(),
+            "per_minute": self.per_minute(),
+            "ok_plain_ms": latency_ms(&self.ok_plain),
+            "ok_stream_ms": latency_ms(&self.ok_stream),
         });
         summary.to_string()
     }
+
+    /// Per kind of request: the expected outcome, how many, how many matched, what came.
+    fn by_kind(&self) -> Value {
+        self.cells
+            .iter()
+            .map(|(k, c)| {
+                (k.clone(), json!({"expected": c.expected, "count": c.count, "matched": c.matched, "got": c.got}))
+            })
+            .collect()
+    }
+
+    /// Per minute of the plan (by request number): sent, ok, failed, unexplained.
+    fn per_minute(&self) -> Value {
+        self.minutes
+            .iter()
+            .enumerate()
+            .map(|(i, m)| json!({"minute": i + 1, "sent": m.sent, "ok": m.ok, "failed": m.failed, "unexplained": m.unexplained}))
+            .collect()
+    }
+}
+
+/// Counts indexed by `Fault::index`, as an object keyed by fault name.
+fn by_fault(counts: &[u64]) -> Value {
+    Fault::ALL.iter().map(|f| (f.name().to_owned(), json!(counts[f.index()]))).collect()
+}
+
+/// The p50, p99 and max of latencies in nanoseconds, in milliseconds.
+fn latency_ms(v: &[u64]) -> Value {
+    let mut sorted = v.to_vec();
+    sorted.sort_unstable();
+    let ms = |p: f64| u64_to_f64(percentile(&sorted, p)) / 1e6;
+    json!({"p50": ms(0.5), "p99": ms(0.99), "max": ms(1.0)})
 }
