@@ -3,8 +3,9 @@
 //!
 //! A request's path, one module per stage, in order:
 //!
-//! 1. [`server`] accepts the connection and frames HTTP/1.1 or h2c within the head limits;
-//!    [`gateway`] walks each request through the stages below and logs its outcome once.
+//! 1. [`server`] accepts the connection and frames HTTP/1.1 or h2c within the head limits
+//!    (a head that stops arriving gets 408); [`gateway`] walks each request through the
+//!    stages below and logs its outcome once.
 //! 2. [`route`] maps `(method, path)` to an endpoint (`/v1/messages` is Anthropic's format,
 //!    relayed to `anthropic/` deployments and translated for the others by `provider`).
 //! 3. [`auth`] finds the caller's key and checks it against the master key.
@@ -13,7 +14,8 @@
 //!    [`table`] (exact name, alias, longest wildcard, deployment name).
 //! 6. [`retry`] runs the call's attempts (retries, fallbacks, [`cooldown`]s); each one
 //!    [`pick`]s an available deployment of the group.
-//! 7. [`provider`] speaks the deployment's wire protocol (closed enum, `match` dispatch)
+//! 7. [`provider`] speaks the deployment's wire protocol (closed enum, `match` dispatch:
+//!    OpenAI-compatible, Azure, Anthropic, Gemini, Vertex AI with its service-account token)
 //!    through the pooled [`upstream`] client, or answers with the built-in fake.
 //! 8. [`respond`] relays the answer (JSON, or SSE chunk by chunk) with LiteLLM's headers, and
 //!    turns every [`error::Error`] into one OpenAI-shaped body (Anthropic-shaped on
