@@ -94,6 +94,7 @@ pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl 
 /// have chosen HTTP/1 or HTTP/2, so a client that sends nothing (or stalls inside the HTTP/2
 /// preface) is closed here; a head cut off by hyper's timeout is marked so that the stream
 /// answers 408 as it is dropped.
+///
 /// The connection (and with it the stream) is dropped before `_open` stops counting it.
 async fn serve_connection<C>(connection: C, watch: Arc<HeadWatch>, header_timeout: Duration, _open: Open)
 where

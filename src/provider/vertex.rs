@@ -156,8 +156,7 @@ pub async fn forward(
         reason: "no service account was loaded for this vertex_ai/ deployment".into(),
     })?;
     let token = source.token(&gateway.client, attempt.deadline, deployment).await?;
-    let bearer = format!("Bearer {}", token.secret());
-    let auth = [(AUTHORIZATION, bearer.as_str())];
+    let auth = [(AUTHORIZATION, token.authorization())];
     gemini::exchange(gateway, attempt, request, client_headers, prepared, &auth, EXCEPTION).await
 }
 

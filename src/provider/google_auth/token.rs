@@ -31,13 +31,27 @@ const MAX_REASON_CHARS: usize = 300;
 /// The exception named in errors, as for the calls the token is for.
 const EXCEPTION: &str = "VertexAIException";
 
-/// An access token. Its `Debug` shows nothing of it.
+/// An access token, kept as the `Authorization` value it travels in (`Bearer <token>`), made
+/// once per fetch rather than on every call. Its `Debug` shows nothing of it.
 #[derive(Clone)]
 pub struct AccessToken(Arc<str>);
 
+/// What precedes the token in its `Authorization` value.
+const BEARER: &str = "Bearer ";
+
 impl AccessToken {
-    /// The token itself, for the `Authorization` header and nothing else.
-    pub fn secret(&self) -> &str {
+    fn new(token: &str) -> Self {
+        AccessToken(Arc::from(format!("{BEARER}{token}")))
+    }
+
+    /// The token itself.
+    #[cfg(test)]
+    fn secret(&self) -> &str {
+        &self.0[BEARER.len()..]
+    }
+
+    /// `Bearer <token>`, for the `Authorization` header and nothing else.
+    pub fn authorization(&self) -> &str {
         &self.0
     }
 }
@@ -149,7 +163,7 @@ fn grant(reply: &[u8]) -> Result<(AccessToken, Duration), String> {
         .filter(|t| !t.is_empty())
         .ok_or_else(|| "the reply holds no access_token".to_owned())?;
     let expires_in = json.get("expires_in").and_then(Value::as_u64).unwrap_or(0);
-    Ok((AccessToken(Arc::from(token)), Duration::from_secs(expires_in)))
+    Ok((AccessToken::new(token), Duration::from_secs(expires_in)))
 }
 
 /// What a refusal says: OAuth2's `error` and `error_description`, the assertion taken out
