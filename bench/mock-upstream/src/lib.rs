@@ -1,5 +1,5 @@
-//! What the mock upstream and the drivers share: the mock's answer text, the benchmark's
-//! request body, a percentile helper and the injected faults.
+//! What the mock upstream and the drivers share: the mock's answer text and its check, the
+//! benchmark's request body, a percentile helper and the injected faults.
 #![forbid(unsafe_code)]
 
 pub mod faults;
@@ -36,6 +36,39 @@ pub fn request_body(model: &str, stream: bool) -> String {
         "{{\"model\":{model},\"messages\":[{{\"role\":\"system\",\"content\":\"{SYSTEM}\"}},\
          {{\"role\":\"user\",\"content\":\"{USER}\"}}],\"temperature\":0.2,\"max_tokens\":256{stream_part}}}"
     )
+}
+
+#[derive(serde::Deserialize)]
+struct Completion {
+    object: String,
+    model: String,
+    choices: Vec<Choice>,
+}
+
+#[derive(serde::Deserialize)]
+struct Choice {
+    message: Message,
+}
+
+#[derive(serde::Deserialize)]
+struct Message {
+    content: Option<String>,
+}
+
+/// Checks a 200's body: a `chat.completion` for `model` (a gateway may prefix it) carrying
+/// the mock's text. `Err` says what is off.
+pub fn check_completion(body: &[u8], model: &str) -> Result<(), String> {
+    let parsed: Completion = serde_json::from_slice(body).map_err(|e| format!("not a chat.completion: {e}"))?;
+    if parsed.object != "chat.completion" {
+        return Err(format!("object {:?}", parsed.object));
+    }
+    if !parsed.model.ends_with(model) {
+        return Err(format!("model {:?}, expected {model:?}", parsed.model));
+    }
+    match parsed.choices.first().and_then(|c| c.message.content.as_deref()) {
+        Some(text) if text == CONTENT => Ok(()),
+        _ => Err("the answer is not the mock's text".to_owned()),
+    }
 }
 
 /// The `p`-quantile (0..=1) of sorted values, nearest-rank; 0 when empty.

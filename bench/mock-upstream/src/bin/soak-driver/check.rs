@@ -3,7 +3,6 @@
 
 use std::fmt;
 
-use mock_upstream::CONTENT;
 use mock_upstream::faults::Fault;
 
 /// The client-visible outcome of one request.
@@ -67,15 +66,9 @@ pub fn completion(status: u16, body: &[u8], model: &str) -> Outcome {
     if status != 200 {
         return error_body(status, body);
     }
-    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return Outcome::Broken(format!("200 with a body that is not JSON: {}", snippet(body)));
-    };
-    let text = value.pointer("/choices/0/message/content").and_then(serde_json::Value::as_str);
-    let named = value["model"].as_str().is_some_and(|m| m.ends_with(model));
-    if value["object"] == "chat.completion" && named && text == Some(CONTENT) {
-        Outcome::Ok
-    } else {
-        Outcome::Broken(format!("200, not the mock's answer: {}", snippet(body)))
+    match mock_upstream::check_completion(body, model) {
+        Ok(()) => Outcome::Ok,
+        Err(why) => Outcome::Broken(format!("200, not the mock's answer ({why}): {}", snippet(body))),
     }
 }
 
@@ -193,7 +186,7 @@ mod tests {
         assert!(matches!(completion(500, b"oops", "m"), Outcome::Broken(_)));
         let ok = format!(
             "{{\"object\":\"chat.completion\",\"model\":\"m\",\"choices\":[{{\"message\":{{\"content\":{}}}}}]}}",
-            serde_json::to_string(CONTENT).unwrap()
+            serde_json::to_string(mock_upstream::CONTENT).unwrap()
         );
         assert_eq!(completion(200, ok.as_bytes(), "m"), Outcome::Ok);
         assert!(matches!(completion(200, ok.as_bytes(), "other"), Outcome::Broken(_)));

@@ -6,10 +6,7 @@ use http::{Request, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use serde::Deserialize;
 use tokio::net::TcpStream;
-
-use mock_upstream::CONTENT;
 
 use crate::Error;
 use crate::flags::Target;
@@ -38,40 +35,13 @@ pub fn post(target: &Target, body: &Bytes, extra: &[(&str, String)]) -> Result<R
     builder.body(Full::new(body.clone())).map_err(|e| format!("request: {e}"))
 }
 
-#[derive(Deserialize)]
-struct Completion {
-    object: String,
-    model: String,
-    choices: Vec<Choice>,
-}
-
-#[derive(Deserialize)]
-struct Choice {
-    message: Message,
-}
-
-#[derive(Deserialize)]
-struct Message {
-    content: Option<String>,
-}
-
-/// Checks a non-streaming answer: 200, a `chat.completion` for the model, the mock's text.
+/// Checks a non-streaming answer: 200, then the mock's completion for the model.
 fn check_completion(status: StatusCode, body: &[u8], model: &str) -> Result<(), String> {
     if status != StatusCode::OK {
         let snippet = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
         return Err(format!("status {status}: {snippet}"));
     }
-    let parsed: Completion = serde_json::from_slice(body).map_err(|e| format!("not a chat.completion: {e}"))?;
-    if parsed.object != "chat.completion" {
-        return Err(format!("object {:?}", parsed.object));
-    }
-    if !parsed.model.ends_with(model) {
-        return Err(format!("model {:?}, expected {model:?}", parsed.model));
-    }
-    match parsed.choices.first().and_then(|c| c.message.content.as_deref()) {
-        Some(text) if text == CONTENT => Ok(()),
-        _ => Err("the answer is not the mock's text".to_owned()),
-    }
+    mock_upstream::check_completion(body, model)
 }
 
 /// One request on a connection; the latency is measured by the caller.
