@@ -54,9 +54,11 @@ impl<K: Eq + Hash, V: Default> Family<K, V> {
     pub(crate) fn get(&mut self, key: K, cost: impl FnOnce(&K) -> usize, overflow: impl FnOnce() -> K) -> &mut V {
         let key = if self.series.contains_key(&key) {
             key
+        } else if self.series.len() >= MAX_SERIES {
+            overflow()
         } else {
             let bytes = self.bytes.saturating_add(cost(&key));
-            if self.series.len() >= MAX_SERIES || bytes > self.budget {
+            if bytes > self.budget {
                 overflow()
             } else {
                 self.bytes = bytes;
