@@ -160,8 +160,7 @@ impl Gateway {
                 auth::authenticate(request.headers(), self.master_key.as_deref(), self.table.general.key_header)?;
             call.key_label = match (&self.master_key_label, caller.key) {
                 (Some(hashed), _) => hashed.clone(),
-                (None, Some(key)) => key,
-                (None, None) => "None".to_owned(),
+                (None, key) => crate::metrics::key_label(key.as_deref()),
             };
         }
         Ok(match endpoint {

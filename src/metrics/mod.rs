@@ -1,27 +1,41 @@
 //! Prometheus metrics under LiteLLM's names and labels, so existing dashboards keep
 //! working: request and failure counts, latency histograms, tokens, spend, deployment
 //! health, in-flight requests, plus a build-info metric. `report` records each finished
-//! call once; `GET /metrics` renders the text format (`render`). Label sets are bounded.
+//! call once; `GET /metrics` renders the text format (`render`). What clients send is
+//! bounded before it becomes a label (`label`) and every family is capped in series and in
+//! bytes (`family`), so the page a scrape gets stays within [`MAX_CLIENT_PAGE_BYTES`].
 
+mod family;
+mod label;
 mod render;
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use crate::table::Table;
 use crate::usage::Usage;
+use family::Family;
+pub use family::MAX_SERIES;
+pub use label::{MAX_KEY_NAME_BYTES, MAX_LABEL_BYTES, key_label};
 
 /// LiteLLM's latency buckets, in seconds.
 pub(super) const BUCKETS: [f64; 35] = [
     0.005, 0.00625, 0.0125, 0.025, 0.05, 0.1, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 5.5, 6.0, 6.5, 7.0,
     7.5, 8.0, 8.5, 9.0, 9.5, 10.0, 15.0, 20.0, 25.0, 30.0, 60.0, 120.0, 180.0, 240.0, 300.0,
 ];
-/// Most label sets one family keeps; later ones are counted under `OVERFLOW`, so a client
-/// inventing model names or keys cannot grow memory without bound.
-pub const MAX_SERIES: usize = 10_000;
+/// Most bytes each family with client-derived labels renders to. The model family's label
+/// set takes 159 lines (eleven metrics, four of them histograms), so its budget holds about
+/// 500 label sets of typical names (`myns/myagent`, `gpt-4o-mini`): callers times models.
+pub const MAX_PROXY_BYTES: usize = 8 << 20;
+pub const MAX_MODEL_BYTES: usize = 32 << 20;
+/// Each of the two fallback families (succeeded, failed).
+pub const MAX_FALLBACK_BYTES: usize = 4 << 20;
+/// Most bytes of the page that client input can fill (48 MiB): the families above. The rest
+/// of the page has labels from the routes alone: headers, build info, deployment health (a
+/// line per deployment and status code), and the overflow series (one per route, status
+/// and provider; per deployment; per fallback group).
+pub const MAX_CLIENT_PAGE_BYTES: usize = MAX_PROXY_BYTES + MAX_MODEL_BYTES + 2 * MAX_FALLBACK_BYTES;
 const OVERFLOW: &str = "__overflow__";
 /// What LiteLLM writes for a label it has no value for.
 pub(super) const NONE: &str = "None";
@@ -72,44 +86,6 @@ impl Histogram {
     }
 }
 
-/// FNV-1a: label keys are short and come from the gateway's own tables or bounded
-/// client strings, so the fast hash fits better than SipHash (the family is bounded anyway).
-#[derive(Debug, Default, Clone, Copy)]
-pub(super) struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-        const PRIME: u64 = 0x0100_0000_01b3;
-        let start = if self.0 == 0 { OFFSET } else { self.0 };
-        self.0 = bytes.iter().fold(start, |h, b| (h ^ u64::from(*b)).wrapping_mul(PRIME));
-    }
-}
-
-/// A bounded map of label sets to values.
-#[derive(Debug)]
-pub(super) struct Family<K, V> {
-    pub(super) series: HashMap<K, V, BuildHasherDefault<Fnv>>,
-}
-
-impl<K: Eq + Hash, V: Default> Default for Family<K, V> {
-    fn default() -> Self {
-        Family { series: HashMap::default() }
-    }
-}
-
-impl<K: Eq + Hash, V: Default> Family<K, V> {
-    /// The series for `key`, or for `overflow()` once the family is full.
-    fn get(&mut self, key: K, overflow: impl FnOnce() -> K) -> &mut V {
-        let key = if self.series.len() >= MAX_SERIES && !self.series.contains_key(&key) { overflow() } else { key };
-        self.series.entry(key).or_default()
-    }
-}
-
 /// Proxy-level counts of one label set.
 #[derive(Debug, Default)]
 pub(super) struct ProxySeries {
@@ -134,7 +110,7 @@ pub(super) struct ModelSeries {
     pub(super) spend: f64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Families {
     pub(super) proxies: Family<ProxyKey, ProxySeries>,
     pub(super) models: Family<ModelKey, ModelSeries>,
@@ -147,6 +123,24 @@ pub(super) struct Families {
     pub(super) cooled_down: Family<DeploymentKey, f64>,
     pub(super) fallbacks_ok: Family<FallbackKey, f64>,
     pub(super) fallbacks_failed: Family<FallbackKey, f64>,
+}
+
+impl Default for Families {
+    fn default() -> Self {
+        Families {
+            proxies: Family::with_budget(MAX_PROXY_BYTES),
+            models: Family::with_budget(MAX_MODEL_BYTES),
+            deployment_success: Family::default(),
+            deployment_failure: Family::default(),
+            deployment_total: Family::default(),
+            deployment_state: Family::default(),
+            remaining_requests: Family::default(),
+            remaining_tokens: Family::default(),
+            cooled_down: Family::default(),
+            fallbacks_ok: Family::with_budget(MAX_FALLBACK_BYTES),
+            fallbacks_failed: Family::with_budget(MAX_FALLBACK_BYTES),
+        }
+    }
 }
 
 /// Labels of fallback counts: who asked for what, and the group that was tried.
@@ -200,14 +194,14 @@ impl Metrics {
 /// Counts one attempt's outcome on a deployment: totals, success or failure, and state.
 fn outcome(f: &mut Families, deployment: u16, status: u16) {
     let at = DeploymentKey { deployment, status: 0 };
-    *f.deployment_total.get(at, || at) += 1.0;
+    *f.deployment_total.at(at) += 1.0;
     if status < 400 {
-        *f.deployment_success.get(at, || at) += 1.0;
+        *f.deployment_success.at(at) += 1.0;
     } else {
         let failed = DeploymentKey { deployment, status };
-        *f.deployment_failure.get(failed, || failed) += 1.0;
+        *f.deployment_failure.at(failed) += 1.0;
     }
-    *f.deployment_state.get(at, || at) = if status < 400 || (status < 500 && status != 429) { HEALTHY } else { OUTAGE };
+    *f.deployment_state.at(at) = if status < 400 || (status < 500 && status != 429) { HEALTHY } else { OUTAGE };
 }
 
 /// Deployment state as LiteLLM reports it.
@@ -232,7 +226,7 @@ impl Metrics {
         }
         if let Ok(mut f) = self.families.lock() {
             let at = DeploymentKey { deployment, status: 0 };
-            *f.cooled_down.get(at, || at) += 1.0;
+            *f.cooled_down.at(at) += 1.0;
         }
     }
 
@@ -250,43 +244,40 @@ impl Metrics {
             return;
         }
         let Ok(mut f) = self.families.lock() else { return };
+        let (key, requested) = (label::bounded(r.key), label::bounded(r.requested));
         let provider = r.deployment.map_or(NONE, |(d, _)| table.deployment(d).provider);
-        let proxy = ProxyKey {
-            key: r.key.to_owned(),
-            requested: r.requested.to_owned(),
-            route: r.route,
-            status: r.status,
-            provider,
-        };
+        let proxy =
+            ProxyKey { key: key.clone(), requested: requested.clone(), route: r.route, status: r.status, provider };
         let proxy_over = || ProxyKey { key: OVERFLOW.into(), requested: OVERFLOW.into(), ..proxy.clone() };
-        let series = f.proxies.get(proxy.clone(), proxy_over);
+        let cost = |k: &ProxyKey| render::cost(render::PROXY_LINES, &render::proxy_labels(k));
+        let series = f.proxies.get(proxy.clone(), cost, proxy_over);
         series.total += 1.0;
         if r.status >= 400 {
             series.failed += 1.0;
         }
         if let Some(fallback) = r.fallback {
-            let key =
-                FallbackKey { key: r.key.to_owned(), requested: r.requested.to_owned(), fallback: fallback.to_owned() };
+            let key = FallbackKey { key: key.clone(), requested: requested.clone(), fallback: fallback.to_owned() };
             let over =
                 || FallbackKey { key: OVERFLOW.into(), requested: OVERFLOW.into(), fallback: fallback.to_owned() };
+            let cost = |k: &FallbackKey| render::cost(render::FALLBACK_LINES, &render::fallback_labels(k));
             let family = if r.status < 400 { &mut f.fallbacks_ok } else { &mut f.fallbacks_failed };
-            *family.get(key, over) += 1.0;
+            *family.get(key, cost, over) += 1.0;
         }
         let Some((deployment, sent)) = r.deployment else { return };
-        let key =
-            ModelKey { key: r.key.to_owned(), requested: r.requested.to_owned(), model: sent.to_owned(), deployment };
+        let key = ModelKey { key, requested, model: label::bounded(sent), deployment };
         let over = || ModelKey { key: OVERFLOW.into(), requested: OVERFLOW.into(), model: OVERFLOW.into(), deployment };
+        let cost = |k: &ModelKey| render::cost(render::MODEL_LINES, &render::model_labels(table, k));
         let at = DeploymentKey { deployment, status: 0 };
         if r.status < 400 {
             // Failed attempts were counted one by one by `attempt_failed`.
             outcome(&mut f, deployment, r.status);
         }
-        f.models.get(key, over).observe(r);
+        f.models.get(key, cost, over).observe(r);
         if let Some(v) = r.remaining.0 {
-            *f.remaining_requests.get(at, || at) = v;
+            *f.remaining_requests.at(at) = v;
         }
         if let Some(v) = r.remaining.1 {
-            *f.remaining_tokens.get(at, || at) = v;
+            *f.remaining_tokens.at(at) = v;
         }
     }
 }

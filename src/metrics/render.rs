@@ -1,5 +1,6 @@
 //! The Prometheus text exposition of the registry: `# HELP` / `# TYPE` per family, one
-//! sorted line per label set, LiteLLM's label names with `"None"` where it has no value.
+//! sorted line per label set, LiteLLM's label names with `"None"` where it has no value;
+//! and what a label set costs on the page (`cost`), which each family's byte budget caps.
 
 use std::fmt::Write as _;
 
@@ -25,14 +26,32 @@ pub(super) fn page(table: &Table, in_flight: i64, families: Option<&Families>) -
     out
 }
 
+/// Bytes a line may take beside its labels: the longest metric name with its suffix
+/// (`litellm_llm_api_time_to_first_token_metric_bucket`, 50), `,le="0.00625"` (13), the
+/// braces, space and newline (4), and a value of up to 29 characters.
+pub(super) const LINE_BYTES: usize = 96;
+/// Lines one label set renders to: proxy totals and failures; the model family's seven
+/// counters and four histograms (a line per bucket, `+Inf`, sum and count); a fallback count.
+pub(super) const PROXY_LINES: usize = 2;
+pub(super) const MODEL_LINES: usize = 7 + 4 * (BUCKETS.len() + 3);
+pub(super) const FALLBACK_LINES: usize = 1;
+
+/// What a label set with `labels` costs in a family of `lines` lines per set.
+pub(super) fn cost(lines: usize, labels: &str) -> usize {
+    lines * (labels.len() + LINE_BYTES)
+}
+
+/// The labels of proxy-level counts, as rendered.
+pub(super) fn proxy_labels(k: &ProxyKey) -> String {
+    let (key, requested, route, status, provider) =
+        (escape(&k.key), escape(&k.requested), k.route, k.status, k.provider);
+    format!(
+        "api_key_alias=\"{NONE}\",api_provider=\"{provider}\",end_user=\"{NONE}\",hashed_api_key=\"{key}\",requested_model=\"{requested}\",route=\"{route}\",status_code=\"{status}\",team=\"{NONE}\",team_alias=\"{NONE}\",user=\"{NONE}\""
+    )
+}
+
 fn proxy(out: &mut String, f: &Families) {
-    let labels = |k: &ProxyKey| {
-        let (key, requested, route, status, provider) =
-            (escape(&k.key), escape(&k.requested), k.route, k.status, k.provider);
-        format!(
-            "api_key_alias=\"{NONE}\",api_provider=\"{provider}\",end_user=\"{NONE}\",hashed_api_key=\"{key}\",requested_model=\"{requested}\",route=\"{route}\",status_code=\"{status}\",team=\"{NONE}\",team_alias=\"{NONE}\",user=\"{NONE}\""
-        )
-    };
+    let labels = proxy_labels;
     let name = "litellm_proxy_total_requests_metric_total";
     values(out, name, "counter", "Requests to the proxy's model routes.", &f.proxies, labels, |s| Some(s.total));
     let name = "litellm_proxy_failed_requests_metric_total";
@@ -45,15 +64,18 @@ type Field = fn(&ModelSeries) -> f64;
 /// A histogram kept in a [`ModelSeries`].
 type Timing = fn(&ModelSeries) -> &Histogram;
 
+/// The labels of per-deployment call metrics, as rendered.
+pub(super) fn model_labels(table: &Table, k: &ModelKey) -> String {
+    let d = table.deployment(k.deployment);
+    let (key, model, requested) = (escape(&k.key), escape(&k.model), escape(&k.requested));
+    let (provider, group, id) = (d.provider, escape(d.model_name), escape(d.id));
+    format!(
+        "api_key_alias=\"{NONE}\",api_provider=\"{provider}\",end_user=\"{NONE}\",hashed_api_key=\"{key}\",litellm_model_name=\"{provider}/{model}\",model=\"{model}\",model_group=\"{group}\",model_id=\"{id}\",requested_model=\"{requested}\",team=\"{NONE}\",team_alias=\"{NONE}\",user=\"{NONE}\""
+    )
+}
+
 fn model(out: &mut String, table: &Table, f: &Families) {
-    let labels = |k: &ModelKey| {
-        let d = table.deployment(k.deployment);
-        let (key, model, requested) = (escape(&k.key), escape(&k.model), escape(&k.requested));
-        let (provider, group, id) = (d.provider, escape(d.model_name), escape(d.id));
-        format!(
-            "api_key_alias=\"{NONE}\",api_provider=\"{provider}\",end_user=\"{NONE}\",hashed_api_key=\"{key}\",litellm_model_name=\"{provider}/{model}\",model=\"{model}\",model_group=\"{group}\",model_id=\"{id}\",requested_model=\"{requested}\",team=\"{NONE}\",team_alias=\"{NONE}\",user=\"{NONE}\""
-        )
-    };
+    let labels = |k: &ModelKey| model_labels(table, k);
     let counters: [(&str, &str, Field); 7] = [
         ("litellm_requests_metric_total", "Successful model calls per deployment.", |m| m.requests),
         ("litellm_input_tokens_metric_total", "Prompt tokens.", |m| m.input_tokens),
@@ -114,12 +136,7 @@ fn deployment(out: &mut String, table: &Table, f: &Families) {
     for (name, kind, help, family) in families {
         values(out, name, kind, help, family, labels, |v| Some(*v));
     }
-    let labels = |k: &FallbackKey| {
-        let (key, requested, fallback) = (escape(&k.key), escape(&k.requested), escape(&k.fallback));
-        format!(
-            "fallback_model=\"{fallback}\",hashed_api_key=\"{key}\",requested_model=\"{requested}\",team=\"{NONE}\",team_alias=\"{NONE}\""
-        )
-    };
+    let labels = fallback_labels;
     let fallbacks = [
         ("litellm_deployment_successful_fallbacks_total", "Calls a fallback group answered.", &f.fallbacks_ok),
         ("litellm_deployment_failed_fallbacks_total", "Calls whose fallbacks failed too.", &f.fallbacks_failed),
@@ -127,6 +144,14 @@ fn deployment(out: &mut String, table: &Table, f: &Families) {
     for (name, help, family) in fallbacks {
         values(out, name, "counter", help, family, labels, |v| Some(*v));
     }
+}
+
+/// The labels of fallback counts, as rendered.
+pub(super) fn fallback_labels(k: &FallbackKey) -> String {
+    let (key, requested, fallback) = (escape(&k.key), escape(&k.requested), escape(&k.fallback));
+    format!(
+        "fallback_model=\"{fallback}\",hashed_api_key=\"{key}\",requested_model=\"{requested}\",team=\"{NONE}\",team_alias=\"{NONE}\""
+    )
 }
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {

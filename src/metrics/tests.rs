@@ -93,3 +93,51 @@ fn disabled_metrics_record_nothing_but_in_flight() {
 fn label_values_are_escaped() {
     assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
 }
+
+/// Headers, build info, deployment health and the overflow series of the base table: the
+/// part of the page whose labels come from the routes alone.
+const TABLE_PART: usize = 64 * 1024;
+
+#[test]
+fn a_full_registry_renders_within_the_stated_bound() {
+    let metrics = enabled();
+    // Quotes render as two bytes each, so every value is as long as a label value gets.
+    let long = "\"".repeat(MAX_LABEL_BYTES);
+    for i in 0..2 * MAX_SERIES {
+        let (key, requested) = (format!("{long}{i}"), format!("{long}-{i}"));
+        let status = if i % 2 == 0 { 200 } else { 500 };
+        metrics.start();
+        metrics.record(
+            COMPILED,
+            &Record {
+                key: &key,
+                requested: &requested,
+                deployment: Some((1, &requested)),
+                fallback: Some("fake-openai-endpoint"),
+                ..record(
+                    status,
+                    Some(Usage { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2, ..Usage::default() }),
+                )
+            },
+        );
+    }
+    let page = metrics.render(COMPILED);
+    assert!(page.len() <= MAX_CLIENT_PAGE_BYTES + TABLE_PART, "{} bytes", page.len());
+    assert!(page.len() > MAX_CLIENT_PAGE_BYTES / 2, "the budgets were reached: {} bytes", page.len());
+    // A model line holds four client values (key, requested, model twice); the rest is
+    // label names, the table's values, the metric's name and its value.
+    let longest = page.lines().map(str::len).max().unwrap_or_default();
+    assert!(longest <= 4 * MAX_LABEL_BYTES + 512, "label values are cut: a line of {longest} bytes");
+    let families = [
+        "litellm_proxy_total_requests_metric_total{",
+        "litellm_requests_metric_total{",
+        "litellm_deployment_successful_fallbacks_total{",
+        "litellm_deployment_failed_fallbacks_total{",
+    ];
+    for family in families {
+        assert!(
+            page.lines().any(|l| l.starts_with(family) && l.contains("requested_model=\"__overflow__\"")),
+            "{family} overflowed"
+        );
+    }
+}
