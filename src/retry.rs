@@ -5,6 +5,7 @@
 //! `respond`; failures feed the cooldowns. A wildcard capture no deployment URL has room for
 //! is refused first, before any attempt. A stream is never retried once it has begun.
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use http::{HeaderMap, Response};
@@ -130,10 +131,13 @@ async fn once(
         deadline: now + timeout,
         stream_usage: request.stream,
         traceparent: gateway.tracer.enabled().then(|| call.trace.upstream_traceparent()),
+        token: OnceLock::new(),
     };
     call.sent_at = Some(now);
     let reply = provider::call(gateway, &attempt, request, headers).await?;
-    respond::relay(call, reply, request, (gateway.settings.max_upstream_bytes, now + timeout, idle)).await
+    let credentials: Vec<&str> = attempt.credentials().collect();
+    let limits = (gateway.settings.max_upstream_bytes, now + timeout, idle);
+    respond::relay(call, reply, request, limits, &credentials).await
 }
 
 /// Time before the next attempt: `retry_after`, or the provider's `retry-after` if longer;

@@ -3,7 +3,7 @@
 //! whitespace, non-ASCII) get a 400 naming the model, and the mock upstream receives
 //! nothing; nothing is counted against the deployment and no fallback runs. Beside them:
 //! the caller's key never forwarded under any header name, an api_base's `user:password@`
-//! never shown.
+//! never shown, and a provider error echoing the gateway's key or token relayed with `***`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
@@ -280,4 +280,33 @@ async fn the_api_base_is_shown_without_its_userinfo() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     assert_eq!(reply.header("x-litellm-model-api-base"), Some(format!("http://{}/v1", s.openai.addr).as_str()));
     assert!(!format!("{:?}", reply.headers).contains("hunter2"));
+}
+
+/// A mock answering 401 with a message quoting the credential it received in `header`.
+async fn echoing(header: &'static str) -> Mock {
+    mock::start(move |seen| {
+        let sent = seen.header(header).unwrap_or_default().to_owned();
+        let body =
+            json!({ "error": { "message": format!("Incorrect API key provided: {sent}. See docs."), "code": 401 } });
+        Answer::Json { status: 401, body: body.to_string(), headers: vec![] }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_provider_error_echoing_the_gateways_credential_is_relayed_with_stars() {
+    let openai = echoing("authorization").await;
+    let gemini = echoing("x-goog-api-key").await;
+    let anthropic = mock::start(fixed(ANTHROPIC_REPLY)).await;
+    let vertex = echoing("authorization").await;
+    let s = Setup::build(openai, gemini, anthropic, vertex).await;
+    for (model, secret) in
+        [("gpt", UPSTREAM_KEY), ("gemini/gemini-2.0-flash", UPSTREAM_KEY), ("vertex_ai/g", VERTEX_TOKEN)]
+    {
+        let reply = s.chat(model).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{model}: {}", reply.text());
+        assert!(!reply.text().contains(secret), "{model}: {}", reply.text());
+        let message = reply.json()["error"]["message"].as_str().unwrap().to_owned();
+        assert!(message.contains("Incorrect API key provided: ") && message.contains("***. See docs."), "{message}");
+    }
 }

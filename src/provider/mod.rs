@@ -13,7 +13,7 @@ mod translate;
 pub mod url;
 mod vertex;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -29,6 +29,7 @@ use crate::resolve::{self, Target};
 use crate::route::Api;
 use crate::settings::Settings;
 use crate::table::{Deployment, Protocol, Table};
+use google_auth::token::AccessToken;
 use url::{Refused, Room};
 
 /// Where and as whom a deployment is called, resolved once at start-up.
@@ -207,6 +208,16 @@ pub struct Attempt<'a> {
     pub stream_usage: bool,
     /// The W3C `traceparent` to send upstream, when tracing is on.
     pub traceparent: Option<String>,
+    /// The access token a `vertex_ai/` call sent, kept to be cut from the provider's errors.
+    pub(crate) token: OnceLock<AccessToken>,
+}
+
+impl Attempt<'_> {
+    /// The credentials this attempt sends upstream: the endpoint's key, or the access token
+    /// it fetched. `respond` cuts them from error bodies.
+    pub fn credentials(&self) -> impl Iterator<Item = &str> {
+        self.endpoint.key.as_deref().into_iter().chain(self.token.get().map(AccessToken::secret))
+    }
 }
 
 /// Calls the deployment's provider; `/v1/messages` calls go through [`messages`].

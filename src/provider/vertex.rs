@@ -161,6 +161,8 @@ pub async fn forward(
     })?;
     let token = source.token(&gateway.client, attempt.deadline, deployment).await?;
     let auth = [(AUTHORIZATION, token.authorization())];
+    // An attempt fetches at most one token; a second `set` cannot happen.
+    let _ = attempt.token.set(token.clone());
     gemini::exchange(gateway, attempt, request, client_headers, prepared, &auth, EXCEPTION).await
 }
 

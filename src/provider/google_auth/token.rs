@@ -44,9 +44,8 @@ impl AccessToken {
         AccessToken(Arc::from(format!("{BEARER}{token}")))
     }
 
-    /// The token itself.
-    #[cfg(test)]
-    fn secret(&self) -> &str {
+    /// The token itself, to cut from a provider's error body; never sent or logged.
+    pub fn secret(&self) -> &str {
         &self.0[BEARER.len()..]
     }
 
