@@ -43,6 +43,11 @@ pub enum Error {
         "litellm.BadRequestError: {route} is not supported for {provider}/ deployments (model={model}); only /chat/completions is translated"
     )]
     UnsupportedApi { route: &'static str, provider: &'static str, model: String },
+    /// A requested model that cannot go into the deployment's upstream URL (`/`, `..`, `?`,
+    /// `#`, `%`, whitespace, ...; `reason` says which). Refused before any attempt, so it
+    /// counts against no deployment and triggers no retry or fallback.
+    #[error("litellm.BadRequestError: model={model} cannot be sent to {provider}/ deployments: the name {reason}")]
+    UnsendableModel { model: String, provider: &'static str, reason: &'static str },
 
     // ---- upstream: the provider answered badly or not at all ----
     /// The provider's own non-2xx answer, its status kept and its message carried.
@@ -100,6 +105,7 @@ impl Error {
             | Error::NoDeployment { .. }
             | Error::UnsupportedParams { .. }
             | Error::UnsupportedApi { .. }
+            | Error::UnsendableModel { .. }
             | Error::BodyRead(_) => StatusCode::BAD_REQUEST,
             Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::ClientTimeout | Error::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
@@ -131,7 +137,7 @@ impl Error {
         match self {
             Error::BadJson(_) | Error::BodyRead(_) => Some("request_body"),
             Error::MissingParam { param, .. } | Error::BadParam { param, .. } => Some(param),
-            Error::InvalidModel { .. } | Error::NoDeployment { .. } => Some("model"),
+            Error::InvalidModel { .. } | Error::NoDeployment { .. } | Error::UnsendableModel { .. } => Some("model"),
             Error::Upstream { param, .. } => param.as_deref(),
             _ => None,
         }

@@ -2,8 +2,10 @@
 //! picking again, after `retry_after` or the provider's `retry-after`), then the group's
 //! fallbacks (`fallbacks`, `default_fallbacks`, or the context-window and content-policy
 //! kinds for those 400s), at most `max_fallbacks`. Each attempt is `pick` → `provider` →
-//! `respond`; failures feed the cooldowns. A stream is never retried once it has begun.
+//! `respond`; failures feed the cooldowns. A wildcard capture no deployment URL has room for
+//! is refused first, before any attempt. A stream is never retried once it has begun.
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use http::{HeaderMap, Response};
@@ -33,6 +35,7 @@ pub async fn call(
     call: &mut Call,
 ) -> Result<Response<Body>, Error> {
     let table = gateway.table;
+    provider::check_captures(table, &target, &request.model)?;
     let retries = headers
         .get("x-litellm-num-retries")
         .and_then(|v| v.to_str().ok()?.trim().parse::<u32>().ok())
@@ -76,7 +79,9 @@ async fn attempts(
             Ok(response) => return Ok(response),
             Err(error) => error,
         };
-        if let Some(index) = call.deployment_index {
+        // A name the URL had no room for is the client's fault, not the deployment's.
+        let charged = !matches!(error, Error::UnsendableModel { .. });
+        if let Some(index) = call.deployment_index.filter(|_| charged) {
             gateway.metrics.attempt_failed(index, error.status().as_u16());
             let group_size = match target {
                 Target::Group { group, .. } => gateway.table.group(*group).deployments.len(),
@@ -116,7 +121,7 @@ async fn once(
     call.deployment = Some(choice.deployment);
     call.deployment_index = Some(choice.index);
     call.upstream_model = Some(choice.upstream_model.clone());
-    call.api_base = Some(endpoint.base.clone());
+    call.api_base = Some(provider::url::shown(&endpoint.base).into_owned());
     let (timeout, idle) = gateway.timeouts(choice.deployment, request.stream);
     let now = Instant::now();
     let attempt = Attempt {
@@ -126,10 +131,13 @@ async fn once(
         deadline: now + timeout,
         stream_usage: request.stream,
         traceparent: gateway.tracer.enabled().then(|| call.trace.upstream_traceparent()),
+        token: OnceLock::new(),
     };
     call.sent_at = Some(now);
     let reply = provider::call(gateway, &attempt, request, headers).await?;
-    respond::relay(call, reply, request, (gateway.settings.max_upstream_bytes, now + timeout, idle)).await
+    let credentials: Vec<&str> = attempt.credentials().collect();
+    let limits = (gateway.settings.max_upstream_bytes, now + timeout, idle);
+    respond::relay(call, reply, request, limits, &credentials).await
 }
 
 /// Time before the next attempt: `retry_after`, or the provider's `retry-after` if longer;

@@ -11,7 +11,8 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName};
 
 use super::translate::{self, Events, Provider};
-use super::{Attempt, Reply};
+use super::url::Url;
+use super::{Attempt, Reply, head};
 use crate::error::Error;
 use crate::gateway::Gateway;
 use crate::parse::CallRequest;
@@ -51,7 +52,6 @@ pub async fn forward(
 ) -> Result<Reply, Error> {
     let fields = translate::chat_fields(attempt, request, &PROVIDER, gateway.table.router.drop_params)?;
     let outgoing = request::translate(fields, attempt.upstream_model, request.stream)?;
-    let url = format!("{}/v1/messages", attempt.endpoint.base);
     let key = attempt.endpoint.key.as_deref().unwrap_or_default();
     let mut auth =
         vec![(HeaderName::from_static("x-api-key"), key), (HeaderName::from_static("anthropic-version"), API_VERSION)];
@@ -59,7 +59,7 @@ pub async fn forward(
         auth.push((HeaderName::from_static("anthropic-beta"), beta));
     }
     let body = Bytes::from(outgoing.body.to_string());
-    let upstream = translate::upstream_request(gateway, attempt, &url, request.stream, client_headers, &auth, body)?;
+    let upstream = head::request(gateway, attempt, url(attempt), request.stream, client_headers, &auth, body)?;
     // The usage chunk is written when the gateway wants it for metrics too; `respond` keeps
     // it from a client that did not ask.
     let usage = request.include_usage || attempt.stream_usage;
@@ -95,8 +95,12 @@ pub async fn relay(
     if let Some(beta) = client("anthropic-beta") {
         auth.push((HeaderName::from_static("anthropic-beta"), beta));
     }
-    let url = format!("{}/v1/messages", attempt.endpoint.base);
     let body = Bytes::from(fields.to_json());
-    let upstream = translate::upstream_request(gateway, attempt, &url, request.stream, client_headers, &auth, body)?;
+    let upstream = head::request(gateway, attempt, url(attempt), request.stream, client_headers, &auth, body)?;
     translate::send(gateway, attempt, upstream, EXCEPTION).await
+}
+
+/// `{base}/v1/messages`; the model travels in the body.
+fn url(attempt: &Attempt<'_>) -> Url {
+    Url::new(&attempt.endpoint.base).path("/v1/messages")
 }

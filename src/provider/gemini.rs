@@ -14,12 +14,15 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName};
 
 use super::translate::{self, Events, Provider};
-use super::{Attempt, Reply};
+use super::url::{Refused, Room, Url};
+use super::{Attempt, Reply, head};
 use crate::error::Error;
 use crate::gateway::Gateway;
 use crate::parse::CallRequest;
 
 pub const EXCEPTION: &str = "GeminiException";
+/// The URL segment a Gemini model fills (`vertex` shares it).
+pub const MODEL_ROOM: Room = Room::BeforeMethod;
 
 /// OpenAI parameters the translation maps for Gemini.
 pub const PROVIDER: Provider = Provider {
@@ -61,7 +64,7 @@ pub async fn forward(
 /// A translated call ready to send: `generateContent` (or the SSE stream) under the
 /// endpoint's base, and the body. `vertex` sends the same with its own credentials.
 pub struct Prepared {
-    pub url: String,
+    pub url: Url,
     pub body: Bytes,
 }
 
@@ -72,19 +75,18 @@ pub fn prepare(
     request: &CallRequest,
     provider: &Provider,
 ) -> Result<Prepared, Error> {
+    let url = url(&attempt.endpoint.base, attempt.upstream_model, request.stream)
+        .map_err(|why| super::unsendable(attempt.deployment, &request.model, why))?;
     let fields = translate::chat_fields(attempt, request, provider, gateway.table.router.drop_params)?;
     let body = request::translate(fields)?;
-    let url = url(&attempt.endpoint.base, attempt.upstream_model, request.stream);
     Ok(Prepared { url, body: Bytes::from(body.to_string()) })
 }
 
-/// `{base}/models/{model}:generateContent`, or `:streamGenerateContent?alt=sse`.
-pub fn url(base: &str, model: &str, stream: bool) -> String {
-    if stream {
-        format!("{base}/models/{model}:streamGenerateContent?alt=sse")
-    } else {
-        format!("{base}/models/{model}:generateContent")
-    }
+/// `{base}/models/{model}:generateContent`, or `:streamGenerateContent?alt=sse`; the model is
+/// one percent-encoded segment that cannot hold the `:` before the method.
+pub fn url(base: &str, model: &str, stream: bool) -> Result<Url, Refused> {
+    let url = Url::new(base).path("/models/").segment(model, MODEL_ROOM)?;
+    Ok(if stream { url.path(":streamGenerateContent").query("alt", "sse") } else { url.path(":generateContent") })
 }
 
 /// Sends a prepared call with `auth` and returns the reply (translated when 2xx).
@@ -98,7 +100,7 @@ pub async fn exchange(
     exception: &'static str,
 ) -> Result<Reply, Error> {
     let Prepared { url, body } = prepared;
-    let upstream = translate::upstream_request(gateway, attempt, &url, request.stream, client_headers, auth, body)?;
+    let upstream = head::request(gateway, attempt, url, request.stream, client_headers, auth, body)?;
     // The usage chunk is written when the gateway wants it for metrics too; `respond` keeps
     // it from a client that did not ask.
     let usage = request.include_usage || attempt.stream_usage;

@@ -6,12 +6,14 @@ mod anthropic;
 mod fake;
 mod gemini;
 mod google_auth;
+mod head;
 mod messages;
 mod openai;
 mod translate;
+pub mod url;
 mod vertex;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -23,9 +25,12 @@ pub use messages::stream::error_event as message_error_event;
 use crate::error::Error;
 use crate::gateway::Gateway;
 use crate::parse::CallRequest;
+use crate::resolve::{self, Target};
 use crate::route::Api;
 use crate::settings::Settings;
 use crate::table::{Deployment, Protocol, Table};
+use google_auth::token::AccessToken;
+use url::{Refused, Room};
 
 /// Where and as whom a deployment is called, resolved once at start-up.
 #[derive(Debug, Clone)]
@@ -70,11 +75,26 @@ pub fn endpoints(settings: &Settings, table: &Table) -> Vec<Result<Endpoint, Una
     table
         .deployments
         .iter()
-        .map(|d| match d.protocol {
-            Protocol::Vertex => vertex::endpoint(settings, table, d, &mut accounts),
-            _ => endpoint(settings, table, d),
+        .map(|d| {
+            check_model(d)?;
+            match d.protocol {
+                Protocol::Vertex => vertex::endpoint(settings, table, d, &mut accounts),
+                _ => endpoint(settings, table, d),
+            }
         })
         .collect()
+}
+
+/// A configured model that goes into the URL must fit its segment (each `*` stands for a
+/// capture, checked per request); one that cannot leaves the deployment unavailable.
+fn check_model(d: &Deployment) -> Result<(), Unavailable> {
+    let Some(room) = model_room(d) else { return Ok(()) };
+    url::check(&d.upstream_model.replace('*', "x"), room).map_err(|why| {
+        Unavailable::Misconfigured(format!(
+            "model \"{}\" cannot go into the provider's URL: the name {}",
+            d.upstream_model, why.0
+        ))
+    })
 }
 
 /// Resolves a deployment's base URL and credentials from its config and the environment,
@@ -110,10 +130,52 @@ pub fn endpoint(settings: &Settings, table: &Table, d: &Deployment) -> Result<En
     };
     let organization = d.organization.map(resolve).transpose()?;
     let base = format!("{}{}", base.trim_end_matches('/'), d.base_suffix);
-    if d.protocol != Protocol::Fake && !(base.starts_with("http://") || base.starts_with("https://")) {
-        return Err(Unavailable::Misconfigured(format!("api_base \"{base}\" is not an http(s) URL")));
+    if d.protocol != Protocol::Fake {
+        check_base(&base)?;
     }
     Ok(Endpoint { base, key, api_version, organization, google: None })
+}
+
+/// An api_base paths are appended to: an absolute http(s) URL without query or fragment.
+fn check_base(base: &str) -> Result<(), Unavailable> {
+    let http = base.starts_with("http://") || base.starts_with("https://");
+    let parsed = base.parse::<http::Uri>().is_ok_and(|uri| uri.authority().is_some());
+    if http && parsed && !base.contains(['?', '#']) {
+        return Ok(());
+    }
+    Err(Unavailable::Misconfigured(format!(
+        "api_base \"{}\" is not an http(s) URL without query or fragment",
+        url::shown(base)
+    )))
+}
+
+/// The URL segment a deployment's model fills; `None` when the model travels in the body
+/// (OpenAI-compatible vendors, Anthropic), where any name can be sent.
+pub fn model_room(d: &Deployment) -> Option<Room> {
+    match d.protocol {
+        Protocol::Azure => Some(openai::AZURE_MODEL_ROOM),
+        Protocol::Gemini | Protocol::Vertex => Some(gemini::MODEL_ROOM),
+        Protocol::OpenAi | Protocol::Anthropic | Protocol::Fake => None,
+    }
+}
+
+/// The 400 for a `requested` name that deployment `d`'s URL has no room for.
+pub fn unsendable(d: &Deployment, requested: &str, why: Refused) -> Error {
+    Error::UnsendableModel { model: requested.to_owned(), provider: d.provider, reason: why.0 }
+}
+
+/// Refuses, before any attempt, a wildcard capture that some deployment of the group would
+/// have to put into its URL and cannot: the answer is a 400, no deployment is charged with
+/// a failure, nothing is retried or falls back. Other targets send configured names only.
+pub fn check_captures(table: &Table, target: &Target, requested: &str) -> Result<(), Error> {
+    let Target::Group { group, captures: Some(captures) } = target else { return Ok(()) };
+    for d in table.group(*group).deployments.iter().map(|i| table.deployment(*i)) {
+        if let Some(room) = model_room(d) {
+            let model = resolve::upstream_model(d.upstream_model, d.provider, Some(captures), requested);
+            url::check(&model, room).map_err(|why| unsendable(d, requested, why))?;
+        }
+    }
+    Ok(())
 }
 
 /// A provider's answer with its body not yet read.
@@ -146,6 +208,16 @@ pub struct Attempt<'a> {
     pub stream_usage: bool,
     /// The W3C `traceparent` to send upstream, when tracing is on.
     pub traceparent: Option<String>,
+    /// The access token a `vertex_ai/` call sent, kept to be cut from the provider's errors.
+    pub(crate) token: OnceLock<AccessToken>,
+}
+
+impl Attempt<'_> {
+    /// The credentials this attempt sends upstream: the endpoint's key, or the access token
+    /// it fetched. `respond` cuts them from error bodies.
+    pub fn credentials(&self) -> impl Iterator<Item = &str> {
+        self.endpoint.key.as_deref().into_iter().chain(self.token.get().map(AccessToken::secret))
+    }
 }
 
 /// Calls the deployment's provider; `/v1/messages` calls go through [`messages`].
@@ -202,5 +274,22 @@ impl http_body::Body for Source {
             Source::Fake(fake) => std::pin::Pin::new(fake).poll_frame(cx).map(|f| f.map(Ok)),
             Source::Translated(translated) => translated.poll_frame(cx),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_api_base_takes_paths_and_is_shown_without_userinfo() {
+        for good in ["http://127.0.0.1:9/v1", "https://user:pw@proxy.internal/openai"] {
+            assert!(check_base(good).is_ok(), "{good}");
+        }
+        for bad in ["proxy.internal/v1", "https://h/v1?key=1", "https://h/v1#x", "https://h /v1", "https://"] {
+            assert!(check_base(bad).is_err(), "{bad}");
+        }
+        let Err(Unavailable::Misconfigured(why)) = check_base("https://user:pw@h/v1?x=1") else { panic!("refused") };
+        assert!(!why.contains("pw"), "{why}");
     }
 }

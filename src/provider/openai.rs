@@ -1,17 +1,19 @@
 //! OpenAI's HTTP API, spoken to OpenAI, Azure OpenAI and every OpenAI-compatible vendor:
 //! the client's body with the gateway's own fields taken out, `model` set to the
-//! deployment's, the deployment's credentials and headers added. The response head goes
-//! back to `respond`; the body streams on from there.
+//! deployment's (for Azure also one segment of the URL), the deployment's credentials and
+//! headers added (`head`). The response head goes back to `respond`; the body streams on
+//! from there.
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request};
-use http_body_util::Full;
+use http::header::AUTHORIZATION;
+use http::{HeaderMap, HeaderName};
 use serde_json::value::RawValue;
 
-use super::{Attempt, Reply, Source};
+use super::url::{Room, Url};
+use super::{Attempt, Reply, Source, head};
 use crate::error::Error;
 use crate::gateway::Gateway;
 use crate::parse::CallRequest;
@@ -43,13 +45,8 @@ pub(super) const GATEWAY_FIELDS: &[&str] = &[
 /// asked for a usage chunk.
 const NO_STREAM_OPTIONS: &[&str] = &["ollama", "ollama_chat", "perplexity"];
 
-pub(super) const GATEWAY_USER_AGENT: &str = concat!("model-router/", env!("CARGO_PKG_VERSION"));
-
-/// Request headers never forwarded, even with `forward_client_headers_to_llm_api`.
-pub(super) fn forwardable(name: &HeaderName) -> bool {
-    let name = name.as_str();
-    name.starts_with("x-") && !name.starts_with("x-litellm") && name != "x-api-key" && !name.starts_with("x-forwarded")
-}
+/// The URL segment an Azure deployment name fills.
+pub const AZURE_MODEL_ROOM: Room = Room::Name;
 
 /// Sends the call upstream and returns the response head.
 pub async fn forward(
@@ -59,56 +56,38 @@ pub async fn forward(
     client_headers: &HeaderMap,
 ) -> Result<Reply, Error> {
     let d = attempt.deployment;
-    let url = url(attempt, request);
-    let mut builder = Request::builder()
-        .method(Method::POST)
-        .uri(&url)
-        .header(CONTENT_TYPE, "application/json")
-        .header(USER_AGENT, GATEWAY_USER_AGENT)
-        .header(ACCEPT, if request.stream { "text/event-stream" } else { "application/json" });
-    let headers = builder.headers_mut().ok_or_else(|| misconfigured(attempt, format!("invalid URL {url}")))?;
-    if gateway.table.general.forward_client_headers {
-        for (name, value) in client_headers.iter().filter(|(n, _)| forwardable(n)) {
-            headers.append(name, value.clone());
-        }
-    }
-    if let Some(key) = &attempt.endpoint.key {
-        let (name, value) = match d.protocol {
-            Protocol::Azure => (HeaderName::from_static("api-key"), key.clone()),
-            _ => (AUTHORIZATION, format!("Bearer {key}")),
-        };
-        headers.insert(name, header_value(attempt, &value)?);
-    }
-    if let Some(traceparent) = &attempt.traceparent {
-        headers.insert(HeaderName::from_static("traceparent"), header_value(attempt, traceparent)?);
-    }
+    let url = url(attempt, request)?;
+    let key = attempt.endpoint.key.as_deref().map(|key| match d.protocol {
+        Protocol::Azure => (HeaderName::from_static("api-key"), Cow::Borrowed(key)),
+        _ => (AUTHORIZATION, Cow::Owned(format!("Bearer {key}"))),
+    });
+    let mut auth: Vec<(HeaderName, &str)> = key.iter().map(|(name, value)| (name.clone(), value.as_ref())).collect();
     if let Some(org) = &attempt.endpoint.organization {
-        headers.insert(HeaderName::from_static("openai-organization"), header_value(attempt, org)?);
-    }
-    for (name, value) in d.extra_headers {
-        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| misconfigured(attempt, e.to_string()))?;
-        headers.insert(name, header_value(attempt, value)?);
+        auth.push((HeaderName::from_static("openai-organization"), org));
     }
     let body = Bytes::from(body(attempt, request)?);
-    let upstream_request = builder.body(Full::new(body)).map_err(|e| misconfigured(attempt, e.to_string()))?;
-    let response = gateway.client.send(upstream_request, attempt.deadline, super::exception(d)).await?;
+    let upstream = head::request(gateway, attempt, url, request.stream, client_headers, &auth, body)?;
+    let response = gateway.client.send(upstream, attempt.deadline, super::exception(d)).await?;
     let head_at = Instant::now();
     let (parts, incoming) = response.into_parts();
     Ok(Reply { status: parts.status, headers: parts.headers, body: Source::Upstream(incoming), head_at })
 }
 
-/// `{base}/chat/completions`, or Azure's `{base}/openai/deployments/{model}/chat/completions?api-version=`.
-fn url(attempt: &Attempt<'_>, request: &CallRequest) -> String {
+/// `{base}/chat/completions`, or Azure's
+/// `{base}/openai/deployments/{model}/chat/completions?api-version=`, the deployment one
+/// percent-encoded segment.
+fn url(attempt: &Attempt<'_>, request: &CallRequest) -> Result<Url, Error> {
     let path = request.api.route();
-    let base = &attempt.endpoint.base;
-    match attempt.deployment.protocol {
-        Protocol::Azure => format!(
-            "{base}/openai/deployments/{}{path}?api-version={}",
-            attempt.upstream_model,
-            attempt.endpoint.api_version.as_deref().unwrap_or_default()
-        ),
-        _ => format!("{base}{path}"),
+    let base = Url::new(&attempt.endpoint.base);
+    if attempt.deployment.protocol != Protocol::Azure {
+        return Ok(base.path(path));
     }
+    let version = attempt.endpoint.api_version.as_deref().unwrap_or_default();
+    let url = base
+        .path("/openai/deployments/")
+        .segment(attempt.upstream_model, AZURE_MODEL_ROOM)
+        .map_err(|why| super::unsendable(attempt.deployment, &request.model, why))?;
+    Ok(url.path(path).query("api-version", version))
 }
 
 /// The client's fields minus the gateway's, the deployment's defaults where the client set
@@ -139,24 +118,6 @@ fn body(attempt: &Attempt<'_>, request: &CallRequest) -> Result<Vec<u8>, Error> 
     Ok(fields.to_json())
 }
 
-pub(super) fn header_value(attempt: &Attempt<'_>, value: &str) -> Result<HeaderValue, Error> {
-    HeaderValue::from_str(value)
-        .map_err(|_| misconfigured(attempt, "a credential or header holds characters HTTP headers cannot carry".into()))
-}
-
 pub(super) fn misconfigured(attempt: &Attempt<'_>, reason: String) -> Error {
     Error::Misconfigured { deployment: attempt.deployment.model_name, reason }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_plain_x_headers_are_forwardable() {
-        assert!(forwardable(&HeaderName::from_static("x-request-id")));
-        assert!(!forwardable(&HeaderName::from_static("x-api-key")));
-        assert!(!forwardable(&HeaderName::from_static("x-litellm-api-key")));
-        assert!(!forwardable(&HeaderName::from_static("authorization")));
-    }
 }

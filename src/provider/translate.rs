@@ -1,22 +1,21 @@
 //! What the translating providers (`anthropic`, `gemini`) share: the client's chat request
 //! as JSON with the gateway's fields out, the deployment's defaults in and unsupported
-//! parameters refused (or dropped), the upstream request's head, the bounded read of a
-//! 2xx body, and the SSE body that turns a provider's events into OpenAI chunks. Replies go
-//! on to `respond`, streams through `respond::sse::Relay`.
+//! parameters refused (or dropped), the exchange with the provider (its head built by
+//! `head`), the bounded read of a 2xx body, and the SSE body that turns a provider's events
+//! into OpenAI chunks. Replies go on to `respond`, streams through `respond::sse::Relay`.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, Bytes};
-use http::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
-use http::{HeaderMap, HeaderName, Method, Request, StatusCode};
+use http::{Request, StatusCode};
 use http_body::{Body as _, Frame};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use serde_json::{Map, Value, json};
 
-use super::openai::{GATEWAY_FIELDS, GATEWAY_USER_AGENT, forwardable, header_value, misconfigured};
+use super::openai::{GATEWAY_FIELDS, misconfigured};
 use super::{Attempt, Reply, Source, anthropic, gemini, messages};
 use crate::error::Error;
 use crate::gateway::Gateway;
@@ -128,43 +127,6 @@ pub fn data_uri(url: &str) -> Option<(&str, &str)> {
 /// A 400 naming a bad chat parameter.
 pub fn bad(param: &'static str, reason: impl Into<String>) -> Error {
     Error::BadParam { route: Api::Chat.route(), param, reason: reason.into() }
-}
-
-/// The upstream request: JSON `body` POSTed to `url` with the deployment's credentials and
-/// provider headers in `auth`, the trace context, the deployment's `extra_headers` and, when
-/// the config asks for it, the client's forwardable headers.
-pub fn upstream_request(
-    gateway: &Gateway,
-    attempt: &Attempt<'_>,
-    url: &str,
-    stream: bool,
-    client_headers: &HeaderMap,
-    auth: &[(HeaderName, &str)],
-    body: Bytes,
-) -> Result<Request<Full<Bytes>>, Error> {
-    let mut builder = Request::builder()
-        .method(Method::POST)
-        .uri(url)
-        .header(CONTENT_TYPE, "application/json")
-        .header(USER_AGENT, GATEWAY_USER_AGENT)
-        .header(ACCEPT, if stream { "text/event-stream" } else { "application/json" });
-    let headers = builder.headers_mut().ok_or_else(|| misconfigured(attempt, format!("invalid URL {url}")))?;
-    if gateway.table.general.forward_client_headers {
-        for (name, value) in client_headers.iter().filter(|(n, _)| forwardable(n)) {
-            headers.append(name, value.clone());
-        }
-    }
-    for (name, value) in auth {
-        headers.insert(name.clone(), header_value(attempt, value)?);
-    }
-    if let Some(traceparent) = &attempt.traceparent {
-        headers.insert(HeaderName::from_static("traceparent"), header_value(attempt, traceparent)?);
-    }
-    for (name, value) in attempt.deployment.extra_headers {
-        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| misconfigured(attempt, e.to_string()))?;
-        headers.insert(name, header_value(attempt, value)?);
-    }
-    builder.body(Full::new(body)).map_err(|e| misconfigured(attempt, e.to_string()))
 }
 
 /// Sends `upstream` and shapes the reply: an error untranslated, a stream through `events`,

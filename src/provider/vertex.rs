@@ -15,6 +15,7 @@ use http::header::AUTHORIZATION;
 use super::google_auth::token::TokenSource;
 use super::google_auth::{self, ServiceAccount};
 use super::translate::Provider;
+use super::url::{self, Refused, Room, Url};
 use super::{Attempt, Endpoint, Reply, Unavailable, gemini};
 use crate::error::Error;
 use crate::gateway::Gateway;
@@ -81,13 +82,9 @@ pub fn endpoint(
         Some(s) => api_host(&resolve(s)?)?,
         None => default_host(&location),
     };
-    Ok(Endpoint {
-        base: base(&host, &project, &location),
-        key: None,
-        api_version: None,
-        organization: None,
-        google: Some(accounts.share(account)),
-    })
+    let base = base(&host, &project, &location)
+        .map_err(|why| Unavailable::Misconfigured(format!("the Vertex AI URL cannot be built: a segment {}", why.0)))?;
+    Ok(Endpoint { base, key: None, api_version: None, organization: None, google: Some(accounts.share(account)) })
 }
 
 /// The credential's text or path and where it came from: `vertex_credentials`, else
@@ -106,9 +103,13 @@ fn credential(settings: &Settings, table: &Table, d: &Deployment) -> Result<(Str
     }
 }
 
-/// A project or location goes into the URL path as it is, so it must be one plain segment.
+/// A project or location is one segment of the URL path and of the host name: plain
+/// letters, digits and `-_.:` (a domain-scoped project is `example.com:my-proj`).
 fn check_segment(name: &str, value: &str) -> Result<(), Unavailable> {
-    let plain = !value.is_empty() && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+    let plain = !value.is_empty()
+        && !value.contains("..")
+        && value != "."
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
     if plain {
         Ok(())
     } else {
@@ -128,17 +129,20 @@ fn api_host(api_base: &str) -> Result<String, Unavailable> {
     let host = trimmed.strip_suffix(API_VERSION).unwrap_or(trimmed);
     let after_scheme = host.strip_prefix("https://").or_else(|| host.strip_prefix("http://"));
     match after_scheme {
-        Some(authority) if !authority.is_empty() && !authority.contains('/') => Ok(host.to_owned()),
+        Some(authority) if !authority.is_empty() && !authority.contains(['/', '?', '#']) => Ok(host.to_owned()),
         _ => Err(Unavailable::Misconfigured(format!(
-            "api_base \"{api_base}\" for vertex_ai/ must be http(s)://host, optionally with /v1; the Vertex path is added to it"
+            "api_base \"{}\" for vertex_ai/ must be http(s)://host, optionally with /v1; the Vertex path is added to it",
+            url::shown(api_base)
         ))),
     }
 }
 
 /// `{host}/v1/projects/{project}/locations/{location}/publishers/google`: the base that
 /// `gemini::url` appends `/models/{model}:generateContent` to.
-fn base(host: &str, project: &str, location: &str) -> String {
-    format!("{host}{API_VERSION}/projects/{project}/locations/{location}/publishers/google")
+fn base(host: &str, project: &str, location: &str) -> Result<String, Refused> {
+    let url = Url::new(host).path(API_VERSION).path("/projects/").segment(project, Room::Name)?;
+    let url = url.path("/locations/").segment(location, Room::Name)?.path("/publishers/google");
+    Ok(url.into_string())
 }
 
 /// Translates the chat call, gets an access token, sends the call and returns the reply
@@ -157,6 +161,8 @@ pub async fn forward(
     })?;
     let token = source.token(&gateway.client, attempt.deadline, deployment).await?;
     let auth = [(AUTHORIZATION, token.authorization())];
+    // An attempt fetches at most one token; a second `set` cannot happen.
+    let _ = attempt.token.set(token.clone());
     gemini::exchange(gateway, attempt, request, client_headers, prepared, &auth, EXCEPTION).await
 }
 
@@ -172,15 +178,21 @@ mod tests {
 
     #[test]
     fn the_url_names_project_location_and_model() {
-        let base = base(&default_host("europe-west4"), "my-proj", "europe-west4");
+        let base = base(&default_host("europe-west4"), "my-proj", "europe-west4").unwrap_or_default();
+        let url = |stream| gemini::url(&base, "gemini-2.0-flash", stream).map(Url::into_string);
         assert_eq!(
-            gemini::url(&base, "gemini-2.0-flash", false),
-            "https://europe-west4-aiplatform.googleapis.com/v1/projects/my-proj/locations/europe-west4/publishers/google/models/gemini-2.0-flash:generateContent"
+            url(false).as_deref(),
+            Ok(
+                "https://europe-west4-aiplatform.googleapis.com/v1/projects/my-proj/locations/europe-west4/publishers/google/models/gemini-2.0-flash:generateContent"
+            )
         );
         assert_eq!(
-            gemini::url(&base, "gemini-2.0-flash", true),
-            "https://europe-west4-aiplatform.googleapis.com/v1/projects/my-proj/locations/europe-west4/publishers/google/models/gemini-2.0-flash:streamGenerateContent?alt=sse"
+            url(true).as_deref(),
+            Ok(
+                "https://europe-west4-aiplatform.googleapis.com/v1/projects/my-proj/locations/europe-west4/publishers/google/models/gemini-2.0-flash:streamGenerateContent?alt=sse"
+            )
         );
+        assert!(gemini::url(&base, "gemini-2.0-flash:countTokens?", false).is_err());
     }
 
     #[test]
@@ -196,6 +208,7 @@ mod tests {
         assert!(check_segment("vertex_project", "example.com:my-proj").is_ok());
         assert!(check_segment("vertex_location", "us-central1").is_ok());
         assert!(check_segment("vertex_location", "us-central1/../x").is_err());
+        assert!(check_segment("vertex_location", "..").is_err());
         assert!(check_segment("vertex_project", "").is_err());
     }
 }

@@ -4,6 +4,7 @@
 
 mod body;
 mod headers;
+mod redact;
 mod rewrite;
 pub mod sse;
 pub mod stream;
@@ -60,12 +61,14 @@ pub fn error(error: &Error, call: &Call) -> Response<Body> {
 }
 
 /// Relays a provider's reply to the client; `limits` are (largest body, deadline for it,
-/// longest gap between stream chunks).
+/// longest gap between stream chunks). An error body has the `credentials` the call sent
+/// cut out before it is quoted.
 pub async fn relay(
     call: &mut Call,
     reply: Reply,
     request: &CallRequest,
     limits: (usize, Instant, Duration),
+    credentials: &[&str],
 ) -> Result<Response<Body>, Error> {
     let (max_body, deadline, idle) = limits;
     call.upstream_headers = Some(reply.headers);
@@ -73,6 +76,7 @@ pub async fn relay(
     let exception = call.deployment.map_or("OpenAIException", crate::provider::exception);
     if !reply.status.is_success() {
         let body = read(reply.body, MAX_ERROR_BODY, deadline, exception).await.unwrap_or_default();
+        let body = redact::credentials(body, credentials);
         return Err(Error::upstream(reply.status, exception, &body));
     }
     let model = call.requested.clone().unwrap_or_default();

@@ -44,9 +44,8 @@ impl AccessToken {
         AccessToken(Arc::from(format!("{BEARER}{token}")))
     }
 
-    /// The token itself.
-    #[cfg(test)]
-    fn secret(&self) -> &str {
+    /// The token itself, to cut from a provider's error body; never sent or logged.
+    pub fn secret(&self) -> &str {
         &self.0[BEARER.len()..]
     }
 
@@ -137,7 +136,7 @@ impl TokenSource {
             .uri(token_uri)
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(ACCEPT, "application/json")
-            .header(USER_AGENT, crate::provider::openai::GATEWAY_USER_AGENT)
+            .header(USER_AGENT, crate::provider::head::GATEWAY_USER_AGENT)
             .body(Full::new(Bytes::from(body)))
             .map_err(|_| Error::Misconfigured { deployment, reason: format!("token_uri {token_uri} is not a URL") })?;
         let response = client.send(request, deadline, EXCEPTION).await.map_err(|e| match e {

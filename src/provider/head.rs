@@ -1,0 +1,144 @@
+//! The upstream request's head, for every provider: the [`Url`] built from typed parts, the
+//! gateway's content headers, the deployment's credentials, the trace context, the
+//! deployment's `extra_headers` and, with `forward_client_headers_to_llm_api`, the client's
+//! headers that may travel ([`forward_client_headers`]): never one the caller's key can be
+//! in, never a hop-by-hop one. The request goes on to `upstream`.
+
+use bytes::Bytes;
+use http::header::{ACCEPT, CONNECTION, CONTENT_TYPE, USER_AGENT};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request};
+use http_body_util::Full;
+
+use super::Attempt;
+use super::openai::misconfigured;
+use super::url::Url;
+use crate::error::Error;
+use crate::gateway::Gateway;
+
+pub const GATEWAY_USER_AGENT: &str = concat!("model-router/", env!("CARGO_PKG_VERSION"));
+
+/// Headers `auth` reads the caller's key from, besides `litellm_key_header_name`.
+const KEY_HEADERS: &[&str] = &["authorization", "x-api-key", "api-key", "x-litellm-api-key"];
+/// Hop-by-hop headers (RFC 9110 section 7.6.1) and those framing the client's own request;
+/// `proxy-*` ones too.
+const HOP_BY_HOP: &[&str] =
+    &["connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "host", "content-length"];
+
+/// The upstream request: JSON `body` POSTed to `url` with the deployment's credentials and
+/// provider headers in `auth`, the trace context, the deployment's `extra_headers` and, when
+/// the config asks for it, the client's forwardable headers.
+pub fn request(
+    gateway: &Gateway,
+    attempt: &Attempt<'_>,
+    url: Url,
+    stream: bool,
+    client_headers: &HeaderMap,
+    auth: &[(HeaderName, &str)],
+    body: Bytes,
+) -> Result<Request<Full<Bytes>>, Error> {
+    let mut builder = Request::builder()
+        .method(Method::POST)
+        .uri(url.into_string())
+        .header(CONTENT_TYPE, "application/json")
+        .header(USER_AGENT, GATEWAY_USER_AGENT)
+        .header(ACCEPT, if stream { "text/event-stream" } else { "application/json" });
+    let headers = builder
+        .headers_mut()
+        .ok_or_else(|| misconfigured(attempt, "the upstream URL is not a valid URL; check api_base".into()))?;
+    if gateway.table.general.forward_client_headers {
+        forward_client_headers(client_headers, gateway.table.general.key_header, headers);
+    }
+    for (name, value) in auth {
+        headers.insert(name.clone(), header_value(attempt, value)?);
+    }
+    if let Some(traceparent) = &attempt.traceparent {
+        headers.insert(HeaderName::from_static("traceparent"), header_value(attempt, traceparent)?);
+    }
+    for (name, value) in attempt.deployment.extra_headers {
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| misconfigured(attempt, e.to_string()))?;
+        headers.insert(name, header_value(attempt, value)?);
+    }
+    builder.body(Full::new(body)).map_err(|e| misconfigured(attempt, e.to_string()))
+}
+
+/// Appends to `out` the client's headers that may reach a provider: `x-` ones, except the
+/// gateway's own (`x-litellm-*`), `x-forwarded-*`, every header the caller's key is read
+/// from (`key_header` being `litellm_key_header_name`), hop-by-hop headers and those the
+/// client's `Connection` header names.
+pub fn forward_client_headers(client: &HeaderMap, key_header: Option<&str>, out: &mut HeaderMap) {
+    let named: Vec<&str> = client
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    for (name, value) in client {
+        if forwardable(name.as_str(), key_header, &named) {
+            out.append(name, value.clone());
+        }
+    }
+}
+
+/// Whether header `name` (lower case) may be forwarded; `connection` lists the names the
+/// client's `Connection` header gives.
+fn forwardable(name: &str, key_header: Option<&str>, connection: &[&str]) -> bool {
+    let never = KEY_HEADERS.contains(&name)
+        || key_header.is_some_and(|k| k.eq_ignore_ascii_case(name))
+        || HOP_BY_HOP.contains(&name)
+        || name.starts_with("proxy-")
+        || connection.iter().any(|c| c.eq_ignore_ascii_case(name));
+    !never && name.starts_with("x-") && !name.starts_with("x-litellm") && !name.starts_with("x-forwarded")
+}
+
+pub fn header_value(attempt: &Attempt<'_>, value: &str) -> Result<HeaderValue, Error> {
+    HeaderValue::from_str(value)
+        .map_err(|_| misconfigured(attempt, "a credential or header holds characters HTTP headers cannot carry".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forwarded(pairs: &[(&'static str, &'static str)], key_header: Option<&str>) -> Vec<String> {
+        let client: HeaderMap =
+            pairs.iter().map(|(k, v)| (HeaderName::from_static(k), HeaderValue::from_static(v))).collect();
+        let mut out = HeaderMap::new();
+        forward_client_headers(&client, key_header, &mut out);
+        out.keys().map(|k| k.as_str().to_owned()).collect()
+    }
+
+    #[test]
+    fn only_plain_x_headers_are_forwarded() {
+        let got = forwarded(
+            &[
+                ("x-request-id", "1"),
+                ("x-api-key", "k"),
+                ("x-litellm-api-key", "k"),
+                ("authorization", "Bearer k"),
+                ("api-key", "k"),
+                ("x-forwarded-for", "1.2.3.4"),
+                ("anthropic-beta", "b"),
+            ],
+            None,
+        );
+        assert_eq!(got, ["x-request-id"]);
+    }
+
+    #[test]
+    fn the_configured_key_header_and_hop_by_hop_headers_stay() {
+        let got = forwarded(
+            &[
+                ("x-team-key", "k"),
+                ("connection", "keep-alive, X-Hop"),
+                ("x-hop", "1"),
+                ("x-proxy", "kept"),
+                ("proxy-authorization", "Basic x"),
+                ("te", "trailers"),
+                ("x-keep", "1"),
+            ],
+            Some("x-team-key"),
+        );
+        assert_eq!(got, ["x-proxy", "x-keep"]);
+    }
+}
