@@ -58,7 +58,8 @@ pub fn reply(model: &str, request: &CallRequest) -> Result<Bytes, Error> {
 
 /// `dimensions`, when given (not `null`), a whole number from 1 to [`MAX_DIMENSIONS`].
 fn dimensions(request: &CallRequest) -> Result<usize, Error> {
-    let Some(raw) = request.fields.get("dimensions").map(|raw| raw.get()).filter(|raw| *raw != "null") else {
+    let Some(raw) = request.fields.get("dimensions").map(serde_json::value::RawValue::get).filter(|raw| *raw != "null")
+    else {
         return Ok(DEFAULT_DIMENSIONS);
     };
     match raw.parse::<usize>() {
@@ -265,13 +266,17 @@ mod tests {
     use super::*;
     use crate::parse::call_request;
 
-    fn ask(body: &serde_json::Value) -> Result<serde_json::Value, Error> {
+    fn outcome(body: &serde_json::Value) -> Result<serde_json::Value, Error> {
         let request = call_request(Api::Embeddings, None, body.to_string().as_bytes())?;
         reply("m", &request).map(|bytes| serde_json::from_slice(&bytes).unwrap_or_default())
     }
 
+    fn ask(body: &serde_json::Value) -> serde_json::Value {
+        outcome(body).unwrap_or_else(|e| panic!("refused: {e}"))
+    }
+
     fn refused(body: &serde_json::Value) -> (&'static str, String) {
-        match ask(body) {
+        match outcome(body) {
             Err(Error::BadParam { param, reason, .. }) => (param, reason),
             other => panic!("not refused: {other:?}"),
         }
@@ -288,25 +293,25 @@ mod tests {
 
     #[test]
     fn a_reply_has_one_embedding_per_input_in_openais_shape() {
-        let body = ask(&serde_json::json!({ "model": "m", "input": ["a b", "c"], "dimensions": 8 })).unwrap();
+        let body = ask(&serde_json::json!({ "model": "m", "input": ["a b", "c"], "dimensions": 8 }));
         assert_eq!(body["object"], "list");
         assert_eq!(body["model"], "m");
         assert_eq!(body["data"][1]["index"], 1);
         assert_eq!(body["data"][1]["object"], "embedding");
         assert_eq!(body["data"][0]["embedding"].as_array().map(Vec::len), Some(8));
         assert_eq!(body["usage"], serde_json::json!({ "prompt_tokens": 3, "total_tokens": 3 }));
-        let one = ask(&serde_json::json!({ "model": "m", "input": "c", "dimensions": 8 })).unwrap();
+        let one = ask(&serde_json::json!({ "model": "m", "input": "c", "dimensions": 8 }));
         assert_eq!(one["data"][0]["embedding"], body["data"][1]["embedding"], "seeded by the text alone");
         let encoded =
             ask(&serde_json::json!({ "model": "m", "input": "c", "dimensions": 8, "encoding_format": "base64" }));
-        assert_eq!(encoded.unwrap()["data"][0]["embedding"].as_str().map(str::len), Some(44), "8 f32 in base64");
+        assert_eq!(encoded["data"][0]["embedding"].as_str().map(str::len), Some(44), "8 f32 in base64");
     }
 
     #[test]
     fn token_lists_are_seeded_by_their_compact_json_as_before() {
-        let tokens = ask(&serde_json::json!({ "model": "m", "input": [1, 2, 3], "dimensions": 4 })).unwrap();
-        let nested = ask(&serde_json::json!({ "model": "m", "input": [[1, 2, 3], [4]], "dimensions": 4 })).unwrap();
-        let text = ask(&serde_json::json!({ "model": "m", "input": "[1,2,3]", "dimensions": 4 })).unwrap();
+        let tokens = ask(&serde_json::json!({ "model": "m", "input": [1, 2, 3], "dimensions": 4 }));
+        let nested = ask(&serde_json::json!({ "model": "m", "input": [[1, 2, 3], [4]], "dimensions": 4 }));
+        let text = ask(&serde_json::json!({ "model": "m", "input": "[1,2,3]", "dimensions": 4 }));
         assert_eq!(tokens["data"][0]["embedding"], text["data"][0]["embedding"]);
         assert_eq!(nested["data"][0]["embedding"], text["data"][0]["embedding"]);
         assert_eq!(nested["data"].as_array().map(Vec::len), Some(2));
@@ -351,7 +356,7 @@ mod tests {
             &serde_json::json!({ "model": "m", "input": vec!["x"; MAX_NUMBERS / MAX_DIMENSIONS], "dimensions": MAX_DIMENSIONS, "encoding_format": "base64" }),
         );
         assert_eq!(
-            widest.unwrap()["data"].as_array().map(Vec::len),
+            widest["data"].as_array().map(Vec::len),
             Some(MAX_NUMBERS / MAX_DIMENSIONS),
             "up to the bound is served"
         );
