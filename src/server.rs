@@ -1,13 +1,18 @@
 //! Accepts connections and speaks HTTP/1.1 (keep-alive) and h2c with hyper, within the
-//! head limits (size, header count, time to arrive: `inbound`); on shutdown stops
-//! accepting, turns readiness to 503 and lets in-flight requests finish within the drain
-//! period. Each request goes to `gateway`.
+//! head limits (size, header count, time to arrive: `inbound`); a keep-alive connection
+//! that stays idle for the header timeout is closed, HTTP/1 by hyper and HTTP/2 (no open
+//! stream, counted by `idle`) here, with GOAWAY; HTTP/2 peers are pinged so that a dead one
+//! is noticed. On shutdown stops accepting, turns readiness to 503 and lets in-flight requests
+//! finish within the drain period. Each request goes to `gateway`.
 
+mod idle;
 mod inbound;
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -17,16 +22,24 @@ use tokio::io::AsyncWriteExt;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::gateway::Gateway;
+use idle::{Streams, Tracked};
 use inbound::{HeadWatch, Inbound};
 
 /// Pause after a failed accept (out of file descriptors), so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+/// How often an HTTP/2 peer is pinged, idle or not, so that one that vanished without closing
+/// (a dropped route, a suspended host) is noticed even while its stream waits on a long
+/// upstream call.
+const H2_KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(20);
+/// How long a ping may go unanswered before the HTTP/2 connection is closed.
+const H2_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Binds the listening socket from the gateway's settings.
 pub async fn bind(gateway: &Gateway) -> io::Result<TcpListener> {
@@ -35,7 +48,39 @@ pub async fn bind(gateway: &Gateway) -> io::Result<TcpListener> {
 
 /// Serves `listener` until `shutdown` completes, then drains.
 pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl Future<Output = ()>) {
-    let settings = &gateway.settings;
+    let builder = builder(&gateway.settings);
+    // Every connection's task holds a receiver: a send asks them to finish, and `closed`
+    // resolves once the last one has.
+    let (drain, draining) = watch::channel(());
+    let open = Arc::new(AtomicUsize::new(0));
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => accept(stream, &builder, &gateway, &open, draining.clone()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
+            },
+            () = &mut shutdown => break,
+        }
+    }
+    gateway.drain();
+    drop(listener);
+    drop(draining);
+    drain.send_replace(());
+    let period = gateway.settings.drain;
+    tracing::info!(drain_s = period.as_secs_f64(), "shutting down: no new connections, finishing in-flight requests");
+    tokio::select! {
+        () = drain.closed() => tracing::info!("drained"),
+        () = tokio::time::sleep(period) => tracing::warn!("drain period over; closing remaining connections"),
+    }
+    gateway.tracer.shutdown().await;
+}
+
+/// hyper's connection settings: the head limits, HTTP/1 keep-alive, HTTP/2 pings.
+fn builder(settings: &crate::settings::Settings) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -47,72 +92,127 @@ pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl 
     builder
         .http2()
         .timer(TokioTimer::new())
+        .keep_alive_interval(H2_KEEP_ALIVE_INTERVAL)
+        .keep_alive_timeout(H2_KEEP_ALIVE_TIMEOUT)
         .max_header_list_size(u32::try_from(settings.max_head_bytes).unwrap_or(u32::MAX));
-    let graceful = GracefulShutdown::new();
-    let open = Arc::new(AtomicUsize::new(0));
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    let Some(guard) = Open::enter(&open, settings.max_connections) else {
-                        tokio::spawn(refuse(stream));
-                        continue;
-                    };
-                    let gateway = Arc::clone(&gateway);
-                    let service = service_fn(move |request| {
-                        let gateway = Arc::clone(&gateway);
-                        async move { gateway.handle(request).await }
-                    });
-                    let watch = Arc::new(HeadWatch::default());
-                    let io = Inbound::new(stream, Arc::clone(&watch), settings.header_timeout);
-                    let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service).into_owned();
-                    let connection = graceful.watch(connection);
-                    tokio::spawn(serve_connection(connection, watch, settings.header_timeout, guard));
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
-                }
-            },
-            () = &mut shutdown => break,
-        }
+    builder
+}
+
+/// Starts serving one accepted connection, or refuses it over the connection limit.
+fn accept(
+    stream: TcpStream,
+    builder: &auto::Builder<TokioExecutor>,
+    gateway: &Arc<Gateway>,
+    open: &Arc<AtomicUsize>,
+    draining: watch::Receiver<()>,
+) {
+    let _ = stream.set_nodelay(true);
+    let settings = &gateway.settings;
+    let Some(slot) = Open::enter(open, settings.max_connections) else {
+        tokio::spawn(refuse(stream));
+        return;
+    };
+    let streams = Streams::new();
+    let service = {
+        let (gateway, streams) = (Arc::clone(gateway), Arc::clone(&streams));
+        service_fn(move |request| {
+            let gateway = Arc::clone(&gateway);
+            let stream = streams.open();
+            async move {
+                let response = gateway.handle(request).await?;
+                Ok::<_, Infallible>(response.map(|body| Tracked::new(body, stream)))
+            }
+        })
+    };
+    let watch = Arc::new(HeadWatch::default());
+    let io = Inbound::new(stream, Arc::clone(&watch), settings.header_timeout);
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service).into_owned();
+    let watched = Watched { watch, streams, header_timeout: settings.header_timeout, draining, slot };
+    tokio::spawn(serve_connection(connection, watched));
+}
+
+/// What a connection's task watches besides the connection itself.
+struct Watched {
+    watch: Arc<HeadWatch>,
+    streams: Arc<Streams>,
+    /// The time allowed for a request head, and the idle time of a keep-alive connection.
+    header_timeout: Duration,
+    draining: watch::Receiver<()>,
+    slot: Open,
+}
+
+/// A hyper connection that can be asked to finish what it has begun and close (hyper-util's
+/// own trait for this is sealed).
+trait Graceful: Future<Output = Result<(), BoxError>> {
+    fn shut_down(self: Pin<&mut Self>);
+}
+
+impl<I, S, B> Graceful for auto::UpgradeableConnection<'_, I, S, TokioExecutor>
+where
+    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = B>,
+    S::Error: Into<BoxError>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    B: http_body::Body + 'static,
+    B::Error: Into<BoxError>,
+    TokioExecutor: hyper::rt::bounds::Http2ServerConnExec<S::Future, B>,
+    Self: Future<Output = Result<(), BoxError>>,
+{
+    fn shut_down(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
     }
-    gateway.drain();
-    drop(listener);
-    let drain = gateway.settings.drain;
-    tracing::info!(drain_s = drain.as_secs_f64(), "shutting down: no new connections, finishing in-flight requests");
-    tokio::select! {
-        () = graceful.shutdown() => tracing::info!("drained"),
-        () = tokio::time::sleep(drain) => tracing::warn!("drain period over; closing remaining connections"),
-    }
-    gateway.tracer.shutdown().await;
 }
 
 /// Drives one connection to its end. hyper's header timeout only starts once the first bytes
 /// have chosen HTTP/1 or HTTP/2, so a client that sends nothing (or stalls inside the HTTP/2
 /// preface) is closed here; a head cut off by hyper's timeout is marked so that the stream
-/// answers 408 as it is dropped.
+/// answers 408 as it is dropped. An HTTP/2 connection without an open stream for the header
+/// timeout (what HTTP/1 keep-alive gets) is sent GOAWAY; it stops counting against the
+/// connection limit then, and is dropped if its peer lets another such period pass without
+/// closing.
 ///
-/// The connection (and with it the stream) is dropped before `_open` stops counting it.
-async fn serve_connection<C>(connection: C, watch: Arc<HeadWatch>, header_timeout: Duration, _open: Open)
-where
-    C: Future<Output = Result<(), Box<dyn std::error::Error + Send + Sync>>>,
-{
+/// Otherwise the connection (and with it the stream) is dropped before its slot stops
+/// counting it.
+async fn serve_connection<C: Graceful>(connection: C, watched: Watched) {
+    let Watched { watch, streams, header_timeout, mut draining, slot } = watched;
     tokio::pin!(connection);
     let ended = tokio::select! {
         ended = &mut connection => ended,
-        () = tokio::time::sleep(header_timeout) => {
-            if !watch.decided() {
-                tracing::info!(header_timeout_s = header_timeout.as_secs_f64(), "closed a connection that did not start a request within the header timeout");
-                return;
+        () = never_decided(&watch, header_timeout) => {
+            tracing::info!(header_timeout_s = header_timeout.as_secs_f64(), "closed a connection that did not start a request within the header timeout");
+            return;
+        }
+        () = idle_http2(&watch, &streams, header_timeout) => {
+            tracing::debug!(idle_s = header_timeout.as_secs_f64(), "closing an HTTP/2 connection without an open stream");
+            drop(slot);
+            connection.as_mut().shut_down();
+            tokio::select! {
+                ended = &mut connection => ended,
+                () = streams.idle_for(header_timeout) => return,
             }
+        }
+        _ = draining.changed() => {
+            connection.as_mut().shut_down();
             (&mut connection).await
         }
     };
     if let Err(e) = ended {
         inbound::note_end(&watch, &*e);
+    }
+}
+
+/// Resolves if the client's first bytes have not chosen an HTTP version by `header_timeout`.
+async fn never_decided(watch: &HeadWatch, header_timeout: Duration) {
+    tokio::time::sleep(header_timeout).await;
+    if watch.decided() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Resolves once an HTTP/2 connection has had no open stream for `idle` (HTTP/1 is hyper's).
+async fn idle_http2(watch: &HeadWatch, streams: &Streams, idle: Duration) {
+    streams.idle_for(idle).await;
+    if !watch.is_http2() {
+        std::future::pending::<()>().await;
     }
 }
 

@@ -117,6 +117,29 @@ async fn completions_and_embeddings() {
 }
 
 #[tokio::test]
+async fn embeddings_beyond_the_fake_providers_bounds_are_refused_before_any_work() {
+    let gw = start(base(), &[]).await;
+    let inputs: Vec<String> = (0..2048).map(|i| format!("w{i}")).collect();
+    let refused = |reply: common::Reply, param: &str, says: &str| {
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
+        let error = &reply.json()["error"];
+        assert_eq!((error["type"].as_str(), error["param"].as_str()), (Some("invalid_request_error"), Some(param)));
+        assert!(error["message"].as_str().unwrap().contains(says), "{error}");
+    };
+    // The request: 2048 inputs of 8192 dimensions, 10 KB with the docs key.
+    let attack = json!({ "model": MODEL, "input": inputs, "dimensions": 8192 });
+    refused(post(&gw, "/v1/embeddings", Some(KEY), &attack).await, "dimensions", "from 1 to 3072");
+    let widest = json!({ "model": MODEL, "input": inputs, "dimensions": 3072, "encoding_format": "base64" });
+    refused(post(&gw, "/v1/embeddings", Some(KEY), &widest).await, "dimensions", "at most 2097152 per call");
+    let many = json!({ "model": MODEL, "input": vec!["x"; 2049], "dimensions": 1 });
+    refused(post(&gw, "/v1/embeddings", Some(KEY), &many).await, "input", "must hold 1 to 2048 items");
+    let within = json!({ "model": MODEL, "input": inputs, "dimensions": 1024, "encoding_format": "base64" });
+    let served = post(&gw, "/v1/embeddings", Some(KEY), &within).await;
+    assert_eq!(served.status, StatusCode::OK, "up to the bound is served");
+    assert_eq!(served.json()["data"].as_array().map(Vec::len), Some(2048));
+}
+
+#[tokio::test]
 async fn models_and_model_info() {
     let gw = start(base(), &[]).await;
     let models = get(&gw, "/v1/models", Some(KEY)).await.json();

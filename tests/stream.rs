@@ -211,3 +211,44 @@ async fn a_providers_error_event_is_relayed_untouched() {
     );
     assert_eq!(events, vec![events[0].clone(), error.to_owned(), "[DONE]".to_owned()], "no model added, spacing kept");
 }
+
+/// A chat chunk whose content is `size` bytes of `x`, as one SSE event cut into `piece`-byte reads.
+fn big_event_in_pieces(size: usize, piece: usize) -> Vec<String> {
+    let event = format!("data: {}\n\ndata: [DONE]\n\n", chunk(&"x".repeat(size)));
+    event.as_bytes().chunks(piece).map(|c| String::from_utf8(c.to_vec()).unwrap()).collect()
+}
+
+#[tokio::test]
+async fn an_event_of_4_mib_in_200_byte_pieces_is_relayed_whole() {
+    let size = model_router::respond::sse::MAX_EVENT_BYTES - 1024;
+    let mock = mock::start(move |_| Answer::SseRaw { pieces: big_event_in_pieces(size, 200) }).await;
+    let gw = gateway(&mock).await;
+    let response = open_stream(&gw, "gpt-4o").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let events = sse_events(&rest(response.into_body()).await);
+    assert_eq!(events.len(), 2, "the event and [DONE]");
+    let event: Value = serde_json::from_str(&events[0]).unwrap();
+    assert_eq!(event["model"], "gpt-4o");
+    assert_eq!(event["choices"][0]["delta"]["content"].as_str().map(str::len), Some(size));
+    assert_eq!(mock.last().json()["stream"], true);
+}
+
+#[tokio::test]
+async fn an_event_over_the_limit_ends_the_stream_with_an_error() {
+    let size = model_router::respond::sse::MAX_EVENT_BYTES + 1;
+    let mock = mock::start(move |_| Answer::SseRaw { pieces: big_event_in_pieces(size, 64 * 1024) }).await;
+    let gw = gateway(&mock).await;
+    let response = open_stream(&gw, "gpt-4o").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let events = sse_events(&rest(response.into_body()).await);
+    assert_eq!(
+        events.len(),
+        2,
+        "the error and [DONE]: {:?}",
+        events.iter().map(|e| &e[..e.len().min(200)]).collect::<Vec<_>>()
+    );
+    let error: Value = serde_json::from_str(&events[0]).unwrap();
+    assert!(error["error"]["message"].as_str().unwrap().contains("exceeded 4 MiB"), "{error}");
+    assert_eq!(events[1], "[DONE]");
+    assert_eq!(mock.requests().len(), 1);
+}

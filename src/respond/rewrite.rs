@@ -28,10 +28,9 @@ pub struct Spliced {
     pub no_choices: bool,
 }
 
-/// Null `finish_reason` members as compact JSON writes them. A `"` inside a JSON string is
-/// always escaped, so `,"` and `{"` cannot occur inside one: these never match string text.
-const NULL_AFTER_COMMA: &[u8] = b",\"finish_reason\":null";
-const NULL_FIRST: &[u8] = b"\"finish_reason\":null,";
+/// A null `finish_reason` member as compact JSON writes it. A `"` inside a JSON string is
+/// always escaped, so this never matches string text, nor does `,"` or `{"` around it.
+const NULL_FINISH: &[u8] = b"\"finish_reason\":null";
 
 /// Writes `json` to `out` with its top-level `model` set to `model` (and, with
 /// `drop_null_finish`, null `finish_reason` members cut). `None` when `json` is not an
@@ -55,27 +54,34 @@ pub fn model(json: &[u8], model: &str, drop_null_finish: bool, out: &mut Vec<u8>
     Some(Spliced { usage, no_choices })
 }
 
-/// Removes null `finish_reason` members from `out[from..]`.
+/// Removes null `finish_reason` members from `out[from..]` in one pass: kept bytes move down
+/// over the cut ones, so the cost is linear in the chunk however many members are cut.
 fn cut_null_finish(out: &mut Vec<u8>, from: usize) {
-    let mut at = from;
-    while let Some(found) = find(&out[at..], b"\"finish_reason\":null") {
-        let pos = at + found;
-        let after = pos + NULL_FIRST.len() - 1;
-        let closes = matches!(out.get(after), Some(b'}' | b','));
-        if closes && pos > 0 && out[pos - 1] == b',' {
-            out.drain(pos - 1..pos - 1 + NULL_AFTER_COMMA.len());
-            at = pos - 1;
-        } else if closes && out.get(after) == Some(&b',') && pos > 0 && out[pos - 1] == b'{' {
-            out.drain(pos..pos + NULL_FIRST.len());
-            at = pos;
+    let finder = memchr::memmem::Finder::new(NULL_FINISH);
+    let (mut read, mut write) = (from, from);
+    while let Some(found) = finder.find(&out[read..]) {
+        let at = read + found;
+        out.copy_within(read..at, write);
+        write += at - read;
+        read = at;
+        let after = at + NULL_FINISH.len();
+        let (before, next) = (write.checked_sub(1).map(|i| out[i]), out.get(after).copied());
+        let closes = matches!(next, Some(b'}' | b','));
+        if closes && before == Some(b',') {
+            // `,"finish_reason":null`: the comma already written goes too.
+            write -= 1;
+            read = after;
+        } else if next == Some(b',') && before == Some(b'{') {
+            // `"finish_reason":null,` as the first member.
+            read = after + 1;
         } else {
-            at = pos + 1;
+            out[write] = out[read];
+            write += 1;
+            read += 1;
         }
     }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    out.copy_within(read.., write);
+    out.truncate(write + (out.len() - read));
 }
 
 /// The slow path: a full parse, `model` set or added, null `finish_reason`s removed.
@@ -129,6 +135,23 @@ mod tests {
             spliced(text, true).as_deref(),
             Some(r#"{"model":"asked","choices":[{"delta":{"content":"\"finish_reason\":null,"}}]}"#)
         );
+    }
+
+    #[test]
+    fn many_null_finish_reasons_in_one_chunk_are_all_cut() {
+        let choices: Vec<String> = (0..1000)
+            .map(|i| {
+                if i % 2 == 0 {
+                    format!(r#"{{"finish_reason":null,"index":{i}}}"#)
+                } else {
+                    format!(r#"{{"index":{i},"finish_reason":null}}"#)
+                }
+            })
+            .collect();
+        let json = format!(r#"{{"model":"m","choices":[{}]}}"#, choices.join(","));
+        let want: Vec<String> = (0..1000).map(|i| format!(r#"{{"index":{i}}}"#)).collect();
+        let want = format!(r#"{{"model":"asked","choices":[{}]}}"#, want.join(","));
+        assert_eq!(spliced(&json, true), Some(want));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! error event; for `/v1/messages`, each Anthropic event relayed with its `event:` line and
 //! `model` set in `message_start`. `stream` relays with them.
 
-use bytes::BytesMut;
+use bytes::{Buf as _, BytesMut};
 
 pub use super::rewrite::Spliced;
 
@@ -11,12 +11,22 @@ pub use super::rewrite::Spliced;
 pub const MAX_EVENT_BYTES: usize = 4 * 1024 * 1024;
 pub const DONE: &[u8] = b"data: [DONE]\n\n";
 
-/// Splits a byte stream into the `data` of each event.
+/// Splits a byte stream into the `data` of each event. Lines end at LF, CRLF or a lone CR,
+/// as the SSE format allows; the buffer is searched for a line end from where the last
+/// search stopped, so an event costs time linear in its size however it is cut up.
 #[derive(Debug, Default)]
 pub struct Parser {
     buffer: BytesMut,
+    /// How much of `buffer` is known to hold no line end.
+    searched: usize,
+    /// The last line ended with a CR at the end of what had arrived: an LF that comes next
+    /// belongs to it.
+    after_cr: bool,
     data: Vec<u8>,
     has_data: bool,
+    /// Bytes looked at for a line end, for the linearity test.
+    #[cfg(test)]
+    looked_at: usize,
 }
 
 /// One parse step.
@@ -27,6 +37,14 @@ pub enum Parsed {
     TooLarge,
 }
 
+/// What [`Parser::next_line`] found.
+enum Line {
+    /// A whole line, without its ending.
+    Whole(BytesMut),
+    /// An unfinished line already over [`MAX_EVENT_BYTES`].
+    TooLong,
+}
+
 impl Parser {
     pub fn feed(&mut self, bytes: &[u8]) {
         self.buffer.extend_from_slice(bytes);
@@ -35,14 +53,7 @@ impl Parser {
     /// The next complete event's data, if one has arrived.
     pub fn next_event(&mut self) -> Option<Parsed> {
         loop {
-            let Some(end) = self.buffer.iter().position(|&b| b == b'\n') else {
-                return (self.buffer.len() > MAX_EVENT_BYTES).then(|| self.discard());
-            };
-            let mut line = self.buffer.split_to(end + 1);
-            line.truncate(end);
-            if line.last() == Some(&b'\r') {
-                line.truncate(end - 1);
-            }
+            let Line::Whole(line) = self.next_line()? else { return Some(self.discard()) };
             if line.is_empty() {
                 if self.has_data {
                     self.has_data = false;
@@ -65,9 +76,43 @@ impl Parser {
         }
     }
 
+    /// The next line, `None` until one has arrived (or the unfinished one is too long).
+    fn next_line(&mut self) -> Option<Line> {
+        if self.after_cr && !self.buffer.is_empty() {
+            self.after_cr = false;
+            if self.buffer[0] == b'\n' {
+                self.buffer.advance(1);
+            }
+        }
+        let unsearched = &self.buffer[self.searched..];
+        let found = memchr::memchr2(b'\n', b'\r', unsearched);
+        #[cfg(test)]
+        {
+            self.looked_at += found.map_or(unsearched.len(), |at| at + 1);
+        }
+        let Some(found) = found else {
+            self.searched = self.buffer.len();
+            return (self.buffer.len() > MAX_EVENT_BYTES).then_some(Line::TooLong);
+        };
+        let end = self.searched + found;
+        self.searched = 0;
+        let cr = self.buffer[end] == b'\r';
+        let mut line = self.buffer.split_to(end + 1);
+        line.truncate(end);
+        if cr {
+            match self.buffer.first() {
+                Some(b'\n') => self.buffer.advance(1),
+                Some(_) => {}
+                None => self.after_cr = true,
+            }
+        }
+        Some(Line::Whole(line))
+    }
+
     /// Drops everything buffered after an oversized event, so parsing can go on.
     fn discard(&mut self) -> Parsed {
         self.buffer.clear();
+        self.searched = 0;
         self.data.clear();
         self.has_data = false;
         Parsed::TooLarge
@@ -193,6 +238,50 @@ mod tests {
     fn crlf_comments_and_event_lines_are_handled() {
         let got = events(&[b": ping\r\n\r\nevent: x\r\ndata: one\r\ndata: two\r\n\r\n"]);
         assert_eq!(got, vec![Parsed::Event(b"one\ntwo".to_vec())]);
+    }
+
+    #[test]
+    fn lines_may_end_in_a_lone_cr_even_across_reads() {
+        let got = events(&[b"data: a\r\rdata: b\r", b"\ndata: c\r", b"\r", b"data: d\r\n\r\n"]);
+        let want: Vec<Parsed> = [&b"a"[..], b"b\nc", b"d"].iter().map(|d| Parsed::Event(d.to_vec())).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_4_mib_event_in_200_byte_pieces_is_searched_once() {
+        const PIECE: usize = 200;
+        let event = [b"data: ".as_slice(), &vec![b'x'; MAX_EVENT_BYTES - 16], b"\n\n"].concat();
+        let mut parser = Parser::default();
+        let mut got = Vec::new();
+        for piece in event.chunks(PIECE) {
+            parser.feed(piece);
+            while let Some(e) = parser.next_event() {
+                got.push(e);
+            }
+        }
+        assert!(matches!(got.as_slice(), [Parsed::Event(data)] if data.len() == MAX_EVENT_BYTES - 16));
+        assert!(
+            parser.looked_at <= event.len(),
+            "looked at {} bytes for a {}-byte event",
+            parser.looked_at,
+            event.len()
+        );
+    }
+
+    #[test]
+    fn an_unfinished_line_over_the_limit_fed_in_pieces_is_refused() {
+        let mut parser = Parser::default();
+        parser.feed(b"data: ");
+        let piece = vec![b'x'; 64 * 1024];
+        let mut fed = b"data: ".len();
+        while fed + piece.len() <= MAX_EVENT_BYTES {
+            parser.feed(&piece);
+            fed += piece.len();
+            assert_eq!(parser.next_event(), None, "{fed} bytes are within the limit");
+        }
+        parser.feed(&piece);
+        assert_eq!(parser.next_event(), Some(Parsed::TooLarge), "refused once over the limit");
+        assert!(parser.buffer.is_empty(), "nothing kept after refusing");
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub struct HeadWatch {
     /// The client's first bytes have settled HTTP/1 or HTTP/2 (hyper's own head timeout only
     /// runs from then on).
     decided: AtomicBool,
+    /// The client's first bytes were the HTTP/2 preface.
+    http2: AtomicBool,
     /// hyper ended the connection because a request head did not arrive in time.
     timed_out: AtomicBool,
 }
@@ -32,6 +34,11 @@ impl HeadWatch {
     /// Whether the client's first bytes have settled the HTTP version.
     pub fn decided(&self) -> bool {
         self.decided.load(Ordering::Acquire)
+    }
+
+    /// Whether the client speaks HTTP/2 (its first bytes were the whole preface).
+    pub fn is_http2(&self) -> bool {
+        self.http2.load(Ordering::Acquire)
     }
 
     /// Marks the connection as ended by the header timeout, so the stream answers 408 when it
@@ -61,11 +68,17 @@ impl Inbound {
     fn note_read(&mut self, bytes: &[u8]) {
         self.mid_request = true;
         if !self.decided {
-            if let Some(seen) = preface_so_far(self.preface_seen, bytes) {
-                self.preface_seen = seen;
-            } else {
-                self.decided = true;
-                self.watch.decided.store(true, Ordering::Release);
+            match preface_so_far(self.preface_seen, bytes) {
+                Preface::Partly(seen) => self.preface_seen = seen,
+                Preface::Whole => {
+                    self.decided = true;
+                    self.watch.http2.store(true, Ordering::Release);
+                    self.watch.decided.store(true, Ordering::Release);
+                }
+                Preface::Not => {
+                    self.decided = true;
+                    self.watch.decided.store(true, Ordering::Release);
+                }
             }
         }
     }
@@ -130,12 +143,28 @@ impl Drop for Inbound {
     }
 }
 
-/// How much of the HTTP/2 preface has been seen after `bytes` follow `seen` matching ones, or
-/// `None` once the version is settled (a byte that differs, or the whole preface).
-fn preface_so_far(seen: usize, bytes: &[u8]) -> Option<usize> {
+/// What the client's first bytes say about the HTTP/2 preface.
+#[derive(Debug, PartialEq, Eq)]
+enum Preface {
+    /// This many bytes of it so far: the version is not settled yet.
+    Partly(usize),
+    /// All of it: HTTP/2.
+    Whole,
+    /// A byte that differs: HTTP/1.
+    Not,
+}
+
+/// How much of the HTTP/2 preface has been seen after `bytes` follow `seen` matching ones.
+fn preface_so_far(seen: usize, bytes: &[u8]) -> Preface {
     let rest = &H2_PREFACE[seen..];
     let n = bytes.len().min(rest.len());
-    (bytes[..n] == rest[..n] && seen + n < H2_PREFACE.len()).then_some(seen + n)
+    if bytes[..n] != rest[..n] {
+        Preface::Not
+    } else if seen + n == H2_PREFACE.len() {
+        Preface::Whole
+    } else {
+        Preface::Partly(seen + n)
+    }
 }
 
 /// The 408 response, with the body every other error has.
@@ -170,12 +199,17 @@ mod tests {
 
     #[test]
     fn the_first_bytes_settle_the_version() {
-        assert_eq!(preface_so_far(0, b"GET / HTTP/1.1\r\n"), None, "HTTP/1 at the first byte");
-        assert_eq!(preface_so_far(0, b"PRI * "), Some(6), "still possibly HTTP/2");
-        assert_eq!(preface_so_far(6, b"HTTP/1.1"), None, "not the preface after all");
-        assert_eq!(preface_so_far(0, H2_PREFACE), None, "HTTP/2");
-        assert_eq!(preface_so_far(6, &H2_PREFACE[6..]), None, "HTTP/2, in two reads");
-        assert_eq!(preface_so_far(0, b""), Some(0), "nothing yet");
+        assert_eq!(preface_so_far(0, b"GET / HTTP/1.1\r\n"), Preface::Not, "HTTP/1 at the first byte");
+        assert_eq!(preface_so_far(0, b"PRI * "), Preface::Partly(6), "still possibly HTTP/2");
+        assert_eq!(preface_so_far(6, b"HTTP/1.1"), Preface::Not, "not the preface after all");
+        assert_eq!(preface_so_far(0, H2_PREFACE), Preface::Whole, "HTTP/2");
+        assert_eq!(preface_so_far(6, &H2_PREFACE[6..]), Preface::Whole, "HTTP/2, in two reads");
+        assert_eq!(
+            preface_so_far(0, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0"),
+            Preface::Whole,
+            "HTTP/2 and its first frame"
+        );
+        assert_eq!(preface_so_far(0, b""), Preface::Partly(0), "nothing yet");
     }
 
     #[test]
