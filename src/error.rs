@@ -30,6 +30,12 @@ pub enum Error {
     NoDeployment { model: String },
     #[error("Request size is too large. Request size is over {limit_mb} MB. Max size is {limit_mb} MB")]
     TooLarge { limit_mb: u64 },
+    /// A request whose body, or the JSON tree its translation builds, is larger than the
+    /// whole memory budget for request bodies, so it could never be served.
+    #[error(
+        "Request too large to hold: it needs about {need_mb} MiB of memory, more than the {budget_mb} MiB model-router holds for request bodies (MODEL_ROUTER_BODY_BUDGET_MB)"
+    )]
+    OverBudget { need_mb: u64, budget_mb: u64 },
     #[error("Request body could not be read: {0}")]
     BodyRead(String),
     #[error("The request was not received in time.")]
@@ -91,6 +97,10 @@ pub enum Error {
         "litellm.RateLimitError: the gateway is serving its global_max_parallel_requests ({limit}) calls. Try again in {wait_s} seconds."
     )]
     Busy { limit: u32, wait_s: u64 },
+    #[error(
+        "model-router is holding its {budget_mb} MiB budget for request bodies (MODEL_ROUTER_BODY_BUDGET_MB). Try again in {wait_s} seconds."
+    )]
+    BodyBudget { budget_mb: u64, wait_s: u64 },
 }
 
 impl Error {
@@ -107,11 +117,13 @@ impl Error {
             | Error::UnsupportedApi { .. }
             | Error::UnsendableModel { .. }
             | Error::BodyRead(_) => StatusCode::BAD_REQUEST,
-            Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::TooLarge { .. } | Error::OverBudget { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::ClientTimeout | Error::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Error::Upstream { status, .. } | Error::TokenGrant { status, .. } => *status,
             Error::Connect { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-            Error::MissingSecret { .. } | Error::Misconfigured { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Error::MissingSecret { .. } | Error::Misconfigured { .. } | Error::BodyBudget { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Error::AllCoolingDown { .. } | Error::Saturated { .. } | Error::Busy { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
@@ -125,6 +137,7 @@ impl Error {
             Error::Upstream { status, .. } | Error::TokenGrant { status, .. } => upstream_type(*status),
             Error::AllCoolingDown { .. } => "all_deployments_in_cooldown",
             Error::Saturated { .. } | Error::Busy { .. } => "throttling_error",
+            Error::BodyBudget { .. } => "service_unavailable",
             Error::Connect { .. } | Error::MissingSecret { .. } | Error::Misconfigured { .. } => {
                 "internal_server_error"
             }
@@ -181,12 +194,14 @@ impl Error {
         matches!(self, Error::Upstream { status, message, .. } if *status == StatusCode::BAD_REQUEST && SIGNS.iter().any(|s| message.to_lowercase().contains(s)))
     }
 
-    /// Seconds the client should wait before trying again, for the gateway's own 429s.
+    /// Seconds the client should wait before trying again, for the gateway's own 429s and
+    /// its 503 over the body budget.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            Error::AllCoolingDown { wait_s, .. } | Error::Saturated { wait_s, .. } | Error::Busy { wait_s, .. } => {
-                Some(*wait_s)
-            }
+            Error::AllCoolingDown { wait_s, .. }
+            | Error::Saturated { wait_s, .. }
+            | Error::Busy { wait_s, .. }
+            | Error::BodyBudget { wait_s, .. } => Some(*wait_s),
             _ => None,
         }
     }
@@ -210,7 +225,8 @@ impl Error {
             | Error::Misconfigured { .. }
             | Error::AllCoolingDown { .. }
             | Error::Saturated { .. }
-            | Error::Busy { .. } => "internal",
+            | Error::Busy { .. }
+            | Error::BodyBudget { .. } => "internal",
             _ => "client",
         }
     }
@@ -383,6 +399,25 @@ mod tests {
         assert_eq!((e.status(), e.retryable(), e.source_kind()), (StatusCode::SERVICE_UNAVAILABLE, true, "upstream"));
         let e = Error::token_grant("v", "https://oauth2.example/token", StatusCode::OK, "no access_token".into());
         assert_eq!(e.status(), StatusCode::BAD_GATEWAY);
+    }
+
+    #[test]
+    fn the_body_budget_is_a_503_to_retry_and_a_request_beyond_it_a_413() {
+        let busy = Error::BodyBudget { budget_mb: 192, wait_s: 1 };
+        assert_eq!(
+            (busy.status(), busy.kind(), busy.retry_after()),
+            (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", Some(1))
+        );
+        assert_eq!(
+            (busy.source_kind(), busy.anthropic_body()["error"]["type"].as_str()),
+            ("internal", Some("overloaded_error"))
+        );
+        let never = Error::OverBudget { need_mb: 200, budget_mb: 192 };
+        assert_eq!(
+            (never.status(), never.retry_after(), never.source_kind()),
+            (StatusCode::PAYLOAD_TOO_LARGE, None, "client")
+        );
+        assert!(!busy.retryable() && !never.falls_back(), "no other deployment would hold it for less");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 pub use crate::call::Call;
 
+use crate::budget::{self, Budget};
 use crate::cooldown::Cooldowns;
 use crate::error::Error;
 use crate::limits::Limits;
@@ -40,6 +41,8 @@ pub struct Gateway {
     pub tracer: Tracer,
     pub cooldowns: Cooldowns,
     pub limits: Limits,
+    /// The memory budget request bodies are charged to.
+    pub budget: Budget,
     draining: AtomicBool,
 }
 
@@ -61,6 +64,9 @@ impl Gateway {
         let draining = AtomicBool::new(false);
         let cooldowns = Cooldowns::new(table.deployments.len());
         let limits = Limits::new(table.deployments.len(), table.general.global_max_parallel);
+        let max_body = table.general.max_request_bytes;
+        let budget =
+            Budget::new(settings.body_budget.unwrap_or_else(|| budget::sized_to(budget::memory_limit(), max_body)));
         Ok(Gateway {
             table,
             settings,
@@ -72,6 +78,7 @@ impl Gateway {
             tracer,
             cooldowns,
             limits,
+            budget,
             draining,
         })
     }
@@ -81,6 +88,14 @@ impl Gateway {
         let mut warnings = Vec::new();
         if self.master_key.is_none() {
             warnings.push("no master key configured: every caller is let in".to_owned());
+        }
+        let max_body = self.table.general.max_request_bytes;
+        if self.budget.total() < max_body {
+            warnings.push(format!(
+                "MODEL_ROUTER_BODY_BUDGET_MB ({} MiB) is below max_request_size_mb ({} MiB): larger bodies get 413",
+                self.budget.total() >> 20,
+                max_body >> 20
+            ));
         }
         for (d, endpoint) in self.table.deployments.iter().zip(&self.endpoints) {
             if let Err(why) = endpoint {
@@ -190,14 +205,19 @@ impl Gateway {
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         let (parts, body) = request.into_parts();
-        let body = parse::read_body(body, &parts.headers, self.table.general.max_request_bytes).await?;
-        let request: CallRequest = parse::call_request(api, path_model, &body)?;
+        let limit = self.table.general.max_request_bytes;
+        // The charge is held as long as the body: until the call's attempts are over.
+        let (body, charge) = parse::read_body(body, &parts.headers, limit, &self.budget).await?;
+        let request: CallRequest = parse::request(api, path_model, &body)?;
+        drop(body); // the request's members hold what is left of it
         call.requested = Some(request.model.clone());
         let target = resolve::resolve(self.table, &request.model).map_err(|why| match why {
             Unresolved::InvalidModel => Error::InvalidModel { route: api.route(), model: request.model.clone() },
             Unresolved::NoDeployment => Error::NoDeployment { model: request.model.clone() },
         })?;
-        crate::retry::call(self, target, &request, &parts.headers, call).await
+        let reply = crate::retry::call(self, target, &request, &parts.headers, call).await;
+        drop((request, charge));
+        reply
     }
 
     /// The resolved endpoint of an available deployment.

@@ -22,7 +22,8 @@
 //!    `/v1/messages`).
 //!
 //! [`catalog`] answers what needs no provider (models, model info, health); [`settings`]
-//! holds what is read from the environment at start-up.
+//! holds what is read from the environment at start-up; [`budget`] bounds the memory that
+//! request bodies (and the trees translations build from them) hold at once.
 
 #![forbid(unsafe_code)]
 
@@ -44,6 +45,7 @@ pub mod upstream;
 pub mod respond;
 
 // Beside the stages.
+pub mod budget;
 pub mod error;
 pub mod catalog;
 pub mod settings;

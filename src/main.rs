@@ -21,7 +21,8 @@ const USAGE: &str = "usage: model-router [--version]
 
 Serves the routes compiled into this binary (see --version) on HOST:PORT
 (default 0.0.0.0:4000). Environment: HOST, PORT, RUST_LOG (default info),
-LOG_FORMAT (json|text), MODEL_ROUTER_DRAIN_SECONDS (default 25), SSL_CERT_FILE,
+LOG_FORMAT (json|text), MODEL_ROUTER_DRAIN_SECONDS (default 25),
+MODEL_ROUTER_BODY_BUDGET_MB (default: the memory limit less 64 MiB), SSL_CERT_FILE,
 and the variables the routes name (os.environ/NAME, OPENAI_API_KEY, ...).";
 
 fn main() -> ExitCode {
@@ -84,7 +85,8 @@ async fn run(settings: Settings) -> ExitCode {
         }
     };
     let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    tracing::info!(%addr, version = %version_line(), "listening");
+    let body_budget_mib = gateway.budget.total() >> 20;
+    tracing::info!(%addr, version = %version_line(), body_budget_mib, "listening");
     server::serve(listener, Arc::new(gateway), shutdown_signal()).await;
     ExitCode::SUCCESS
 }

@@ -2,14 +2,18 @@
 //! parsed into a [`CallRequest`] whose fields stay raw JSON, so parameters the gateway does
 //! not own reach the provider byte for byte. The request goes on to `resolve`.
 
-use std::collections::BTreeMap;
+mod fields;
+
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::HeaderMap;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use serde_json::value::RawValue;
 
+pub use fields::{Fields, Item, Member};
+
+use crate::budget::{Budget, Charge};
 use crate::error::Error;
 use crate::route::Api;
 
@@ -20,52 +24,12 @@ pub const MAX_MODEL_LEN: usize = 512;
 /// Time allowed to receive a request body once its head has arrived.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(60);
 const BYTES_PER_MB: u64 = 1024 * 1024;
-
-/// A JSON object's members, values kept as raw JSON. A repeated key keeps its last value,
-/// as Python's `json` (and so LiteLLM) does, so gateway and provider read the same request.
-#[derive(Debug, Clone, Default)]
-pub struct Fields(BTreeMap<String, Box<RawValue>>);
-
-impl Fields {
-    pub fn get(&self, key: &str) -> Option<&RawValue> {
-        self.0.get(key).map(AsRef::as_ref)
-    }
-
-    /// A string member, `None` when absent or not a string.
-    pub fn text(&self, key: &str) -> Option<String> {
-        self.get(key).and_then(|raw| serde_json::from_str(raw.get()).ok())
-    }
-
-    pub fn contains(&self, key: &str) -> bool {
-        self.0.contains_key(key)
-    }
-
-    pub fn insert(&mut self, key: &str, value: Box<RawValue>) {
-        self.0.insert(key.to_owned(), value);
-    }
-
-    pub fn remove(&mut self, key: &str) -> Option<Box<RawValue>> {
-        self.0.remove(key)
-    }
-
-    /// The object as compact JSON.
-    pub fn to_json(&self) -> Vec<u8> {
-        let size = self.0.iter().map(|(k, v)| k.len() + v.get().len() + 4).sum::<usize>() + 2;
-        let mut out = Vec::with_capacity(size);
-        out.push(b'{');
-        for (i, (key, value)) in self.0.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            // Writing a String into a Vec cannot fail.
-            let _ = serde_json::to_writer(&mut out, key);
-            out.push(b':');
-            out.extend_from_slice(value.get().as_bytes());
-        }
-        out.push(b'}');
-        out
-    }
-}
+/// What a JSON text costs as a `serde_json::Value` tree, at most, beyond its own bytes: each
+/// value its slot and the slack of the vector holding it, each object one B-tree leaf, each
+/// string (keys too) its allocation ([`Shape::tree_bytes`]).
+const TREE_BYTES_PER_VALUE: u64 = 64;
+const TREE_BYTES_PER_OBJECT: u64 = 640;
+const TREE_BYTES_PER_STRING: u64 = 32;
 
 /// A model call as the gateway needs to see it.
 #[derive(Debug, Clone)]
@@ -77,32 +41,98 @@ pub struct CallRequest {
     /// `stream_options.include_usage`.
     pub include_usage: bool,
     pub fields: Fields,
+    /// Bytes of memory the request holds under its body's budget charge (its body's
+    /// length), beside which a translation charges what it builds.
+    pub held: u64,
 }
 
-/// Reads the body, refusing more than `limit` bytes (413) or a body that does not arrive
-/// within [`BODY_TIMEOUT`] (408).
-pub async fn read_body<B>(body: B, headers: &HeaderMap, limit: u64) -> Result<Bytes, Error>
+/// Reads the body, refusing more than `limit` bytes (413), a body that does not arrive
+/// within [`BODY_TIMEOUT`] (408), and one the memory `budget` cannot hold now (503). The
+/// body is charged to the budget as it arrives: its `Content-Length` up front, else chunk by
+/// chunk; the charge comes back with the body, to be held as long as the body is.
+///
+/// A body refused for memory is still read to its end (up to `limit`) and dropped as it
+/// comes, so an HTTP/1.1 client that sends all of its body before reading the answer hears
+/// the 503 rather than a reset connection; one waiting on `Expect: 100-continue` is answered
+/// before it sends any.
+pub async fn read_body<B>(body: B, headers: &HeaderMap, limit: u64, budget: &Budget) -> Result<(Bytes, Charge), Error>
 where
     B: http_body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    let too_large = Error::TooLarge { limit_mb: limit.div_ceil(BYTES_PER_MB) };
     let declared =
         headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > limit) {
-        return Err(too_large);
+        return Err(Error::TooLarge { limit_mb: limit.div_ceil(BYTES_PER_MB) });
     }
-    let limited = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
-    match tokio::time::timeout(BODY_TIMEOUT, limited.collect()).await {
+    let waits = headers.get(http::header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let read = async {
+        let mut body = std::pin::pin!(body);
+        let refused = match budget.charge(declared.unwrap_or(0)) {
+            Err(refused) if waits => return Err(refused),
+            Err(refused) => refused,
+            Ok(charge) => match collect(body.as_mut(), declared, limit, charge).await {
+                Err(refused @ (Error::BodyBudget { .. } | Error::OverBudget { .. })) => refused,
+                done => return done,
+            },
+        };
+        discard(body, limit).await;
+        Err(refused)
+    };
+    match tokio::time::timeout(BODY_TIMEOUT, read).await {
         Err(_) => Err(Error::ClientTimeout),
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large),
-        Ok(Err(e)) => Err(Error::BodyRead(e.to_string())),
+        Ok(read) => read,
     }
 }
 
-/// Parses a model call. `path_model` (Azure-style routes) stands in for a missing `model`.
+/// The body's bytes, growing `charge` as they arrive.
+async fn collect<B>(
+    mut body: std::pin::Pin<&mut B>,
+    declared: Option<u64>,
+    limit: u64,
+    mut charge: Charge,
+) -> Result<(Bytes, Charge), Error>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    // The declared length is at most `limit`, so this allocation is bounded.
+    let mut buf = Vec::with_capacity(usize::try_from(declared.unwrap_or(0)).unwrap_or(0));
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| Error::BodyRead(e.to_string()))?;
+        let Ok(data) = frame.into_data() else { continue };
+        let len = (buf.len() + data.len()) as u64;
+        if len > limit {
+            return Err(Error::TooLarge { limit_mb: limit.div_ceil(BYTES_PER_MB) });
+        }
+        if len > charge.bytes() {
+            charge.grow(len - charge.bytes())?;
+        }
+        buf.extend_from_slice(&data);
+    }
+    Ok((Bytes::from(buf), charge))
+}
+
+/// Reads the rest of a refused body, up to `limit` bytes, keeping none of it.
+async fn discard<B: http_body::Body<Data = Bytes>>(mut body: std::pin::Pin<&mut B>, limit: u64) {
+    let mut seen = 0u64;
+    while let Some(Ok(frame)) = body.frame().await {
+        seen += frame.data_ref().map_or(0, |data| data.len() as u64);
+        if seen > limit {
+            return;
+        }
+    }
+}
+
+/// Parses a model call from a body the caller only borrows (a copy is made); the gateway
+/// hands over its body with [`request`].
 pub fn call_request(api: Api, path_model: Option<&str>, body: &[u8]) -> Result<CallRequest, Error> {
+    request(api, path_model, &Bytes::copy_from_slice(body))
+}
+
+/// Parses a model call; its members stay slices of `body`. `path_model` (Azure-style
+/// routes) stands in for a missing `model`.
+pub fn request(api: Api, path_model: Option<&str>, body: &Bytes) -> Result<CallRequest, Error> {
     let fields = object(body)?;
     let route = api.route();
     let model = match (fields.get("model"), path_model) {
@@ -129,54 +159,79 @@ pub fn call_request(api: Api, path_model: Option<&str>, body: &[u8]) -> Result<C
     if let Some(param) = required.iter().find(|p| !fields.contains(p)) {
         return Err(Error::MissingParam { route, param });
     }
-    let stream = match fields.get("stream").map(RawValue::get) {
+    let stream = match fields.get("stream").as_deref().map(RawValue::get) {
         None | Some("null" | "false") => false,
         Some("true") => true,
         Some(_) => return Err(Error::BadParam { route, param: "stream", reason: "must be true or false".into() }),
     };
     let include_usage = fields
-        .get("stream_options")
-        .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw.get()).ok())
+        .value("stream_options")
         .and_then(|v| v.get("include_usage").and_then(serde_json::Value::as_bool))
         .unwrap_or(false);
-    Ok(CallRequest { api, model, stream, include_usage, fields })
+    Ok(CallRequest { api, model, stream, include_usage, fields, held: body.len() as u64 })
 }
 
-/// A body that must be one JSON object, nested no deeper than [`MAX_JSON_DEPTH`].
-pub fn object(body: &[u8]) -> Result<Fields, Error> {
-    if depth(body) > MAX_JSON_DEPTH {
+/// A body that must be one JSON object, nested no deeper than [`MAX_JSON_DEPTH`]; its
+/// members are slices of it.
+fn object(body: &Bytes) -> Result<Fields, Error> {
+    if scan(body).depth > MAX_JSON_DEPTH {
         return Err(Error::BadJson(format!("nested deeper than {MAX_JSON_DEPTH} levels")));
     }
-    let map: BTreeMap<String, Box<RawValue>> = serde_json::from_slice(body).map_err(|e| {
+    let fields = Fields::parse(body).map_err(|e| {
         if e.is_data() {
             Error::BadJson("the request body must be a JSON object".into())
         } else {
             Error::BadJson(e.to_string())
         }
     })?;
-    Ok(Fields(map))
+    Ok(fields)
 }
 
-/// The deepest bracket nesting in `json`, ignoring brackets inside strings. String
-/// contents, most of a chat request, are skipped with `memchr` rather than byte by byte.
-fn depth(json: &[u8]) -> usize {
-    let (mut depth, mut deepest, mut at) = (0usize, 0usize, 0usize);
+/// What one pass over a JSON text learns of its structure.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    /// The deepest bracket nesting.
+    pub depth: usize,
+    /// Values after the first (`,` and `:` outside strings).
+    pub values: u64,
+    pub objects: u64,
+    /// String literals, keys included.
+    pub strings: u64,
+}
+
+impl Shape {
+    /// The most memory a text of `len` bytes of this shape takes as a tree.
+    pub fn tree_bytes(&self, len: usize) -> u64 {
+        (len as u64)
+            + (self.values + 1) * TREE_BYTES_PER_VALUE
+            + self.objects * TREE_BYTES_PER_OBJECT
+            + self.strings * TREE_BYTES_PER_STRING
+    }
+}
+
+/// The [`Shape`] of `json`, ignoring brackets inside strings. String contents, most of a
+/// chat request, are skipped with `memchr` rather than byte by byte.
+pub fn scan(json: &[u8]) -> Shape {
+    let (mut shape, mut depth, mut at) = (Shape::default(), 0usize, 0usize);
     while let Some(&b) = json.get(at) {
         match b {
             b'"' => {
+                shape.strings += 1;
                 at = after_string(json, at + 1);
                 continue;
             }
             b'{' | b'[' => {
+                shape.objects += u64::from(b == b'{');
                 depth += 1;
-                deepest = deepest.max(depth);
+                shape.depth = shape.depth.max(depth);
             }
             b'}' | b']' => depth = depth.saturating_sub(1),
+            b',' | b':' => shape.values += 1,
             _ => {}
         }
         at += 1;
     }
-    deepest
+    shape
 }
 
 /// Where the string whose contents start at `from` ends (just past its closing quote), or
@@ -262,17 +317,27 @@ mod tests {
         #[test]
         fn depth_agrees_with_the_bytewise_scan(json in proptest::collection::vec(
             proptest::sample::select(b"\"\\[]{}a:,".to_vec()), 0..200)) {
-            proptest::prop_assert_eq!(depth(&json), depth_bytewise(&json));
+            proptest::prop_assert_eq!(scan(&json).depth, depth_bytewise(&json));
         }
     }
 
     #[test]
     fn depth_ignores_brackets_in_strings() {
+        let depth = |json: &[u8]| scan(json).depth;
         assert_eq!(depth(br#"{"a":"[[[[\"[["}"#), 1);
         assert_eq!(depth(br#"{"a":"\\","b":[[1]]}"#), 3, "an escaped backslash does not escape the quote");
         assert_eq!(depth(br#"{"a":"[[[ never closed"#), 1);
         assert_eq!(depth(br#"{"a":"ends in an escape\"#), 1);
         assert_eq!(depth(br#"{"a":[{"b":[]}]}"#), 4);
+    }
+
+    #[test]
+    fn the_shape_counts_values_objects_and_strings_outside_strings() {
+        let shape = scan(br#"{"a":[1,{"b":"x,:{"}],"c":null}"#);
+        assert_eq!(shape, Shape { depth: 3, values: 5, objects: 2, strings: 4 });
+        let small = scan(br#"{"s":"a long string with no structure at all"}"#).tree_bytes(49);
+        let many = scan(br"[{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}]").tree_bytes(49);
+        assert!(many > 10 * small, "many small nodes cost more than one string: {many} vs {small}");
     }
 
     #[test]

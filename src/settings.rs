@@ -21,6 +21,7 @@ pub const DEFAULT_MAX_HEAD_BYTES: usize = 64 * 1024;
 pub const DEFAULT_MAX_UPSTREAM_BYTES: usize = 64 * 1024 * 1024;
 /// Most client connections open at once; more are answered 503 and closed.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+const BYTES_PER_MIB: u64 = 1024 * 1024;
 /// Time allowed to open a TCP (and TLS) connection upstream.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -43,6 +44,9 @@ pub struct Settings {
     pub max_upstream_bytes: usize,
     pub connect_timeout: Duration,
     pub max_connections: usize,
+    /// `MODEL_ROUTER_BODY_BUDGET_MB`: bytes of request bodies held at once; `None` sizes it
+    /// to the memory limit (`budget::sized_to`).
+    pub body_budget: Option<u64>,
     pub log_format: LogFormat,
     /// `SSL_CERT_FILE`: extra PEM roots trusted upstream, beside the compiled-in ones.
     pub extra_roots: Option<String>,
@@ -62,6 +66,7 @@ impl Default for Settings {
             max_upstream_bytes: DEFAULT_MAX_UPSTREAM_BYTES,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            body_budget: None,
             log_format: LogFormat::Json,
             extra_roots: None,
             vars: HashMap::new(),
@@ -71,8 +76,8 @@ impl Default for Settings {
 
 impl Settings {
     /// Settings from environment variables (`HOST`, `PORT`, `MODEL_ROUTER_DRAIN_SECONDS`,
-    /// `MODEL_ROUTER_MAX_CONNECTIONS`, `LOG_FORMAT`, `SSL_CERT_FILE`); the rest of `vars` is
-    /// kept for secrets.
+    /// `MODEL_ROUTER_MAX_CONNECTIONS`, `MODEL_ROUTER_BODY_BUDGET_MB`, `LOG_FORMAT`,
+    /// `SSL_CERT_FILE`); the rest of `vars` is kept for secrets.
     pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, String> {
         let vars: HashMap<String, String> = vars.into_iter().collect();
         let mut settings = Settings::default();
@@ -90,6 +95,14 @@ impl Settings {
         if let Some(max) = vars.get("MODEL_ROUTER_MAX_CONNECTIONS") {
             settings.max_connections =
                 max.parse().map_err(|_| format!("MODEL_ROUTER_MAX_CONNECTIONS={max} is not a whole number"))?;
+        }
+        if let Some(mb) = vars.get("MODEL_ROUTER_BODY_BUDGET_MB") {
+            let mb: u64 = mb
+                .parse()
+                .ok()
+                .filter(|mb| *mb > 0)
+                .ok_or_else(|| format!("MODEL_ROUTER_BODY_BUDGET_MB={mb} is not a whole number of MiB above 0"))?;
+            settings.body_budget = Some(mb.saturating_mul(BYTES_PER_MIB));
         }
         settings.log_format = match vars.get("LOG_FORMAT").map(String::as_str) {
             None | Some("" | "json") => LogFormat::Json,
@@ -115,6 +128,24 @@ impl Settings {
         match setting {
             Setting::Literal(value) => Ok(value.to_owned()),
             Setting::Env(name) => self.var(table, name).ok_or(name),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Settings, String> {
+        Settings::from_vars(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
+    }
+
+    #[test]
+    fn the_body_budget_is_whole_mib_or_left_to_the_memory_limit() {
+        assert_eq!(from(&[]).map(|s| s.body_budget), Ok(None));
+        assert_eq!(from(&[("MODEL_ROUTER_BODY_BUDGET_MB", "40")]).map(|s| s.body_budget), Ok(Some(40 * BYTES_PER_MIB)));
+        for bad in ["0", "-1", "1.5", "lots"] {
+            assert!(from(&[("MODEL_ROUTER_BODY_BUDGET_MB", bad)]).is_err(), "{bad}");
         }
     }
 }

@@ -8,13 +8,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request};
-use http_body_util::Full;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::settings::Settings;
 use crate::table::{Table, hex};
-use crate::upstream::Client;
+use crate::upstream::{Client, Outgoing};
 
 /// Where OTLP/HTTP listens when `otel` is named without an endpoint.
 const DEFAULT_ENDPOINT: &str = "http://localhost:4318";
@@ -236,7 +235,7 @@ impl Exporter {
         for (name, value) in &self.headers {
             request = request.header(name, value);
         }
-        let Ok(request) = request.body(Full::new(Bytes::from(body.to_string()))) else { return };
+        let Ok(request) = request.body(Outgoing::from(Bytes::from(body.to_string()))) else { return };
         let deadline = std::time::Instant::now() + EXPORT_TIMEOUT;
         match self.client.send(request, deadline, "OTLPExporter").await {
             Ok(response) if response.status().is_success() => {}

@@ -1,13 +1,18 @@
 //! The one pooled upstream client: keep-alive, TCP_NODELAY, rustls with the compiled-in
 //! webpki roots plus `SSL_CERT_FILE`, HTTP/1.1 or h2 by ALPN, and the connect and
-//! time-to-headers limits. `provider` builds the request; the reply goes to `respond`.
+//! time-to-headers limits. `provider` builds the request and its [`Outgoing`] body; the
+//! reply goes to `respond`.
+
+mod json;
+mod outgoing;
+
+pub use json::json_len;
+pub use outgoing::{Builder, Outgoing, keeps};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client as HyperClient;
@@ -27,7 +32,7 @@ const POOL_MAX_IDLE_PER_HOST: usize = 64;
 /// The pooled HTTP(S) client every provider call goes through.
 #[derive(Clone)]
 pub struct Client {
-    inner: HyperClient<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    inner: HyperClient<HttpsConnector<HttpConnector>, Outgoing>,
 }
 
 impl Client {
@@ -71,7 +76,7 @@ impl Client {
     /// Sends `request` and waits for the response head until `deadline`.
     pub async fn send(
         &self,
-        request: Request<Full<Bytes>>,
+        request: Request<Outgoing>,
         deadline: Instant,
         exception: &'static str,
     ) -> Result<Response<Incoming>, Error> {

@@ -7,7 +7,8 @@ pub mod request;
 pub mod response;
 pub mod stream;
 
-use bytes::Bytes;
+use std::borrow::Cow;
+
 use http::{HeaderMap, HeaderName};
 
 use super::translate::{self, Events, Provider};
@@ -16,6 +17,7 @@ use super::{Attempt, Reply, head};
 use crate::error::Error;
 use crate::gateway::Gateway;
 use crate::parse::CallRequest;
+use crate::upstream::Outgoing;
 
 /// The Messages API version every request names.
 pub const API_VERSION: &str = "2023-06-01";
@@ -47,31 +49,34 @@ pub const PROVIDER: Provider = Provider {
 pub async fn forward(
     gateway: &Gateway,
     attempt: &Attempt<'_>,
-    request: &CallRequest,
+    chat: Cow<'_, CallRequest>,
     client_headers: &HeaderMap,
 ) -> Result<Reply, Error> {
-    let fields = translate::chat_fields(attempt, request, &PROVIDER, gateway.table.router.drop_params)?;
-    let outgoing = request::translate(fields, attempt.upstream_model, request.stream)?;
+    let (streaming, include_usage, held) = (chat.stream, chat.include_usage, chat.held);
+    // The charges for what the translation holds are kept until the reply is back.
+    let (fields, members) = translate::chat_fields(gateway, attempt, chat, &PROVIDER)?;
+    let mut messages = gateway.budget.charge_beside(held + members.bytes(), 0)?;
+    let outgoing = request::translate(fields, attempt.upstream_model, streaming, &mut messages)?;
     let key = attempt.endpoint.key.as_deref().unwrap_or_default();
     let mut auth =
         vec![(HeaderName::from_static("x-api-key"), key), (HeaderName::from_static("anthropic-version"), API_VERSION)];
     if let Some(beta) = outgoing.beta {
         auth.push((HeaderName::from_static("anthropic-beta"), beta));
     }
-    let body = Bytes::from(outgoing.body.to_string());
-    let upstream = head::request(gateway, attempt, url(attempt), request.stream, client_headers, &auth, body)?;
+    let upstream = head::request(gateway, attempt, url(attempt), streaming, client_headers, &auth, outgoing.body)?;
     // The usage chunk is written when the gateway wants it for metrics too; `respond` keeps
     // it from a client that did not ask.
-    let usage = request.include_usage || attempt.stream_usage;
-    let events = request.stream.then(|| Events::Anthropic(stream::Events::new(translate::completion_id(), usage)));
+    let usage = include_usage || attempt.stream_usage;
+    let events = streaming.then(|| Events::Anthropic(stream::Events::new(translate::completion_id(), usage)));
     translate::exchange(gateway, attempt, upstream, EXCEPTION, events, |body| {
         response::translate(body, &translate::completion_id(), translate::now())
     })
     .await
 }
 
-/// A `/v1/messages` call relayed as it is: the client's body with the gateway's own fields
-/// out (Anthropic's `metadata` kept) and `model` set to the deployment's, the deployment's
+/// A `/v1/messages` call relayed as it is: the client's body (its members slices of it, not
+/// copies) with the gateway's own fields out (Anthropic's `metadata` kept) and `model` set
+/// to the deployment's, the deployment's
 /// key, the client's `anthropic-version` and `anthropic-beta` kept. The reply, JSON or SSE,
 /// goes back untranslated; `respond` sets `model` to the requested name.
 pub async fn relay(
@@ -95,7 +100,7 @@ pub async fn relay(
     if let Some(beta) = client("anthropic-beta") {
         auth.push((HeaderName::from_static("anthropic-beta"), beta));
     }
-    let body = Bytes::from(fields.to_json());
+    let body = Outgoing::object(fields);
     let upstream = head::request(gateway, attempt, url(attempt), request.stream, client_headers, &auth, body)?;
     translate::send(gateway, attempt, upstream, EXCEPTION).await
 }

@@ -10,15 +10,18 @@ pub mod response;
 pub mod schema;
 pub mod stream;
 
-use bytes::Bytes;
+use std::borrow::Cow;
+
 use http::{HeaderMap, HeaderName};
 
 use super::translate::{self, Events, Provider};
 use super::url::{Refused, Room, Url};
 use super::{Attempt, Reply, head};
+use crate::budget::Charge;
 use crate::error::Error;
 use crate::gateway::Gateway;
 use crate::parse::CallRequest;
+use crate::upstream::Outgoing;
 
 pub const EXCEPTION: &str = "GeminiException";
 /// The URL segment a Gemini model fills (`vertex` shares it).
@@ -52,34 +55,43 @@ pub const PROVIDER: Provider = Provider {
 pub async fn forward(
     gateway: &Gateway,
     attempt: &Attempt<'_>,
-    request: &CallRequest,
+    chat: Cow<'_, CallRequest>,
     client_headers: &HeaderMap,
 ) -> Result<Reply, Error> {
-    let prepared = prepare(gateway, attempt, request, &PROVIDER)?;
+    let prepared = prepare(gateway, attempt, chat, &PROVIDER)?;
     let key = attempt.endpoint.key.as_deref().unwrap_or_default();
     let auth = [(HeaderName::from_static("x-goog-api-key"), key)];
-    exchange(gateway, attempt, request, client_headers, prepared, &auth, EXCEPTION).await
+    exchange(gateway, attempt, client_headers, prepared, &auth, EXCEPTION).await
 }
 
 /// A translated call ready to send: `generateContent` (or the SSE stream) under the
-/// endpoint's base, and the body. `vertex` sends the same with its own credentials.
+/// endpoint's base, the body, and what the reply needs of the request. `vertex` sends the
+/// same with its own credentials.
 pub struct Prepared {
     pub url: Url,
-    pub body: Bytes,
+    pub body: Outgoing,
+    pub stream: bool,
+    pub include_usage: bool,
+    /// The memory budget's charges for the translation (its other members' trees, its
+    /// messages), held until the reply is back.
+    pub charges: (Charge, Charge),
 }
 
 /// Checks and translates the chat call for `provider` (`gemini` or `vertex_ai`).
 pub fn prepare(
     gateway: &Gateway,
     attempt: &Attempt<'_>,
-    request: &CallRequest,
+    chat: Cow<'_, CallRequest>,
     provider: &Provider,
 ) -> Result<Prepared, Error> {
+    let request = &*chat;
+    let (stream, include_usage, held) = (request.stream, request.include_usage, request.held);
     let url = url(&attempt.endpoint.base, attempt.upstream_model, request.stream)
         .map_err(|why| super::unsendable(attempt.deployment, &request.model, why))?;
-    let fields = translate::chat_fields(attempt, request, provider, gateway.table.router.drop_params)?;
-    let body = request::translate(fields)?;
-    Ok(Prepared { url, body: Bytes::from(body.to_string()) })
+    let (fields, members) = translate::chat_fields(gateway, attempt, chat, provider)?;
+    let mut messages = gateway.budget.charge_beside(held + members.bytes(), 0)?;
+    let body = request::translate(fields, &mut messages)?;
+    Ok(Prepared { url, body, stream, include_usage, charges: (members, messages) })
 }
 
 /// `{base}/models/{model}:generateContent`, or `:streamGenerateContent?alt=sse`; the model is
@@ -93,18 +105,17 @@ pub fn url(base: &str, model: &str, stream: bool) -> Result<Url, Refused> {
 pub async fn exchange(
     gateway: &Gateway,
     attempt: &Attempt<'_>,
-    request: &CallRequest,
     client_headers: &HeaderMap,
     prepared: Prepared,
     auth: &[(HeaderName, &str)],
     exception: &'static str,
 ) -> Result<Reply, Error> {
-    let Prepared { url, body } = prepared;
-    let upstream = head::request(gateway, attempt, url, request.stream, client_headers, auth, body)?;
+    let Prepared { url, body, stream: streaming, include_usage, charges: _charges } = prepared;
+    let upstream = head::request(gateway, attempt, url, streaming, client_headers, auth, body)?;
     // The usage chunk is written when the gateway wants it for metrics too; `respond` keeps
     // it from a client that did not ask.
-    let usage = request.include_usage || attempt.stream_usage;
-    let events = request.stream.then(|| Events::Gemini(stream::Events::new(translate::completion_id(), usage)));
+    let usage = include_usage || attempt.stream_usage;
+    let events = streaming.then(|| Events::Gemini(stream::Events::new(translate::completion_id(), usage)));
     translate::exchange(gateway, attempt, upstream, exception, events, |body| {
         response::translate(body, &translate::completion_id(), translate::now(), &mut response::call_id)
     })

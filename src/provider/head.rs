@@ -4,16 +4,15 @@
 //! headers that may travel ([`forward_client_headers`]): never one the caller's key can be
 //! in, never a hop-by-hop one. The request goes on to `upstream`.
 
-use bytes::Bytes;
 use http::header::{ACCEPT, CONNECTION, CONTENT_TYPE, USER_AGENT};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request};
-use http_body_util::Full;
 
 use super::Attempt;
 use super::openai::misconfigured;
 use super::url::Url;
 use crate::error::Error;
 use crate::gateway::Gateway;
+use crate::upstream::Outgoing;
 
 pub const GATEWAY_USER_AGENT: &str = concat!("model-router/", env!("CARGO_PKG_VERSION"));
 
@@ -34,8 +33,8 @@ pub fn request(
     stream: bool,
     client_headers: &HeaderMap,
     auth: &[(HeaderName, &str)],
-    body: Bytes,
-) -> Result<Request<Full<Bytes>>, Error> {
+    body: Outgoing,
+) -> Result<Request<Outgoing>, Error> {
     let mut builder = Request::builder()
         .method(Method::POST)
         .uri(url.into_string())
@@ -58,7 +57,7 @@ pub fn request(
         let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| misconfigured(attempt, e.to_string()))?;
         headers.insert(name, header_value(attempt, value)?);
     }
-    builder.body(Full::new(body)).map_err(|e| misconfigured(attempt, e.to_string()))
+    builder.body(body).map_err(|e| misconfigured(attempt, e.to_string()))
 }
 
 /// Appends to `out` the client's headers that may reach a provider: `x-` ones, except the

@@ -7,15 +7,17 @@ pub mod request;
 pub mod response;
 pub mod stream;
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use http::HeaderMap;
-use serde_json::{Map, Value};
 
 use super::translate::{self, Events, Translated};
 use super::{Attempt, Reply, Source, anthropic};
+use crate::budget::Charge;
 use crate::error::Error;
 use crate::gateway::Gateway;
-use crate::parse::{self, CallRequest};
+use crate::parse::CallRequest;
 use crate::route::Api;
 use crate::table::Protocol;
 
@@ -29,8 +31,12 @@ pub async fn call(
     if attempt.deployment.protocol == Protocol::Anthropic {
         return anthropic::relay(gateway, attempt, request, headers).await;
     }
-    let chat = chat_request(request)?;
-    let reply = super::chat(gateway, attempt, &chat, headers).await?;
+    // What the translation holds is charged until the reply is back.
+    let budget = &gateway.budget;
+    let members = budget.charge_beside(request.held, translate::translation_bytes(&request.fields))?;
+    let mut messages = budget.charge_beside(request.held + members.bytes(), 0)?;
+    let chat = chat_request(request, &mut messages)?;
+    let reply = super::chat(gateway, attempt, Cow::Owned(chat), headers).await?;
     if !reply.status.is_success() {
         return Ok(reply);
     }
@@ -48,18 +54,15 @@ pub async fn call(
     Ok(Reply { status, headers, body, head_at })
 }
 
-/// The Messages request as a chat request for the same model.
-fn chat_request(request: &CallRequest) -> Result<CallRequest, Error> {
-    let bad = |reason: String| Error::BadParam { route: Api::Messages.route(), param: "messages", reason };
-    let fields: Map<String, Value> =
-        serde_json::from_slice(&request.fields.to_json()).map_err(|e| bad(e.to_string()))?;
-    let chat = request::to_chat(&fields).map_err(bad)?;
-    let body = serde_json::to_vec(&chat).map_err(|e| bad(e.to_string()))?;
+/// The Messages request as a chat request for the same model (its members copied as
+/// handles on the client's body, then taken apart).
+fn chat_request(request: &CallRequest, charge: &mut Charge) -> Result<CallRequest, Error> {
     Ok(CallRequest {
         api: Api::Chat,
         model: request.model.clone(),
         stream: request.stream,
         include_usage: false,
-        fields: parse::object(&body)?,
+        fields: request::to_chat(request.fields.clone(), charge)?,
+        held: request.held + charge.bytes(),
     })
 }

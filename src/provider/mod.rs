@@ -7,12 +7,14 @@ mod fake;
 mod gemini;
 mod google_auth;
 mod head;
+mod list;
 mod messages;
 mod openai;
 mod translate;
 pub mod url;
 mod vertex;
 
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -230,18 +232,19 @@ pub async fn call(
     if request.api == Api::Messages {
         return messages::call(gateway, attempt, request, headers).await;
     }
-    chat(gateway, attempt, request, headers).await
+    chat(gateway, attempt, Cow::Borrowed(request), headers).await
 }
 
-/// Calls the deployment's provider with an OpenAI-format request.
+/// Calls the deployment's provider with an OpenAI-format request: the client's, or one the
+/// gateway built (`messages`), which the provider may take apart as it builds its own.
 async fn chat(
     gateway: &Gateway,
     attempt: &Attempt<'_>,
-    request: &CallRequest,
+    request: Cow<'_, CallRequest>,
     headers: &HeaderMap,
 ) -> Result<Reply, Error> {
     match attempt.deployment.protocol {
-        Protocol::Fake => fake::answer(attempt, request).await,
+        Protocol::Fake => fake::answer(attempt, &request).await,
         Protocol::OpenAi | Protocol::Azure => openai::forward(gateway, attempt, request, headers).await,
         Protocol::Anthropic => anthropic::forward(gateway, attempt, request, headers).await,
         Protocol::Gemini => gemini::forward(gateway, attempt, request, headers).await,

@@ -1,15 +1,15 @@
 //! OpenAI's HTTP API, spoken to OpenAI, Azure OpenAI and every OpenAI-compatible vendor:
 //! the client's body with the gateway's own fields taken out, `model` set to the
 //! deployment's (for Azure also one segment of the URL), the deployment's credentials and
-//! headers added (`head`). The response head goes back to `respond`; the body streams on
-//! from there.
+//! headers added (`head`); the client's members go upstream as slices of its body, not
+//! copies. The response head goes back to `respond`; the body streams on from there.
 
 use std::borrow::Cow;
 use std::time::Instant;
 
-use bytes::Bytes;
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderName};
+use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::url::{Room, Url};
@@ -18,6 +18,7 @@ use crate::error::Error;
 use crate::gateway::Gateway;
 use crate::parse::CallRequest;
 use crate::table::Protocol;
+use crate::upstream::Outgoing;
 
 /// Body fields that configure the gateway (LiteLLM's), never the provider. Credentials and
 /// upstream addresses among them are dropped so no client can choose where a call goes.
@@ -52,10 +53,11 @@ pub const AZURE_MODEL_ROOM: Room = Room::Name;
 pub async fn forward(
     gateway: &Gateway,
     attempt: &Attempt<'_>,
-    request: &CallRequest,
+    chat: Cow<'_, CallRequest>,
     client_headers: &HeaderMap,
 ) -> Result<Reply, Error> {
     let d = attempt.deployment;
+    let request = &*chat;
     let url = url(attempt, request)?;
     let key = attempt.endpoint.key.as_deref().map(|key| match d.protocol {
         Protocol::Azure => (HeaderName::from_static("api-key"), Cow::Borrowed(key)),
@@ -65,8 +67,9 @@ pub async fn forward(
     if let Some(org) = &attempt.endpoint.organization {
         auth.push((HeaderName::from_static("openai-organization"), org));
     }
-    let body = Bytes::from(body(attempt, request)?);
-    let upstream = head::request(gateway, attempt, url, request.stream, client_headers, &auth, body)?;
+    let stream = request.stream;
+    let body = body(attempt, chat)?;
+    let upstream = head::request(gateway, attempt, url, stream, client_headers, &auth, body)?;
     let response = gateway.client.send(upstream, attempt.deadline, super::exception(d)).await?;
     let head_at = Instant::now();
     let (parts, incoming) = response.into_parts();
@@ -91,9 +94,12 @@ fn url(attempt: &Attempt<'_>, request: &CallRequest) -> Result<Url, Error> {
 }
 
 /// The client's fields minus the gateway's, the deployment's defaults where the client set
-/// none, and the upstream model.
-fn body(attempt: &Attempt<'_>, request: &CallRequest) -> Result<Vec<u8>, Error> {
-    let mut fields = request.fields.clone();
+/// none, and the upstream model. Copying a client's fields copies handles on its body.
+fn body(attempt: &Attempt<'_>, chat: Cow<'_, CallRequest>) -> Result<Outgoing, Error> {
+    let (include_usage, mut fields) = match chat {
+        Cow::Borrowed(request) => (request.include_usage, request.fields.clone()),
+        Cow::Owned(request) => (request.include_usage, request.fields),
+    };
     for field in GATEWAY_FIELDS {
         fields.remove(field);
     }
@@ -103,19 +109,17 @@ fn body(attempt: &Attempt<'_>, request: &CallRequest) -> Result<Vec<u8>, Error> 
             fields.insert(name, raw);
         }
     }
-    if attempt.stream_usage && !request.include_usage && !NO_STREAM_OPTIONS.contains(&attempt.deployment.provider) {
-        let mut options = fields
-            .get("stream_options")
-            .and_then(|raw| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw.get()).ok())
-            .unwrap_or_default();
-        options.insert("include_usage".into(), serde_json::Value::Bool(true));
+    if attempt.stream_usage && !include_usage && !NO_STREAM_OPTIONS.contains(&attempt.deployment.provider) {
+        let options = fields.value("stream_options");
+        let mut options = if let Some(Value::Object(options)) = options { options } else { serde_json::Map::new() };
+        options.insert("include_usage".into(), Value::Bool(true));
         let raw = serde_json::value::to_raw_value(&options).map_err(|e| misconfigured(attempt, e.to_string()))?;
         fields.insert("stream_options", raw);
     }
     let model = serde_json::to_string(attempt.upstream_model).map_err(|e| misconfigured(attempt, e.to_string()))?;
     let model = RawValue::from_string(model).map_err(|e| misconfigured(attempt, e.to_string()))?;
     fields.insert("model", model);
-    Ok(fields.to_json())
+    Ok(Outgoing::object(fields))
 }
 
 pub(super) fn misconfigured(attempt: &Attempt<'_>, reason: String) -> Error {

@@ -4,6 +4,7 @@
 //! `head`), the bounded read of a 2xx body, and the SSE body that turns a provider's events
 //! into OpenAI chunks. Replies go on to `respond`, streams through `respond::sse::Relay`.
 
+use std::borrow::Cow;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -11,17 +12,20 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use bytes::{Buf, Bytes};
 use http::{Request, StatusCode};
 use http_body::{Body as _, Frame};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use serde_json::{Map, Value, json};
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
 
 use super::openai::{GATEWAY_FIELDS, misconfigured};
 use super::{Attempt, Reply, Source, anthropic, gemini, messages};
+use crate::budget::Charge;
 use crate::error::Error;
 use crate::gateway::Gateway;
-use crate::parse::CallRequest;
+use crate::parse::{self, CallRequest, Fields, Member};
 use crate::respond::sse::{DONE, Parsed, Parser, error_event};
 use crate::route::Api;
+use crate::upstream::Outgoing;
 
 /// The OpenAI chat parameters LiteLLM checks against a provider's supported list; any other
 /// field is the provider's own and passes through.
@@ -66,39 +70,42 @@ pub struct Provider {
     pub supported: &'static [&'static str],
 }
 
-/// The chat request as a JSON object ready to translate: gateway fields removed, deployment
+/// The chat request's members ready to translate: gateway fields removed, deployment
 /// defaults added, OpenAI parameters the provider cannot take refused, or dropped when
-/// `drop_params` is set.
+/// `drop_params` is set. The trees the translation will parse of its members (but
+/// `messages`) are first charged to the memory budget ([`translation_bytes`]); the charge
+/// comes back with the members, to be held until the translated body is sent.
 pub fn chat_fields(
+    gateway: &Gateway,
     attempt: &Attempt<'_>,
-    request: &CallRequest,
+    chat: Cow<'_, CallRequest>,
     provider: &Provider,
-    drop_params: bool,
-) -> Result<Map<String, Value>, Error> {
-    if request.api != Api::Chat {
+) -> Result<(Fields, Charge), Error> {
+    if chat.api != Api::Chat {
         return Err(Error::UnsupportedApi {
-            route: request.api.route(),
+            route: chat.api.route(),
             provider: provider.name,
-            model: request.model.clone(),
+            model: chat.model.clone(),
         });
     }
-    let mut fields: Map<String, Value> = serde_json::from_slice(&request.fields.to_json())
-        .map_err(|e| Error::BadJson(format!("the request body must be a JSON object: {e}")))?;
+    // Copying a client's members copies handles on its body.
+    let (mut fields, held) = match chat {
+        Cow::Borrowed(request) => (request.fields.clone(), request.held),
+        Cow::Owned(request) => (request.fields, request.held),
+    };
+    let charge = gateway.budget.charge_beside(held, translation_bytes(&fields))?;
     for field in GATEWAY_FIELDS {
-        fields.remove(*field);
+        fields.remove(field);
     }
     for (name, json) in attempt.deployment.default_params {
-        if !fields.contains_key(*name) {
-            let value = serde_json::from_str(json).map_err(|e| misconfigured(attempt, e.to_string()))?;
-            fields.insert((*name).to_owned(), value);
+        if !fields.contains(name) {
+            let raw = RawValue::from_string((*json).to_owned()).map_err(|e| misconfigured(attempt, e.to_string()))?;
+            fields.insert(name, raw);
         }
     }
-    let refused: Vec<&str> = OPENAI_PARAMS
-        .iter()
-        .copied()
-        .filter(|p| fields.get(*p).is_some_and(|v| !v.is_null()) && !provider.supported.contains(p))
-        .collect();
-    if !refused.is_empty() && !drop_params {
+    let refused: Vec<&str> =
+        OPENAI_PARAMS.iter().copied().filter(|p| fields.is_set(p) && !provider.supported.contains(p)).collect();
+    if !refused.is_empty() && !gateway.table.router.drop_params {
         let params = refused.iter().map(|p| format!("'{p}'")).collect::<Vec<_>>().join(", ");
         return Err(Error::UnsupportedParams {
             provider: provider.name,
@@ -109,19 +116,49 @@ pub fn chat_fields(
     for param in refused {
         fields.remove(param);
     }
-    Ok(fields)
+    Ok((fields, charge))
 }
 
-/// Takes a field out, `None` when absent or null.
-pub fn take(fields: &mut Map<String, Value>, key: &str) -> Option<Value> {
-    fields.remove(key).filter(|v| !v.is_null())
+/// The most memory the members of `fields` other than `messages` take as trees, which a
+/// translation parses (`messages` is charged as it is translated, by `list::each`).
+/// Members the gateway built are trees already, charged by whoever built them.
+pub fn translation_bytes(fields: &Fields) -> u64 {
+    fields
+        .members()
+        .map(|(key, member)| match member {
+            Member::Raw(raw) if key != "messages" => parse::scan(raw).tree_bytes(raw.len()),
+            _ => 0,
+        })
+        .sum()
 }
 
-/// `data:image/png;base64,AAAA` → (`image/png`, `AAAA`).
-pub fn data_uri(url: &str) -> Option<(&str, &str)> {
-    let (head, data) = url.strip_prefix("data:")?.split_once(',')?;
-    let media_type = head.strip_suffix(";base64")?;
-    Some((media_type, data))
+/// A JSON object of `members`, moved in: `json!` serializes what it embeds, copying every
+/// string and tree, so translations build anything that may be large with this.
+pub fn object<const N: usize>(members: [(&str, Value); N]) -> Value {
+    Value::Object(members.into_iter().map(|(key, value)| (key.to_owned(), value)).collect())
+}
+
+/// Takes a member out as a tree, `None` when absent or null.
+pub fn take(fields: &mut Fields, key: &str) -> Option<Value> {
+    fields.take(key)
+}
+
+/// `data:image/png;base64,AAAA` → (`image/png`, `AAAA`), the data moved out of the URI
+/// rather than copied; any other URL comes back as it is.
+pub fn data_uri(mut url: String) -> Result<(String, String), String> {
+    let Some((head, data)) = url.strip_prefix("data:").and_then(|rest| rest.split_once(',')) else { return Err(url) };
+    let Some(media_type) = head.strip_suffix(";base64") else { return Err(url) };
+    let (media_type, start) = (media_type.to_owned(), url.len() - data.len());
+    url.drain(..start);
+    Ok((media_type, url))
+}
+
+/// A URL a content part holds: `holder[key]` when present, else `holder` itself, taken out
+/// of the part; `None` when it is not a string.
+pub fn take_url(holder: Option<&mut Value>, key: &str) -> Option<String> {
+    let holder = holder?;
+    let url = if holder.get(key).is_some() { holder.get_mut(key)? } else { holder };
+    if let Value::String(url) = url.take() { Some(url) } else { None }
 }
 
 /// A 400 naming a bad chat parameter.
@@ -134,7 +171,7 @@ pub fn bad(param: &'static str, reason: impl Into<String>) -> Error {
 pub async fn exchange(
     gateway: &Gateway,
     attempt: &Attempt<'_>,
-    upstream: Request<Full<Bytes>>,
+    upstream: Request<Outgoing>,
     exception: &'static str,
     events: Option<Events>,
     translate: impl FnOnce(&[u8]) -> Result<Value, String>,
@@ -170,7 +207,7 @@ pub fn untranslatable(exception: &'static str, what: &str) -> Error {
 pub async fn send(
     gateway: &Gateway,
     attempt: &Attempt<'_>,
-    upstream: Request<Full<Bytes>>,
+    upstream: Request<Outgoing>,
     exception: &'static str,
 ) -> Result<Reply, Error> {
     let response = gateway.client.send(upstream, attempt.deadline, exception).await?;

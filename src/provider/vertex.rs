@@ -6,6 +6,7 @@
 //! (or `:streamGenerateContent?alt=sse`) with `Authorization: Bearer`. Replies go on to
 //! `respond` as Gemini's do.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -150,11 +151,11 @@ fn base(host: &str, project: &str, location: &str) -> Result<String, Refused> {
 pub async fn forward(
     gateway: &Gateway,
     attempt: &Attempt<'_>,
-    request: &CallRequest,
+    chat: Cow<'_, CallRequest>,
     client_headers: &HeaderMap,
 ) -> Result<Reply, Error> {
     let deployment = attempt.deployment.model_name;
-    let prepared = gemini::prepare(gateway, attempt, request, &PROVIDER)?;
+    let prepared = gemini::prepare(gateway, attempt, chat, &PROVIDER)?;
     let source = attempt.endpoint.google.as_ref().ok_or_else(|| Error::Misconfigured {
         deployment,
         reason: "no service account was loaded for this vertex_ai/ deployment".into(),
@@ -163,7 +164,7 @@ pub async fn forward(
     let auth = [(AUTHORIZATION, token.authorization())];
     // An attempt fetches at most one token; a second `set` cannot happen.
     let _ = attempt.token.set(token.clone());
-    gemini::exchange(gateway, attempt, request, client_headers, prepared, &auth, EXCEPTION).await
+    gemini::exchange(gateway, attempt, client_headers, prepared, &auth, EXCEPTION).await
 }
 
 #[cfg(test)]

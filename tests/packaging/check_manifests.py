@@ -61,6 +61,19 @@ for probe, path in (("livenessProbe", "/health/liveliness"), ("readinessProbe", 
 res = c.get("resources", {})
 for section in ("requests", "limits"):
     expect({"cpu", "memory"} <= set(res.get(section, {})), f"resources.{section} set for cpu and memory")
+
+
+def mebibytes(quantity):
+    """A Kubernetes memory quantity (Mi or Gi) in MiB, None for any other form."""
+    m = re.fullmatch(r"(\d+)(Mi|Gi)", str(quantity))
+    return int(m.group(1)) * (1024 if m.group(2) == "Gi" else 1) if m else None
+
+
+# The gateway's body budget is the memory limit less 64 MiB (src/budget.rs); a translated
+# body costs about twice its size (tests/memory.rs), so three of the largest (32 MiB) fit.
+limit_mib = mebibytes(res.get("limits", {}).get("memory"))
+expect(limit_mib is not None and limit_mib - 64 >= 3 * 2 * 32,
+       f"memory limit holds the 64 MiB reserve and three translated 32 MiB bodies, got {limit_mib} MiB")
 expect(not any(e.get("name") == "OPENAI_API_KEY" and "value" in e for e in c.get("env", [])),
        "no literal OPENAI_API_KEY")
 

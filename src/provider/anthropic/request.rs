@@ -6,8 +6,12 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::budget::Charge;
 use crate::error::Error;
-use crate::provider::translate::{bad, data_uri, take};
+use crate::parse::{Fields, Member};
+use crate::provider::list::{self, Turns};
+use crate::provider::translate::{bad, data_uri, object, take, take_url};
+use crate::upstream::{self, Builder};
 
 /// `max_tokens` when the client sets none (plus the thinking budget when thinking is on).
 /// Anthropic requires one; LiteLLM takes the model's maximum from its cost map, which this
@@ -19,21 +23,25 @@ pub const STRUCTURED_OUTPUTS_BETA: &str = "structured-outputs-2025-11-13";
 const THINKING_BUDGETS: &[(&str, u64)] = &[("low", 1024), ("medium", 2048), ("high", 4096)];
 
 /// The Messages request and the beta header it needs, if any.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 pub struct Outgoing {
-    pub body: Value,
+    pub body: upstream::Outgoing,
     pub beta: Option<&'static str>,
 }
 
-/// Translates the chat `fields` for `model`.
-pub fn translate(mut fields: Map<String, Value>, model: &str, stream: bool) -> Result<Outgoing, Error> {
-    let Some(Value::Array(messages)) = take(&mut fields, "messages") else {
+/// Translates the chat `fields` for `model`: `messages` one message at a time, written
+/// straight into the body (`charge` following what it holds); parameters Anthropic takes as
+/// they are stay the client's text.
+pub fn translate(mut fields: Fields, model: &str, stream: bool, charge: &mut Charge) -> Result<Outgoing, Error> {
+    let Some(messages) = fields.remove("messages").filter(|m| !m.is_null()) else {
         return Err(bad("messages", "must be a list of messages"));
     };
-    let (system, turns) = conversation(messages)?;
+    let mut out = Builder::default();
+    out.bytes(b"{");
+    out.key("messages");
+    let system = conversation(messages, &mut out, charge)?;
     let mut body = Map::new();
     body.insert("model".into(), json!(model));
-    body.insert("messages".into(), Value::Array(turns));
     if !system.is_empty() {
         body.insert("system".into(), Value::Array(system));
     }
@@ -59,47 +67,57 @@ pub fn translate(mut fields: Map<String, Value>, model: &str, stream: bool) -> R
         body.insert("thinking".into(), json!({ "type": "enabled", "budget_tokens": budget }));
     }
     let beta = response_format(&mut fields, &mut body)?;
-    // temperature, top_p, service_tier and the provider's own parameters (top_k,
-    // thinking, ...) pass through as they are.
-    for (key, value) in fields {
-        body.entry(key).or_insert(value);
+    if let Some(thinking) = take(&mut fields, "thinking").filter(|_| !body.contains_key("thinking")) {
+        body.insert("thinking".into(), thinking);
     }
     // Anthropic wants max_tokens above the thinking budget: a default leaves room for both.
     let budget = body.get("thinking").and_then(|t| t.get("budget_tokens")).and_then(Value::as_u64).unwrap_or(0);
     body.insert("max_tokens".into(), asked_max.unwrap_or_else(|| json!(DEFAULT_MAX_TOKENS + budget)));
-    Ok(Outgoing { body: Value::Object(body), beta })
+    for (key, value) in &mut body {
+        out.bytes(b",");
+        out.key(key);
+        out.json(value.take());
+    }
+    // temperature, top_p, service_tier and the provider's own parameters (top_k, ...) pass
+    // through as the client wrote them.
+    for (key, member) in fields.into_members().filter(|(key, _)| !body.contains_key(key)) {
+        out.bytes(b",");
+        out.key(&key);
+        out.member(member);
+    }
+    out.bytes(b"}");
+    Ok(Outgoing { body: out.build(), beta })
 }
 
-/// (system blocks, alternating turns).
-fn conversation(messages: Vec<Value>) -> Result<(Vec<Value>, Vec<Value>), Error> {
+/// Writes the turns `messages` make into `out` (adjacent ones of a role merged, as
+/// Anthropic wants them alternating) and returns the system blocks.
+fn conversation(messages: Member, out: &mut Builder, charge: &mut Charge) -> Result<Vec<Value>, Error> {
     let mut system = Vec::new();
-    let mut turns: Vec<Value> = Vec::new();
-    for message in messages {
-        let role = message.get("role").and_then(Value::as_str).unwrap_or_default();
-        let content = message.get("content").cloned().unwrap_or(Value::Null);
-        let (role, blocks) = match role {
-            "system" | "developer" => {
-                system.extend(blocks(content)?);
-                continue;
-            }
-            "user" => ("user", blocks(content)?),
-            "assistant" => ("assistant", assistant(&message, content)?),
-            "tool" | "function" => ("user", vec![tool_result(&message, content)?]),
-            other => return Err(bad("messages", format!("unknown role {other:?}"))),
-        };
-        if blocks.is_empty() {
-            continue;
-        }
-        match turns.last_mut() {
-            Some(last) if last["role"] == role => {
-                if let Some(Value::Array(content)) = last.get_mut("content") {
-                    content.extend(blocks);
+    let mut turns = Turns::start("content", out);
+    list::each(
+        messages,
+        out,
+        charge,
+        || bad("messages", "must be a list of messages"),
+        |mut message, out| {
+            let content = message.get_mut("content").map_or(Value::Null, Value::take);
+            let role = message.get("role").and_then(Value::as_str).unwrap_or_default();
+            let (role, blocks) = match role {
+                "system" | "developer" => {
+                    system.extend(blocks(content)?);
+                    return Ok(());
                 }
-            }
-            _ => turns.push(json!({ "role": role, "content": blocks })),
-        }
-    }
-    Ok((system, turns))
+                "user" => ("user", blocks(content)?),
+                "assistant" => ("assistant", assistant(&message, content)?),
+                "tool" | "function" => ("user", vec![tool_result(&message, content)?]),
+                other => return Err(bad("messages", format!("unknown role {other:?}"))),
+            };
+            turns.push(role, blocks, out);
+            Ok(())
+        },
+    )?;
+    turns.finish(out);
+    Ok(system)
 }
 
 /// A message's content as Anthropic blocks: a string is one text block (none when empty).
@@ -107,7 +125,7 @@ fn blocks(content: Value) -> Result<Vec<Value>, Error> {
     match content {
         Value::Null => Ok(Vec::new()),
         Value::String(text) if text.is_empty() => Ok(Vec::new()),
-        Value::String(text) => Ok(vec![json!({ "type": "text", "text": text })]),
+        Value::String(text) => Ok(vec![object([("type", "text".into()), ("text", Value::String(text))])]),
         Value::Array(parts) => parts.into_iter().map(part).collect(),
         _ => Err(bad("messages", "content must be a string or a list of parts")),
     }
@@ -119,14 +137,15 @@ fn part(part: Value) -> Result<Value, Error> {
     let cache_control = part.remove("cache_control");
     let mut block = match part.get("type").and_then(Value::as_str) {
         Some("image_url") => {
-            let url = part.get("image_url").and_then(|i| i.get("url").or(Some(i))).and_then(Value::as_str);
-            let Some(url) = url else { return Err(bad("messages", "image_url needs a url")) };
-            json!({ "type": "image", "source": source(url) })
+            let Some(url) = take_url(part.get_mut("image_url"), "url") else {
+                return Err(bad("messages", "image_url needs a url"));
+            };
+            object([("type", "image".into()), ("source", source(url))])
         }
         Some("file") => {
-            let data = part.get("file").and_then(|f| f.get("file_data")).and_then(Value::as_str);
-            let Some(data) = data else { return Err(bad("messages", "file parts need file_data")) };
-            json!({ "type": "document", "source": source(data) })
+            let data = part.get_mut("file").and_then(|f| f.get_mut("file_data")).map(Value::take);
+            let Some(Value::String(data)) = data else { return Err(bad("messages", "file parts need file_data")) };
+            object([("type", "document".into()), ("source", source(data))])
         }
         _ => Value::Object(part),
     };
@@ -137,10 +156,14 @@ fn part(part: Value) -> Result<Value, Error> {
 }
 
 /// A `data:` URI as a base64 source, any other URL as a URL source.
-fn source(url: &str) -> Value {
+fn source(url: String) -> Value {
     match data_uri(url) {
-        Some((media_type, data)) => json!({ "type": "base64", "media_type": media_type, "data": data }),
-        None => json!({ "type": "url", "url": url }),
+        Ok((media_type, data)) => object([
+            ("type", "base64".into()),
+            ("media_type", Value::String(media_type)),
+            ("data", Value::String(data)),
+        ]),
+        Err(url) => object([("type", "url".into()), ("url", Value::String(url))]),
     }
 }
 
@@ -173,11 +196,11 @@ fn tool_result(message: &Value, content: Value) -> Result<Value, Error> {
         other => other,
     };
     let id = message.get("tool_call_id").or_else(|| message.get("name")).cloned().unwrap_or(Value::Null);
-    Ok(json!({ "type": "tool_result", "tool_use_id": id, "content": content }))
+    Ok(object([("type", "tool_result".into()), ("tool_use_id", id), ("content", content)]))
 }
 
 /// `tools`, `tool_choice`, `parallel_tool_calls` and `web_search_options`.
-fn tools(fields: &mut Map<String, Value>, body: &mut Map<String, Value>) -> Result<(), Error> {
+fn tools(fields: &mut Fields, body: &mut Map<String, Value>) -> Result<(), Error> {
     let mut list = Vec::new();
     if let Some(tools) = take(fields, "tools") {
         let Value::Array(tools) = tools else { return Err(bad("tools", "must be a list")) };
@@ -231,7 +254,7 @@ fn tool_definition(tool: Value) -> Result<Value, Error> {
     let Some(function) = tool.get("function") else { return Err(bad("tools", "a function tool needs function")) };
     let Some(name) = function.get("name") else { return Err(bad("tools", "a function needs a name")) };
     let schema = function.get("parameters").cloned().unwrap_or_else(|| json!({ "type": "object", "properties": {} }));
-    let mut out = json!({ "name": name, "input_schema": schema, "type": "custom" });
+    let mut out = object([("name", name.clone()), ("input_schema", schema), ("type", "custom".into())]);
     if let Some(description) = function.get("description") {
         out["description"] = description.clone();
     }
@@ -243,10 +266,7 @@ fn tool_definition(tool: Value) -> Result<Value, Error> {
 
 /// `response_format`: a JSON schema becomes `output_format` (with its beta header); `text`
 /// needs nothing; `json_object` has no Anthropic equivalent.
-fn response_format(
-    fields: &mut Map<String, Value>,
-    body: &mut Map<String, Value>,
-) -> Result<Option<&'static str>, Error> {
+fn response_format(fields: &mut Fields, body: &mut Map<String, Value>) -> Result<Option<&'static str>, Error> {
     let Some(format) = take(fields, "response_format") else { return Ok(None) };
     match format.get("type").and_then(Value::as_str) {
         Some("text") => Ok(None),
@@ -269,10 +289,22 @@ fn response_format(
 mod tests {
     use super::*;
 
-    fn golden(request: &str) -> Outgoing {
-        let request: Value = serde_json::from_str(request).unwrap_or_default();
-        let Value::Object(fields) = request else { panic!("fixture is not an object") };
-        translate(fields, "claude-sonnet-4-5", false).unwrap_or_else(|e| panic!("{e}"))
+    /// The translated body, read back as a tree.
+    struct Got {
+        body: Value,
+        beta: Option<&'static str>,
+    }
+
+    fn translated(request: &str) -> Result<Got, Error> {
+        let fields = Fields::parse(&bytes::Bytes::from(request.to_owned())).unwrap_or_else(|e| panic!("{e}"));
+        let mut charge = crate::budget::Budget::new(u64::MAX).charge(0)?;
+        let out = translate(fields, "claude-sonnet-4-5", false, &mut charge)?;
+        let body = serde_json::from_slice(&out.body.into_vec()).unwrap_or_else(|e| panic!("{e}"));
+        Ok(Got { body, beta: out.beta })
+    }
+
+    fn golden(request: &str) -> Got {
+        translated(request).unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]
@@ -315,11 +347,9 @@ mod tests {
 
     #[test]
     fn bad_input_is_a_named_400() {
-        let fields = |v: Value| v.as_object().cloned().unwrap_or_default();
-        let e = translate(fields(json!({ "messages": "hi" })), "m", false).err();
+        let e = translated(&json!({ "messages": "hi" }).to_string()).err();
         assert_eq!(e.and_then(|e| e.param().map(str::to_owned)).as_deref(), Some("messages"));
-        let e = translate(fields(json!({ "messages": [], "response_format": { "type": "json_object" } })), "m", false)
-            .err();
+        let e = translated(&json!({ "messages": [], "response_format": { "type": "json_object" } }).to_string()).err();
         assert_eq!(e.and_then(|e| e.param().map(str::to_owned)).as_deref(), Some("response_format"));
     }
 }

@@ -37,7 +37,8 @@ const FNV_PRIME: u64 = 0x0100_0000_01b3;
 pub fn reply(model: &str, request: &CallRequest) -> Result<Bytes, Error> {
     let route = Api::Embeddings.route();
     let dimensions = dimensions(request)?;
-    let raw = request.fields.get("input").map_or("null", |raw| raw.get());
+    let input = request.fields.get("input");
+    let raw = input.as_deref().map_or("null", serde_json::value::RawValue::get);
     let inputs = serde_json::from_str::<Inputs>(raw)
         .map_err(|e| Error::BadParam { route, param: "input", reason: reason(&e) })?
         .0;
@@ -58,8 +59,8 @@ pub fn reply(model: &str, request: &CallRequest) -> Result<Bytes, Error> {
 
 /// `dimensions`, when given (not `null`), a whole number from 1 to [`MAX_DIMENSIONS`].
 fn dimensions(request: &CallRequest) -> Result<usize, Error> {
-    let Some(raw) = request.fields.get("dimensions").map(serde_json::value::RawValue::get).filter(|raw| *raw != "null")
-    else {
+    let field = request.fields.get("dimensions");
+    let Some(raw) = field.as_deref().map(serde_json::value::RawValue::get).filter(|raw| *raw != "null") else {
         return Ok(DEFAULT_DIMENSIONS);
     };
     match raw.parse::<usize>() {

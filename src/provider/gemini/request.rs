@@ -11,8 +11,12 @@ use serde_json::{Map, Value, json};
 
 use super::response::THOUGHT_SIGNATURE_SEPARATOR;
 use super::schema;
+use crate::budget::Charge;
 use crate::error::Error;
-use crate::provider::translate::{bad, data_uri, take};
+use crate::parse::{Fields, Member};
+use crate::provider::list::{self, Turns};
+use crate::provider::translate::{bad, data_uri, object, take, take_url};
+use crate::upstream::{Builder, Outgoing};
 
 /// Thinking budgets LiteLLM uses for `reasoning_effort`.
 const THINKING_BUDGETS: &[(&str, u64)] = &[("low", 1024), ("medium", 2048), ("high", 4096)];
@@ -29,66 +33,82 @@ const GENERATION: &[(&str, &str)] = &[
     ("top_p", "top_p"),
 ];
 
-/// Translates the chat `fields`.
-pub fn translate(mut fields: Map<String, Value>) -> Result<Value, Error> {
-    let Some(Value::Array(messages)) = take(&mut fields, "messages") else {
+/// Translates the chat `fields`: `messages` one message at a time, written straight into
+/// the body (`charge` following what it holds); Gemini's own top-level fields stay the
+/// client's text.
+pub fn translate(mut fields: Fields, charge: &mut Charge) -> Result<Outgoing, Error> {
+    let Some(messages) = fields.remove("messages").filter(|m| !m.is_null()) else {
         return Err(bad("messages", "must be a list of messages"));
     };
-    let (system, contents) = conversation(messages)?;
+    let mut out = Builder::default();
+    out.bytes(b"{");
+    out.key("contents");
+    let system = conversation(messages, &mut out, charge)?;
     let mut body = Map::new();
-    body.insert("contents".into(), Value::Array(contents));
     if !system.is_empty() {
-        body.insert("system_instruction".into(), json!({ "parts": system }));
+        body.insert("system_instruction".into(), object([("parts", Value::Array(system))]));
     }
     tools(&mut fields, &mut body)?;
     let mut config = generation(&mut fields)?;
     for key in ["model", "stream", "stream_options", "parallel_tool_calls"] {
         fields.remove(key);
     }
-    for (key, value) in fields {
+    let mut top = Vec::new();
+    for (key, member) in fields.into_members() {
         if TOP_LEVEL.contains(&key.as_str()) {
-            body.insert(key, value);
-        } else {
-            config.entry(key).or_insert(value);
+            top.push((key, member));
+        } else if !config.contains_key(&key) {
+            // The client's parameters are valid JSON, so parsing them cannot fail.
+            config.insert(key, member.into_value().unwrap_or_default());
         }
     }
     if !config.is_empty() {
         body.insert("generationConfig".into(), Value::Object(config));
     }
-    Ok(Value::Object(body))
+    for (key, value) in body {
+        out.bytes(b",");
+        out.key(&key);
+        out.json(value);
+    }
+    for (key, member) in top {
+        out.bytes(b",");
+        out.key(&key);
+        out.member(member);
+    }
+    out.bytes(b"}");
+    Ok(out.build())
 }
 
-/// (system parts, contents with adjacent same-role turns merged).
-fn conversation(messages: Vec<Value>) -> Result<(Vec<Value>, Vec<Value>), Error> {
+/// Writes the contents `messages` make into `out` (adjacent turns of a role merged) and
+/// returns the system parts.
+fn conversation(messages: Member, out: &mut Builder, charge: &mut Charge) -> Result<Vec<Value>, Error> {
     let mut system = Vec::new();
-    let mut contents: Vec<Value> = Vec::new();
     let mut names: HashMap<String, String> = HashMap::new();
-    for message in messages {
-        let role = message.get("role").and_then(Value::as_str).unwrap_or_default();
-        let content = message.get("content").cloned().unwrap_or(Value::Null);
-        let (role, parts) = match role {
-            "system" | "developer" => {
-                system.extend(parts(content)?);
-                continue;
-            }
-            "user" => ("user", parts(content)?),
-            "assistant" => ("model", assistant(&message, content, &mut names)?),
-            "tool" | "function" => ("user", vec![function_response(&message, content, &names)?]),
-            other => return Err(bad("messages", format!("unknown role {other:?}"))),
-        };
-        if parts.is_empty() {
-            continue;
-        }
-        match contents.last_mut() {
-            Some(last) if last["role"] == role => {
-                if let Some(Value::Array(existing)) = last.get_mut("parts") {
-                    existing.extend(parts);
+    let mut contents = Turns::start("parts", out);
+    list::each(
+        messages,
+        out,
+        charge,
+        || bad("messages", "must be a list of messages"),
+        |mut message, out| {
+            let content = message.get_mut("content").map_or(Value::Null, Value::take);
+            let role = message.get("role").and_then(Value::as_str).unwrap_or_default();
+            let (role, parts) = match role {
+                "system" | "developer" => {
+                    system.extend(parts(content)?);
+                    return Ok(());
                 }
-            }
-            _ => contents.push(json!({ "role": role, "parts": parts })),
-        }
-    }
-    Ok((system, contents))
+                "user" => ("user", parts(content)?),
+                "assistant" => ("model", assistant(&message, content, &mut names)?),
+                "tool" | "function" => ("user", vec![function_response(&message, content, &names)?]),
+                other => return Err(bad("messages", format!("unknown role {other:?}"))),
+            };
+            contents.push(role, parts, out);
+            Ok(())
+        },
+    )?;
+    contents.finish(out);
+    Ok(system)
 }
 
 /// A message's content as Gemini parts (none for an empty string).
@@ -96,23 +116,28 @@ fn parts(content: Value) -> Result<Vec<Value>, Error> {
     match content {
         Value::Null => Ok(Vec::new()),
         Value::String(text) if text.is_empty() => Ok(Vec::new()),
-        Value::String(text) => Ok(vec![json!({ "text": text })]),
-        Value::Array(items) => items.iter().map(part).collect(),
+        Value::String(text) => Ok(vec![object([("text", Value::String(text))])]),
+        Value::Array(items) => items.into_iter().map(part).collect(),
         _ => Err(bad("messages", "content must be a string or a list of parts")),
     }
 }
 
-fn part(item: &Value) -> Result<Value, Error> {
+/// One content part; its text and data move into the Gemini part rather than being copied.
+fn part(mut item: Value) -> Result<Value, Error> {
     let url = match item.get("type").and_then(Value::as_str) {
-        Some("text") => return Ok(json!({ "text": item.get("text").cloned().unwrap_or_default() })),
-        Some("image_url") => item.get("image_url").and_then(|i| i.get("url").or(Some(i))).and_then(Value::as_str),
-        Some("file") => item.get("file").and_then(|f| f.get("file_data")).and_then(Value::as_str),
-        _ => return Ok(item.clone()),
+        Some("text") => return Ok(object([("text", item.get_mut("text").map(Value::take).unwrap_or_default())])),
+        Some("image_url") => take_url(item.get_mut("image_url"), "url"),
+        Some("file") => match item.get_mut("file").and_then(|f| f.get_mut("file_data")).map(Value::take) {
+            Some(Value::String(data)) => Some(data),
+            _ => None,
+        },
+        _ => return Ok(item),
     };
-    let Some((mime_type, data)) = url.and_then(data_uri) else {
+    let Some(Ok((mime_type, data))) = url.map(data_uri) else {
         return Err(bad("messages", "gemini/ deployments take images and files as base64 data: URIs"));
     };
-    Ok(json!({ "inline_data": { "mime_type": mime_type, "data": data } }))
+    let inline = object([("mime_type", Value::String(mime_type)), ("data", Value::String(data))]);
+    Ok(object([("inline_data", inline)]))
 }
 
 /// An assistant message: its text, then a `function_call` per tool call, remembering each
@@ -134,7 +159,7 @@ fn assistant(message: &Value, content: Value, names: &mut HashMap<String, String
         if let Some(id) = id {
             names.insert(id.to_owned(), name.to_owned());
         }
-        let mut part = json!({ "function_call": { "name": name, "args": args } });
+        let mut part = object([("function_call", object([("name", name.into()), ("args", args)]))]);
         let signature = id.and_then(|id| id.split_once(THOUGHT_SIGNATURE_SEPARATOR)).map(|(_, signature)| signature);
         let signature =
             signature.or_else(|| call.pointer("/provider_specific_fields/thought_signature").and_then(Value::as_str));
@@ -161,11 +186,12 @@ fn function_response(message: &Value, content: Value, names: &HashMap<String, St
         Value::Null => Value::String(String::new()),
         other => other,
     };
-    Ok(json!({ "function_response": { "name": name, "response": { "content": content } } }))
+    let response = object([("name", name.into()), ("response", object([("content", content)]))]);
+    Ok(object([("function_response", response)]))
 }
 
 /// `tools`, `web_search_options` and `tool_choice`.
-fn tools(fields: &mut Map<String, Value>, body: &mut Map<String, Value>) -> Result<(), Error> {
+fn tools(fields: &mut Fields, body: &mut Map<String, Value>) -> Result<(), Error> {
     let mut declarations = Vec::new();
     let mut native = Vec::new();
     if let Some(tools) = take(fields, "tools") {
@@ -192,7 +218,7 @@ fn tools(fields: &mut Map<String, Value>, body: &mut Map<String, Value>) -> Resu
         native.push(json!({ "googleSearch": {} }));
     }
     if !declarations.is_empty() {
-        native.insert(0, json!({ "function_declarations": declarations }));
+        native.insert(0, object([("function_declarations", Value::Array(declarations))]));
     }
     if !native.is_empty() {
         body.insert("tools".into(), Value::Array(native));
@@ -216,7 +242,7 @@ fn tools(fields: &mut Map<String, Value>, body: &mut Map<String, Value>) -> Resu
 }
 
 /// `generationConfig` from the sampling and output parameters.
-fn generation(fields: &mut Map<String, Value>) -> Result<Map<String, Value>, Error> {
+fn generation(fields: &mut Fields) -> Result<Map<String, Value>, Error> {
     let mut config = Map::new();
     for (from, to) in GENERATION {
         if let Some(value) = take(fields, from) {
@@ -258,8 +284,15 @@ fn generation(fields: &mut Map<String, Value>) -> Result<Map<String, Value>, Err
 mod tests {
     use super::*;
 
-    fn fields(v: Value) -> Map<String, Value> {
-        if let Value::Object(map) = v { map } else { Map::new() }
+    /// `v` as a client's body holds it: raw members.
+    fn fields(v: &Value) -> Fields {
+        Fields::parse(&bytes::Bytes::from(v.to_string())).unwrap_or_default()
+    }
+
+    /// The translated body, read back as a tree.
+    fn translate(fields: Fields) -> Result<Value, Error> {
+        let mut charge = crate::budget::Budget::new(u64::MAX).charge(0)?;
+        super::translate(fields, &mut charge).map(|out| serde_json::from_slice(&out.into_vec()).unwrap_or_default())
     }
 
     #[test]
@@ -270,12 +303,12 @@ mod tests {
         let want: Value =
             serde_json::from_str(include_str!("../../../tests/fixtures/translate/gemini/request.gemini.json"))
                 .unwrap_or_default();
-        assert_eq!(translate(fields(request)).unwrap_or_else(|e| panic!("{e}")), want);
+        assert_eq!(translate(fields(&request)).unwrap_or_else(|e| panic!("{e}")), want);
     }
 
     #[test]
     fn generation_config_and_json_modes() {
-        let got = translate(fields(json!({
+        let got = translate(fields(&json!({
             "messages": [{ "role": "user", "content": "hi" }], "n": 2, "stop": "END", "max_tokens": 9, "top_k": 3,
             "response_format": { "type": "json_object" }, "safety_settings": [],
         })))
@@ -285,7 +318,7 @@ mod tests {
             json!({ "candidate_count": 2, "stop_sequences": ["END"], "max_output_tokens": 9, "top_k": 3, "response_mime_type": "application/json" })
         );
         assert_eq!(got["safety_settings"], json!([]), "Gemini's own top-level fields stay there");
-        let got = translate(fields(json!({
+        let got = translate(fields(&json!({
             "messages": [{ "role": "user", "content": "hi" }],
             "response_format": { "type": "json_schema", "json_schema": { "name": "x", "schema": {
                 "type": "object", "additionalProperties": false,
@@ -301,7 +334,7 @@ mod tests {
     #[test]
     fn a_replayed_call_gets_back_the_thought_signature_its_id_carries() {
         let call = |id: &str| json!({ "id": id, "type": "function", "function": { "name": "f", "arguments": "{}" } });
-        let got = translate(fields(json!({ "messages": [
+        let got = translate(fields(&json!({ "messages": [
             { "role": "user", "content": "go" },
             { "role": "assistant", "content": null, "tool_calls": [call("call_a__thought__c2lnbg=="), call("call_b")] },
             { "role": "tool", "tool_call_id": "call_a__thought__c2lnbg==", "content": "1" },
@@ -321,12 +354,12 @@ mod tests {
             (json!("required"), json!({ "mode": "ANY" })),
             (json!("none"), json!({ "mode": "NONE" })),
         ] {
-            let got = translate(fields(json!({ "messages": [], "tool_choice": choice }))).unwrap_or_default();
+            let got = translate(fields(&json!({ "messages": [], "tool_choice": choice }))).unwrap_or_default();
             assert_eq!(got["toolConfig"]["functionCallingConfig"], want);
         }
         let orphan = json!({ "messages": [{ "role": "tool", "tool_call_id": "nope", "content": "x" }] });
-        assert!(translate(fields(orphan)).is_err());
+        assert!(translate(fields(&orphan)).is_err());
         let remote = json!({ "messages": [{ "role": "user", "content": [{ "type": "image_url", "image_url": { "url": "https://x/y.png" } }] }] });
-        assert!(translate(fields(remote)).is_err());
+        assert!(translate(fields(&remote)).is_err());
     }
 }

@@ -10,14 +10,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
 use http::{Method, Request, StatusCode};
-use http_body_util::Full;
 use serde_json::Value;
 use tokio::sync::Mutex;
 
 use super::ServiceAccount;
 use crate::error::Error;
 use crate::provider::Source;
-use crate::upstream::Client;
+use crate::upstream::{Client, Outgoing};
 
 /// A token is refreshed when less than this much of its life remains, so no call goes out
 /// with one about to expire.
@@ -137,7 +136,7 @@ impl TokenSource {
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(ACCEPT, "application/json")
             .header(USER_AGENT, crate::provider::head::GATEWAY_USER_AGENT)
-            .body(Full::new(Bytes::from(body)))
+            .body(Outgoing::from(Bytes::from(body)))
             .map_err(|_| Error::Misconfigured { deployment, reason: format!("token_uri {token_uri} is not a URL") })?;
         let response = client.send(request, deadline, EXCEPTION).await.map_err(|e| match e {
             Error::Connect { exception, message } => {

@@ -7,83 +7,118 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::budget::Charge;
+use crate::error::Error;
+use crate::parse::{Fields, Member};
+use crate::provider::list::{self, Built};
+use crate::provider::translate::object;
+use crate::route::Api;
+
 /// Anthropic fields that mean the same in OpenAI's chat API.
 const SAME: &[&str] = &["max_tokens", "temperature", "top_p", "stream"];
 
-/// Translates a Messages request body (a JSON object); `Err` names what is wrong.
-pub fn to_chat(request: &Map<String, Value>) -> Result<Map<String, Value>, String> {
-    let mut chat = Map::new();
-    if let Some(model) = request.get("model") {
-        chat.insert("model".into(), model.clone());
+/// A 400 naming `messages`.
+fn bad(reason: impl Into<String>) -> Error {
+    Error::BadParam { route: Api::Messages.route(), param: "messages", reason: reason.into() }
+}
+
+/// Translates a Messages request's members, taking them apart: `messages` one turn at a
+/// time into a built list (`charge` following what it holds), strings moved rather than
+/// copied, parameters that mean the same kept as the client's text.
+pub fn to_chat(mut request: Fields, charge: &mut Charge) -> Result<Fields, Error> {
+    let mut chat = Fields::default();
+    if let Some(model) = request.remove("model") {
+        chat.insert_member("model", model);
     }
-    let mut messages = Vec::new();
-    if let Some(system) = request.get("system").filter(|v| !v.is_null()) {
-        messages.push(json!({ "role": "system", "content": text_of(system) }));
+    let mut messages = Built::default();
+    if let Some(system) = request.take("system") {
+        messages.push(object([("role", "system".into()), ("content", Value::String(text_of(system)))]));
     }
-    let Some(turns) = request.get("messages").and_then(Value::as_array) else {
-        return Err("'messages' must be a list".into());
-    };
-    for turn in turns {
-        turn_messages(turn, &mut messages)?;
-    }
-    chat.insert("messages".into(), Value::Array(messages));
+    let Some(turns) = request.remove("messages") else { return Err(bad("'messages' must be a list")) };
+    let not_a_list = || bad("'messages' must be a list");
+    list::each(turns, &mut messages, charge, not_a_list, |turn, out| turn_messages(turn, out).map_err(bad))?;
+    chat.insert_member("messages", messages.finish());
     for key in SAME {
-        if let Some(value) = request.get(*key).filter(|v| !v.is_null()) {
-            chat.insert((*key).to_owned(), value.clone());
+        if let Some(value) = request.remove(key).filter(|m| !m.is_null()) {
+            chat.insert_member(key, value);
         }
     }
-    if let Some(stop) = request.get("stop_sequences").filter(|v| v.as_array().is_some_and(|a| !a.is_empty())) {
-        chat.insert("stop".into(), stop.clone());
+    let mut set = |key: &str, value: Value| chat.insert_member(key, Member::Tree(value));
+    if let Some(stop) = request.take("stop_sequences").filter(|v| v.as_array().is_some_and(|a| !a.is_empty())) {
+        set("stop", stop);
     }
-    if let Some(user) = request.get("metadata").and_then(|m| m.get("user_id")).filter(|v| v.is_string()) {
-        chat.insert("user".into(), user.clone());
+    if let Some(user) = request.take("metadata").and_then(|mut m| m.get_mut("user_id").map(Value::take)) {
+        if user.is_string() {
+            set("user", user);
+        }
     }
-    if let Some(tools) = request.get("tools").and_then(Value::as_array).filter(|t| !t.is_empty()) {
-        chat.insert("tools".into(), Value::Array(tools.iter().map(tool).collect()));
+    if let Some(Value::Array(tools)) = request.take("tools").filter(|t| t.as_array().is_some_and(|t| !t.is_empty())) {
+        set("tools", Value::Array(tools.iter().map(tool).collect()));
     }
-    if let Some(choice) = request.get("tool_choice").filter(|v| v.is_object()) {
-        if let Some(mapped) = tool_choice(choice) {
-            chat.insert("tool_choice".into(), mapped);
+    if let Some(choice) = request.take("tool_choice").filter(Value::is_object) {
+        if let Some(mapped) = tool_choice(&choice) {
+            set("tool_choice", mapped);
         }
         if choice.get("disable_parallel_tool_use").and_then(Value::as_bool) == Some(true) {
-            chat.insert("parallel_tool_calls".into(), Value::Bool(false));
+            set("parallel_tool_calls", Value::Bool(false));
         }
     }
     Ok(chat)
 }
 
 /// The text of a string or of a list of blocks' `text`, joined.
-fn text_of(content: &Value) -> String {
+fn text_of(content: Value) -> String {
     match content {
-        Value::String(text) => text.clone(),
-        Value::Array(blocks) => blocks.iter().filter_map(|b| b.get("text").and_then(Value::as_str)).collect(),
+        Value::String(text) => text,
+        Value::Array(blocks) => joined(blocks),
         _ => String::new(),
     }
 }
 
+/// The `text` of `parts`, joined: a lone text moves rather than being copied.
+fn joined(parts: Vec<Value>) -> String {
+    let mut texts = parts.into_iter().filter_map(|mut part| match part.get_mut("text").map(Value::take) {
+        Some(Value::String(text)) => Some(text),
+        _ => None,
+    });
+    let first = texts.next().unwrap_or_default();
+    texts.fold(first, |mut all, text| {
+        all.push_str(&text);
+        all
+    })
+}
+
 /// One Anthropic turn as OpenAI messages: tool results first (each its own `tool`
 /// message), then the turn's other content.
-fn turn_messages(turn: &Value, out: &mut Vec<Value>) -> Result<(), String> {
-    let role = turn.get("role").and_then(Value::as_str).ok_or("each message needs a role")?;
-    let content = turn.get("content").unwrap_or(&Value::Null);
-    let Some(blocks) = content.as_array() else {
-        out.push(json!({ "role": role, "content": content }));
+fn turn_messages(turn: Value, out: &mut Built) -> Result<(), String> {
+    let Value::Object(mut turn) = turn else { return Err("each message needs a role".into()) };
+    let role = turn.get("role").and_then(Value::as_str).ok_or("each message needs a role")?.to_owned();
+    let content = turn.remove("content").unwrap_or(Value::Null);
+    let Value::Array(blocks) = content else {
+        out.push(object([("role", Value::String(role)), ("content", content)]));
         return Ok(());
     };
     let (mut parts, mut calls) = (Vec::new(), Vec::new());
     for block in blocks {
-        let field = |key: &str| block.get(key).cloned().unwrap_or(Value::Null);
-        match block.get("type").and_then(Value::as_str).unwrap_or_default() {
-            "text" => parts.push(json!({ "type": "text", "text": field("text") })),
-            "image" => parts.extend(image(block)),
-            "tool_use" => calls.push(json!({
-                "id": field("id"), "type": "function",
-                "function": { "name": field("name"), "arguments": block.get("input").map_or_else(|| "{}".into(), Value::to_string) },
-            })),
-            "tool_result" => out.push(json!({
-                "role": "tool", "tool_call_id": field("tool_use_id"),
-                "content": text_of(block.get("content").unwrap_or(&Value::Null)),
-            })),
+        let Value::Object(mut block) = block else { continue };
+        let kind = field(&mut block, "type");
+        match kind.as_str().unwrap_or_default() {
+            "text" => parts.push(object([("type", "text".into()), ("text", field(&mut block, "text"))])),
+            "image" => parts.extend(image(field(&mut block, "source"))),
+            "tool_use" => {
+                let arguments = block.remove("input").map_or_else(|| "{}".into(), |input| input.to_string());
+                let function = object([("name", field(&mut block, "name")), ("arguments", Value::String(arguments))]);
+                calls.push(object([
+                    ("id", field(&mut block, "id")),
+                    ("type", "function".into()),
+                    ("function", function),
+                ]));
+            }
+            "tool_result" => out.push(object([
+                ("role", "tool".into()),
+                ("tool_call_id", field(&mut block, "tool_use_id")),
+                ("content", Value::String(text_of(field(&mut block, "content")))),
+            ])),
             _ => {}
         }
     }
@@ -91,12 +126,8 @@ fn turn_messages(turn: &Value, out: &mut Vec<Value>) -> Result<(), String> {
         return Ok(());
     }
     let all_text = parts.iter().all(|p| p["type"] == "text");
-    let content = if role == "assistant" || all_text {
-        Value::String(parts.iter().filter_map(|p| p["text"].as_str()).collect())
-    } else {
-        Value::Array(parts)
-    };
-    let mut message = json!({ "role": role, "content": content });
+    let content = if role == "assistant" || all_text { Value::String(joined(parts)) } else { Value::Array(parts) };
+    let mut message = object([("role", Value::String(role)), ("content", content)]);
     if !calls.is_empty() {
         if message["content"] == "" {
             message["content"] = Value::Null;
@@ -107,19 +138,28 @@ fn turn_messages(turn: &Value, out: &mut Vec<Value>) -> Result<(), String> {
     Ok(())
 }
 
-/// An image block as an `image_url` part: base64 data as a data URI, a URL as it is.
-fn image(block: &Value) -> Option<Value> {
-    let source = block.get("source")?;
+/// A block's member, taken out (null when absent).
+fn field(block: &mut Map<String, Value>, key: &str) -> Value {
+    block.remove(key).unwrap_or(Value::Null)
+}
+
+/// An image block's `source` as an `image_url` part: base64 data as a data URI (the data
+/// moved, the prefix put in front of it), a URL as it is.
+fn image(mut source: Value) -> Option<Value> {
     let url = match source.get("type").and_then(Value::as_str)? {
-        "base64" => format!(
-            "data:{};base64,{}",
-            source.get("media_type").and_then(Value::as_str)?,
-            source.get("data").and_then(Value::as_str)?
-        ),
-        "url" => source.get("url").and_then(Value::as_str)?.to_owned(),
+        "base64" => {
+            let prefix = format!("data:{};base64,", source.get("media_type").and_then(Value::as_str)?);
+            let Value::String(mut data) = source.get_mut("data")?.take() else { return None };
+            data.insert_str(0, &prefix);
+            data
+        }
+        "url" => {
+            let Value::String(url) = source.get_mut("url")?.take() else { return None };
+            url
+        }
         _ => return None,
     };
-    Some(json!({ "type": "image_url", "image_url": { "url": url } }))
+    Some(object([("type", "image_url".into()), ("image_url", object([("url", Value::String(url))]))]))
 }
 
 /// An Anthropic tool as an OpenAI function tool.
@@ -147,26 +187,29 @@ fn tool_choice(choice: &Value) -> Option<Value> {
 mod tests {
     use super::*;
 
-    fn object(text: &str) -> Map<String, Value> {
-        serde_json::from_str(text).unwrap_or_default()
+    /// The chat request `text` (a Messages body) becomes, read back as a tree.
+    fn chat(text: &str) -> Result<Value, Error> {
+        let fields = Fields::parse(&bytes::Bytes::from(text.to_owned())).unwrap_or_default();
+        let mut charge = crate::budget::Budget::new(u64::MAX).charge(0)?;
+        to_chat(fields, &mut charge).map(|chat| serde_json::from_slice(&chat.to_json()).unwrap_or_default())
     }
 
     #[test]
     fn tool_round_trip_request_matches_the_golden_chat_request() {
-        let got = to_chat(&object(include_str!("../../../tests/fixtures/messages/request.anthropic.json")));
-        let want = object(include_str!("../../../tests/fixtures/messages/request.openai.json"));
-        assert_eq!(got, Ok(want));
+        let got = chat(include_str!("../../../tests/fixtures/messages/request.anthropic.json")).ok();
+        let want = serde_json::from_str::<Value>(include_str!("../../../tests/fixtures/messages/request.openai.json"));
+        assert_eq!(got, want.ok());
     }
 
     #[test]
     fn plain_text_and_choices_map() {
-        let got = to_chat(&object(
+        let got = chat(
             r#"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"Hi"}],"tool_choice":{"type":"any","disable_parallel_tool_use":true}}"#,
-        ))
+        )
         .unwrap_or_default();
         assert_eq!(got["messages"], json!([{ "role": "user", "content": "Hi" }]));
         assert_eq!(got["tool_choice"], "required");
         assert_eq!(got["parallel_tool_calls"], false);
-        assert!(to_chat(&object(r#"{"model":"m","messages":{}}"#)).is_err());
+        assert!(chat(r#"{"model":"m","messages":{}}"#).is_err());
     }
 }

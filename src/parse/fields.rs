@@ -1,0 +1,204 @@
+//! A request's top-level JSON members, each kept as the slice of the client's body it
+//! arrived in (a handle on the body, not a copy) or, once a translation has built it, as a
+//! JSON tree or a list written element by element. Providers read the few members they
+//! need, and build the upstream body from the rest without copying them
+//! (`upstream::Outgoing`).
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+/// One member's value.
+#[derive(Debug, Clone)]
+pub enum Member {
+    /// JSON text, valid and UTF-8: a slice of the body it came in, or text the gateway wrote.
+    Raw(Bytes),
+    /// A value the gateway built (a translated request's).
+    Tree(Value),
+    /// A list the gateway built element by element (`provider::list`).
+    List(Vec<Item>),
+}
+
+/// A stretch of a built list.
+#[derive(Debug, Clone)]
+pub enum Item {
+    /// Elements written out as JSON, separated by commas, without the brackets.
+    Run(Bytes),
+    /// One element kept as a tree until it is sent (a large one).
+    Tree(Value),
+}
+
+impl Member {
+    /// The value as a tree: parsed from raw text, or taken.
+    pub fn into_value(self) -> Result<Value, serde_json::Error> {
+        match self {
+            Member::Raw(raw) => serde_json::from_slice(&raw),
+            Member::Tree(value) => Ok(value),
+            Member::List(items) => {
+                let mut list = Vec::new();
+                for item in items {
+                    match item {
+                        Item::Run(run) => {
+                            let text = [&b"["[..], &run, b"]"].concat();
+                            list.extend(serde_json::from_slice::<Vec<Value>>(&text)?);
+                        }
+                        Item::Tree(value) => list.push(value),
+                    }
+                }
+                Ok(Value::Array(list))
+            }
+        }
+    }
+
+    /// Whether the member is JSON `null`.
+    pub fn is_null(&self) -> bool {
+        match self {
+            Member::Raw(raw) => &raw[..] == b"null",
+            Member::Tree(value) => value.is_null(),
+            Member::List(_) => false,
+        }
+    }
+}
+
+/// A JSON object's members. A repeated key keeps its last value, as Python's `json` (and so
+/// LiteLLM) does, so gateway and provider read the same request.
+#[derive(Debug, Clone, Default)]
+pub struct Fields(BTreeMap<String, Member>);
+
+impl Fields {
+    /// The members of the JSON object `body` holds, each a slice of it.
+    pub fn parse(body: &Bytes) -> Result<Self, serde_json::Error> {
+        let map: BTreeMap<String, &RawValue> = serde_json::from_slice(body)?;
+        Ok(Fields(map.into_iter().map(|(key, raw)| (key, Member::Raw(slice_of(body, raw.get())))).collect()))
+    }
+
+    /// A member as raw JSON: borrowed from the body, or written out for a built one.
+    pub fn get(&self, key: &str) -> Option<Cow<'_, RawValue>> {
+        match self.0.get(key)? {
+            Member::Raw(raw) => serde_json::from_slice::<&RawValue>(raw).ok().map(Cow::Borrowed),
+            Member::Tree(value) => serde_json::value::to_raw_value(value).ok().map(Cow::Owned),
+            built @ Member::List(_) => {
+                let value = built.clone().into_value().ok()?;
+                serde_json::value::to_raw_value(&value).ok().map(Cow::Owned)
+            }
+        }
+    }
+
+    /// A member as a tree of its own (parsed, or copied).
+    pub fn value(&self, key: &str) -> Option<Value> {
+        self.0.get(key)?.clone().into_value().ok()
+    }
+
+    /// Takes a member out as a tree, `None` when absent or null. Raw members are valid JSON,
+    /// so parsing them cannot fail.
+    pub fn take(&mut self, key: &str) -> Option<Value> {
+        self.0.remove(key)?.into_value().ok().filter(|v| !v.is_null())
+    }
+
+    /// Whether the member is present and not null.
+    pub fn is_set(&self, key: &str) -> bool {
+        self.0.get(key).is_some_and(|member| !member.is_null())
+    }
+
+    /// Sets a member the gateway built.
+    pub fn insert_member(&mut self, key: &str, member: Member) {
+        self.0.insert(key.to_owned(), member);
+    }
+
+    /// The members, in key order.
+    pub fn members(&self) -> impl Iterator<Item = (&str, &Member)> {
+        self.0.iter().map(|(key, member)| (key.as_str(), member))
+    }
+
+    /// A string member, `None` when absent or not a string.
+    pub fn text(&self, key: &str) -> Option<String> {
+        self.value(key).and_then(|v| if let Value::String(text) = v { Some(text) } else { None })
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.0.contains_key(key)
+    }
+
+    pub fn insert(&mut self, key: &str, value: Box<RawValue>) {
+        let text: Box<str> = value.into();
+        self.0.insert(key.to_owned(), Member::Raw(Bytes::from(text.into_boxed_bytes())));
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<Member> {
+        self.0.remove(key)
+    }
+
+    /// The members, in key order.
+    pub fn into_members(self) -> impl Iterator<Item = (String, Member)> {
+        self.0.into_iter()
+    }
+
+    /// The object as compact JSON (a copy; for small objects and tests).
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.push(b'{');
+        for (i, (key, member)) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            // Writing JSON into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut out, key);
+            out.push(b':');
+            match member {
+                Member::Raw(raw) => out.extend_from_slice(raw),
+                Member::Tree(value) => {
+                    let _ = serde_json::to_writer(&mut out, value);
+                }
+                built @ Member::List(_) => {
+                    let _ = serde_json::to_writer(&mut out, &built.clone().into_value().unwrap_or_default());
+                }
+            }
+        }
+        out.push(b'}');
+        out
+    }
+}
+
+/// `part`, a slice of `body`'s text, as a handle on `body`; a copy should it lie elsewhere.
+fn slice_of(body: &Bytes, part: &str) -> Bytes {
+    let start = part.as_ptr().addr().wrapping_sub(body.as_ptr().addr());
+    match body.get(start..start.wrapping_add(part.len())) {
+        Some(inside) if inside.as_ptr() == part.as_ptr() => body.slice(start..start + part.len()),
+        _ => Bytes::copy_from_slice(part.as_bytes()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_are_slices_of_the_body() {
+        let body = Bytes::from_static(br#"{"a": [1, 2] ,"b":"x\"y","a":{"c":null}}"#);
+        let fields = Fields::parse(&body).unwrap_or_default();
+        let Some(Member::Raw(a)) = fields.0.get("a") else { panic!("a is raw") };
+        assert_eq!(&a[..], br#"{"c":null}"#, "the last of a repeated key");
+        assert!(body.as_ptr_range().contains(&a.as_ptr()), "a handle on the body, not a copy");
+        assert_eq!(fields.text("b").as_deref(), Some("x\"y"));
+        assert_eq!(fields.get("b").map(|raw| raw.get().to_owned()).as_deref(), Some(r#""x\"y""#));
+        assert_eq!(String::from_utf8(fields.to_json()).unwrap_or_default(), r#"{"a":{"c":null},"b":"x\"y"}"#);
+    }
+
+    #[test]
+    fn built_members_read_like_raw_ones() {
+        let mut fields = Fields::default();
+        fields.insert_member("n", Member::Tree(Value::from(3)));
+        fields.insert("s", RawValue::from_string(r#""t""#.into()).unwrap_or_else(|e| panic!("{e}")));
+        fields
+            .insert_member("l", Member::List(vec![Item::Run(Bytes::from_static(b"1,2")), Item::Tree(Value::from(3))]));
+        assert_eq!(fields.get("n").map(|raw| raw.get().to_owned()).as_deref(), Some("3"));
+        assert_eq!(fields.text("s").as_deref(), Some("t"));
+        assert_eq!(fields.value("l"), Some(serde_json::json!([1, 2, 3])));
+        assert!(fields.is_set("n") && !fields.is_set("absent"));
+        assert_eq!(fields.take("l"), Some(serde_json::json!([1, 2, 3])));
+        assert_eq!(String::from_utf8(fields.to_json()).unwrap_or_default(), r#"{"n":3,"s":"t"}"#);
+    }
+}
