@@ -12,9 +12,7 @@ use sha2::{Digest, Sha256};
 
 pub use crate::call::Call;
 
-use crate::cooldown::Cooldowns;
 use crate::error::Error;
-use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::parse::{self, CallRequest};
 use crate::provider::{self, Endpoint, Unavailable};
@@ -23,6 +21,7 @@ use crate::respond::stream::Finisher;
 use crate::respond::{self, Body};
 use crate::route::{self, Api, Endpoint as Route};
 use crate::settings::Settings;
+use crate::state::State;
 use crate::table::{Deployment, Setting, Table};
 use crate::trace::Tracer;
 use crate::{auth, catalog, report, upstream};
@@ -38,8 +37,8 @@ pub struct Gateway {
     master_key_label: Option<String>,
     pub metrics: Metrics,
     pub tracer: Tracer,
-    pub cooldowns: Cooldowns,
-    pub limits: Limits,
+    /// Limits, cooldowns and routing statistics; shared through Redis after [`Gateway::start`].
+    pub state: State,
     draining: AtomicBool,
 }
 
@@ -59,8 +58,7 @@ impl Gateway {
         let metrics = Metrics::new(table);
         let tracer = Tracer::start(&settings, table, client.clone());
         let draining = AtomicBool::new(false);
-        let cooldowns = Cooldowns::new(table.deployments.len());
-        let limits = Limits::new(table.deployments.len(), table.general.global_max_parallel);
+        let state = State::local(table);
         Ok(Gateway {
             table,
             settings,
@@ -70,10 +68,21 @@ impl Gateway {
             master_key_label,
             metrics,
             tracer,
-            cooldowns,
-            limits,
+            state,
             draining,
         })
+    }
+
+    /// [`Gateway::new`], then the shared state on the Redis the config or environment names
+    /// (`router_settings.redis_*`, `REDIS_*`): a refused password fails, an unreachable Redis
+    /// only warns (the state is in process until it answers).
+    pub async fn start(table: &'static Table, settings: Settings) -> Result<Self, String> {
+        let mut gateway = Gateway::new(table, settings)?;
+        if let Some(config) = crate::state::config::resolve(table, &gateway.settings)? {
+            let ids: Vec<&str> = table.deployments.iter().map(|d| d.id).collect();
+            gateway.state.share(crate::state::redis::Shared::connect(&config, &ids).await?);
+        }
+        Ok(gateway)
     }
 
     /// Start-up warnings: open access, deployments that cannot serve.
@@ -148,7 +157,7 @@ impl Gateway {
             self.metrics.start();
         }
         if call.model_call {
-            call.global_permit = Some(self.limits.enter().ok_or_else(|| Error::Busy {
+            call.global_permit = Some(self.state.enter().await.ok_or_else(|| Error::Busy {
                 limit: self.table.general.global_max_parallel.unwrap_or_default(),
                 wait_s: 1,
             })?);

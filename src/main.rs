@@ -60,7 +60,7 @@ fn init_logging(format: LogFormat) {
 }
 
 async fn run(settings: Settings) -> ExitCode {
-    let gateway = match Gateway::new(table::COMPILED, settings) {
+    let gateway = match Gateway::start(table::COMPILED, settings).await {
         Ok(gateway) => gateway,
         Err(e) => {
             tracing::error!(error = %e, "cannot start");
