@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc, reason = "test harness")]
 
 pub mod mock;
+pub mod redis;
 
 use std::time::Duration;
 
