@@ -331,3 +331,24 @@ async fn global_max_parallel_requests_counts_every_replica_through_redis_url() {
     second.collect().await.unwrap();
     eventually("the global leases come back", || async { status(&b, "open").await == StatusCode::OK }).await;
 }
+
+#[tokio::test]
+async fn rediss_checks_the_certificate_against_ssl_cert_file() {
+    let (redis, ca) = RedisServer::start_tls().await;
+    let gate = Arc::new(Notify::new());
+    let mock = upstream(Arc::clone(&gate)).await;
+    let (base, ca) = (mock.base(), ca.to_str().unwrap().to_owned());
+    let url = format!("rediss://:{}@localhost:{}", redis.password, redis.port);
+    let vars = [("MOCK_BASE", base.as_str()), ("MOCK_KEY", "k"), ("REDIS_URL", url.as_str())];
+    let untrusted = Gateway::start(&fixtures::shared_env::TABLE, settings(&vars)).await.err().expect("no start");
+    assert!(untrusted.contains("Redis TLS handshake failed"), "{untrusted}");
+    let trusted = [vars[0], vars[1], vars[2], ("SSL_CERT_FILE", ca.as_str())];
+    let (a, b) =
+        (start(&fixtures::shared_env::TABLE, &trusted).await, start(&fixtures::shared_env::TABLE, &trusted).await);
+    let ready = get(&a, "/health/readiness", None).await;
+    assert_eq!(ready.json()["redis"], "connected");
+    let (first, second) = (hold(&a, "open").await, hold(&b, "open").await);
+    assert_eq!(status(&a, "open").await, StatusCode::TOO_MANY_REQUESTS, "the global limit is shared over TLS");
+    gate.notify_waiters();
+    drop((first, second));
+}

@@ -1,7 +1,8 @@
 //! Where the shared state lives: `router_settings.redis_url` or `redis_host`/`redis_port`/
 //! `redis_password` (each a literal or `os.environ/NAME`), else LiteLLM's `REDIS_URL`,
 //! `REDIS_HOST`, `REDIS_PORT` and `REDIS_PASSWORD`; none of them means in-process state only.
-//! `MODEL_ROUTER_REDIS_PREFIX` (default `model-router:`) starts every key.
+//! `MODEL_ROUTER_REDIS_PREFIX` (default `model-router:`) starts every key. `rediss://` is TLS
+//! (rustls) against the compiled-in web PKI roots, or `SSL_CERT_FILE`'s when that is set.
 
 use redis::IntoConnectionInfo;
 
@@ -20,6 +21,9 @@ pub struct Config {
     pub prefix: String,
     /// `host:port`, for logs and errors; never the password.
     pub shown: String,
+    /// `SSL_CERT_FILE`: with `rediss://`, the roots Redis's certificate is checked against
+    /// instead of the compiled-in ones (redis-rs takes one root store, not two).
+    pub roots: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -69,5 +73,5 @@ pub fn resolve(table: &Table, settings: &Settings) -> Result<Option<Config>, Str
     if prefix.contains(['{', '}']) {
         return Err(format!("MODEL_ROUTER_REDIS_PREFIX={prefix}: braces would break the keys' Cluster hash tags"));
     }
-    Ok(Some(Config { info, prefix: prefix.to_owned(), shown }))
+    Ok(Some(Config { info, prefix: prefix.to_owned(), shown, roots: settings.extra_roots.clone() }))
 }

@@ -86,12 +86,50 @@ pub fn is_auth(e: &RedisError) -> bool {
     e.kind() == ErrorKind::AuthenticationFailed || matches!(e.code(), Some("WRONGPASS" | "NOAUTH" | "NOPERM"))
 }
 
+/// Whether `e` is a failed TLS handshake (an untrusted certificate, or no TLS on the other
+/// side): a configuration error too.
+fn is_tls(e: &RedisError) -> bool {
+    type Cause = Arc<dyn std::error::Error + Send + Sync>;
+    let rustls = |error: &(dyn std::error::Error + 'static)| {
+        // redis-rs keeps causes in an `Arc`, and an `io::Error` keeps rustls's inside it.
+        let error: &(dyn std::error::Error + 'static) = match error.downcast_ref::<Cause>() {
+            Some(shared) => shared.as_ref(),
+            None => error,
+        };
+        let inner = error.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref());
+        error.is::<rustls::Error>() || inner.is_some_and(<dyn std::error::Error + Send + Sync>::is::<rustls::Error>)
+    };
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(error) = cause {
+        if rustls(error) {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
+}
+
+/// The client for `config`: TLS roots from `SSL_CERT_FILE` when it is set and the URL is
+/// `rediss://`.
+fn client(config: &Config) -> Result<Client, String> {
+    let failed = |e: RedisError| format!("Redis at {}: {e}", config.shown);
+    match (&config.roots, config.info.addr()) {
+        (Some(path), redis::ConnectionAddr::TcpTls { .. }) => {
+            let pem = std::fs::read(path).map_err(|e| format!("SSL_CERT_FILE={path} cannot be read for Redis: {e}"))?;
+            let certificates = redis::TlsCertificates { client_tls: None, root_cert: Some(pem) };
+            Client::build_with_tls(config.info.clone(), certificates).map_err(failed)
+        }
+        _ => Client::open(config.info.clone()).map_err(failed),
+    }
+}
+
 impl Shared {
-    /// Connects to `config`'s Redis for the deployments `ids`. A refused password fails;
+    /// Connects to `config`'s Redis for the deployments `ids`. A refused password or TLS
+    /// handshake fails;
     /// an unreachable Redis is an outage: the state starts in process and the watcher keeps
     /// trying.
     pub async fn connect(config: &Config, ids: &[&str]) -> Result<Arc<Self>, String> {
-        let client = Client::open(config.info.clone()).map_err(|e| format!("Redis at {}: {e}", config.shown))?;
+        let client = client(config)?;
         let replica = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid().to_string();
         let shared = Arc::new(Shared {
             client,
@@ -111,6 +149,12 @@ impl Shared {
             Ok(()) => tracing::info!(redis = %shared.shown, "shared state on Redis"),
             Err(Some(e)) if is_auth(&e) => {
                 return Err(format!("Redis authentication failed at {}: {e}; check the Redis password", shared.shown));
+            }
+            Err(Some(e)) if is_tls(&e) => {
+                return Err(format!(
+                    "Redis TLS handshake failed at {}: {e}; check rediss:// and SSL_CERT_FILE",
+                    shared.shown
+                ));
             }
             Err(e) => tracing::warn!(
                 redis = %shared.shown,
