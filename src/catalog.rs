@@ -86,7 +86,7 @@ pub fn readiness(gateway: &Gateway) -> http::Response<Body> {
         (false, 0) => (StatusCode::SERVICE_UNAVAILABLE, "unhealthy"),
         (false, _) => (StatusCode::OK, "healthy"),
     };
-    let body = json!({
+    let mut body = json!({
         "status": word,
         "db": "Not connected",
         "cache": null,
@@ -97,8 +97,10 @@ pub fn readiness(gateway: &Gateway) -> http::Response<Body> {
         "deployments_available": available,
         "deployments_total": table.deployments.len(),
         "success_callbacks": table.router.callbacks,
-        "redis": gateway.state.redis_connected().map(|up| if up { "connected" } else { "unreachable" }),
     });
+    if let (Some(up), Some(fields)) = (gateway.state.redis_connected(), body.as_object_mut()) {
+        fields.insert("redis".into(), json!(if up { "connected" } else { "unreachable" }));
+    }
     respond::json(status, &body)
 }
 

@@ -16,7 +16,9 @@ const USAGE: &str = "usage: model-router [--version]
 Serves the routes compiled into this binary (see --version) on HOST:PORT
 (default 0.0.0.0:4000). Environment: HOST, PORT, RUST_LOG (default info),
 LOG_FORMAT (json|text), MODEL_ROUTER_DRAIN_SECONDS (default 25), SSL_CERT_FILE,
-and the variables the routes name (os.environ/NAME, OPENAI_API_KEY, ...).";
+REDIS_URL or REDIS_HOST/REDIS_PORT/REDIS_PASSWORD (limits and cooldowns shared by
+every replica; MODEL_ROUTER_REDIS_PREFIX, default model-router:), and the variables
+the routes name (os.environ/NAME, OPENAI_API_KEY, ...).";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

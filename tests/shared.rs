@@ -352,3 +352,55 @@ async fn rediss_checks_the_certificate_against_ssl_cert_file() {
     gate.notify_waiters();
     drop((first, second));
 }
+
+#[tokio::test]
+async fn a_live_replica_keeps_refreshing_its_lease_and_drops_it_at_the_end() {
+    let redis = RedisServer::start().await;
+    let gate = Arc::new(Notify::new());
+    let mock = upstream(Arc::clone(&gate)).await;
+    let a = replica(&mock, redis.port, &redis.password).await;
+    let body = hold(&a, "one-at-a-time").await;
+    let conn = redis.connection().await.unwrap();
+    let lease = Keys::new("model-router:", "shared-serial").lease;
+    let expiries = |conn: redis::aio::MultiplexedConnection, lease: String| async move {
+        let mut conn = conn;
+        redis::cmd("ZRANGE")
+            .arg(&lease)
+            .arg(0)
+            .arg(-1)
+            .arg("WITHSCORES")
+            .query_async::<Vec<(String, u64)>>(&mut conn)
+            .await
+            .unwrap()
+    };
+    let first = expiries(conn.clone(), lease.clone()).await;
+    assert_eq!(first.len(), 1, "one lease while the stream is open: {first:?}");
+    // The lease lives 10 s unless refreshed; a refresh (every 3.3 s) pushes its expiry on.
+    eventually("the lease is refreshed", || {
+        let (conn, lease, first) = (conn.clone(), lease.clone(), first[0].clone());
+        async move { expiries(conn, lease).await.first().is_some_and(|(id, expiry)| *id == first.0 && *expiry > first.1) }
+    })
+    .await;
+    gate.notify_waiters();
+    body.collect().await.unwrap();
+    eventually("the lease is released when the stream ends", || {
+        let (conn, lease) = (conn.clone(), lease.clone());
+        async move { expiries(conn, lease).await.is_empty() }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn without_redis_nothing_changes_and_a_missing_redis_variable_is_named() {
+    let mock = upstream(Arc::new(Notify::new())).await;
+    let base = mock.base();
+    let local = start(&fixtures::shared_env::TABLE, &[("MOCK_BASE", base.as_str()), ("MOCK_KEY", "k")]).await;
+    let ready = get(&local, "/health/readiness", None).await.json();
+    assert!(ready.get("redis").is_none(), "no Redis, no field: {ready}");
+    assert_eq!(status(&local, "open").await, StatusCode::OK);
+    let error = Gateway::start(&fixtures::shared::TABLE, settings(&[("MOCK_BASE", &base), ("MOCK_KEY", "k")]))
+        .await
+        .err()
+        .expect("no start");
+    assert!(error.contains("router_settings.redis_host reads TEST_REDIS_HOST, which is not set"), "{error}");
+}

@@ -45,6 +45,8 @@ pub struct State {
     limits: Limits,
     cooldowns: Cooldowns,
     global_max: Option<u32>,
+    /// Whether cooldowns happen at all (`disable_cooldowns` unset), so Redis has them to share.
+    cooldowns_on: bool,
     shared: Option<Arc<Shared>>,
 }
 
@@ -55,6 +57,7 @@ impl State {
             limits: Limits::new(table.deployments.len(), table.general.global_max_parallel),
             cooldowns: Cooldowns::new(table.deployments.len()),
             global_max: table.general.global_max_parallel,
+            cooldowns_on: !table.resilience.disable_cooldowns,
             shared: None,
         }
     }
@@ -89,7 +92,8 @@ impl State {
     /// Takes a slot of deployment `i`, counting the call against its `rpm`, in one step:
     /// on Redis when it answers (cooldowns of every replica included), else in process.
     pub async fn admit(&self, i: u16, d: &Deployment, now: Instant) -> Admission {
-        if let Some(shared) = self.shared() {
+        let counted = d.rpm.is_some() || d.tpm.is_some() || d.max_parallel.is_some() || self.cooldowns_on;
+        if let Some(shared) = self.shared().filter(|_| counted) {
             match shared.admit(Slot::Deployment(i), d.rpm, d.tpm, d.max_parallel).await {
                 Some(Verdict::Admitted(lease)) => {
                     return match self.limits.count(i, d, now) {
