@@ -80,7 +80,8 @@ impl Gateway {
         let mut gateway = Gateway::new(table, settings)?;
         if let Some(config) = crate::state::config::resolve(table, &gateway.settings)? {
             let ids: Vec<&str> = table.deployments.iter().map(|d| d.id).collect();
-            gateway.state.share(crate::state::redis::Shared::connect(&config, &ids).await?);
+            let strategy = table.router.routing_strategy;
+            gateway.state.share(crate::state::redis::Shared::connect(&config, &ids, strategy).await?);
         }
         Ok(gateway)
     }

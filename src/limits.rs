@@ -40,7 +40,7 @@ struct Slot {
 }
 
 /// Weight of the newest sample in the latency average, in eighths.
-const LATENCY_NEW_EIGHTHS: u64 = 2;
+pub const LATENCY_NEW_EIGHTHS: u64 = 2;
 
 /// A held slot; dropping it frees the slot.
 #[derive(Debug)]

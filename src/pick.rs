@@ -71,7 +71,7 @@ fn best(gateway: &Gateway, available: &[u16], now: Instant) -> Option<u16> {
     let (table, state) = (gateway.table, &gateway.state);
     let tier = lowest_order(table.deployments, available);
     match table.router.routing_strategy {
-        "least-busy" => least(&tier, |i| u64::from(state.in_flight(i))),
+        "least-busy" => least(&tier, |i| state.in_flight(i)),
         "latency-based-routing" => least(&tier, |i| state.latency_us(i)),
         "usage-based-routing" | "usage-based-routing-v2" => least(&tier, |i| state.minute_tokens(i, now)),
         "cost-based-routing" => least(&tier, |i| price(table.deployment(i))),

@@ -1,120 +1,24 @@
 //! State shared across replicas on a real Redis (issue 14): two or more gateways in this
 //! process use one redis-server the test starts, and `rpm`, `tpm`, `max_parallel_requests`,
-//! `global_max_parallel_requests` and cooldowns hold for all of them together; a Redis that
-//! stops, freezes or is unreachable never fails a request, and a wrong password stops the
-//! gateway from starting.
+//! `global_max_parallel_requests`, cooldowns and least-busy's calls in flight hold for all of
+//! them together. Outages, TLS and start-up: tests/shared_outage.rs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 mod common;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::mock::{self, Answer, Mock};
 use common::redis::RedisServer;
-use common::{get, open, post};
-use http::{Method, StatusCode};
+use common::shared::{ask, eventually, gauge, hold, pair, replica, start, status, upstream, upstream_models};
+use common::{get, post};
+use http::StatusCode;
 use http_body_util::BodyExt;
-use model_router::gateway::Gateway;
-use model_router::server::Running;
-use model_router::settings::Settings;
-use model_router::state::redis::COMMAND_TIMEOUT;
 use model_router::state::scripts::Keys;
-use model_router::table::{Table, fixtures};
-use serde_json::{Value, json};
+use model_router::table::fixtures;
+use serde_json::json;
 use tokio::sync::Notify;
-
-const PROMPTLY: Duration = Duration::from_secs(10);
-/// Longest a request may take while Redis is down or frozen: the command timeout (200 ms)
-/// and a margin for a loaded test machine.
-const WITHIN_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// Answers JSON with 6 tokens of usage, 429 for `flaky`, and streams held at `gate`.
-async fn upstream(gate: Arc<Notify>) -> Mock {
-    mock::start(move |seen| {
-        let model = seen.json()["model"].as_str().unwrap_or_default().to_owned();
-        if model == "flaky" {
-            let body = json!({ "error": { "message": "slow down", "type": "rate_limit" } }).to_string();
-            return Answer::Json { status: 429, body, headers: vec![] };
-        }
-        if seen.json()["stream"] == true {
-            let chunk = json!({ "object": "chat.completion.chunk", "model": model, "choices": [{ "index": 0, "delta": { "content": "x" } }] });
-            return Answer::Sse { events: vec![chunk.to_string(), "[DONE]".into()], gate: Some(Arc::clone(&gate)) };
-        }
-        let usage = json!({ "prompt_tokens": 4, "completion_tokens": 2, "total_tokens": 6 });
-        Answer::ok(&json!({ "object": "chat.completion", "model": model, "choices": [], "usage": usage }))
-    })
-    .await
-}
-
-fn settings(vars: &[(&str, &str)]) -> Settings {
-    let vars = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
-    let mut settings = Settings::from_vars(vars).unwrap();
-    settings.host = "127.0.0.1".into();
-    settings.port = 0;
-    settings.drain = Duration::from_secs(5);
-    settings
-}
-
-/// A replica of the `shared` fixture on `redis` (or on a Redis at `port` nobody runs).
-async fn replica(mock: &Mock, port: u16, password: &str) -> Running {
-    let (base, port) = (mock.base(), port.to_string());
-    let vars = [
-        ("MOCK_BASE", base.as_str()),
-        ("MOCK_KEY", "k"),
-        ("TEST_REDIS_HOST", "127.0.0.1"),
-        ("TEST_REDIS_PORT", port.as_str()),
-        ("TEST_REDIS_PASSWORD", password),
-    ];
-    start(&fixtures::shared::TABLE, &vars).await
-}
-
-async fn start(table: &'static Table, vars: &[(&str, &str)]) -> Running {
-    Running::start(Gateway::start(table, settings(vars)).await.expect("gateway")).await.expect("listen")
-}
-
-async fn pair(mock: &Mock, redis: &RedisServer) -> (Running, Running) {
-    (replica(mock, redis.port, &redis.password).await, replica(mock, redis.port, &redis.password).await)
-}
-
-fn ask(model: &str, stream: bool) -> Value {
-    json!({ "model": model, "stream": stream, "messages": [{ "role": "user", "content": "hi" }] })
-}
-
-async fn status(gw: &Running, model: &str) -> StatusCode {
-    post(gw, "/v1/chat/completions", None, &ask(model, false)).await.status
-}
-
-/// Opens a stream and waits for its first chunk, so its slot is surely taken.
-async fn hold(gw: &Running, model: &str) -> hyper::body::Incoming {
-    let body = ask(model, true).to_string();
-    let response = open(gw, Method::POST, "/v1/chat/completions", &[("content-type", "application/json")], body).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let mut body = response.into_body();
-    tokio::time::timeout(PROMPTLY, body.frame()).await.expect("first chunk").unwrap().unwrap();
-    body
-}
-
-/// The `model_router_redis_connected` value on `/metrics`.
-async fn gauge(gw: &Running) -> Option<u8> {
-    let page = get(gw, "/metrics", None).await.text();
-    page.lines().find_map(|l| l.strip_prefix("model_router_redis_connected ")).map(|v| v.parse().unwrap())
-}
-
-/// Waits until `check` holds, trying again every few milliseconds (an outside process's
-/// state, not a notification the test could wait on).
-async fn eventually<F: Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
-    let deadline = Instant::now() + PROMPTLY;
-    while !check().await {
-        assert!(Instant::now() < deadline, "{what}: not within {PROMPTLY:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-fn upstream_models(mock: &Mock) -> Vec<String> {
-    mock.requests().iter().map(|s| s.json()["model"].as_str().unwrap_or_default().to_owned()).collect()
-}
 
 #[tokio::test]
 async fn rpm_counts_every_replica_alternately_asked() {
@@ -224,95 +128,6 @@ async fn a_deployment_cooled_on_one_replica_gets_nothing_from_the_other() {
 }
 
 #[tokio::test]
-async fn a_stopped_redis_fails_no_request_and_sharing_resumes_when_it_is_back() {
-    let mut redis = RedisServer::start().await;
-    let mock = upstream(Arc::new(Notify::new())).await;
-    let (a, b) = pair(&mock, &redis).await;
-    redis.stop();
-    for gw in [&a, &b, &a, &b] {
-        let asked = Instant::now();
-        assert_eq!(status(gw, "two-at-a-time").await, StatusCode::OK);
-        assert!(asked.elapsed() < WITHIN_TIMEOUT, "answered in {:?}", asked.elapsed());
-    }
-    assert_eq!((gauge(&a).await, gauge(&b).await), (Some(0), Some(0)));
-    let ready = get(&a, "/health/readiness", None).await;
-    assert_eq!((ready.status, ready.json()["redis"].clone()), (StatusCode::OK, json!("unreachable")));
-    // Each replica counts alone meanwhile: rpm 3 admits three on each.
-    for _ in 0..3 {
-        assert_eq!(status(&a, "three-a-minute").await, StatusCode::OK);
-    }
-    assert_eq!(status(&a, "three-a-minute").await, StatusCode::TOO_MANY_REQUESTS);
-    redis.restart().await;
-    eventually("both replicas see Redis again", || async { gauge(&a).await == Some(1) && gauge(&b).await == Some(1) })
-        .await;
-    let mut shared = Vec::new();
-    for gw in [&b, &a, &b, &a] {
-        shared.push(status(gw, "three-a-minute").await.as_u16());
-    }
-    assert_eq!(shared, [200, 200, 200, 429], "the fresh Redis counts for both again");
-}
-
-#[tokio::test]
-async fn a_frozen_redis_holds_no_request_for_long() {
-    let redis = RedisServer::start().await;
-    let mock = upstream(Arc::new(Notify::new())).await;
-    let (a, b) = pair(&mock, &redis).await;
-    redis.signal("-STOP");
-    for gw in [&a, &b, &a, &b] {
-        let asked = Instant::now();
-        assert_eq!(status(gw, "two-at-a-time").await, StatusCode::OK);
-        assert!(
-            asked.elapsed() < WITHIN_TIMEOUT,
-            "answered in {:?} (command timeout {COMMAND_TIMEOUT:?})",
-            asked.elapsed()
-        );
-    }
-    assert_eq!(gauge(&a).await, Some(0));
-    redis.signal("-CONT");
-    eventually("Redis answers again", || async { gauge(&a).await == Some(1) && gauge(&b).await == Some(1) }).await;
-}
-
-#[tokio::test]
-async fn an_unreachable_redis_at_start_up_is_an_outage_not_an_error() {
-    let mock = upstream(Arc::new(Notify::new())).await;
-    let mut redis = RedisServer::start().await;
-    let port = redis.port;
-    redis.stop();
-    let a = replica(&mock, port, &redis.password).await;
-    assert_eq!(gauge(&a).await, Some(0));
-    assert_eq!(status(&a, "two-at-a-time").await, StatusCode::OK);
-    redis.restart().await;
-    eventually("the replica finds Redis by itself", || async { gauge(&a).await == Some(1) }).await;
-}
-
-#[tokio::test]
-async fn a_wrong_redis_password_stops_the_start_naming_redis_authentication() {
-    let redis = RedisServer::start().await;
-    let port = redis.port.to_string();
-    let vars = [
-        ("MOCK_BASE", "http://127.0.0.1:9/v1"),
-        ("MOCK_KEY", "k"),
-        ("TEST_REDIS_HOST", "127.0.0.1"),
-        ("TEST_REDIS_PORT", port.as_str()),
-        ("TEST_REDIS_PASSWORD", "not-the-password"),
-    ];
-    let error = Gateway::start(&fixtures::shared::TABLE, settings(&vars)).await.err().expect("no start");
-    assert!(error.contains("Redis authentication failed"), "{error}");
-    assert!(!error.contains("not-the-password"), "the password is never shown: {error}");
-    // The binary exits non-zero with that error (LiteLLM's REDIS_URL names the Redis here).
-    let wrong = format!("redis://:not-the-password@127.0.0.1:{port}");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_model-router"))
-        .env_clear()
-        .envs([("REDIS_URL", wrong.as_str()), ("HOST", "127.0.0.1"), ("PORT", "0"), ("LOG_FORMAT", "text")])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "{stderr}");
-    assert!(stderr.contains("Redis authentication failed"), "{stderr}");
-    assert!(!stderr.contains("not-the-password"), "{stderr}");
-}
-
-#[tokio::test]
 async fn global_max_parallel_requests_counts_every_replica_through_redis_url() {
     let redis = RedisServer::start().await;
     let gate = Arc::new(Notify::new());
@@ -330,27 +145,6 @@ async fn global_max_parallel_requests_counts_every_replica_through_redis_url() {
     first.collect().await.unwrap();
     second.collect().await.unwrap();
     eventually("the global leases come back", || async { status(&b, "open").await == StatusCode::OK }).await;
-}
-
-#[tokio::test]
-async fn rediss_checks_the_certificate_against_ssl_cert_file() {
-    let (redis, ca) = RedisServer::start_tls().await;
-    let gate = Arc::new(Notify::new());
-    let mock = upstream(Arc::clone(&gate)).await;
-    let (base, ca) = (mock.base(), ca.to_str().unwrap().to_owned());
-    let url = format!("rediss://:{}@localhost:{}", redis.password, redis.port);
-    let vars = [("MOCK_BASE", base.as_str()), ("MOCK_KEY", "k"), ("REDIS_URL", url.as_str())];
-    let untrusted = Gateway::start(&fixtures::shared_env::TABLE, settings(&vars)).await.err().expect("no start");
-    assert!(untrusted.contains("Redis TLS handshake failed"), "{untrusted}");
-    let trusted = [vars[0], vars[1], vars[2], ("SSL_CERT_FILE", ca.as_str())];
-    let (a, b) =
-        (start(&fixtures::shared_env::TABLE, &trusted).await, start(&fixtures::shared_env::TABLE, &trusted).await);
-    let ready = get(&a, "/health/readiness", None).await;
-    assert_eq!(ready.json()["redis"], "connected");
-    let (first, second) = (hold(&a, "open").await, hold(&b, "open").await);
-    assert_eq!(status(&a, "open").await, StatusCode::TOO_MANY_REQUESTS, "the global limit is shared over TLS");
-    gate.notify_waiters();
-    drop((first, second));
 }
 
 #[tokio::test]
@@ -391,16 +185,21 @@ async fn a_live_replica_keeps_refreshing_its_lease_and_drops_it_at_the_end() {
 }
 
 #[tokio::test]
-async fn without_redis_nothing_changes_and_a_missing_redis_variable_is_named() {
-    let mock = upstream(Arc::new(Notify::new())).await;
-    let base = mock.base();
-    let local = start(&fixtures::shared_env::TABLE, &[("MOCK_BASE", base.as_str()), ("MOCK_KEY", "k")]).await;
-    let ready = get(&local, "/health/readiness", None).await.json();
-    assert!(ready.get("redis").is_none(), "no Redis, no field: {ready}");
-    assert_eq!(status(&local, "open").await, StatusCode::OK);
-    let error = Gateway::start(&fixtures::shared::TABLE, settings(&[("MOCK_BASE", &base), ("MOCK_KEY", "k")]))
-        .await
-        .err()
-        .expect("no start");
-    assert!(error.contains("router_settings.redis_host reads TEST_REDIS_HOST, which is not set"), "{error}");
+async fn least_busy_counts_the_calls_in_flight_on_every_replica() {
+    let redis = RedisServer::start().await;
+    let gate = Arc::new(Notify::new());
+    let mock = upstream(Arc::clone(&gate)).await;
+    let (base, url) = (mock.base(), redis.url());
+    let vars = [("MOCK_BASE", base.as_str()), ("MOCK_KEY", "k"), ("REDIS_URL", url.as_str())];
+    let (a, b) = (start(&fixtures::shared_busy::TABLE, &vars).await, start(&fixtures::shared_busy::TABLE, &vars).await);
+    // Of two idle deployments least-busy takes the first: a's stream holds openai/a.
+    let held = hold(&a, "pair").await;
+    assert_eq!(upstream_models(&mock), ["a"]);
+    // b learns of it from Redis (read every half second) and sends its calls to the other.
+    eventually("b picks the idle deployment", || async {
+        status(&b, "pair").await == StatusCode::OK && upstream_models(&mock).last().is_some_and(|m| m == "b")
+    })
+    .await;
+    gate.notify_waiters();
+    held.collect().await.unwrap();
 }

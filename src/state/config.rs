@@ -4,7 +4,9 @@
 //! `MODEL_ROUTER_REDIS_PREFIX` (default `model-router:`) starts every key. `rediss://` is TLS
 //! (rustls) against the compiled-in web PKI roots, or `SSL_CERT_FILE`'s when that is set.
 
-use redis::IntoConnectionInfo;
+use std::sync::Arc;
+
+use redis::{Client, IntoConnectionInfo, RedisError};
 
 use crate::settings::Settings;
 use crate::table::{Setting, Table};
@@ -74,4 +76,41 @@ pub fn resolve(table: &Table, settings: &Settings) -> Result<Option<Config>, Str
         return Err(format!("MODEL_ROUTER_REDIS_PREFIX={prefix}: braces would break the keys' Cluster hash tags"));
     }
     Ok(Some(Config { info, prefix: prefix.to_owned(), shown, roots: settings.extra_roots.clone() }))
+}
+
+/// Whether `e` is a failed TLS handshake (an untrusted certificate, or no TLS on the other
+/// side): a configuration error too.
+pub(super) fn is_tls(e: &RedisError) -> bool {
+    type Cause = Arc<dyn std::error::Error + Send + Sync>;
+    let rustls = |error: &(dyn std::error::Error + 'static)| {
+        // redis-rs keeps causes in an `Arc`, and an `io::Error` keeps rustls's inside it.
+        let error: &(dyn std::error::Error + 'static) = match error.downcast_ref::<Cause>() {
+            Some(shared) => shared.as_ref(),
+            None => error,
+        };
+        let inner = error.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref());
+        error.is::<rustls::Error>() || inner.is_some_and(<dyn std::error::Error + Send + Sync>::is::<rustls::Error>)
+    };
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(error) = cause {
+        if rustls(error) {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
+}
+
+/// The client for `config`: TLS roots from `SSL_CERT_FILE` when it is set and the URL is
+/// `rediss://`.
+pub(super) fn client(config: &Config) -> Result<Client, String> {
+    let failed = |e: RedisError| format!("Redis at {}: {e}", config.shown);
+    match (&config.roots, config.info.addr()) {
+        (Some(path), redis::ConnectionAddr::TcpTls { .. }) => {
+            let pem = std::fs::read(path).map_err(|e| format!("SSL_CERT_FILE={path} cannot be read for Redis: {e}"))?;
+            let certificates = redis::TlsCertificates { client_tls: None, root_cert: Some(pem) };
+            Client::build_with_tls(config.info.clone(), certificates).map_err(failed)
+        }
+        _ => Client::open(config.info.clone()).map_err(failed),
+    }
 }

@@ -9,6 +9,7 @@
 pub mod config;
 pub mod redis;
 pub mod scripts;
+pub mod stats;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +18,7 @@ use crate::cooldown::Cooldowns;
 use crate::limits::{self, Limits};
 use crate::table::{Deployment, Resilience, Table};
 use redis::{Lease, Shared, Slot, Verdict};
+use stats::Measure;
 
 /// What a client at a parallel-request limit is told to wait.
 const PARALLEL_WAIT: Duration = Duration::from_secs(1);
@@ -148,27 +150,36 @@ impl State {
     pub fn finished(&self, i: u16, d: &Deployment, tokens: Option<u64>, latency: Option<Duration>, now: Instant) {
         if let Some(tokens) = tokens {
             self.limits.spent(i, tokens, now);
-            if let Some(shared) = self.shared().filter(|_| d.tpm.is_some()) {
+            if let Some(shared) = self.shared().filter(|s| d.tpm.is_some() || s.counts_tokens()) {
                 shared.spent(i, tokens);
             }
         }
         if let Some(latency) = latency {
             self.limits.observe_latency(i, latency);
+            if let Some(shared) = self.shared() {
+                shared.observed(i, latency);
+            }
         }
     }
 
-    /// Calls deployment `i` is serving now, on this replica (least-busy).
-    pub fn in_flight(&self, i: u16) -> u32 {
-        self.limits.in_flight(i)
+    /// The strategy's figure for deployment `i` on every replica, with Redis.
+    fn stat(&self, i: u16, measure: Measure) -> Option<u64> {
+        self.shared()?.stat(i, measure)
     }
 
-    /// Tokens deployment `i` used this minute, on this replica (usage-based).
+    /// Calls deployment `i` is serving now (least-busy): on every replica with Redis.
+    pub fn in_flight(&self, i: u16) -> u64 {
+        self.stat(i, Measure::InFlight).unwrap_or_else(|| u64::from(self.limits.in_flight(i)))
+    }
+
+    /// Tokens deployment `i` used this minute (usage-based): on every replica with Redis.
     pub fn minute_tokens(&self, i: u16, now: Instant) -> u64 {
-        self.limits.minute_tokens(i, now)
+        self.stat(i, Measure::Tokens).unwrap_or_else(|| self.limits.minute_tokens(i, now))
     }
 
-    /// Deployment `i`'s average time to response head on this replica, µs (latency-based).
+    /// Deployment `i`'s average time to response head, µs (latency-based): over every
+    /// replica's calls with Redis, once one is measured.
     pub fn latency_us(&self, i: u16) -> u64 {
-        self.limits.latency_us(i)
+        self.stat(i, Measure::Latency).filter(|l| *l > 0).unwrap_or_else(|| self.limits.latency_us(i))
     }
 }

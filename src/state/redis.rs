@@ -1,6 +1,6 @@
 //! The Redis backing of the shared state: one multiplexed connection, the counting scripts
 //! on it with short timeouts, and a watcher task that keeps this replica's leases alive and
-//! reconnects after an outage. While Redis cannot answer, every call here says so (`None`)
+//! reconnects after an outage (and reads the routing statistics, see `stats`). While Redis cannot answer, every call here says so (`None`)
 //! at once and `state` counts in process instead.
 
 use std::collections::HashMap;
@@ -11,8 +11,9 @@ use std::time::Duration;
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::{AsyncConnectionConfig, Client, ErrorKind, RedisError, Script};
 
-use super::config::Config;
+use super::config::{Config, client, is_tls};
 use super::scripts::{self, Keys};
+use super::stats::{Measure, Stats};
 
 /// Longest wait to open a connection (TCP, TLS and AUTH) to Redis.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(300);
@@ -57,6 +58,10 @@ pub struct Shared {
     admit: Script,
     spend: Script,
     refresh: Script,
+    read_stats: Script,
+    latency: Script,
+    /// The routing strategy's figures, when it reads any.
+    stats: Option<Stats>,
     shown: String,
 }
 
@@ -86,49 +91,12 @@ pub fn is_auth(e: &RedisError) -> bool {
     e.kind() == ErrorKind::AuthenticationFailed || matches!(e.code(), Some("WRONGPASS" | "NOAUTH" | "NOPERM"))
 }
 
-/// Whether `e` is a failed TLS handshake (an untrusted certificate, or no TLS on the other
-/// side): a configuration error too.
-fn is_tls(e: &RedisError) -> bool {
-    type Cause = Arc<dyn std::error::Error + Send + Sync>;
-    let rustls = |error: &(dyn std::error::Error + 'static)| {
-        // redis-rs keeps causes in an `Arc`, and an `io::Error` keeps rustls's inside it.
-        let error: &(dyn std::error::Error + 'static) = match error.downcast_ref::<Cause>() {
-            Some(shared) => shared.as_ref(),
-            None => error,
-        };
-        let inner = error.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref());
-        error.is::<rustls::Error>() || inner.is_some_and(<dyn std::error::Error + Send + Sync>::is::<rustls::Error>)
-    };
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(error) = cause {
-        if rustls(error) {
-            return true;
-        }
-        cause = error.source();
-    }
-    false
-}
-
-/// The client for `config`: TLS roots from `SSL_CERT_FILE` when it is set and the URL is
-/// `rediss://`.
-fn client(config: &Config) -> Result<Client, String> {
-    let failed = |e: RedisError| format!("Redis at {}: {e}", config.shown);
-    match (&config.roots, config.info.addr()) {
-        (Some(path), redis::ConnectionAddr::TcpTls { .. }) => {
-            let pem = std::fs::read(path).map_err(|e| format!("SSL_CERT_FILE={path} cannot be read for Redis: {e}"))?;
-            let certificates = redis::TlsCertificates { client_tls: None, root_cert: Some(pem) };
-            Client::build_with_tls(config.info.clone(), certificates).map_err(failed)
-        }
-        _ => Client::open(config.info.clone()).map_err(failed),
-    }
-}
-
 impl Shared {
     /// Connects to `config`'s Redis for the deployments `ids`. A refused password or TLS
     /// handshake fails;
     /// an unreachable Redis is an outage: the state starts in process and the watcher keeps
     /// trying.
-    pub async fn connect(config: &Config, ids: &[&str]) -> Result<Arc<Self>, String> {
+    pub async fn connect(config: &Config, ids: &[&str], strategy: &str) -> Result<Arc<Self>, String> {
         let client = client(config)?;
         let replica = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid().to_string();
         let shared = Arc::new(Shared {
@@ -143,6 +111,9 @@ impl Shared {
             admit: Script::new(scripts::ADMIT),
             spend: Script::new(scripts::SPEND),
             refresh: Script::new(scripts::REFRESH),
+            read_stats: Script::new(scripts::STATS),
+            latency: Script::new(scripts::LATENCY),
+            stats: Measure::of(strategy).map(|m| Stats::new(m, ids.len())),
             shown: config.shown.clone(),
         });
         match shared.open().await {
@@ -239,6 +210,10 @@ impl Shared {
         max_parallel: Option<u32>,
     ) -> Option<Verdict> {
         let limit = |n: Option<u64>| n.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+        let counted = match slot {
+            Slot::Deployment(i) => self.stats.as_ref().filter(|s| s.measure == Measure::InFlight).map(|s| (s, i)),
+            Slot::Global => None,
+        };
         let keys = self.keys(slot);
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let id = format!("{}:{n}", self.replica);
@@ -250,13 +225,17 @@ impl Shared {
             .arg(limit(max_parallel.map(u64::from)))
             .arg(&id)
             .arg(millis(LEASE_TTL))
-            .arg(millis(WINDOW));
+            .arg(millis(WINDOW))
+            .arg(if counted.is_some() { "1" } else { "0" });
         let (code, ms): (u8, i64) = self.run(&invocation).await?;
         let wait = Duration::from_millis(u64::try_from(ms).unwrap_or(0));
         Some(match code {
-            0 if max_parallel.is_some() => {
+            0 if max_parallel.is_some() || counted.is_some() => {
                 if let Ok(mut live) = self.live.lock() {
                     live.insert(n, slot);
+                }
+                if let Some((stats, i)) = counted {
+                    stats.own(i, 1);
                 }
                 Verdict::Admitted(Some(Lease { shared: Arc::clone(self), slot, n }))
             }
@@ -266,8 +245,21 @@ impl Shared {
         })
     }
 
-    /// Counts `tokens` against deployment `i`'s `tpm`, off the request's path.
+    /// Whether the routing strategy reads tokens from here.
+    pub fn counts_tokens(&self) -> bool {
+        self.stats.as_ref().is_some_and(|s| s.measure == Measure::Tokens)
+    }
+
+    /// The routing strategy's figure `measure` for deployment `i` on every replica, once read.
+    pub fn stat(&self, i: u16, measure: Measure) -> Option<u64> {
+        self.stats.as_ref().filter(|s| s.measure == measure)?.get(i)
+    }
+
+    /// Counts `tokens` against deployment `i`'s `tpm` (and usage), off the request's path.
     pub fn spent(self: &Arc<Self>, i: u16, tokens: u64) {
+        if let Some(stats) = self.stats.as_ref().filter(|s| s.measure == Measure::Tokens) {
+            stats.own(i, i64::try_from(tokens).unwrap_or(i64::MAX));
+        }
         let shared = Arc::clone(self);
         spawn(async move {
             let keys = shared.keys(Slot::Deployment(i));
@@ -275,6 +267,39 @@ impl Shared {
             invocation.arg(tokens).arg(millis(WINDOW));
             let _: Option<i64> = shared.run(&invocation).await;
         });
+    }
+
+    /// Folds a time to response head into deployment `i`'s shared average (latency-based),
+    /// off the request's path.
+    pub fn observed(self: &Arc<Self>, i: u16, latency: Duration) {
+        if self.stats.as_ref().is_none_or(|s| s.measure != Measure::Latency) {
+            return;
+        }
+        let sample = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).max(1);
+        let shared = Arc::clone(self);
+        spawn(async move {
+            let mut invocation = shared.latency.key(&shared.keys(Slot::Deployment(i)).rate);
+            invocation.arg(sample).arg(crate::limits::LATENCY_NEW_EIGHTHS);
+            let _: Option<u64> = shared.run(&invocation).await;
+        });
+    }
+
+    /// Reads every deployment's figure for the routing strategy (by the watcher).
+    async fn read_stats(&self) {
+        let Some(stats) = &self.stats else { return };
+        for (i, keys) in (0..).zip(&self.keys) {
+            let mut invocation = self.read_stats.key(&keys.rate);
+            invocation.key(&keys.lease).arg(millis(WINDOW));
+            let Some((flight, tokens, latency)) = self.run::<(u64, u64, u64)>(&invocation).await else { return };
+            stats.read(
+                i,
+                match stats.measure {
+                    Measure::InFlight => flight,
+                    Measure::Tokens => tokens,
+                    Measure::Latency => latency,
+                },
+            );
+        }
     }
 
     /// Starts deployment `i`'s cooldown for everyone (unless one is running), off the path.
@@ -295,6 +320,11 @@ impl Shared {
     fn release(self: &Arc<Self>, slot: Slot, n: u64) {
         if let Ok(mut live) = self.live.lock() {
             live.remove(&n);
+        }
+        if let (Some(stats), Slot::Deployment(i)) =
+            (self.stats.as_ref().filter(|s| s.measure == Measure::InFlight), slot)
+        {
+            stats.own(i, -1);
         }
         let shared = Arc::clone(self);
         spawn(async move {
@@ -337,6 +367,7 @@ async fn watch(shared: Weak<Shared>) {
                 since_refresh = Duration::ZERO;
                 shared.refresh_leases().await;
             }
+            shared.read_stats().await;
         } else if shared.open().await.is_ok() {
             tracing::info!(redis = %shared.shown, "Redis is back: limits and cooldowns are shared again");
             shared.refresh_leases().await;

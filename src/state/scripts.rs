@@ -13,7 +13,8 @@ pub const LAYOUT: &str = "v1";
 /// room, counts the request and takes a lease, in one step on the server's clock.
 /// KEYS: rate (hash s=start ms, r=requests, t=tokens), lease (sorted set of lease ids by
 /// expiry ms), cool (string with a TTL). ARGV: rpm, tpm, max parallel, lease
-/// id, lease TTL ms, window ms; a limit of -1 is no limit. Returns {0, 0} admitted, {1, ms} cooling, {2, ms} at `rpm` or
+/// id, lease TTL ms, window ms, and 1 to take a lease without a parallel limit (least-busy
+/// counts them); a limit of -1 is no limit. Returns {0, 0} admitted, {1, ms} cooling, {2, ms} at `rpm` or
 /// `tpm` until the window ends, {3, ms} at the parallel limit.
 pub const ADMIT: &str = r"
 local t = redis.call('TIME')
@@ -30,9 +31,9 @@ if rpm >= 0 or tpm >= 0 then
   end
   if (rpm >= 0 and requests >= rpm) or (tpm >= 0 and tokens >= tpm) then return {2, start + window - now} end
 end
-if max >= 0 then
+if max >= 0 or ARGV[7] == '1' then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-  if redis.call('ZCARD', KEYS[2]) >= max then return {3, 0} end
+  if max >= 0 and redis.call('ZCARD', KEYS[2]) >= max then return {3, 0} end
   redis.call('ZADD', KEYS[2], now + ttl, ARGV[4])
   redis.call('PEXPIRE', KEYS[2], ttl * 2)
 end
@@ -72,6 +73,29 @@ local ttl = tonumber(ARGV[1])
 for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', now + ttl, ARGV[i]) end
 redis.call('PEXPIRE', KEYS[1], ttl * 2)
 return 0
+";
+
+/// What the routing strategies read of a deployment: calls in flight on every replica,
+/// tokens this window, average time to response head in µs. KEYS: rate, lease. ARGV: window ms.
+pub const STATS: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local flight = redis.call('ZCOUNT', KEYS[2], now, '+inf')
+local w = redis.call('HMGET', KEYS[1], 's', 't', 'l')
+local tokens = 0
+if w[1] and now - tonumber(w[1]) < tonumber(ARGV[1]) then tokens = tonumber(w[2] or 0) end
+return {flight, tokens, tonumber(w[3] or 0)}
+";
+
+/// Folds one time to response head (µs) into the deployment's shared average, the newest
+/// sample weighing ARGV[2] eighths. KEYS: rate. ARGV: sample µs, weight.
+pub const LATENCY: &str = r"
+local old = tonumber(redis.call('HGET', KEYS[1], 'l') or 0)
+local sample, weight = tonumber(ARGV[1]), tonumber(ARGV[2])
+local value = sample
+if old > 0 then value = math.floor((old * (8 - weight) + sample * weight) / 8) end
+redis.call('HSET', KEYS[1], 'l', value)
+return value
 ";
 
 /// One counted thing's keys (a deployment's, or the gateway-wide parallel limit's).

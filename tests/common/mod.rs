@@ -6,6 +6,7 @@
 
 pub mod mock;
 pub mod redis;
+pub mod shared;
 
 use std::time::Duration;
 
