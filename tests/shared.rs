@@ -8,7 +8,7 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::redis::RedisServer;
 use common::shared::{ask, eventually, gauge, hold, pair, replica, start, status, upstream, upstream_models};
@@ -202,4 +202,21 @@ async fn least_busy_counts_the_calls_in_flight_on_every_replica() {
     .await;
     gate.notify_waiters();
     held.collect().await.unwrap();
+}
+
+#[tokio::test]
+async fn usage_based_routing_counts_the_tokens_of_every_replica() {
+    let redis = RedisServer::start().await;
+    let mock = upstream(Arc::new(Notify::new())).await;
+    let (base, url) = (mock.base(), redis.url());
+    let vars = [("MOCK_BASE", base.as_str()), ("MOCK_KEY", "k"), ("REDIS_URL", url.as_str())];
+    let (a, b) =
+        (start(&fixtures::shared_usage::TABLE, &vars).await, start(&fixtures::shared_usage::TABLE, &vars).await);
+    // Of two unused deployments the first serves; its 6 tokens count on Redis.
+    assert_eq!(status(&a, "pair").await, StatusCode::OK);
+    assert_eq!(upstream_models(&mock), ["a"]);
+    let state = &b.gateway.state;
+    eventually("b reads a's tokens from Redis", || async { state.minute_tokens(0, Instant::now()) == 6 }).await;
+    assert_eq!(status(&b, "pair").await, StatusCode::OK);
+    assert_eq!(upstream_models(&mock), ["a", "b"], "b's first call goes to the deployment with fewer tokens");
 }
