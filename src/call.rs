@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use http::HeaderMap;
 
-use crate::limits::Permit;
+use crate::state::Permit;
 use crate::table::Deployment;
 use crate::trace;
 use crate::usage::Usage;

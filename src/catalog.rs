@@ -9,6 +9,10 @@ use crate::gateway::Gateway;
 use crate::respond::{self, Body};
 use crate::table::Group;
 
+/// The gauge saying whether the shared state is on Redis (1) or in process (0); present
+/// only when a Redis is configured. Its value follows.
+const REDIS_GAUGE: &str = "# HELP model_router_redis_connected 1 while limits and cooldowns are shared through Redis, 0 while each replica counts alone.\n# TYPE model_router_redis_connected gauge\nmodel_router_redis_connected";
+
 /// LiteLLM's constant `created` for listed models.
 const MODEL_CREATED: u64 = 1_677_610_602;
 
@@ -71,7 +75,8 @@ pub fn liveliness(gateway: &Gateway) -> http::Response<Body> {
 }
 
 /// `/health/readiness`: healthy while not draining and some deployment can serve; names
-/// the build (env, routes hash, version).
+/// the build (env, routes hash, version) and, with Redis, whether it answers (an outage
+/// keeps readiness 200: each replica then counts alone).
 pub fn readiness(gateway: &Gateway) -> http::Response<Body> {
     let table = gateway.table;
     let available =
@@ -81,7 +86,7 @@ pub fn readiness(gateway: &Gateway) -> http::Response<Body> {
         (false, 0) => (StatusCode::SERVICE_UNAVAILABLE, "unhealthy"),
         (false, _) => (StatusCode::OK, "healthy"),
     };
-    let body = json!({
+    let mut body = json!({
         "status": word,
         "db": "Not connected",
         "cache": null,
@@ -93,6 +98,9 @@ pub fn readiness(gateway: &Gateway) -> http::Response<Body> {
         "deployments_total": table.deployments.len(),
         "success_callbacks": table.router.callbacks,
     });
+    if let (Some(up), Some(fields)) = (gateway.state.redis_connected(), body.as_object_mut()) {
+        fields.insert("redis".into(), json!(if up { "connected" } else { "unreachable" }));
+    }
     respond::json(status, &body)
 }
 
@@ -102,7 +110,12 @@ pub fn metrics(gateway: &Gateway) -> http::Response<Body> {
     if !gateway.metrics.enabled {
         return respond::detail(StatusCode::NOT_FOUND, "Not Found");
     }
-    let mut response = http::Response::new(Body::full(gateway.metrics.render(gateway.table).into()));
+    let mut page = gateway.metrics.render(gateway.table);
+    if let Some(up) = gateway.state.redis_connected() {
+        page.push_str(REDIS_GAUGE);
+        page.push_str(if up { " 1\n" } else { " 0\n" });
+    }
+    let mut response = http::Response::new(Body::full(page.into()));
     response
         .headers_mut()
         .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));

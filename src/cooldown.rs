@@ -41,6 +41,13 @@ impl Cooldowns {
         state.until.filter(|until| *until > now).map(|until| until - now)
     }
 
+    /// Records that deployment `i` rests until `until` (another replica cooled it).
+    pub fn rest(&self, i: u16, until: Instant) {
+        if let Some(Ok(mut state)) = self.states.get(usize::from(i)).map(Mutex::lock) {
+            state.until = Some(state.until.map_or(until, |u| u.max(until)));
+        }
+    }
+
     /// Counts a failed attempt (`status` when the provider answered); `true` when the
     /// deployment starts cooling down now.
     pub fn failed(&self, i: u16, status: Option<u16>, group_size: usize, rules: &Resilience, now: Instant) -> bool {

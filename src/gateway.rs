@@ -13,9 +13,7 @@ use sha2::{Digest, Sha256};
 pub use crate::call::Call;
 
 use crate::budget::{self, Budget};
-use crate::cooldown::Cooldowns;
 use crate::error::Error;
-use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::parse::{self, CallRequest};
 use crate::provider::{self, Endpoint, Unavailable};
@@ -24,6 +22,7 @@ use crate::respond::stream::Finisher;
 use crate::respond::{self, Body};
 use crate::route::{self, Api, Endpoint as Route};
 use crate::settings::Settings;
+use crate::state::State;
 use crate::table::{Deployment, Setting, Table};
 use crate::trace::Tracer;
 use crate::{auth, catalog, report, upstream};
@@ -39,10 +38,10 @@ pub struct Gateway {
     master_key_label: Option<String>,
     pub metrics: Metrics,
     pub tracer: Tracer,
-    pub cooldowns: Cooldowns,
-    pub limits: Limits,
     /// The memory budget request bodies are charged to.
     pub budget: Budget,
+    /// Limits, cooldowns and routing statistics; shared through Redis after [`Gateway::start`].
+    pub state: State,
     draining: AtomicBool,
 }
 
@@ -62,11 +61,10 @@ impl Gateway {
         let metrics = Metrics::new(table);
         let tracer = Tracer::start(&settings, table, client.clone());
         let draining = AtomicBool::new(false);
-        let cooldowns = Cooldowns::new(table.deployments.len());
-        let limits = Limits::new(table.deployments.len(), table.general.global_max_parallel);
         let max_body = table.general.max_request_bytes;
         let budget =
             Budget::new(settings.body_budget.unwrap_or_else(|| budget::sized_to(budget::memory_limit(), max_body)));
+        let state = State::local(table);
         Ok(Gateway {
             table,
             settings,
@@ -76,11 +74,23 @@ impl Gateway {
             master_key_label,
             metrics,
             tracer,
-            cooldowns,
-            limits,
             budget,
+            state,
             draining,
         })
+    }
+
+    /// [`Gateway::new`], then the shared state on the Redis the config or environment names
+    /// (`router_settings.redis_*`, `REDIS_*`): a refused password fails, an unreachable Redis
+    /// only warns (the state is in process until it answers).
+    pub async fn start(table: &'static Table, settings: Settings) -> Result<Self, String> {
+        let mut gateway = Gateway::new(table, settings)?;
+        if let Some(config) = crate::state::config::resolve(table, &gateway.settings)? {
+            let ids: Vec<&str> = table.deployments.iter().map(|d| d.id).collect();
+            let strategy = table.router.routing_strategy;
+            gateway.state.share(crate::state::redis::Shared::connect(&config, &ids, strategy).await?);
+        }
+        Ok(gateway)
     }
 
     /// Start-up warnings: open access, deployments that cannot serve.
@@ -163,7 +173,7 @@ impl Gateway {
             self.metrics.start();
         }
         if call.model_call {
-            call.global_permit = Some(self.limits.enter().ok_or_else(|| Error::Busy {
+            call.global_permit = Some(self.state.enter().await.ok_or_else(|| Error::Busy {
                 limit: self.table.general.global_max_parallel.unwrap_or_default(),
                 wait_s: 1,
             })?);

@@ -13,7 +13,8 @@
 //! 5. [`resolve`] maps the requested model to a group or deployment in the compiled
 //!    [`table`] (exact name, alias, longest wildcard, deployment name).
 //! 6. [`retry`] runs the call's attempts (retries, fallbacks, [`cooldown`]s); each one
-//!    [`pick`]s an available deployment of the group.
+//!    [`pick`]s an available deployment of the group and admits it through [`state`]
+//!    (in-process [`limits`] and cooldowns, shared through Redis when one is configured).
 //! 7. [`provider`] speaks the deployment's wire protocol (closed enum, `match` dispatch:
 //!    OpenAI-compatible, Azure, Anthropic, Gemini, Vertex AI with its service-account token)
 //!    through the pooled [`upstream`] client, or answers with the built-in fake.
@@ -40,6 +41,7 @@ pub mod retry;
 pub mod pick;
 pub mod cooldown;
 pub mod limits;
+pub mod state;
 pub mod provider;
 pub mod upstream;
 pub mod respond;

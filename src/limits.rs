@@ -1,7 +1,8 @@
 //! Capacity: each deployment's `rpm`, `tpm` and `max_parallel_requests`, and the
 //! gateway-wide `global_max_parallel_requests`. `pick` skips saturated deployments and
 //! takes a [`Permit`] for the one it chooses; the permit lives as long as the call (a
-//! stream's included) and gives its slot back when dropped.
+//! stream's included) and gives its slot back when dropped. The in-process backing of
+//! `state`, and its fall-back while Redis is away.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -39,7 +40,7 @@ struct Slot {
 }
 
 /// Weight of the newest sample in the latency average, in eighths.
-const LATENCY_NEW_EIGHTHS: u64 = 2;
+pub const LATENCY_NEW_EIGHTHS: u64 = 2;
 
 /// A held slot; dropping it frees the slot.
 #[derive(Debug)]
@@ -70,13 +71,14 @@ impl Limits {
         Limits { slots: (0..deployments).map(|_| slot()).collect(), global: Arc::new(AtomicU32::new(0)), global_max }
     }
 
-    /// `Err(wait)` when deployment `i` is at one of its limits.
-    pub fn room(&self, i: u16, d: &Deployment, now: Instant) -> Result<(), Duration> {
+    /// `Err(wait)` when deployment `i` is at one of its limits; only its parallel one when
+    /// `parallel_only` (another store counts `rpm` and `tpm`).
+    pub fn room(&self, i: u16, d: &Deployment, now: Instant, parallel_only: bool) -> Result<(), Duration> {
         let Some(slot) = self.slots.get(usize::from(i)) else { return Ok(()) };
         if d.max_parallel.is_some_and(|max| slot.in_flight.load(Ordering::Acquire) >= max) {
             return Err(PARALLEL_WAIT);
         }
-        if d.rpm.is_none() && d.tpm.is_none() {
+        if parallel_only || (d.rpm.is_none() && d.tpm.is_none()) {
             return Ok(());
         }
         let Ok(mut window) = slot.window.lock() else { return Ok(()) };
@@ -88,14 +90,17 @@ impl Limits {
     /// Takes a slot of deployment `i` (counting the request against its `rpm`), or `None`
     /// when it filled up since [`Limits::room`].
     pub fn admit(&self, i: u16, d: &Deployment, now: Instant) -> Option<Permit> {
-        self.room(i, d, now).ok()?;
+        self.room(i, d, now, false).ok()?;
         let slot = self.slots.get(usize::from(i))?;
-        if d.rpm.is_some() {
-            if let Ok(mut window) = slot.window.lock() {
-                window.current(now).requests += 1;
-            }
-        }
-        take(&slot.in_flight, d.max_parallel)
+        take(&slot.in_flight, d.max_parallel).inspect(|_| count_request(slot, d, now))
+    }
+
+    /// Counts a call another store admitted (so this replica's counts stay true for when it
+    /// has to decide alone); `None` only for an unknown deployment.
+    pub fn count(&self, i: u16, d: &Deployment, now: Instant) -> Option<Permit> {
+        let slot = self.slots.get(usize::from(i))?;
+        count_request(slot, d, now);
+        take(&slot.in_flight, None)
     }
 
     /// Counts a finished call's tokens against deployment `i`'s `tpm`.
@@ -136,6 +141,20 @@ impl Limits {
     pub fn enter(&self) -> Option<Permit> {
         take(&self.global, self.global_max)
     }
+
+    /// Counts a call another store let in past `global_max_parallel_requests`.
+    pub fn count_global(&self) -> Permit {
+        self.global.fetch_add(1, Ordering::AcqRel);
+        Permit(Arc::clone(&self.global))
+    }
+}
+
+fn count_request(slot: &Slot, d: &Deployment, now: Instant) {
+    if d.rpm.is_some() {
+        if let Ok(mut window) = slot.window.lock() {
+            window.current(now).requests += 1;
+        }
+    }
 }
 
 /// Increments `counter` unless that would pass `max`.
@@ -157,7 +176,7 @@ mod tests {
         let now = Instant::now();
         let first = limits.admit(0, &d, now);
         assert!(first.is_some());
-        assert_eq!(limits.room(0, &d, now), Err(PARALLEL_WAIT));
+        assert_eq!(limits.room(0, &d, now, false), Err(PARALLEL_WAIT));
         assert!(limits.admit(0, &d, now).is_none());
         drop(first);
         assert!(limits.admit(0, &d, now).is_some());
@@ -169,11 +188,13 @@ mod tests {
         let limits = Limits::new(1, None);
         let now = Instant::now();
         assert!(limits.admit(0, &d, now).is_some() && limits.admit(0, &d, now).is_some());
-        assert!(limits.room(0, &d, now + Duration::from_secs(10)).is_err_and(|wait| wait <= Duration::from_secs(50)));
-        assert!(limits.room(0, &d, now + MINUTE).is_ok(), "a new minute");
+        assert!(
+            limits.room(0, &d, now + Duration::from_secs(10), false).is_err_and(|wait| wait <= Duration::from_secs(50))
+        );
+        assert!(limits.room(0, &d, now + MINUTE, false).is_ok(), "a new minute");
         let limits = Limits::new(1, None);
         limits.spent(0, 100, now);
-        assert!(limits.room(0, &d, now).is_err(), "tokens count too");
+        assert!(limits.room(0, &d, now, false).is_err(), "tokens count too");
     }
 
     #[test]

@@ -23,7 +23,9 @@ Serves the routes compiled into this binary (see --version) on HOST:PORT
 (default 0.0.0.0:4000). Environment: HOST, PORT, RUST_LOG (default info),
 LOG_FORMAT (json|text), MODEL_ROUTER_DRAIN_SECONDS (default 25),
 MODEL_ROUTER_BODY_BUDGET_MB (default: the memory limit less 64 MiB), SSL_CERT_FILE,
-and the variables the routes name (os.environ/NAME, OPENAI_API_KEY, ...).";
+REDIS_URL or REDIS_HOST/REDIS_PORT/REDIS_PASSWORD (limits and cooldowns shared by
+every replica; MODEL_ROUTER_REDIS_PREFIX, default model-router:), and the variables
+the routes name (os.environ/NAME, OPENAI_API_KEY, ...).";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -67,7 +69,7 @@ fn init_logging(format: LogFormat) {
 }
 
 async fn run(settings: Settings) -> ExitCode {
-    let gateway = match Gateway::new(table::COMPILED, settings) {
+    let gateway = match Gateway::start(table::COMPILED, settings).await {
         Ok(gateway) => gateway,
         Err(e) => {
             tracing::error!(error = %e, "cannot start");

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use crate::error::Error;
 use crate::gateway::Gateway;
 use crate::resolve::{Target, upstream_model};
+use crate::state::{Admission, Permit};
 use crate::table::Deployment;
 
 /// The chosen deployment and the model name it is called with.
@@ -16,56 +17,66 @@ pub struct Choice {
     pub deployment: &'static Deployment,
     pub upstream_model: String,
     /// The deployment's slot for this call.
-    pub permit: crate::limits::Permit,
+    pub permit: Permit,
 }
 
 /// Picks among the target's deployments, skipping those without their secrets and those
-/// cooling down.
-pub fn pick(gateway: &Gateway, target: &Target, requested: &str) -> Result<Choice, Error> {
+/// cooling down or at a limit; the chosen one is admitted in one step (on Redis when it is
+/// shared), and if it turns out full or cooled elsewhere the next best is tried.
+pub async fn pick(gateway: &Gateway, target: &Target, requested: &str) -> Result<Choice, Error> {
     let table = gateway.table;
     let (candidates, captures): (&[u16], Option<&[String]>) = match target {
         Target::Group { group, captures } => (table.group(*group).deployments, captures.as_deref()),
         Target::Deployment(index) => (std::slice::from_ref(index), None),
     };
     let now = Instant::now();
+    let state = &gateway.state;
     // One pass sorts each configured deployment: resting, at a limit, or available.
     let (mut resting, mut full, mut available) = (Vec::<(u16, Duration)>::new(), Vec::new(), Vec::new());
     for i in candidates.iter().copied().filter(|i| gateway.available(*i)) {
-        if let Some(left) = gateway.cooldowns.remaining(i, now) {
+        if let Some(left) = state.remaining(i, now) {
             resting.push((i, left));
-        } else if let Err(wait) = gateway.limits.room(i, table.deployment(i), now) {
+        } else if let Err(wait) = state.room(i, table.deployment(i), now) {
             full.push(wait);
         } else {
             available.push(i);
         }
     }
-    let tier = lowest_order(table.deployments, &available);
-    let strategy = table.router.routing_strategy;
-    let index = match strategy {
-        "least-busy" => least(&tier, |i| u64::from(gateway.limits.in_flight(i))),
-        "latency-based-routing" => least(&tier, |i| gateway.limits.latency_us(i)),
-        "usage-based-routing" | "usage-based-routing-v2" => least(&tier, |i| gateway.limits.minute_tokens(i, now)),
+    while let Some(index) = best(gateway, &available, now) {
+        let deployment = table.deployment(index);
+        match state.admit(index, deployment, now).await {
+            Admission::Admitted(permit) => {
+                let upstream_model =
+                    upstream_model(deployment.upstream_model, deployment.provider, captures, requested);
+                return Ok(Choice { index, deployment, upstream_model, permit });
+            }
+            Admission::Cooling(left) => resting.push((index, left)),
+            Admission::Full(wait) => full.push(wait),
+        }
+        available.retain(|i| *i != index);
+    }
+    if let Some(soonest) = full.iter().min() {
+        return Err(Error::Saturated { model: requested.to_owned(), wait_s: soonest.as_secs().max(1) });
+    }
+    if let Some(soonest) = resting.iter().map(|(_, left)| *left).min() {
+        let ids = resting.iter().map(|(i, _)| table.deployment(*i).id).collect();
+        return Err(Error::AllCoolingDown { model: requested.to_owned(), wait_s: soonest.as_secs().max(1), ids });
+    }
+    let first = candidates.first().copied().unwrap_or_default();
+    Err(gateway.unavailable(first))
+}
+
+/// The routing strategy's choice among the lowest `order` of `available`.
+fn best(gateway: &Gateway, available: &[u16], now: Instant) -> Option<u16> {
+    let (table, state) = (gateway.table, &gateway.state);
+    let tier = lowest_order(table.deployments, available);
+    match table.router.routing_strategy {
+        "least-busy" => least(&tier, |i| state.in_flight(i)),
+        "latency-based-routing" => least(&tier, |i| state.latency_us(i)),
+        "usage-based-routing" | "usage-based-routing-v2" => least(&tier, |i| state.minute_tokens(i, now)),
         "cost-based-routing" => least(&tier, |i| price(table.deployment(i))),
         _ => choose(table.deployments, &tier, fastrand::f64()),
-    };
-    let Some(index) = index else {
-        if let Some(soonest) = full.iter().min() {
-            return Err(Error::Saturated { model: requested.to_owned(), wait_s: soonest.as_secs().max(1) });
-        }
-        if let Some(soonest) = resting.iter().map(|(_, left)| *left).min() {
-            let ids = resting.iter().map(|(i, _)| table.deployment(*i).id).collect();
-            return Err(Error::AllCoolingDown { model: requested.to_owned(), wait_s: soonest.as_secs().max(1), ids });
-        }
-        let first = candidates.first().copied().unwrap_or_default();
-        return Err(gateway.unavailable(first));
-    };
-    let deployment = table.deployment(index);
-    let permit = gateway
-        .limits
-        .admit(index, deployment, now)
-        .ok_or_else(|| Error::Saturated { model: requested.to_owned(), wait_s: 1 })?;
-    let upstream_model = upstream_model(deployment.upstream_model, deployment.provider, captures, requested);
-    Ok(Choice { index, deployment, upstream_model, permit })
+    }
 }
 
 /// The deployments of `available` with the lowest `order`.

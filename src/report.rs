@@ -68,11 +68,9 @@ pub fn finish(
     if call.model_call && gateway.tracer.enabled() {
         spans(gateway, call, method, path, status, problem.as_deref());
     }
-    if let (Some(i), Some(usage)) = (call.deployment_index, call.usage) {
-        gateway.limits.spent(i, usage.total_tokens, Instant::now());
-    }
-    if let (Some(i), Some(sent), Some(head)) = (call.deployment_index, call.sent_at, call.head_at) {
-        gateway.limits.observe_latency(i, head.saturating_duration_since(sent));
+    if let (Some(i), Some(d)) = (call.deployment_index, call.deployment) {
+        let latency = call.sent_at.zip(call.head_at).map(|(sent, head)| head.saturating_duration_since(sent));
+        gateway.state.finished(i, d, call.usage.map(|u| u.total_tokens), latency, Instant::now());
     }
     if call.model_call {
         let remaining =

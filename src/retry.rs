@@ -89,7 +89,7 @@ async fn attempts(
             };
             let rules = &gateway.table.resilience;
             if error.retryable()
-                && gateway.cooldowns.failed(index, error.upstream_status(), group_size, rules, Instant::now())
+                && gateway.state.failed(index, error.upstream_status(), group_size, rules, Instant::now())
             {
                 gateway.metrics.cooled_down(index);
                 tracing::warn!(
@@ -115,7 +115,7 @@ async fn once(
     headers: &HeaderMap,
     call: &mut Call,
 ) -> Result<Response<Body>, Error> {
-    let choice = pick::pick(gateway, target, &request.model)?;
+    let choice = pick::pick(gateway, target, &request.model).await?;
     let endpoint = gateway.endpoint(choice.index)?;
     call.permit = Some(choice.permit);
     call.deployment = Some(choice.deployment);

@@ -156,6 +156,15 @@ pub struct General {
     pub global_max_parallel: Option<u32>,
 }
 
+/// `router_settings.redis_*`, each resolved at start-up by `state` (then `REDIS_*`).
+#[derive(Debug, Clone, Copy)]
+pub struct Redis {
+    pub host: Option<Setting>,
+    pub port: Option<Setting>,
+    pub password: Option<Setting>,
+    pub url: Option<Setting>,
+}
+
 /// One environment's routes.
 #[derive(Debug)]
 pub struct Table {
@@ -172,6 +181,7 @@ pub struct Table {
     pub router: Router,
     pub resilience: Resilience,
     pub general: General,
+    pub redis: Redis,
     /// `environment_variables`: defaults under the real environment.
     pub environment: &'static [(&'static str, &'static str)],
 }

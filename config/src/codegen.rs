@@ -104,6 +104,15 @@ fn settings(out: &mut String, routes: &Routes) {
         fallbacks(&x.content_policy_fallbacks),
         x.max_fallbacks
     );
+    let r = &routes.redis;
+    let _ = writeln!(
+        out,
+        "    redis: crate::table::Redis {{ host: {}, port: {}, password: {}, url: {} }},",
+        setting(r.host.as_ref()),
+        setting(r.port.as_ref()),
+        setting(r.password.as_ref()),
+        setting(r.url.as_ref())
+    );
     let vars: Vec<(&str, &str)> = routes.environment.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let _ = writeln!(out, "    environment: &{vars:?},");
 }

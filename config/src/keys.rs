@@ -15,7 +15,7 @@ const DB: &str = "no database in a stateless gateway";
 const UI: &str = "no admin UI, SSO or alerting in model-router";
 const LOGS: &str = "logging is set at run time (RUST_LOG, LOG_FORMAT)";
 const LATER: &str = "not enforced by model-router yet";
-const CACHE: &str = "no response cache or shared state in model-router";
+const CACHE: &str = "no response cache in model-router";
 
 /// A config section: its used keys and its ignored keys with their reason.
 #[derive(Debug)]
@@ -106,6 +106,10 @@ pub const ROUTER: Section = Section {
         "max_fallbacks",
         "model_group_alias",
         "num_retries",
+        "redis_host",
+        "redis_password",
+        "redis_port",
+        "redis_url",
         "retry_after",
         "routing_strategy",
         "stream_timeout",
@@ -117,10 +121,6 @@ pub const ROUTER: Section = Section {
         ("enable_pre_call_checks", LATER),
         ("enable_tag_filtering", LATER),
         ("optional_pre_call_checks", LATER),
-        ("redis_host", CACHE),
-        ("redis_password", CACHE),
-        ("redis_port", CACHE),
-        ("redis_url", CACHE),
         ("retry_policy", LATER),
         ("routing_strategy_args", LATER),
         ("tag_filtering_match_any", LATER),

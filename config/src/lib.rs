@@ -11,6 +11,7 @@ mod deployment;
 pub mod keys;
 pub mod parse;
 pub mod prices;
+pub mod redis;
 pub mod resilience;
 pub mod routes;
 pub mod vendors;

@@ -211,6 +211,7 @@ fn routes(walker: &mut Walker<'_>, config: &Value, path: &str, env: &str) -> Res
         &groups,
         &aliases,
     )?;
+    let redis = crate::redis::parse(walker, router_map, &join(path, "router_settings"))?;
     let general = general(walker, top.get("general_settings").unwrap_or(&empty), &join(path, "general_settings"))?;
     let environment =
         environment_variables(walker, top.get("environment_variables"), &join(path, "environment_variables"))?;
@@ -223,6 +224,7 @@ fn routes(walker: &mut Walker<'_>, config: &Value, path: &str, env: &str) -> Res
         router,
         resilience,
         general,
+        redis,
         environment,
     })
 }

@@ -148,6 +148,10 @@ pub struct Routes {
     pub router: RouterSpec,
     pub resilience: crate::resilience::ResilienceSpec,
     pub general: GeneralSpec,
+    /// `router_settings.redis_*`; left out of the hash when absent, so configs without Redis
+    /// keep their hash.
+    #[serde(skip_serializing_if = "crate::redis::RedisSpec::is_empty")]
+    pub redis: crate::redis::RedisSpec,
     /// `environment_variables`: defaults for environment look-ups at start-up.
     pub environment: BTreeMap<String, String>,
 }

@@ -234,3 +234,45 @@ fn a_vertex_credential_written_into_the_config_fails_the_build() {
         assert!(!e.to_string().contains("PRIVATE KEY") && !e.to_string().contains("secret"), "{e}");
     }
 }
+
+const REDIS: &str = "
+model_list:
+  - model_name: m
+    litellm_params: { model: openai/m, api_key: os.environ/K }
+router_settings:
+  redis_host: os.environ/REDIS_HOST
+  redis_port: 6380
+  redis_password: os.environ/REDIS_PASSWORD
+";
+
+#[test]
+fn redis_settings_compile_as_settings_not_warnings() {
+    let compiled = ok(REDIS);
+    let redis = &compiled.routes.redis;
+    assert_eq!(redis.host, Some(Setting::Env("REDIS_HOST".into())));
+    assert_eq!(redis.port, Some(Setting::Literal("6380".into())));
+    assert_eq!(redis.password, Some(Setting::Env("REDIS_PASSWORD".into())));
+    assert!(compiled.warnings.iter().all(|w| !w.contains("redis")), "{:?}", compiled.warnings);
+    let source = codegen::emit(&compiled.routes);
+    assert!(source.contains("password: Some(crate::table::Setting::Env(\"REDIS_PASSWORD\"))"), "{source}");
+}
+
+#[test]
+fn a_literal_redis_password_is_warned_about_and_bad_values_fail() {
+    let literal = REDIS.replace("os.environ/REDIS_PASSWORD", "hunter2");
+    let compiled = ok(&literal);
+    assert!(compiled.warnings.iter().any(|w| w.contains("redis_password") && w.contains("literal")));
+    let in_url = REDIS.replace("redis_host: os.environ/REDIS_HOST", "redis_url: redis://:hunter2@cache:6379");
+    assert!(ok(&in_url).warnings.iter().any(|w| w.contains("redis_url") && w.contains("literal")));
+    let bad_port = err(&REDIS.replace("6380", "sixty"), "base");
+    assert_eq!(bad_port.path, "router_settings.redis_port");
+    let bad_url = err(&REDIS.replace("redis_host: os.environ/REDIS_HOST", "redis_url: http://cache"), "base");
+    assert_eq!(bad_url.path, "router_settings.redis_url");
+}
+
+#[test]
+fn configs_without_redis_keep_their_hash() {
+    let without = ok(ORIGINAL).routes;
+    assert!(without.redis.is_empty());
+    assert!(!serde_json::to_string(&without).unwrap().contains("redis"));
+}

@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc, reason = "test harness")]
 
 pub mod mock;
+pub mod redis;
+pub mod shared;
 pub mod sink;
 
 use std::time::Duration;
