@@ -4,12 +4,13 @@
 //! A request's path, one module per stage, in order:
 //!
 //! 1. [`server`] accepts the connection and frames HTTP/1.1 or h2c within the head limits
-//!    (a head that stops arriving gets 408); [`gateway`] walks each request through the
-//!    stages below and logs its outcome once.
+//!    (a head that stops arriving gets 408, an idle HTTP/2 connection GOAWAY); [`gateway`]
+//!    walks each request through the stages below and logs its outcome once.
 //! 2. [`route`] maps `(method, path)` to an endpoint (`/v1/messages` is Anthropic's format,
 //!    relayed to `anthropic/` deployments and translated for the others by `provider`).
 //! 3. [`auth`] finds the caller's key and checks it against the master key.
-//! 4. [`parse`] reads the bounded body into a request that keeps unknown fields raw.
+//! 4. [`parse`] reads the bounded body, charged to the memory [`budget`], into a request
+//!    that keeps unknown fields as slices of it.
 //! 5. [`resolve`] maps the requested model to a group or deployment in the compiled
 //!    [`table`] (exact name, alias, longest wildcard, deployment name).
 //! 6. [`retry`] runs the call's attempts (retries, fallbacks, [`cooldown`]s); each one
