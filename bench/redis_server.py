@@ -7,13 +7,16 @@ it at the end with the other children. The gateway reaches it through LiteLLM's 
 fallback (`redis://:PASSWORD@127.0.0.1:PORT`, read by src/state/config.rs).
 
 `command()` is a minimal RESP client (standard library only) for the readiness probe, for
-`CONFIG RESETSTAT` before a measure and `INFO commandstats` after it: the Redis commands a
-request costs.
+`CONFIG RESETSTAT` before a measure and `INFO commandstats` / `INFO stats` after it: the Redis
+commands a request costs. `INFO commandstats` also counts the calls a Lua script makes inside
+Redis (`redis.call`), which are no round trips: `script_inner()` names them from the scripts'
+source, and `total_reads_processed` (socket reads with data or EOF) bounds the round trips.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -24,6 +27,9 @@ REDIS_PACKAGE = "redis-server"
 # of what a request costs.
 HOUSEKEEPING = frozenset({"auth", "ping", "info", "config|resetstat", "config", "hello",
                           "client|setinfo", "client|setname", "client", "select"})
+# Reads Redis processes for the bench's own mark and read-out (the reset connection's EOF and
+# the read-out's AUTH + INFO), found by running them on an idle server.
+OWN_READS = 2
 
 
 def redis_binary() -> str | None:
@@ -117,6 +123,24 @@ def answers(port: int, password: str) -> bool:
         return command(port, password, "PING", timeout=0.5) == "PONG"
     except OSError:
         return False
+
+
+def script_inner(scripts_source: Path) -> frozenset[str]:
+    """The commands the gateway's Lua scripts run inside Redis (`redis.call('NAME', …)`)."""
+    try:
+        text = scripts_source.read_text()
+    except OSError:
+        return frozenset()
+    return frozenset(n.lower() for n in re.findall(r"redis\.p?call\(\s*'(\w+)'", text))
+
+
+def reads_processed(port: int, password: str) -> int:
+    """Socket reads Redis processed since the last `CONFIG RESETSTAT`, less the bench's own."""
+    text = str(command(port, password, "INFO", "stats"))
+    for line in text.splitlines():
+        if line.startswith("total_reads_processed:"):
+            return max(int(line.split(":", 1)[1]) - OWN_READS, 0)
+    return 0
 
 
 def command_stats(port: int, password: str) -> dict[str, int]:
