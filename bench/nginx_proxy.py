@@ -19,6 +19,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from debian import install_package
+
 # Debian's package with the nginx binary (nginx-light and nginx-full only add modules).
 NGINX_PACKAGE = "nginx"
 # Connections to the mock kept idle per worker: above wrk's 64 and the drivers' 32.
@@ -72,22 +74,9 @@ def nginx_binary() -> str | None:
 
 
 def install_nginx(no_install: bool, run) -> None:
-    """Installs Debian's nginx with apt when it is missing (bench/run runs as root here).
-
-    `run` is bench/run's `sh`; raises RuntimeError with apt's output when that fails."""
-    if nginx_binary():
-        return
-    if no_install:
-        raise RuntimeError("nginx is missing (run without --no-install, or drop it from "
-                           "--contenders)")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    # policy-rc.d (or no init system) keeps the package from starting its own service; the
-    # bench never uses it: it runs its own nginx with its own config.
-    for cmd in (["apt-get", "update", "-qq"],
-                ["apt-get", "install", "-y", "--no-install-recommends", NGINX_PACKAGE]):
-        r = run(cmd, env=env, timeout=600)
-        if r.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed:\n{r.stderr[-2000:]}")
+    """Installs Debian's nginx with apt when it is missing (bench/run runs as root here)."""
+    install_package(NGINX_PACKAGE, bool(nginx_binary()), no_install, run,
+                    "nginx is missing (run without --no-install, or drop it from --contenders)")
 
 
 def nginx_version() -> str:

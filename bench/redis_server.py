@@ -15,12 +15,13 @@ source, and `total_reads_processed` (socket reads with data or EOF) bounds the r
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import shutil
 import socket
 from pathlib import Path
+
+from debian import install_package
 
 REDIS_PACKAGE = "redis-server"
 # Commands the bench itself sends (probe, stats) or the client's connection set-up: not part
@@ -37,20 +38,10 @@ def redis_binary() -> str | None:
 
 
 def install_redis(no_install: bool, run) -> None:
-    """Installs Debian's redis-server with apt when it is missing (`run` is bench/run's `sh`);
-    raises RuntimeError with apt's output when that fails."""
-    if redis_binary():
-        return
-    if no_install:
-        raise RuntimeError("redis-server is missing (run without --no-install, or drop "
-                           "model-router-redis from --contenders)")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    # As for nginx: the package's own service is never used (no init system, or policy-rc.d).
-    for cmd in (["apt-get", "update", "-qq"],
-                ["apt-get", "install", "-y", "--no-install-recommends", REDIS_PACKAGE]):
-        r = run(cmd, env=env, timeout=600)
-        if r.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed:\n{r.stderr[-2000:]}")
+    """Installs Debian's redis-server with apt when it is missing (`run` is bench/run's `sh`)."""
+    install_package(REDIS_PACKAGE, bool(redis_binary()), no_install, run,
+                    "redis-server is missing (run without --no-install, or drop "
+                    "model-router-redis from --contenders)")
 
 
 def redis_version(run) -> str:
