@@ -135,9 +135,8 @@ async fn once(
     };
     call.sent_at = Some(now);
     let reply = provider::call(gateway, &attempt, request, headers).await?;
-    let credentials: Vec<&str> = attempt.credentials().collect();
     let limits = (gateway.settings.max_upstream_bytes, now + timeout, idle);
-    respond::relay(call, reply, request, limits, &credentials).await
+    respond::relay(call, reply, request, limits, &attempt.credentials()).await
 }
 
 /// Time before the next attempt: `retry_after`, or the provider's `retry-after` if longer;
