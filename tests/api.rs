@@ -1,7 +1,7 @@
 //! The HTTP surface of the base environment (built-in fake provider): endpoints, shapes,
 //! auth, errors and SSE framing, through a real socket.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![cfg(test)]
 
 mod common;
 

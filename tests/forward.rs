@@ -2,7 +2,7 @@
 //! model, passthrough fields, no client credentials) and what the client gets back
 //! (relayed body, LiteLLM headers, upstream errors in OpenAI's shape).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![cfg(test)]
 
 mod common;
 

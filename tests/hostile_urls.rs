@@ -5,7 +5,7 @@
 //! the caller's key never forwarded under any header name, an api_base's `user:password@`
 //! never shown, and a provider error echoing the gateway's key or token relayed with `***`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![cfg(test)]
 
 mod common;
 

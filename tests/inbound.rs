@@ -3,7 +3,7 @@
 //! request or goes idle between requests is closed without a word (HTTP/2: with GOAWAY, and
 //! not while a stream is open), and other clients are served meanwhile.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![cfg(test)]
 
 mod common;
 

@@ -2,7 +2,7 @@
 //! `global_max_parallel_requests`, answered with 429 and `retry-after` while other
 //! deployments keep serving.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![cfg(test)]
 
 mod common;
 

@@ -7,7 +7,7 @@
 //! one shared chunk and the upstream counts and discards what it receives, so neither holds a
 //! copy; what the peak shows is the gateway's.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![cfg(test)]
 #![allow(clippy::print_stderr, reason = "the measured figures are the test's report")]
 #![allow(clippy::cast_precision_loss, reason = "figures printed in MiB")]
 

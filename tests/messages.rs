@@ -2,7 +2,7 @@
 //! deployment, translated both ways for an `openai/` one; what the upstream received and
 //! what the client got, JSON and streams, a tool round trip, errors in Anthropic's shape.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![cfg(test)]
 
 mod common;
 

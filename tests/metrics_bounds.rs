@@ -1,7 +1,7 @@
 //! Hostile clients against `/metrics`: distinct huge keys in open mode, distinct long model
 //! names behind a master key. The page stays within the stated bound and shows no raw key.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![cfg(test)]
 
 mod common;
 

@@ -2,7 +2,7 @@
 //! cost (streams included, the usage chunk kept from clients that did not ask), and one
 //! structured log line per request without message content or secrets.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![cfg(test)]
 
 mod common;
 

@@ -3,7 +3,7 @@
 //! and the model splice. None may panic; each must keep its invariant. More cases:
 //! `PROPTEST_CASES=100000 cargo nextest run --test properties`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![cfg(test)]
 
 use model_router::parse::call_request;
 use model_router::resolve::{match_wildcard, upstream_model};

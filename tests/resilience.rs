@@ -1,7 +1,7 @@
 //! Retries, fallbacks and cooldowns against scripted mock upstreams: what the client sees
 //! (status, body, `x-litellm-attempted-*`) and what each upstream received.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![cfg(test)]
 
 mod common;
 

@@ -3,7 +3,7 @@
 //! `global_max_parallel_requests`, cooldowns and least-busy's calls in flight hold for all of
 //! them together. Outages, TLS and start-up: tests/shared_outage.rs.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![cfg(test)]
 
 mod common;
 

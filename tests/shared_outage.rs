@@ -2,7 +2,7 @@
 //! Redis leaves each replica counting alone within the command timeout, and sharing resumes
 //! by itself; a wrong password or an untrusted TLS certificate stops the start instead.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![cfg(test)]
 
 mod common;
 

@@ -3,7 +3,7 @@
 //! LiteLLM does, a client that leaves cancels the upstream call, and drain lets a stream
 //! finish.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![cfg(test)]
 
 mod common;
 

@@ -1,7 +1,7 @@
 //! An environment with a master key from the environment, a custom key header, no
 //! wildcard and a tiny body limit: invalid-model errors, 413, secrets kept out of answers.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![cfg(test)]
 
 mod common;
 

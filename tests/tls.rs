@@ -2,7 +2,7 @@
 //! certificate; trusting it through `SSL_CERT_FILE` lets calls through (h2 by ALPN), and
 //! without it the handshake is refused.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![cfg(test)]
 
 mod common;
 

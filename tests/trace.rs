@@ -2,7 +2,7 @@
 //! the client's `traceparent`, the upstream attempt's client span is the parent the
 //! upstream was told about, and both carry the GenAI attributes.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![cfg(test)]
 
 mod common;
 

@@ -2,7 +2,7 @@
 //! the upstream receives (path, headers, translated body) and what the client gets back
 //! (translated completion, chunks, errors), tool calls both ways, streaming included.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![cfg(test)]
 
 mod common;
 

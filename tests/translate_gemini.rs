@@ -3,7 +3,7 @@
 //! what the client gets back (translated completion, chunks, errors), tool calls both
 //! ways, streaming included.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![cfg(test)]
 
 mod common;
 

@@ -7,7 +7,7 @@
 //! The key is `tests/fixtures/vertex-test-service-account.json`, generated for these tests;
 //! it belongs to no Google account and grants nothing.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![cfg(test)]
 
 mod common;
 

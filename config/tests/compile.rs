@@ -1,7 +1,7 @@
 //! The routes compiler as `build.rs` runs it: LiteLLM configs that must compile, mistakes
 //! that must fail with their path and fix, and output that must not vary.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![cfg(test)]
 
 use model_router_config::{ConfigError, Setting, codegen, compile};
 

@@ -2,7 +2,7 @@
 //! client, and a scriptable OpenAI-compatible mock upstream that records what it received.
 
 #![allow(dead_code, reason = "each test binary uses a different part of the harness")]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc, reason = "test harness")]
+#![allow(clippy::missing_panics_doc, reason = "test harness")]
 
 pub mod mock;
 pub mod redis;

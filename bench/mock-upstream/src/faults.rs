@@ -151,7 +151,6 @@ pub fn splitmix64(x: u64) -> u64 {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

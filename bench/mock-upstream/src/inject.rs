@@ -193,7 +193,6 @@ impl<B: Body<Data = Bytes> + Unpin> Body for CutBody<B> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use http::HeaderValue;

@@ -82,7 +82,6 @@ pub fn percentile(sorted: &[u64], p: f64) -> u64 {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

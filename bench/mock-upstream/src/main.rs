@@ -306,7 +306,6 @@ fn json_string(model: &str) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use mock_upstream::CONTENT;

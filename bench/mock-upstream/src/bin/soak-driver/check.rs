@@ -144,7 +144,6 @@ pub fn stream(body: &[u8], chunks: u32) -> Outcome {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
