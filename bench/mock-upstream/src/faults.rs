@@ -88,7 +88,7 @@ impl Mix {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!("fault {name}: rate {rate} is not within 0..=1"));
             }
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+            #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss, reason = "a rounded, non-negative count far below 2^52")]
             let ppm = (rate * PER_MILLION as f64).round() as u64;
             mix.ppm[fault.index()] = ppm;
         }
@@ -132,7 +132,7 @@ impl fmt::Display for Mix {
         for fault in Fault::ALL {
             let ppm = self.ppm[fault.index()];
             if ppm > 0 {
-                #[allow(clippy::cast_precision_loss)]
+                #[expect(clippy::cast_precision_loss, reason = "counts and durations far below 2^52")]
                 let rate = ppm as f64 / PER_MILLION as f64;
                 write!(f, "{}{fault}={rate}", if first { "" } else { "," })?;
                 first = false;

@@ -102,7 +102,7 @@ fn main() -> ExitCode {
     }
 }
 
-#[allow(clippy::print_stderr)]
+#[expect(clippy::print_stderr, reason = "a command-line tool reports on stderr")]
 fn report(message: &str) {
     eprintln!("mock-upstream: {message}");
 }

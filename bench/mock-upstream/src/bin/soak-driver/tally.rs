@@ -66,7 +66,7 @@ pub struct Tally {
     ok_stream: Vec<u64>,
 }
 
-#[allow(clippy::cast_precision_loss)]
+#[expect(clippy::cast_precision_loss, reason = "counts and durations far below 2^52")]
 pub fn u64_to_f64(n: u64) -> f64 {
     n as f64
 }
@@ -77,7 +77,7 @@ fn nanos(d: Duration) -> u64 {
 
 impl Tally {
     pub fn new(plan: &Plan) -> Self {
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "a rounded, non-negative count far below 2^52")]
         let per_minute = (plan.rps * SECONDS_PER_MINUTE).round().max(1.0) as u64;
         Tally {
             per_minute,

@@ -65,7 +65,7 @@ pub async fn startup(flags: &Flags) -> Result<String, Error> {
         wait_until_gone(&target).await;
     }
     times.sort_unstable();
-    #[allow(clippy::cast_precision_loss)]
+    #[expect(clippy::cast_precision_loss, reason = "counts and durations far below 2^52")]
     let ms = |p: f64| percentile(&times, p) as f64 / 1e6;
     Ok(format!(
         "{{\"runs\":{runs},\"ok\":{},\"failures\":{failures},\"median_ms\":{:.3},\"min_ms\":{:.3},\

@@ -42,9 +42,9 @@ impl Tally {
         self.latencies.sort_unstable();
         let us = |p: f64| nanos_to_us(percentile(&self.latencies, p));
         let count = self.latencies.len();
-        #[allow(clippy::cast_precision_loss)]
+        #[expect(clippy::cast_precision_loss, reason = "counts and durations far below 2^52")]
         let mean = if count == 0 { 0.0 } else { self.latencies.iter().sum::<u64>() as f64 / count as f64 / 1000.0 };
-        #[allow(clippy::cast_precision_loss)]
+        #[expect(clippy::cast_precision_loss, reason = "counts and durations far below 2^52")]
         let rps = count as f64 / elapsed.as_secs_f64().max(1e-9);
         let samples = serde_json::to_string(&self.samples).unwrap_or_default();
         format!(
@@ -63,7 +63,7 @@ impl Tally {
     }
 }
 
-#[allow(clippy::cast_precision_loss)]
+#[expect(clippy::cast_precision_loss, reason = "counts and durations far below 2^52")]
 pub fn nanos_to_us(nanos: u64) -> f64 {
     nanos as f64 / 1000.0
 }
@@ -72,7 +72,7 @@ pub fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-#[allow(clippy::cast_precision_loss)]
+#[expect(clippy::cast_precision_loss, reason = "counts and durations far below 2^52")]
 pub fn u64_to_f64(n: u64) -> f64 {
     n as f64
 }
