@@ -87,7 +87,7 @@ fn percent_decode(text: &str) -> String {
 
 fn form(body: &[u8]) -> HashMap<String, String> {
     std::str::from_utf8(body)
-        .unwrap_or_default()
+        .expect("a UTF-8 form")
         .split('&')
         .filter_map(|pair| pair.split_once('='))
         .map(|(k, v)| (percent_decode(k), percent_decode(v)))
@@ -95,8 +95,7 @@ fn form(body: &[u8]) -> HashMap<String, String> {
 }
 
 fn jwt_part(part: &str) -> Value {
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).map_err(|e| e.to_string()).unwrap_or_default())
-        .unwrap_or(Value::Null)
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("a base64url JWT part")).expect("a JSON JWT part")
 }
 
 /// What a real token endpoint checks of a JWT-bearer grant; `Err` says what is wrong.

@@ -195,8 +195,8 @@ mod tests {
             text.split("\n\n")
                 .filter(|e| !e.trim().is_empty())
                 .map(|e| {
-                    let (event, data) = e.trim().split_once('\n').unwrap_or_default();
-                    let data = serde_json::from_str(data.trim_start_matches("data: ")).unwrap_or_default();
+                    let (event, data) = e.trim().split_once('\n').expect("an event line and a data line");
+                    let data = serde_json::from_str(data.trim_start_matches("data: ")).expect("JSON data");
                     (event.to_owned(), data)
                 })
                 .collect()
