@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::gateway::Gateway;
 use crate::resolve::{Target, upstream_model};
 use crate::state::{Admission, Permit};
-use crate::table::Deployment;
+use crate::table::{Deployment, Strategy};
 
 /// The chosen deployment and the model name it is called with.
 #[derive(Debug)]
@@ -71,11 +71,11 @@ fn best(gateway: &Gateway, available: &[u16], now: Instant) -> Option<u16> {
     let (table, state) = (gateway.table, &gateway.state);
     let tier = lowest_order(table.deployments, available);
     match table.router.routing_strategy {
-        "least-busy" => least(&tier, |i| state.in_flight(i)),
-        "latency-based-routing" => least(&tier, |i| state.latency_us(i)),
-        "usage-based-routing" | "usage-based-routing-v2" => least(&tier, |i| state.minute_tokens(i, now)),
-        "cost-based-routing" => least(&tier, |i| price(table.deployment(i))),
-        _ => choose(table.deployments, &tier, fastrand::f64()),
+        Strategy::LeastBusy => least(&tier, |i| state.in_flight(i)),
+        Strategy::LatencyBased => least(&tier, |i| state.latency_us(i)),
+        Strategy::UsageBased => least(&tier, |i| state.minute_tokens(i, now)),
+        Strategy::CostBased => least(&tier, |i| price(table.deployment(i))),
+        Strategy::SimpleShuffle => choose(table.deployments, &tier, fastrand::f64()),
     }
 }
 

@@ -10,23 +10,11 @@ pub enum Setting {
     Env(&'static str),
 }
 
-/// The wire protocol a deployment speaks; `provider` dispatches on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
-    /// Answered in process by the built-in fake provider.
-    Fake,
-    /// OpenAI's HTTP API, spoken by OpenAI and every OpenAI-compatible vendor.
-    OpenAi,
-    /// Azure OpenAI: deployment in the path, `api-version` in the query, `api-key` header.
-    Azure,
-    /// Anthropic Messages (`/v1/messages`), translated to and from OpenAI chat.
-    Anthropic,
-    /// Google AI Studio `generateContent`, translated to and from OpenAI chat.
-    Gemini,
-    /// Vertex AI Gemini: the `Gemini` translation on Vertex URLs, with a service-account
-    /// OAuth2 access token.
-    Vertex,
-}
+// The closed sets the build validated (protocol, routing strategy): the very definition the
+// config compiler writes the tables with.
+#[path = "../config/src/kinds.rs"]
+mod kinds;
+pub use kinds::{Protocol, Strategy};
 
 /// A `vertex_ai/` deployment's Google settings (`vertex_project`, `vertex_location`,
 /// `vertex_credentials`); all `None` for other providers.
@@ -121,7 +109,7 @@ pub struct Alias {
 /// `router_settings` and `litellm_settings`.
 #[derive(Debug)]
 pub struct Router {
-    pub routing_strategy: &'static str,
+    pub routing_strategy: Strategy,
     pub num_retries: u32,
     pub timeout_ms: Option<u64>,
     pub stream_timeout_ms: Option<u64>,

@@ -70,8 +70,8 @@ fn settings(out: &mut String, routes: &Routes) {
     let r = &routes.router;
     let _ = writeln!(
         out,
-        "    router: crate::table::Router {{ routing_strategy: {:?}, num_retries: {}, timeout_ms: {:?}, stream_timeout_ms: {:?}, request_timeout_ms: {}, drop_params: {}, require_auth_for_metrics: {}, callbacks: &{:?} }},",
-        r.routing_strategy,
+        "    router: crate::table::Router {{ routing_strategy: crate::table::Strategy::{:?}, num_retries: {}, timeout_ms: {:?}, stream_timeout_ms: {:?}, request_timeout_ms: {}, drop_params: {}, require_auth_for_metrics: {}, callbacks: &{:?} }},",
+        r.strategy,
         r.num_retries,
         r.timeout_ms,
         r.stream_timeout_ms,
@@ -129,10 +129,8 @@ fn deployment(out: &mut String, d: &DeploymentSpec) {
     let _ = writeln!(out, "            id: {:?}, model_name: {:?}, model: {:?},", d.id, d.model_name, d.model);
     let _ = writeln!(
         out,
-        "            provider: {:?}, protocol: crate::table::Protocol::{}, upstream_model: {:?},",
-        d.provider,
-        protocol.rust_name(),
-        d.upstream_model
+        "            provider: {:?}, protocol: crate::table::Protocol::{:?}, upstream_model: {:?},",
+        d.provider, protocol, d.upstream_model
     );
     let _ = writeln!(
         out,

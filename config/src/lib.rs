@@ -3,12 +3,14 @@
 //!
 //! Stages, one module each: [`keys`] classifies every key (used, ignored with a warning,
 //! unknown with a suggestion), [`parse`] walks the YAML into the normalised [`Routes`],
-//! [`vendors`] holds the provider prefixes as data, and [`codegen`] writes the Rust source
+//! [`vendors`] holds the provider prefixes as data, [`kinds`] the closed sets shared with the
+//! gateway (protocols, strategies), and [`codegen`] writes the Rust source
 //! of the static tables that `src/table.rs` defines. Nothing here runs in the gateway.
 
 pub mod codegen;
 mod deployment;
 pub mod keys;
+pub mod kinds;
 pub mod parse;
 pub mod prices;
 pub mod redis;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde_yaml::{Mapping, Value};
 
 use crate::keys::{self, Kind, Section};
+use crate::kinds::Strategy;
 use crate::routes::{AliasSpec, GeneralSpec, GroupSpec, RouterSpec, Routes, Setting, WildcardSpec};
 use crate::{Compiled, ConfigError};
 
@@ -18,14 +19,6 @@ const DEFAULT_MAX_REQUEST_MB: f64 = 32.0;
 const BYTES_PER_MB: f64 = 1024.0 * 1024.0;
 /// LiteLLM's `DEFAULT_MAX_RETRIES`.
 const DEFAULT_NUM_RETRIES: u64 = 2;
-const STRATEGIES: &[&str] = &[
-    "cost-based-routing",
-    "latency-based-routing",
-    "least-busy",
-    "simple-shuffle",
-    "usage-based-routing",
-    "usage-based-routing-v2",
-];
 
 /// The walk's state: the file name for errors and the warnings gathered so far.
 pub(crate) struct Walker<'a> {
@@ -276,13 +269,16 @@ fn router(walker: &Walker<'_>, router: &Mapping, settings: &Mapping, path: &str)
     let settings_path = join(path, "litellm_settings");
     let strategy =
         walker.string(router, "routing_strategy", &router_path)?.unwrap_or_else(|| "simple-shuffle".to_owned());
-    if !STRATEGIES.contains(&strategy.as_str()) {
-        let fix = keys::closest(&strategy, STRATEGIES.iter().copied())
-            .map_or_else(|| format!("; known: {}", STRATEGIES.join(", ")), |s| format!("; did you mean \"{s}\"?"));
+    let Some(selected) = Strategy::from_name(&strategy) else {
+        let names = || Strategy::NAMES.iter().map(|(name, _)| *name);
+        let fix = keys::closest(&strategy, names()).map_or_else(
+            || format!("; known: {}", names().collect::<Vec<_>>().join(", ")),
+            |s| format!("; did you mean \"{s}\"?"),
+        );
         return Err(
             walker.error(&join(&router_path, "routing_strategy"), format!("unknown strategy \"{strategy}\"{fix}"))
         );
-    }
+    };
     let num_retries = match walker.whole(router, "num_retries", &router_path)? {
         Some(n) => Some(n),
         None => walker.whole(settings, "num_retries", &settings_path)?,
@@ -295,6 +291,7 @@ fn router(walker: &Walker<'_>, router: &Mapping, settings: &Mapping, path: &str)
     };
     Ok(RouterSpec {
         routing_strategy: strategy,
+        strategy: selected,
         num_retries: u32::try_from(num_retries.unwrap_or(DEFAULT_NUM_RETRIES)).unwrap_or(u32::MAX),
         timeout_ms: walker.seconds_ms(router, "timeout", &router_path)?,
         stream_timeout_ms: walker.seconds_ms(router, "stream_timeout", &router_path)?,

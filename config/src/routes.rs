@@ -113,7 +113,10 @@ pub struct WildcardSpec {
 /// `router_settings` (and the router keys LiteLLM also takes under `litellm_settings`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RouterSpec {
+    /// The name as written (hashed with the routes); `strategy` is what it selects.
     pub routing_strategy: String,
+    #[serde(skip)]
+    pub strategy: crate::kinds::Strategy,
     pub num_retries: u32,
     pub timeout_ms: Option<u64>,
     pub stream_timeout_ms: Option<u64>,

@@ -2,40 +2,7 @@
 //! and which environment variables LiteLLM reads for it. Adding an OpenAI-compatible
 //! vendor is one row here, no code.
 
-/// The wire protocols the gateway implements; each is one variant of the runtime's
-/// `Protocol` enum.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
-    /// The built-in fake provider: answers in process, no network.
-    Fake,
-    /// OpenAI's HTTP API: `{base}/chat/completions` with `Authorization: Bearer`.
-    OpenAi,
-    /// Azure OpenAI: `{base}/openai/deployments/{model}/...?api-version=` with `api-key`.
-    Azure,
-    /// Anthropic Messages: `{base}/v1/messages` with `x-api-key`, translated from OpenAI chat.
-    Anthropic,
-    /// Google AI Studio: `{base}/models/{model}:generateContent` with `x-goog-api-key`,
-    /// translated from OpenAI chat.
-    Gemini,
-    /// Vertex AI Gemini: the `Gemini` body on
-    /// `{host}/v1/projects/{project}/locations/{location}/publishers/google/models/{model}:generateContent`
-    /// with a service-account OAuth2 access token.
-    Vertex,
-}
-
-impl Protocol {
-    /// The variant's name in `src/table.rs`.
-    pub fn rust_name(self) -> &'static str {
-        match self {
-            Protocol::Fake => "Fake",
-            Protocol::OpenAi => "OpenAi",
-            Protocol::Azure => "Azure",
-            Protocol::Anthropic => "Anthropic",
-            Protocol::Gemini => "Gemini",
-            Protocol::Vertex => "Vertex",
-        }
-    }
-}
+pub use crate::kinds::Protocol;
 
 /// One provider prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,6 +14,7 @@ use redis::{AsyncConnectionConfig, Client, ErrorKind, RedisError, Script};
 use super::config::{Config, client, is_tls};
 use super::scripts::{self, Keys};
 use super::stats::{Measure, Stats};
+use crate::table::Strategy;
 
 /// Longest wait to open a connection (TCP, TLS and AUTH) to Redis.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(300);
@@ -96,7 +97,7 @@ impl Shared {
     /// handshake fails;
     /// an unreachable Redis is an outage: the state starts in process and the watcher keeps
     /// trying.
-    pub async fn connect(config: &Config, ids: &[&str], strategy: &str) -> Result<Arc<Self>, String> {
+    pub async fn connect(config: &Config, ids: &[&str], strategy: Strategy) -> Result<Arc<Self>, String> {
         let client = client(config)?;
         let replica = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid().to_string();
         let shared = Arc::new(Shared {

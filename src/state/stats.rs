@@ -6,6 +6,8 @@
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
+use crate::table::Strategy;
+
 /// What the configured strategy needs shared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Measure {
@@ -16,12 +18,12 @@ pub enum Measure {
 
 impl Measure {
     /// The measure `routing_strategy` decides on, if it is one Redis can share.
-    pub fn of(strategy: &str) -> Option<Self> {
+    pub fn of(strategy: Strategy) -> Option<Self> {
         match strategy {
-            "least-busy" => Some(Measure::InFlight),
-            "usage-based-routing" | "usage-based-routing-v2" => Some(Measure::Tokens),
-            "latency-based-routing" => Some(Measure::Latency),
-            _ => None,
+            Strategy::LeastBusy => Some(Measure::InFlight),
+            Strategy::UsageBased => Some(Measure::Tokens),
+            Strategy::LatencyBased => Some(Measure::Latency),
+            Strategy::SimpleShuffle | Strategy::CostBased => None,
         }
     }
 }
@@ -96,7 +98,7 @@ mod tests {
         assert_eq!(stats.get(0), Some(1));
         stats.own(0, -5);
         assert_eq!(stats.get(0), Some(0), "never below zero");
-        assert_eq!(Measure::of("least-busy"), Some(Measure::InFlight));
-        assert_eq!(Measure::of("simple-shuffle"), None);
+        assert_eq!(Measure::of(Strategy::LeastBusy), Some(Measure::InFlight));
+        assert_eq!(Measure::of(Strategy::SimpleShuffle), None);
     }
 }

@@ -88,7 +88,12 @@ impl Mix {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!("fault {name}: rate {rate} is not within 0..=1"));
             }
-            #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss, reason = "a rounded, non-negative count far below 2^52")]
+            #[expect(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                clippy::cast_precision_loss,
+                reason = "a rounded, non-negative count far below 2^52"
+            )]
             let ppm = (rate * PER_MILLION as f64).round() as u64;
             mix.ppm[fault.index()] = ppm;
         }

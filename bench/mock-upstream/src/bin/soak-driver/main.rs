@@ -114,7 +114,12 @@ fn parse_args(args: &[String]) -> Result<Plan, Error> {
     let text = |name: &str, default: &str| values.get(name).cloned().unwrap_or_else(|| default.to_owned());
     let share = |name: &str, default: &str| -> Result<u64, Error> {
         let f: f64 = number(name, &text(name, default))?;
-        #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss, reason = "a rounded, non-negative count far below 2^52")]
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss,
+            reason = "a rounded, non-negative count far below 2^52"
+        )]
         let ppm = (f.clamp(0.0, 1.0) * PER_MILLION as f64).round() as u64;
         Ok(ppm)
     };
@@ -274,7 +279,11 @@ async fn one(ctx: Arc<Ctx>, n: u64, due: Instant) {
 }
 
 async fn soak(plan: Plan) -> Result<String, Error> {
-    #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "a rounded, non-negative count far below 2^52")]
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "a rounded, non-negative count far below 2^52"
+    )]
     let total = (plan.rps * plan.duration.as_secs_f64()).round() as u64;
     let period = Duration::from_secs_f64(1.0 / plan.rps);
     let progress = plan.progress;

@@ -77,7 +77,11 @@ fn nanos(d: Duration) -> u64 {
 
 impl Tally {
     pub fn new(plan: &Plan) -> Self {
-        #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "a rounded, non-negative count far below 2^52")]
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "a rounded, non-negative count far below 2^52"
+        )]
         let per_minute = (plan.rps * SECONDS_PER_MINUTE).round().max(1.0) as u64;
         Tally {
             per_minute,

@@ -62,7 +62,11 @@ pub async fn rate(flags: &Flags) -> Result<String, Error> {
     let settings = Settings::parse(flags)?;
     let (rps, connections) = (settings.rps, settings.connections);
     let body = Bytes::from(request_body(&settings.model, false));
-    #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "a rounded, non-negative count far below 2^52")]
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "a rounded, non-negative count far below 2^52"
+    )]
     let total = (rps * settings.duration.as_secs_f64()).round() as u64;
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Instant>();
     let shared = Arc::new(Mutex::new(Tally::default()));
