@@ -9,7 +9,7 @@ mod relay;
 
 use http::HeaderMap;
 
-pub use ids::{encode, target};
+pub use ids::{encode, prefix, target};
 
 use super::{Attempt, Reply};
 use crate::error::Error;
