@@ -13,6 +13,7 @@ use bytes::Bytes;
 use common::mock::{self, Answer, Mock, Seen};
 use common::{get, post, send, start};
 use http::{Method, StatusCode};
+use http_body_util::BodyExt;
 use model_router::server::Running;
 use model_router::table::fixtures;
 use serde_json::{Value, json};
@@ -263,4 +264,44 @@ async fn input_tokens_are_counted_upstream_and_bridged_deployments_are_not_relay
     let reply = post(&gw, "/v1/responses", None, &json!({ "model": "chat-only", "input": "hi" })).await;
     assert_ne!(reply.status, StatusCode::OK);
     assert!(a.requests()[before..].iter().all(|seen| seen.path != "/v1/responses"), "not relayed");
+}
+
+#[tokio::test]
+async fn a_stream_that_breaks_ends_with_an_error_event_numbered_after_the_last() {
+    let gate = std::sync::Arc::new(tokio::sync::Notify::new());
+    let held = std::sync::Arc::clone(&gate);
+    let a = mock::start(move |_| {
+        // Answer::SseThenReset frames each event as `data:` only, as a provider without names would.
+        let events = stream("resp_a_1", "gpt-solo")
+            .into_iter()
+            .take(2)
+            .map(|block| block.trim_end().split_once("data: ").map(|(_, data)| data.to_owned()).unwrap());
+        Answer::SseThenReset { events: events.collect(), gate: std::sync::Arc::clone(&held) }
+    })
+    .await;
+    let b = responses_mock("b").await;
+    let gw = gateway(&a, &b).await;
+    let body = json!({ "model": "solo", "input": "hi", "stream": true }).to_string();
+    let mut response = common::open(&gw, Method::POST, "/v1/responses", &[("content-type", "application/json")], body)
+        .await
+        .into_body();
+    let mut text = String::new();
+    while text.matches("\n\n").count() < 2 {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(10), response.frame()).await;
+        let frame = next.expect("events arrive promptly").expect("the relayed events").expect("a frame");
+        text.push_str(&String::from_utf8_lossy(&frame.into_data().unwrap_or_default()));
+    }
+    gate.notify_one();
+    while let Some(Ok(frame)) = response.frame().await {
+        text.push_str(&String::from_utf8_lossy(&frame.into_data().unwrap_or_default()));
+    }
+    let blocks: Vec<&str> = text.split_inclusive("\n\n").collect();
+    assert_eq!(blocks.len(), 3, "{text:?}");
+    assert!(blocks[0].starts_with("data: {") && blocks[1].starts_with("data: {"), "no name invented: {text}");
+    let (name, data) = blocks[2].trim_end().split_once('\n').unwrap();
+    assert_eq!(name, "event: error");
+    let error: Value = serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap();
+    assert_eq!((error["type"].as_str(), error["sequence_number"].as_u64()), (Some("error"), Some(2)), "{error}");
+    assert!(error["message"].as_str().unwrap().contains("stream from the provider failed"), "{error}");
+    assert!(!text.contains("[DONE]"));
 }
