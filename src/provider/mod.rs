@@ -10,6 +10,7 @@ mod head;
 mod list;
 mod messages;
 mod openai;
+pub mod responses;
 mod translate;
 pub mod url;
 mod vertex;
@@ -224,7 +225,8 @@ impl Attempt<'_> {
     }
 }
 
-/// Calls the deployment's provider; `/v1/messages` calls go through [`messages`].
+/// Calls the deployment's provider; `/v1/messages` calls go through [`messages`], Responses
+/// API calls through [`responses`].
 pub async fn call(
     gateway: &Gateway,
     attempt: &Attempt<'_>,
@@ -233,6 +235,9 @@ pub async fn call(
 ) -> Result<Reply, Error> {
     if request.api == Api::Messages {
         return messages::call(gateway, attempt, request, headers).await;
+    }
+    if request.api == Api::Responses {
+        return responses::call(gateway, attempt, request, headers).await;
     }
     chat(gateway, attempt, Cow::Borrowed(request), headers).await
 }
