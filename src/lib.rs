@@ -8,7 +8,8 @@
 //!    walks each request through the stages below and logs its outcome once.
 //! 2. [`route`] maps `(method, path)` to an endpoint (`/v1/messages` is Anthropic's format,
 //!    relayed to `anthropic/` deployments and translated for the others by `provider`).
-//! 3. [`auth`] finds the caller's key and checks it against the master key.
+//! 3. [`auth`] finds the caller's key and checks it against the master key, else among the
+//!    virtual [`keys`] (their models, limits and budgets are checked before `retry`).
 //! 4. [`parse`] reads the bounded body, charged to the memory [`budget`], into a request
 //!    that keeps unknown fields as slices of it.
 //! 5. [`resolve`] maps the requested model to a group or deployment in the compiled
@@ -35,6 +36,7 @@ pub mod gateway;
 pub mod call;
 pub mod route;
 pub mod auth;
+pub mod keys;
 pub mod parse;
 pub mod table;
 pub mod resolve;

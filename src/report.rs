@@ -72,6 +72,9 @@ pub fn finish(
         let latency = call.sent_at.zip(call.head_at).map(|(sent, head)| head.saturating_duration_since(sent));
         gateway.state.finished(i, d, call.usage.map(|u| u.total_tokens), latency, Instant::now());
     }
+    if let Some(key) = call.key.filter(|_| call.model_call) {
+        gateway.keys.finished(key, call.cost, call.usage.map(|u| u.total_tokens));
+    }
     if call.model_call {
         let remaining =
             |name: &str| call.upstream_headers.as_ref()?.get(name)?.to_str().ok()?.trim().parse::<f64>().ok();

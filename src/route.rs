@@ -37,6 +37,8 @@ pub enum Endpoint {
     Models,
     Model(String),
     ModelInfo,
+    /// `/key/info`: the caller's virtual key (the master key names one with `?key=`).
+    KeyInfo,
     /// Prometheus metrics.
     Metrics,
     Liveliness,
@@ -50,7 +52,10 @@ pub enum Endpoint {
 impl Endpoint {
     /// Whether the endpoint needs the master key.
     pub fn needs_key(&self) -> bool {
-        matches!(self, Endpoint::Call { .. } | Endpoint::Models | Endpoint::Model(_) | Endpoint::ModelInfo)
+        matches!(
+            self,
+            Endpoint::Call { .. } | Endpoint::Models | Endpoint::Model(_) | Endpoint::ModelInfo | Endpoint::KeyInfo
+        )
     }
 }
 
@@ -77,6 +82,7 @@ fn lookup(path: &str) -> (Endpoint, Method) {
         "/v1/messages" => return call(Api::Messages),
         "/models" | "/v1/models" => return (Endpoint::Models, Method::GET),
         "/model/info" | "/v1/model/info" => return (Endpoint::ModelInfo, Method::GET),
+        "/key/info" => return (Endpoint::KeyInfo, Method::GET),
         "/health/liveliness" | "/health/liveness" => return (Endpoint::Liveliness, Method::GET),
         "/health/readiness" => return (Endpoint::Readiness, Method::GET),
         "/metrics" | "/metrics/" => return (Endpoint::Metrics, Method::GET),
