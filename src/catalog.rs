@@ -120,6 +120,7 @@ pub fn metrics(gateway: &Gateway) -> http::Response<Body> {
         return respond::detail(StatusCode::NOT_FOUND, "Not Found");
     }
     let mut page = gateway.metrics.render(gateway.table);
+    page.push_str(&crate::keys::gauges::render(&gateway.keys));
     if let Some(up) = gateway.state.redis_connected() {
         page.push_str(REDIS_GAUGE);
         page.push_str(if up { " 1\n" } else { " 0\n" });

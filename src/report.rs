@@ -83,6 +83,12 @@ pub fn finish(
             status,
             requested: model.unwrap_or("None"),
             key: &call.key_label,
+            vkey: call.key,
+            vkey_remaining: call.key.map_or((None, None), |k| {
+                let usage = gateway.keys.usage(k);
+                let own = usage.first().copied().unwrap_or_default();
+                (own.remaining_requests(), own.remaining_tokens())
+            }),
             deployment: call.deployment_index.zip(call.upstream_model.as_deref()),
             total: call.started.elapsed(),
             api: call.sent_at.zip(call.head_at).map(|(sent, head)| head.saturating_duration_since(sent)),

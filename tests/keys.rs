@@ -275,3 +275,28 @@ async fn key_info_answers_the_callers_own_key_and_the_master_names_any() {
     assert_eq!(get(&gw, "/key/info?key=nobody", Some("sk-master")).await.status, StatusCode::NOT_FOUND);
     assert!(!reply.text().contains("sk-search"), "no secret in the answer");
 }
+
+#[tokio::test]
+async fn metrics_carry_the_keys_alias_and_team_and_its_budget_gauges() {
+    let (_mock, gw, _) = setup().await;
+    assert_eq!(chat(&gw, "sk-search", "cheap").await.status, StatusCode::OK);
+    assert_eq!(chat(&gw, "sk-budget", "cheap").await.status, StatusCode::OK);
+    assert_eq!(chat(&gw, "sk-rpm", "cheap").await.status, StatusCode::OK);
+    assert_eq!(chat(&gw, "sk-tight-a", "cheap").await.status, StatusCode::OK);
+    let page = get(&gw, "/metrics", Some("sk-master")).await.text();
+    let search = "b095adcc724f4f8a1b85094a159f0164bfe8a34524859411dbf0514747a71c06";
+    let total = format!(
+        "litellm_proxy_total_requests_metric_total{{api_key_alias=\"search-agent\",api_provider=\"openai\",end_user=\"None\",hashed_api_key=\"{search}\",requested_model=\"cheap\",route=\"/chat/completions\",status_code=\"200\",team=\"search\",team_alias=\"Search\",user=\"None\"}} 1\n"
+    );
+    assert!(page.contains(&total), "{page}");
+    let budget = "025c374c329646e85513b352eb015a0a8b4aae9d0c507e563497ee10b2f99e44";
+    let labels = format!("{{api_key_alias=\"budget\",hashed_api_key=\"{budget}\"}}");
+    assert!(page.contains(&format!("litellm_api_key_max_budget_metric{labels} 0.1\n")), "{page}");
+    assert!(page.contains(&format!("litellm_remaining_api_key_budget_metric{labels} 0.02")), "{page}");
+    assert!(page.contains("litellm_remaining_team_budget_metric{team=\"tight\",team_alias=\"None\"} 4.92"), "{page}");
+    let rpm = "29a3870cc13cd98308dc9555840cef48bcceb0db1ba5a13d348371aaad3c7edb";
+    let left = format!(
+        "litellm_remaining_api_key_requests_for_model{{api_key_alias=\"rpm\",hashed_api_key=\"{rpm}\",model=\"cheap\"}} 1\n"
+    );
+    assert!(page.contains(&left), "{page}");
+}

@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod clock;
+pub mod gauges;
 pub mod info;
 pub mod limit;
 
@@ -127,6 +128,18 @@ impl Keys {
 
     pub fn team_of(&self, index: u16) -> Option<&'static Team> {
         self.key(index).team.map(|t| &self.table.teams[usize::from(t)])
+    }
+
+    /// The `hashed_api_key` label of key `index`: its first compiled hash, else the hash of
+    /// its secret read at start-up.
+    pub fn label_hash(&self, index: u16) -> String {
+        if let Some(hash) = self.key(index).hashes.first() {
+            return (*hash).to_owned();
+        }
+        self.from_env
+            .iter()
+            .find(|(_, i)| **i == index)
+            .map_or_else(|| "None".to_owned(), |(d, _)| crate::table::hex(d))
     }
 
     /// The key of this alias.
