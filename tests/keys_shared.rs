@@ -96,3 +96,25 @@ async fn spend_counted_while_redis_was_away_is_added_when_it_is_back() {
     assert_eq!(chat(&b, "sk-shared-budget").await.status, StatusCode::OK);
     spend_reaches(&redis, 0.16).await;
 }
+
+#[tokio::test]
+async fn two_replicas_share_a_keys_parallel_limit() {
+    let redis = RedisServer::start().await;
+    let gate = Arc::new(Notify::new());
+    let mock = upstream(Arc::clone(&gate)).await;
+    let (a, b) = (replica(&mock, &redis).await, replica(&mock, &redis).await);
+    let headers = [("authorization", "Bearer sk-shared-par"), ("content-type", "application/json")];
+    let body = ask("cheap", true).to_string();
+    let held = common::open(&a, http::Method::POST, "/v1/chat/completions", &headers, body).await;
+    assert_eq!(held.status(), StatusCode::OK);
+    let refused = chat(&b, "sk-shared-par").await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "the other replica's stream holds the one slot");
+    assert!(refused.json()["error"]["message"].as_str().unwrap().contains("Limit type: max_parallel_requests"));
+    assert_eq!(mock.requests().len(), 1);
+    gate.notify_one();
+    let _ = http_body_util::BodyExt::collect(held.into_body()).await.unwrap();
+    eventually("the slot is back for the other replica", || async {
+        chat(&b, "sk-shared-par").await.status == StatusCode::OK
+    })
+    .await;
+}

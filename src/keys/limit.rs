@@ -90,10 +90,12 @@ pub struct Counters {
     slots: Vec<Slot>,
 }
 
-/// Held parallel slots of a key and its team; dropping it frees them.
+/// Held parallel slots of a key and its team (here, and on Redis when it counts them);
+/// dropping it frees them.
 #[derive(Debug, Default)]
 pub struct Ticket {
     held: Vec<Arc<AtomicU32>>,
+    pub lease: Option<crate::state::keys::KeyLease>,
 }
 
 impl Drop for Ticket {
@@ -132,6 +134,8 @@ impl Usage {
 pub struct Seen {
     pub figures: Vec<(u64, u64, f64)>,
     pub refusal: Option<Error>,
+    /// The call's leases in the parallel sets, when admitted and limited.
+    pub lease: Option<crate::state::keys::KeyLease>,
 }
 
 impl Counters {

@@ -188,10 +188,11 @@ impl Keys {
     pub async fn admit(&self, index: u16) -> Result<Ticket, Error> {
         let entities = self.entities(index);
         let now_ms = self.clock.now_ms();
-        let ticket = self.counters.take_parallel(&entities, now_ms)?;
+        let mut ticket = self.counters.take_parallel(&entities, now_ms)?;
         if let Some(shared) = self.shared.as_ref().filter(|s| s.is_up()) {
-            if let Some(seen) = shared.admit(&entities, now_ms).await {
+            if let Some(mut seen) = shared.admit(&entities, now_ms).await {
                 self.counters.seen(&entities, &seen, now_ms);
+                ticket.lease = seen.lease.take();
                 return seen.refusal.map_or(Ok(ticket), Err);
             }
         }
