@@ -18,6 +18,8 @@ const PRICES: &str = "config/prices.yaml";
 fn main() {
     println!("cargo:rerun-if-env-changed=MODEL_ROUTER_ENV");
     println!("cargo:rerun-if-env-changed=MODEL_ROUTER_ROUTES");
+    // Key expiries are checked against it (the build's clock otherwise); never emitted.
+    println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let environment = env::var("MODEL_ROUTER_ENV").unwrap_or_else(|_| DEFAULT_ENV.to_owned());

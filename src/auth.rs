@@ -1,17 +1,21 @@
 //! Who is calling: the key from `Authorization: Bearer`, `x-litellm-api-key`, `api-key`,
 //! `x-api-key` or the configured `litellm_key_header_name`, checked against the master key
-//! in constant time. The request goes on to `parse`.
+//! in constant time, else looked up among the virtual keys (`keys`). The request goes on to
+//! `parse`.
 
 use http::HeaderMap;
 use subtle::ConstantTimeEq;
 
 use crate::error::Error;
+use crate::keys::{Found, Keys};
 
 /// The caller as metrics and logs know it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Caller {
     /// The key as sent; only ever used as a metrics label when no master key is set.
     pub key: Option<String>,
+    /// The virtual key it is, when it is one.
+    pub virtual_key: Option<Found>,
 }
 
 /// Finds the key a request carries, in LiteLLM's header order.
@@ -38,17 +42,30 @@ fn presented<'h>(headers: &'h HeaderMap, custom: Option<&str>) -> Result<Option<
     Ok(None)
 }
 
-/// Checks the request's key against `master`; with no master key every caller is let in.
-pub fn authenticate(headers: &HeaderMap, master: Option<&str>, custom: Option<&str>) -> Result<Caller, Error> {
+/// Checks the request's key against `master`, then against `keys` (the virtual keys, when
+/// the table has any). With neither, every caller is let in.
+pub fn authenticate(
+    headers: &HeaderMap,
+    master: Option<&str>,
+    custom: Option<&str>,
+    keys: Option<&Keys>,
+) -> Result<Caller, Error> {
     let key = presented(headers, custom);
-    let Some(master) = master else {
+    let keys = keys.filter(|k| k.enabled());
+    if master.is_none() && keys.is_none() {
         let key = key.ok().flatten().filter(|k| !k.is_empty()).map(str::to_owned);
-        return Ok(Caller { key });
+        return Ok(Caller { key, virtual_key: None });
+    }
+    let key = match key? {
+        None | Some("") => return Err(Error::NoKey),
+        Some(key) => key,
     };
-    match key? {
-        None | Some("") => Err(Error::NoKey),
-        Some(key) if bool::from(key.as_bytes().ct_eq(master.as_bytes())) => Ok(Caller { key: Some(key.to_owned()) }),
-        Some(_) => Err(Error::WrongKey),
+    if master.is_some_and(|master| bool::from(key.as_bytes().ct_eq(master.as_bytes()))) {
+        return Ok(Caller { key: Some(key.to_owned()), virtual_key: None });
+    }
+    match keys.map(|k| k.identify(key)).transpose()?.flatten() {
+        Some(found) => Ok(Caller { key: None, virtual_key: Some(found) }),
+        None => Err(Error::WrongKey),
     }
 }
 
@@ -72,31 +89,31 @@ mod tests {
             headers(&[("x-litellm-api-key", "Bearer sk-1")]),
             headers(&[("x-team-key", "sk-1")]),
         ] {
-            assert!(authenticate(&h, Some("sk-1"), Some("x-team-key")).is_ok(), "{h:?}");
+            assert!(authenticate(&h, Some("sk-1"), Some("x-team-key"), None).is_ok(), "{h:?}");
         }
     }
 
     #[test]
     fn missing_wrong_and_malformed_keys_are_refused() {
-        assert!(matches!(authenticate(&headers(&[]), Some("sk-1"), None), Err(Error::NoKey)));
+        assert!(matches!(authenticate(&headers(&[]), Some("sk-1"), None, None), Err(Error::NoKey)));
         assert!(matches!(
-            authenticate(&headers(&[("authorization", "Bearer sk-2")]), Some("sk-1"), None),
+            authenticate(&headers(&[("authorization", "Bearer sk-2")]), Some("sk-1"), None, None),
             Err(Error::WrongKey)
         ));
         assert!(matches!(
-            authenticate(&headers(&[("authorization", "sk-1")]), Some("sk-1"), None),
+            authenticate(&headers(&[("authorization", "sk-1")]), Some("sk-1"), None, None),
             Err(Error::MalformedKey)
         ));
         assert!(matches!(
-            authenticate(&headers(&[("authorization", "Bearer ")]), Some("sk-1"), None),
+            authenticate(&headers(&[("authorization", "Bearer ")]), Some("sk-1"), None, None),
             Err(Error::NoKey)
         ));
     }
 
     #[test]
     fn open_access_keeps_the_callers_token() {
-        let caller = authenticate(&headers(&[("authorization", "Bearer myns/myagent")]), None, None);
+        let caller = authenticate(&headers(&[("authorization", "Bearer myns/myagent")]), None, None, None);
         assert_eq!(caller.ok().and_then(|c| c.key), Some("myns/myagent".to_owned()));
-        assert!(authenticate(&headers(&[]), None, None).is_ok());
+        assert!(authenticate(&headers(&[]), None, None, None).is_ok());
     }
 }

@@ -27,6 +27,9 @@ pub struct Call {
     pub model_call: bool,
     /// The `hashed_api_key` metrics label.
     pub key_label: String,
+    /// The virtual key calling (index into the table's keys), and its held parallel slots.
+    pub key: Option<u16>,
+    pub key_ticket: Option<crate::keys::limit::Ticket>,
     pub requested: Option<String>,
     pub deployment_index: Option<u16>,
     pub deployment: Option<&'static Deployment>,
@@ -66,6 +69,8 @@ impl Call {
             route: "",
             model_call: false,
             key_label: "None".to_owned(),
+            key: None,
+            key_ticket: None,
             requested: None,
             deployment_index: None,
             deployment: None,

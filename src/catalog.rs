@@ -33,26 +33,35 @@ fn model_entry(id: &str, group: &Group, gateway: &Gateway) -> Value {
     entry
 }
 
+/// Whether the caller's virtual key (if any) may call `name`: `/v1/models` lists only those.
+fn visible(gateway: &Gateway, key: Option<u16>, name: &str) -> bool {
+    key.is_none_or(|k| gateway.keys.allows(k, name))
+}
+
 /// `/v1/models`: aliases, then groups in config order; wildcard patterns only with
-/// `?return_wildcard_routes=true`.
-pub fn models(gateway: &Gateway, query: Option<&str>) -> http::Response<Body> {
+/// `?return_wildcard_routes=true`; only what the caller's key may call.
+pub fn models(gateway: &Gateway, query: Option<&str>, key: Option<u16>) -> http::Response<Body> {
     let with_wildcards = query.is_some_and(|q| q.split('&').any(|p| p == "return_wildcard_routes=true"));
     let table = gateway.table;
-    let aliases =
-        table.aliases.iter().filter(|a| !a.hidden).map(|a| model_entry(a.alias, table.group(a.group), gateway));
+    let aliases = table
+        .aliases
+        .iter()
+        .filter(|a| !a.hidden && visible(gateway, key, a.alias))
+        .map(|a| model_entry(a.alias, table.group(a.group), gateway));
     let groups = table
         .groups
         .iter()
-        .filter(|g| with_wildcards || !g.name.contains('*'))
+        .filter(|g| (with_wildcards || !g.name.contains('*')) && visible(gateway, key, g.name))
         .map(|g| model_entry(g.name, g, gateway));
     let data: Vec<Value> = aliases.chain(groups).collect();
     respond::json(StatusCode::OK, &json!({ "data": data, "object": "list" }))
 }
 
 /// `/v1/models/{id}`: one listed model.
-pub fn model(gateway: &Gateway, id: &str) -> Result<http::Response<Body>, Error> {
+pub fn model(gateway: &Gateway, id: &str, key: Option<u16>) -> Result<http::Response<Body>, Error> {
     let table = gateway.table;
     let group = table.names.get(id).map(|g| table.group(*g)).filter(|g| !g.name.contains('*'));
+    let group = group.filter(|_| visible(gateway, key, id));
     match group {
         Some(group) => Ok(respond::json(StatusCode::OK, &model_entry(id, group, gateway))),
         None => Err(Error::InvalidModel { route: "/models", model: id.to_owned() }),
@@ -111,6 +120,7 @@ pub fn metrics(gateway: &Gateway) -> http::Response<Body> {
         return respond::detail(StatusCode::NOT_FOUND, "Not Found");
     }
     let mut page = gateway.metrics.render(gateway.table);
+    page.push_str(&crate::keys::gauges::render(&gateway.keys));
     if let Some(up) = gateway.state.redis_connected() {
         page.push_str(REDIS_GAUGE);
         page.push_str(if up { " 1\n" } else { " 0\n" });

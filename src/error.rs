@@ -14,6 +14,22 @@ pub enum Error {
     MalformedKey,
     #[error("Authentication Error, Invalid proxy server token passed. Check the key or ask the platform team for one.")]
     WrongKey,
+    #[error("Authentication Error - Expired Key. Key Expiry time {expires} and current time {now}")]
+    ExpiredKey { expires: String, now: String },
+    #[error("key not allowed to access model. This key can only access models={models}. Tried to access {model}")]
+    KeyModel { models: String, model: String },
+    #[error("Team not allowed to access model. Team={team}, Model={model}. Allowed team models = {models}")]
+    TeamModel { team: &'static str, model: String, models: String },
+    /// A key's or team's spend reached its `max_budget` this period.
+    #[error("Budget has been exceeded! {}Current cost: {}, Max budget: {}", team.map(|t| format!("Team={t} ")).unwrap_or_default(), crate::keys::python_float(*spend), crate::keys::python_float(*max))]
+    BudgetExceeded { team: Option<&'static str>, spend: f64, max: f64 },
+    /// A key or team at its `rpm_limit`, `tpm_limit` or `max_parallel_requests`.
+    #[error("{0}")]
+    KeyLimited(Box<crate::keys::limit::LimitHit>),
+    #[error("Authentication Error, a key may only see its own /key/info; the master key names any alias with ?key=")]
+    KeyInfoDenied,
+    #[error("Key not found: no virtual key has the alias {alias}")]
+    UnknownKey { alias: String },
     #[error("Invalid JSON payload: {0}")]
     BadJson(String),
     #[error("{route}: Missing required parameter: '{param}'.")]
@@ -116,8 +132,15 @@ impl Error {
     /// The HTTP status the client gets.
     pub fn status(&self) -> StatusCode {
         match self {
-            Error::NoKey | Error::MalformedKey | Error::WrongKey => StatusCode::UNAUTHORIZED,
-            Error::BadJson(_)
+            Error::NoKey
+            | Error::MalformedKey
+            | Error::WrongKey
+            | Error::ExpiredKey { .. }
+            | Error::KeyModel { .. }
+            | Error::TeamModel { .. } => StatusCode::UNAUTHORIZED,
+            Error::KeyInfoDenied => StatusCode::FORBIDDEN,
+            Error::BudgetExceeded { .. }
+            | Error::BadJson(_)
             | Error::MissingParam { .. }
             | Error::BadParam { .. }
             | Error::InvalidModel { .. }
@@ -127,7 +150,7 @@ impl Error {
             | Error::UnsendableModel { .. }
             | Error::BodyRead(_)
             | Error::ResponseNotFound { previous: true, .. } => StatusCode::BAD_REQUEST,
-            Error::ResponseNotFound { previous: false, .. } => StatusCode::NOT_FOUND,
+            Error::UnknownKey { .. } | Error::ResponseNotFound { previous: false, .. } => StatusCode::NOT_FOUND,
             Error::TooLarge { .. } | Error::OverBudget { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::ClientTimeout | Error::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Error::Upstream { status, .. } | Error::TokenGrant { status, .. } | Error::Relayed { status, .. } => {
@@ -137,7 +160,7 @@ impl Error {
             Error::MissingSecret { .. } | Error::Misconfigured { .. } | Error::BodyBudget { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            Error::AllCoolingDown { .. } | Error::Saturated { .. } | Error::Busy { .. } => {
+            Error::AllCoolingDown { .. } | Error::Saturated { .. } | Error::Busy { .. } | Error::KeyLimited(_) => {
                 StatusCode::TOO_MANY_REQUESTS
             }
         }
@@ -146,12 +169,16 @@ impl Error {
     /// The `error.type` LiteLLM sets for this case.
     pub fn kind(&self) -> &'static str {
         match self {
-            Error::NoKey | Error::MalformedKey | Error::WrongKey => "auth_error",
+            Error::NoKey | Error::MalformedKey | Error::WrongKey | Error::KeyInfoDenied => "auth_error",
+            Error::ExpiredKey { .. } => "expired_key",
+            Error::KeyModel { .. } => "key_model_access_denied",
+            Error::TeamModel { .. } => "team_model_access_denied",
+            Error::BudgetExceeded { .. } => "budget_exceeded",
             Error::Upstream { status, .. } | Error::TokenGrant { status, .. } | Error::Relayed { status, .. } => {
                 upstream_type(*status)
             }
             Error::AllCoolingDown { .. } => "all_deployments_in_cooldown",
-            Error::Saturated { .. } | Error::Busy { .. } => "throttling_error",
+            Error::Saturated { .. } | Error::Busy { .. } | Error::KeyLimited(_) => "throttling_error",
             Error::BodyBudget { .. } => "service_unavailable",
             Error::Connect { .. } | Error::MissingSecret { .. } | Error::Misconfigured { .. } => {
                 "internal_server_error"
@@ -165,7 +192,11 @@ impl Error {
         match self {
             Error::BadJson(_) | Error::BodyRead(_) => Some("request_body"),
             Error::MissingParam { param, .. } | Error::BadParam { param, .. } => Some(param),
-            Error::InvalidModel { .. } | Error::NoDeployment { .. } | Error::UnsendableModel { .. } => Some("model"),
+            Error::InvalidModel { .. }
+            | Error::NoDeployment { .. }
+            | Error::UnsendableModel { .. }
+            | Error::KeyModel { .. }
+            | Error::TeamModel { .. } => Some("model"),
             Error::Upstream { param, .. } | Error::Relayed { param, .. } => param.as_deref(),
             Error::ResponseNotFound { previous: true, .. } => Some("previous_response_id"),
             _ => None,
@@ -218,6 +249,7 @@ impl Error {
             | Error::Saturated { wait_s, .. }
             | Error::Busy { wait_s, .. }
             | Error::BodyBudget { wait_s, .. } => Some(*wait_s),
+            Error::KeyLimited(hit) => Some(hit.wait_s),
             _ => None,
         }
     }

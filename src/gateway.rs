@@ -14,6 +14,7 @@ pub use crate::call::Call;
 
 use crate::budget::{self, Budget};
 use crate::error::Error;
+use crate::keys::Keys;
 use crate::metrics::Metrics;
 use crate::parse::{self, CallRequest};
 use crate::provider::{self, Endpoint, Unavailable};
@@ -42,6 +43,8 @@ pub struct Gateway {
     pub budget: Budget,
     /// Limits, cooldowns and routing statistics; shared through Redis after [`Gateway::start`].
     pub state: State,
+    /// The virtual keys, their limits and spend (shared through the same Redis).
+    pub keys: Keys,
     draining: AtomicBool,
 }
 
@@ -65,6 +68,7 @@ impl Gateway {
         let budget =
             Budget::new(settings.body_budget.unwrap_or_else(|| budget::sized_to(budget::memory_limit(), max_body)));
         let state = State::local(table);
+        let keys = Keys::new(table, &settings);
         Ok(Gateway {
             table,
             settings,
@@ -76,6 +80,7 @@ impl Gateway {
             tracer,
             budget,
             state,
+            keys,
             draining,
         })
     }
@@ -88,7 +93,11 @@ impl Gateway {
         if let Some(config) = crate::state::config::resolve(table, &gateway.settings)? {
             let ids: Vec<&str> = table.deployments.iter().map(|d| d.id).collect();
             let strategy = table.router.routing_strategy;
-            gateway.state.share(crate::state::redis::Shared::connect(&config, &ids, strategy).await?);
+            let shared = crate::state::redis::Shared::connect(&config, &ids, strategy).await?;
+            if gateway.keys.enabled() {
+                gateway.keys.share(crate::state::keys::SharedKeys::new(Arc::clone(&shared), &config.prefix));
+            }
+            gateway.state.share(shared);
         }
         Ok(gateway)
     }
@@ -107,6 +116,7 @@ impl Gateway {
                 max_body >> 20
             ));
         }
+        warnings.extend(self.keys.warnings(&self.settings));
         for (d, endpoint) in self.table.deployments.iter().zip(&self.endpoints) {
             if let Err(why) = endpoint {
                 warnings.push(why.error(d).to_string());
@@ -186,11 +196,15 @@ impl Gateway {
         let needs_key =
             endpoint.needs_key() || (endpoint == Route::Metrics && self.table.router.require_auth_for_metrics);
         if needs_key {
-            let caller =
-                auth::authenticate(request.headers(), self.master_key.as_deref(), self.table.general.key_header)?;
-            call.key_label = match (&self.master_key_label, caller.key) {
-                (Some(hashed), _) => hashed.clone(),
-                (None, key) => crate::metrics::key_label(key.as_deref()),
+            let (master, header) = (self.master_key.as_deref(), self.table.general.key_header);
+            let caller = auth::authenticate(request.headers(), master, header, Some(&self.keys))?;
+            call.key_label = match (&self.master_key_label, caller.key, caller.virtual_key) {
+                (_, _, Some(found)) => {
+                    call.key = Some(found.index);
+                    found.hash
+                }
+                (Some(hashed), _, None) => hashed.clone(),
+                (None, key, None) => crate::metrics::key_label(key.as_deref()),
             };
         }
         Ok(match endpoint {
@@ -199,8 +213,9 @@ impl Gateway {
             Route::Preflight => preflight(request.headers()),
             Route::Liveliness => catalog::liveliness(self),
             Route::Readiness => catalog::readiness(self),
-            Route::Models => catalog::models(self, request.uri().query()),
-            Route::Model(id) => catalog::model(self, &id)?,
+            Route::Models => catalog::models(self, request.uri().query(), call.key),
+            Route::Model(id) => catalog::model(self, &id, call.key)?,
+            Route::KeyInfo => crate::keys::info::answer(self, call.key, request.uri().query())?,
             Route::ModelInfo => catalog::model_info(self),
             Route::Metrics => catalog::metrics(self),
             Route::Call { api, path_model } => self.call(Shape::Api(api, path_model.as_deref()), request, call).await?,
@@ -225,6 +240,12 @@ impl Gateway {
         drop(body); // the request's members hold what is left of it
         let target = provider::responses::target(self.table, &mut request)?;
         call.requested = Some(request.model.clone());
+        if let Some(key) = call.key {
+            self.keys.check_model(key, &request.model)?;
+            if self.keys.limited(key) {
+                call.key_ticket = Some(self.keys.admit(key).await?);
+            }
+        }
         let route = call.route;
         let target = match target {
             Some(target) => target,

@@ -10,7 +10,8 @@
 //!    relayed to `anthropic/` deployments and translated for the others by `provider`;
 //!    `/v1/responses` and the operations on a response are OpenAI's Responses API, relayed
 //!    to deployments that speak it and bridged for the others).
-//! 3. [`auth`] finds the caller's key and checks it against the master key.
+//! 3. [`auth`] finds the caller's key and checks it against the master key, else among the
+//!    virtual [`keys`] (their models, limits and budgets are checked before `retry`).
 //! 4. [`parse`] reads the bounded body, charged to the memory [`budget`], into a request
 //!    that keeps unknown fields as slices of it.
 //! 5. [`resolve`] maps the requested model to a group or deployment in the compiled
@@ -39,6 +40,7 @@ pub mod gateway;
 pub mod call;
 pub mod route;
 pub mod auth;
+pub mod keys;
 pub mod parse;
 pub mod table;
 pub mod resolve;

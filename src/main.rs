@@ -18,13 +18,15 @@ use tracing_subscriber::EnvFilter;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const USAGE: &str = "usage: model-router [--version]
+       model-router keys new --alias NAME | keys hash
 
 Serves the routes compiled into this binary (see --version) on HOST:PORT
 (default 0.0.0.0:4000). Environment: HOST, PORT, RUST_LOG (default info),
 LOG_FORMAT (json|text), MODEL_ROUTER_DRAIN_SECONDS (default 25),
 MODEL_ROUTER_BODY_BUDGET_MB (default: the memory limit less 64 MiB), SSL_CERT_FILE,
 REDIS_URL or REDIS_HOST/REDIS_PORT/REDIS_PASSWORD (limits and cooldowns shared by
-every replica; MODEL_ROUTER_REDIS_PREFIX, default model-router:), and the variables
+every replica; MODEL_ROUTER_REDIS_PREFIX, default model-router:),
+MODEL_ROUTER_REVOKED_KEYS (virtual keys refused: aliases or hashes), and the variables
 the routes name (os.environ/NAME, OPENAI_API_KEY, ...).";
 
 fn main() -> ExitCode {
@@ -34,6 +36,14 @@ fn main() -> ExitCode {
         None => {}
         Some("--version" | "-V") => return reply(&mut stdout, &version_line(), ExitCode::SUCCESS),
         Some("--help" | "-h") => return reply(&mut stdout, USAGE, ExitCode::SUCCESS),
+        Some("keys") => {
+            return model_router::keys::cli::run(
+                &args[1..],
+                &mut std::io::stdin(),
+                &mut stdout,
+                &mut std::io::stderr(),
+            );
+        }
         Some(other) => {
             return reply(&mut std::io::stderr(), &format!("unknown argument {other}\n{USAGE}"), ExitCode::from(2));
         }

@@ -72,6 +72,9 @@ pub fn finish(
         let latency = call.sent_at.zip(call.head_at).map(|(sent, head)| head.saturating_duration_since(sent));
         gateway.state.finished(i, d, call.usage.map(|u| u.total_tokens), latency, Instant::now());
     }
+    if let Some(key) = call.key.filter(|_| call.model_call) {
+        gateway.keys.finished(key, call.cost, call.usage.map(|u| u.total_tokens));
+    }
     if call.model_call {
         let remaining =
             |name: &str| call.upstream_headers.as_ref()?.get(name)?.to_str().ok()?.trim().parse::<f64>().ok();
@@ -80,6 +83,12 @@ pub fn finish(
             status,
             requested: model.unwrap_or("None"),
             key: &call.key_label,
+            vkey: call.key,
+            vkey_remaining: call.key.map_or((None, None), |k| {
+                let usage = gateway.keys.usage(k);
+                let own = usage.first().copied().unwrap_or_default();
+                (own.remaining_requests(), own.remaining_tokens())
+            }),
             deployment: call.deployment_index.zip(call.upstream_model.as_deref()),
             total: call.started.elapsed(),
             api: call.sent_at.zip(call.head_at).map(|(sent, head)| head.saturating_duration_since(sent)),

@@ -47,6 +47,9 @@ pub async fn call(
     };
     let plan = fallbacks(table, group, &error);
     let most = usize::try_from(table.resilience.max_fallbacks).unwrap_or(usize::MAX);
+    // A fallback the caller's key may not call is skipped, as if it were not configured.
+    let allowed = |g: u16| call.key.is_none_or(|k| gateway.keys.allows(k, table.group(g).name));
+    let plan: Vec<u16> = plan.into_iter().filter(|g| allowed(*g)).collect();
     for fallback in plan.into_iter().take(most) {
         call.fallbacks += 1;
         call.fallback_group = Some(table.group(fallback).name);

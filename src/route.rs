@@ -80,6 +80,8 @@ pub enum Endpoint {
     },
     Model(String),
     ModelInfo,
+    /// `/key/info`: the caller's virtual key (the master key names one with `?key=`).
+    KeyInfo,
     /// Prometheus metrics.
     Metrics,
     Liveliness,
@@ -100,6 +102,7 @@ impl Endpoint {
                 | Endpoint::Models
                 | Endpoint::Model(_)
                 | Endpoint::ModelInfo
+                | Endpoint::KeyInfo
         )
     }
 }
@@ -150,6 +153,7 @@ fn lookup(path: &str) -> (Endpoint, Method) {
         "/v1/messages" => return call(Api::Messages),
         "/models" | "/v1/models" => return (Endpoint::Models, Method::GET),
         "/model/info" | "/v1/model/info" => return (Endpoint::ModelInfo, Method::GET),
+        "/key/info" => return (Endpoint::KeyInfo, Method::GET),
         "/health/liveliness" | "/health/liveness" => return (Endpoint::Liveliness, Method::GET),
         "/health/readiness" => return (Endpoint::Readiness, Method::GET),
         "/metrics" | "/metrics/" => return (Endpoint::Metrics, Method::GET),

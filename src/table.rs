@@ -156,6 +156,44 @@ pub struct Redis {
     pub url: Option<Setting>,
 }
 
+/// A key's or team's limits (`rpm_limit`, `tpm_limit`, `max_parallel_requests`,
+/// `max_budget` per `budget_duration`); `None` is no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct KeyLimits {
+    pub rpm: Option<u64>,
+    pub tpm: Option<u64>,
+    pub max_parallel: Option<u32>,
+    pub max_budget: Option<f64>,
+    pub budget_duration_s: Option<u64>,
+}
+
+/// A `keys:` entry: a virtual key, known by the hashes of its secrets.
+#[derive(Debug)]
+pub struct VirtualKey {
+    pub alias: &'static str,
+    /// Lower-case hex SHA-256 of each accepted secret.
+    pub hashes: &'static [&'static str],
+    /// `key: os.environ/NAME`: the variable whose value is hashed at start-up.
+    pub env: Option<&'static str>,
+    /// Index into [`Table::teams`].
+    pub team: Option<u16>,
+    /// Names, aliases, wildcards or `all-team-models`; empty: every model (of the team).
+    pub models: &'static [&'static str],
+    pub limits: KeyLimits,
+    /// Unix seconds after which the key is refused.
+    pub expires: Option<u64>,
+    pub metadata_json: &'static str,
+}
+
+/// A `teams:` entry.
+#[derive(Debug)]
+pub struct Team {
+    pub id: &'static str,
+    pub alias: Option<&'static str>,
+    pub models: &'static [&'static str],
+    pub limits: KeyLimits,
+}
+
 /// One environment's routes.
 #[derive(Debug)]
 pub struct Table {
@@ -169,6 +207,10 @@ pub struct Table {
     pub deployment_names: &'static phf::Map<&'static str, u16>,
     pub wildcards: &'static [Wildcard],
     pub aliases: &'static [Alias],
+    /// Virtual keys, and their hashes → key index (one probe per request).
+    pub keys: &'static [VirtualKey],
+    pub key_hashes: &'static phf::Map<&'static str, u16>,
+    pub teams: &'static [Team],
     pub router: Router,
     pub resilience: Resilience,
     pub general: General,

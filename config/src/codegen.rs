@@ -36,6 +36,7 @@ pub fn emit(routes: &Routes) -> String {
         }
     }
     let _ = writeln!(out, "static DEPLOYMENT_NAMES: ::phf::Map<&'static str, u16> = {};", by_deployment.build());
+    crate::vkeys_codegen::hashes(&mut out, &routes.keys);
 
     let _ = writeln!(out, "pub static TABLE: crate::table::Table = crate::table::Table {{");
     let _ = writeln!(out, "    env: {:?},\n    routes_sha256: {:?},", routes.env, routes.sha256());
@@ -61,6 +62,7 @@ pub fn emit(routes: &Routes) -> String {
         );
     }
     out.push_str("    ],\n");
+    crate::vkeys_codegen::tables(&mut out, &routes.keys);
     settings(&mut out, routes);
     out.push_str("};\n");
     out

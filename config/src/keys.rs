@@ -25,7 +25,15 @@ pub struct Section {
 }
 
 pub const TOP: Section = Section {
-    used: &["environment_variables", "general_settings", "litellm_settings", "model_list", "router_settings"],
+    used: &[
+        "environment_variables",
+        "general_settings",
+        "keys",
+        "litellm_settings",
+        "model_list",
+        "router_settings",
+        "teams",
+    ],
     ignored: &[
         ("assistant_settings", LATER),
         ("callback_settings", LATER),

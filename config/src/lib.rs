@@ -7,6 +7,7 @@
 //! gateway (protocols, strategies), and [`codegen`] writes the Rust source
 //! of the static tables that `src/table.rs` defines. Nothing here runs in the gateway.
 
+pub mod clock;
 pub mod codegen;
 mod deployment;
 pub mod keys;
@@ -17,6 +18,8 @@ pub mod redis;
 pub mod resilience;
 pub mod routes;
 pub mod vendors;
+pub mod vkeys;
+mod vkeys_codegen;
 
 use std::fmt;
 

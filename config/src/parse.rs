@@ -208,7 +208,7 @@ fn routes(walker: &mut Walker<'_>, config: &Value, path: &str, env: &str) -> Res
     let general = general(walker, top.get("general_settings").unwrap_or(&empty), &join(path, "general_settings"))?;
     let environment =
         environment_variables(walker, top.get("environment_variables"), &join(path, "environment_variables"))?;
-    Ok(Routes {
+    let mut compiled = Routes {
         env: env.to_owned(),
         deployments,
         groups,
@@ -219,7 +219,10 @@ fn routes(walker: &mut Walker<'_>, config: &Value, path: &str, env: &str) -> Res
         general,
         redis,
         environment,
-    })
+        keys: crate::vkeys::KeysSpec::default(),
+    };
+    compiled.keys = crate::vkeys::parse(walker, top, path, &compiled, crate::clock::build_now())?;
+    Ok(compiled)
 }
 
 /// Deployments sharing a `model_name` form a group, in order of first appearance.

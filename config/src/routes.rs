@@ -163,6 +163,10 @@ pub struct Routes {
     pub redis: crate::redis::RedisSpec,
     /// `environment_variables`: defaults for environment look-ups at start-up.
     pub environment: BTreeMap<String, String>,
+    /// `keys:` and `teams:`; left out of the hash when absent, so configs without keys keep
+    /// their hash.
+    #[serde(skip_serializing_if = "crate::vkeys::KeysSpec::is_empty")]
+    pub keys: crate::vkeys::KeysSpec,
 }
 
 impl Routes {

@@ -31,11 +31,14 @@ pub const MAX_PROXY_BYTES: usize = 8 << 20;
 pub const MAX_MODEL_BYTES: usize = 32 << 20;
 /// Each of the two fallback families (succeeded, failed).
 pub const MAX_FALLBACK_BYTES: usize = 4 << 20;
-/// Most bytes of the page that client input can fill (48 MiB): the families above. The rest
+/// Most bytes of the page that client input can fill (50 MiB): the families above. The rest
 /// of the page has labels from the routes alone: headers, build info, deployment health (a
 /// line per deployment and status code), and the overflow series (one per route, status
 /// and provider; per deployment; per fallback group).
-pub const MAX_CLIENT_PAGE_BYTES: usize = MAX_PROXY_BYTES + MAX_MODEL_BYTES + 2 * MAX_FALLBACK_BYTES;
+pub const MAX_CLIENT_PAGE_BYTES: usize =
+    MAX_PROXY_BYTES + MAX_MODEL_BYTES + 2 * MAX_FALLBACK_BYTES + 2 * MAX_KEY_GAUGE_BYTES;
+/// Each of the two per-key gauges (remaining requests, tokens), by virtual key and model.
+pub const MAX_KEY_GAUGE_BYTES: usize = 1 << 20;
 const OVERFLOW: &str = "__overflow__";
 /// What LiteLLM writes for a label it has no value for.
 pub(super) const NONE: &str = "None";
@@ -44,6 +47,8 @@ pub(super) const NONE: &str = "None";
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) struct ProxyKey {
     pub(super) key: String,
+    /// The virtual key calling, for `api_key_alias`, `team` and `team_alias`.
+    pub(super) vkey: Option<u16>,
     pub(super) requested: String,
     pub(super) route: &'static str,
     pub(super) status: u16,
@@ -54,6 +59,7 @@ pub(super) struct ProxyKey {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) struct ModelKey {
     pub(super) key: String,
+    pub(super) vkey: Option<u16>,
     pub(super) requested: String,
     pub(super) model: String,
     pub(super) deployment: u16,
@@ -123,6 +129,9 @@ pub(super) struct Families {
     pub(super) cooled_down: Family<DeploymentKey, f64>,
     pub(super) fallbacks_ok: Family<FallbackKey, f64>,
     pub(super) fallbacks_failed: Family<FallbackKey, f64>,
+    /// (virtual key, requested model) → its remaining requests and tokens this minute.
+    pub(super) key_requests: Family<(u16, String), f64>,
+    pub(super) key_tokens: Family<(u16, String), f64>,
 }
 
 impl Default for Families {
@@ -139,6 +148,8 @@ impl Default for Families {
             cooled_down: Family::default(),
             fallbacks_ok: Family::with_budget(MAX_FALLBACK_BYTES),
             fallbacks_failed: Family::with_budget(MAX_FALLBACK_BYTES),
+            key_requests: Family::with_budget(MAX_KEY_GAUGE_BYTES),
+            key_tokens: Family::with_budget(MAX_KEY_GAUGE_BYTES),
         }
     }
 }
@@ -147,6 +158,7 @@ impl Default for Families {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) struct FallbackKey {
     pub(super) key: String,
+    pub(super) vkey: Option<u16>,
     pub(super) requested: String,
     pub(super) fallback: String,
 }
@@ -159,6 +171,9 @@ pub struct Record<'a> {
     pub requested: &'a str,
     /// The `hashed_api_key` label.
     pub key: &'a str,
+    /// The virtual key calling, and what it has left of its rpm and tpm after the call.
+    pub vkey: Option<u16>,
+    pub vkey_remaining: (Option<u64>, Option<u64>),
     /// The deployment and the model sent to it.
     pub deployment: Option<(u16, &'a str)>,
     pub total: Duration,
@@ -246,26 +261,62 @@ impl Metrics {
         let Ok(mut f) = self.families.lock() else { return };
         let (key, requested) = (label::bounded(r.key), label::bounded(r.requested));
         let provider = r.deployment.map_or(NONE, |(d, _)| table.deployment(d).provider);
-        let proxy =
-            ProxyKey { key: key.clone(), requested: requested.clone(), route: r.route, status: r.status, provider };
-        let proxy_over = || ProxyKey { key: OVERFLOW.into(), requested: OVERFLOW.into(), ..proxy.clone() };
-        let cost = |k: &ProxyKey| render::cost(render::PROXY_LINES, &render::proxy_labels(k));
+        let proxy = ProxyKey {
+            key: key.clone(),
+            vkey: r.vkey,
+            requested: requested.clone(),
+            route: r.route,
+            status: r.status,
+            provider,
+        };
+        let proxy_over = || ProxyKey { key: OVERFLOW.into(), vkey: None, requested: OVERFLOW.into(), ..proxy.clone() };
+        let cost = |k: &ProxyKey| render::cost(render::PROXY_LINES, &render::proxy_labels(table, k));
         let series = f.proxies.get(proxy.clone(), cost, proxy_over);
         series.total += 1.0;
         if r.status >= 400 {
             series.failed += 1.0;
         }
         if let Some(fallback) = r.fallback {
-            let key = FallbackKey { key: key.clone(), requested: requested.clone(), fallback: fallback.to_owned() };
-            let over =
-                || FallbackKey { key: OVERFLOW.into(), requested: OVERFLOW.into(), fallback: fallback.to_owned() };
-            let cost = |k: &FallbackKey| render::cost(render::FALLBACK_LINES, &render::fallback_labels(k));
+            let key = FallbackKey {
+                key: key.clone(),
+                vkey: r.vkey,
+                requested: requested.clone(),
+                fallback: fallback.to_owned(),
+            };
+            let over = || FallbackKey {
+                key: OVERFLOW.into(),
+                vkey: None,
+                requested: OVERFLOW.into(),
+                fallback: fallback.to_owned(),
+            };
+            let cost = |k: &FallbackKey| render::cost(render::FALLBACK_LINES, &render::fallback_labels(table, k));
             let family = if r.status < 400 { &mut f.fallbacks_ok } else { &mut f.fallbacks_failed };
             *family.get(key, cost, over) += 1.0;
         }
+        if let Some(vkey) = r.vkey {
+            let at = (vkey, requested.clone());
+            let cost = |k: &(u16, String)| render::cost(1, &k.1);
+            let over = || (vkey, OVERFLOW.to_owned());
+            if let Some(left) = r.vkey_remaining.0 {
+                #[expect(clippy::cast_precision_loss, reason = "limits are far below 2^52")]
+                let left = left as f64;
+                *f.key_requests.get(at.clone(), cost, over) = left;
+            }
+            if let Some(left) = r.vkey_remaining.1 {
+                #[expect(clippy::cast_precision_loss, reason = "limits are far below 2^52")]
+                let left = left as f64;
+                *f.key_tokens.get(at, cost, over) = left;
+            }
+        }
         let Some((deployment, sent)) = r.deployment else { return };
-        let key = ModelKey { key, requested, model: label::bounded(sent), deployment };
-        let over = || ModelKey { key: OVERFLOW.into(), requested: OVERFLOW.into(), model: OVERFLOW.into(), deployment };
+        let key = ModelKey { key, vkey: r.vkey, requested, model: label::bounded(sent), deployment };
+        let over = || ModelKey {
+            key: OVERFLOW.into(),
+            vkey: None,
+            requested: OVERFLOW.into(),
+            model: OVERFLOW.into(),
+            deployment,
+        };
         let cost = |k: &ModelKey| render::cost(render::MODEL_LINES, &render::model_labels(table, k));
         let at = DeploymentKey { deployment, status: 0 };
         if r.status < 400 {

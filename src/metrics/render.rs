@@ -19,7 +19,8 @@ pub(super) fn page(table: &Table, in_flight: i64, families: Option<&Families>) -
     header(&mut out, "litellm_in_flight_requests", "gauge", "Model calls being served.");
     let _ = writeln!(out, "litellm_in_flight_requests {in_flight}");
     if let Some(f) = families {
-        proxy(&mut out, f);
+        proxy(&mut out, table, f);
+        keys(&mut out, table, f);
         model(&mut out, table, f);
         deployment(&mut out, table, f);
     }
@@ -42,16 +43,30 @@ pub(super) fn cost(lines: usize, labels: &str) -> usize {
 }
 
 /// The labels of proxy-level counts, as rendered.
-pub(super) fn proxy_labels(k: &ProxyKey) -> String {
+pub(super) fn proxy_labels(table: &Table, k: &ProxyKey) -> String {
     let (key, requested, route, status, provider) =
         (escape(&k.key), escape(&k.requested), k.route, k.status, k.provider);
+    let (alias, team, team_alias) = who(table, k.vkey);
     format!(
-        "api_key_alias=\"{NONE}\",api_provider=\"{provider}\",end_user=\"{NONE}\",hashed_api_key=\"{key}\",requested_model=\"{requested}\",route=\"{route}\",status_code=\"{status}\",team=\"{NONE}\",team_alias=\"{NONE}\",user=\"{NONE}\""
+        "api_key_alias=\"{alias}\",api_provider=\"{provider}\",end_user=\"{NONE}\",hashed_api_key=\"{key}\",requested_model=\"{requested}\",route=\"{route}\",status_code=\"{status}\",team=\"{team}\",team_alias=\"{team_alias}\",user=\"{NONE}\""
     )
 }
 
-fn proxy(out: &mut String, f: &Families) {
-    let labels = proxy_labels;
+/// `api_key_alias`, `team` and `team_alias` of a virtual key (`"None"` for the others).
+pub(super) fn who(table: &Table, vkey: Option<u16>) -> (String, String, String) {
+    let Some(key) = vkey.and_then(|k| table.keys.get(usize::from(k))) else {
+        return (NONE.to_owned(), NONE.to_owned(), NONE.to_owned());
+    };
+    let team = key.team.and_then(|t| table.teams.get(usize::from(t)));
+    (
+        escape(key.alias),
+        team.map_or_else(|| NONE.to_owned(), |t| escape(t.id)),
+        team.and_then(|t| t.alias).map_or_else(|| NONE.to_owned(), escape),
+    )
+}
+
+fn proxy(out: &mut String, table: &Table, f: &Families) {
+    let labels = |k: &ProxyKey| proxy_labels(table, k);
     let name = "litellm_proxy_total_requests_metric_total";
     values(out, name, "counter", "Requests to the proxy's model routes.", &f.proxies, labels, |s| Some(s.total));
     let name = "litellm_proxy_failed_requests_metric_total";
@@ -69,9 +84,28 @@ pub(super) fn model_labels(table: &Table, k: &ModelKey) -> String {
     let d = table.deployment(k.deployment);
     let (key, model, requested) = (escape(&k.key), escape(&k.model), escape(&k.requested));
     let (provider, group, id) = (d.provider, escape(d.model_name), escape(d.id));
+    let (alias, team, team_alias) = who(table, k.vkey);
     format!(
-        "api_key_alias=\"{NONE}\",api_provider=\"{provider}\",end_user=\"{NONE}\",hashed_api_key=\"{key}\",litellm_model_name=\"{provider}/{model}\",model=\"{model}\",model_group=\"{group}\",model_id=\"{id}\",requested_model=\"{requested}\",team=\"{NONE}\",team_alias=\"{NONE}\",user=\"{NONE}\""
+        "api_key_alias=\"{alias}\",api_provider=\"{provider}\",end_user=\"{NONE}\",hashed_api_key=\"{key}\",litellm_model_name=\"{provider}/{model}\",model=\"{model}\",model_group=\"{group}\",model_id=\"{id}\",requested_model=\"{requested}\",team=\"{team}\",team_alias=\"{team_alias}\",user=\"{NONE}\""
     )
+}
+
+/// The remaining requests and tokens of each virtual key, per model it called.
+fn keys(out: &mut String, table: &Table, f: &Families) {
+    let labels = |k: &(u16, String)| {
+        let alias = who(table, Some(k.0)).0;
+        let hash = table.keys.get(usize::from(k.0)).and_then(|key| key.hashes.first()).copied().unwrap_or(NONE);
+        format!("api_key_alias=\"{alias}\",hashed_api_key=\"{hash}\",model=\"{}\"", escape(&k.1))
+    };
+    let families = [
+        ("litellm_remaining_api_key_requests_for_model", "Requests the key has left this minute.", &f.key_requests),
+        ("litellm_remaining_api_key_tokens_for_model", "Tokens the key has left this minute.", &f.key_tokens),
+    ];
+    for (name, help, family) in families {
+        if !family.series.is_empty() {
+            values(out, name, "gauge", help, family, labels, |v| Some(*v));
+        }
+    }
 }
 
 fn model(out: &mut String, table: &Table, f: &Families) {
@@ -136,7 +170,7 @@ fn deployment(out: &mut String, table: &Table, f: &Families) {
     for (name, kind, help, family) in families {
         values(out, name, kind, help, family, labels, |v| Some(*v));
     }
-    let labels = fallback_labels;
+    let labels = |k: &FallbackKey| fallback_labels(table, k);
     let fallbacks = [
         ("litellm_deployment_successful_fallbacks_total", "Calls a fallback group answered.", &f.fallbacks_ok),
         ("litellm_deployment_failed_fallbacks_total", "Calls whose fallbacks failed too.", &f.fallbacks_failed),
@@ -147,10 +181,11 @@ fn deployment(out: &mut String, table: &Table, f: &Families) {
 }
 
 /// The labels of fallback counts, as rendered.
-pub(super) fn fallback_labels(k: &FallbackKey) -> String {
+pub(super) fn fallback_labels(table: &Table, k: &FallbackKey) -> String {
     let (key, requested, fallback) = (escape(&k.key), escape(&k.requested), escape(&k.fallback));
+    let (_, team, team_alias) = who(table, k.vkey);
     format!(
-        "fallback_model=\"{fallback}\",hashed_api_key=\"{key}\",requested_model=\"{requested}\",team=\"{NONE}\",team_alias=\"{NONE}\""
+        "fallback_model=\"{fallback}\",hashed_api_key=\"{key}\",requested_model=\"{requested}\",team=\"{team}\",team_alias=\"{team_alias}\""
     )
 }
 

@@ -18,6 +18,8 @@ fn record(status: u16, usage: Option<Usage>) -> Record<'static> {
         status,
         requested: "fake-openai-endpoint",
         key: "myns/myagent",
+        vkey: None,
+        vkey_remaining: (None, None),
         deployment: Some((0, "fake-openai-endpoint")),
         total: Duration::from_millis(30),
         api: Some(Duration::from_millis(20)),

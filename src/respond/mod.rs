@@ -59,6 +59,13 @@ pub fn error(error: &Error, call: &Call) -> Response<Body> {
     if let Some(wait_s) = error.retry_after() {
         response.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from(wait_s));
     }
+    if let Error::KeyLimited(hit) = error {
+        for (name, value) in hit.headers() {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response.headers_mut().insert(HeaderName::from_static(name), value);
+            }
+        }
+    }
     response
 }
 

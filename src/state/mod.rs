@@ -7,6 +7,7 @@
 //! request's end (`report`).
 
 pub mod config;
+pub mod keys;
 pub mod redis;
 pub mod scripts;
 pub mod stats;

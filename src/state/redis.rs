@@ -179,7 +179,7 @@ impl Shared {
 
     /// Runs `invocation` within [`COMMAND_TIMEOUT`]; `None` (and the switch to local state)
     /// on any failure.
-    async fn run<T: redis::FromRedisValue>(&self, invocation: &redis::ScriptInvocation<'_>) -> Option<T> {
+    pub(crate) async fn run<T: redis::FromRedisValue>(&self, invocation: &redis::ScriptInvocation<'_>) -> Option<T> {
         let mut conn = self.conn()?;
         match tokio::time::timeout(COMMAND_TIMEOUT, invocation.invoke_async::<T>(&mut conn)).await {
             Ok(Ok(value)) => Some(value),
