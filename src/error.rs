@@ -77,6 +77,12 @@ pub enum Error {
         "litellm.{class}: {class}: VertexAIException - deployment '{deployment}' could not get a Google access token from {token_uri}: {reason}"
     )]
     TokenGrant { status: StatusCode, class: &'static str, deployment: &'static str, token_uri: String, reason: String },
+    /// A `bedrock/` deployment's temporary AWS credentials could not be had (STS or the
+    /// container endpoint refused or failed). `from` names the source, never a secret.
+    #[error(
+        "litellm.{class}: {class}: BedrockException - deployment '{deployment}' could not get AWS credentials from {from}: {reason}"
+    )]
+    AwsCredentials { status: StatusCode, class: &'static str, deployment: &'static str, from: String, reason: String },
 
     // ---- internal: the gateway cannot serve ----
     #[error(
@@ -119,7 +125,7 @@ impl Error {
             | Error::BodyRead(_) => StatusCode::BAD_REQUEST,
             Error::TooLarge { .. } | Error::OverBudget { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::ClientTimeout | Error::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
-            Error::Upstream { status, .. } | Error::TokenGrant { status, .. } => *status,
+            Error::Upstream { status, .. } | Error::TokenGrant { status, .. } | Error::AwsCredentials { status, .. } => *status,
             Error::Connect { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Error::MissingSecret { .. } | Error::Misconfigured { .. } | Error::BodyBudget { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -134,7 +140,7 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Error::NoKey | Error::MalformedKey | Error::WrongKey => "auth_error",
-            Error::Upstream { status, .. } | Error::TokenGrant { status, .. } => upstream_type(*status),
+            Error::Upstream { status, .. } | Error::TokenGrant { status, .. } | Error::AwsCredentials { status, .. } => upstream_type(*status),
             Error::AllCoolingDown { .. } => "all_deployments_in_cooldown",
             Error::Saturated { .. } | Error::Busy { .. } => "throttling_error",
             Error::BodyBudget { .. } => "service_unavailable",
@@ -160,7 +166,7 @@ impl Error {
     /// connection failures, as LiteLLM retries.
     pub fn retryable(&self) -> bool {
         match self {
-            Error::Upstream { status, .. } | Error::TokenGrant { status, .. } => {
+            Error::Upstream { status, .. } | Error::TokenGrant { status, .. } | Error::AwsCredentials { status, .. } => {
                 matches!(status.as_u16(), 408 | 409 | 429) || status.is_server_error()
             }
             Error::Timeout { .. } | Error::Connect { .. } => true,
@@ -209,7 +215,7 @@ impl Error {
     /// The provider's status, when it answered.
     pub fn upstream_status(&self) -> Option<u16> {
         match self {
-            Error::Upstream { status, .. } | Error::TokenGrant { status, .. } => Some(status.as_u16()),
+            Error::Upstream { status, .. } | Error::TokenGrant { status, .. } | Error::AwsCredentials { status, .. } => Some(status.as_u16()),
             Error::Timeout { .. } => Some(StatusCode::REQUEST_TIMEOUT.as_u16()),
             _ => None,
         }
@@ -218,7 +224,11 @@ impl Error {
     /// Which side caused it, for the log line.
     pub fn source_kind(&self) -> &'static str {
         match self {
-            Error::Upstream { .. } | Error::TokenGrant { .. } | Error::Timeout { .. } | Error::Connect { .. } => {
+            Error::Upstream { .. }
+            | Error::TokenGrant { .. }
+            | Error::AwsCredentials { .. }
+            | Error::Timeout { .. }
+            | Error::Connect { .. } => {
                 "upstream"
             }
             Error::MissingSecret { .. }
@@ -259,13 +269,14 @@ impl Error {
     /// 401; its 408, 429 and 5xx keep their status (and are retried); a 2xx without a token
     /// is a 502.
     pub fn token_grant(deployment: &'static str, token_uri: &str, answered: StatusCode, reason: String) -> Self {
-        let status = match answered.as_u16() {
-            408 | 429 => answered,
-            s if (400..500).contains(&s) => StatusCode::UNAUTHORIZED,
-            s if s >= 500 => answered,
-            _ => StatusCode::BAD_GATEWAY,
-        };
+        let status = grant_status(answered);
         Error::TokenGrant { status, class: upstream_class(status), deployment, token_uri: token_uri.to_owned(), reason }
+    }
+
+    /// A failed fetch of AWS credentials from `from`, its status as for a token grant.
+    pub fn aws_credentials(deployment: &'static str, from: String, answered: StatusCode, reason: String) -> Self {
+        let status = grant_status(answered);
+        Error::AwsCredentials { status, class: upstream_class(status), deployment, from, reason }
     }
 
     /// A provider's non-2xx answer as LiteLLM words it: `litellm.RateLimitError:
@@ -273,6 +284,17 @@ impl Error {
     pub fn upstream(status: StatusCode, exception: &'static str, body: &[u8]) -> Self {
         let (message, param) = provider_message(body);
         Error::Upstream { status, class: upstream_class(status), exception, message, param }
+    }
+}
+
+/// A credential endpoint's answer as the client's status: a refusal (4xx but 408 and 429)
+/// is a 401; 408, 429 and 5xx are kept (and retried); a 2xx without credentials is a 502.
+fn grant_status(answered: StatusCode) -> StatusCode {
+    match answered.as_u16() {
+        408 | 429 => answered,
+        s if (400..500).contains(&s) => StatusCode::UNAUTHORIZED,
+        s if s >= 500 => answered,
+        _ => StatusCode::BAD_GATEWAY,
     }
 }
 

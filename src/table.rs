@@ -26,6 +26,23 @@ pub enum Protocol {
     /// Vertex AI Gemini: the `Gemini` translation on Vertex URLs, with a service-account
     /// OAuth2 access token.
     Vertex,
+    /// AWS Bedrock Converse, SigV4-signed, translated to and from OpenAI chat.
+    Bedrock,
+}
+
+/// A `bedrock/` deployment's AWS settings (`aws_*`); all `None` for other providers.
+/// Secrets are always `os.environ/NAME` (a literal one fails the build).
+#[derive(Debug, Clone, Copy)]
+pub struct Aws {
+    pub region_name: Option<Setting>,
+    pub access_key_id: Option<Setting>,
+    pub secret_access_key: Option<Setting>,
+    pub session_token: Option<Setting>,
+    pub runtime_endpoint: Option<Setting>,
+    pub role_name: Option<Setting>,
+    pub session_name: Option<Setting>,
+    pub web_identity_token: Option<Setting>,
+    pub sts_endpoint: Option<Setting>,
 }
 
 /// A `vertex_ai/` deployment's Google settings (`vertex_project`, `vertex_location`,
@@ -88,6 +105,7 @@ pub struct Deployment {
     pub max_parallel: Option<u32>,
     pub extra_headers: &'static [(&'static str, &'static str)],
     pub vertex: Vertex,
+    pub aws: Aws,
     /// Request parameters (name, JSON value) used where the request leaves them out.
     pub default_params: &'static [(&'static str, &'static str)],
     pub mock: Mock,

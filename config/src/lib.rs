@@ -6,6 +6,7 @@
 //! [`vendors`] holds the provider prefixes as data, and [`codegen`] writes the Rust source
 //! of the static tables that `src/table.rs` defines. Nothing here runs in the gateway.
 
+pub mod aws;
 pub mod codegen;
 mod deployment;
 pub mod keys;

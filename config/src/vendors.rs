@@ -21,6 +21,9 @@ pub enum Protocol {
     /// `{host}/v1/projects/{project}/locations/{location}/publishers/google/models/{model}:generateContent`
     /// with a service-account OAuth2 access token.
     Vertex,
+    /// AWS Bedrock Converse: `{base}/model/{model id}/converse` signed with SigV4 (service
+    /// `bedrock`), translated from OpenAI chat.
+    Bedrock,
 }
 
 impl Protocol {
@@ -33,6 +36,7 @@ impl Protocol {
             Protocol::Anthropic => "Anthropic",
             Protocol::Gemini => "Gemini",
             Protocol::Vertex => "Vertex",
+            Protocol::Bedrock => "Bedrock",
         }
     }
 }
@@ -85,6 +89,16 @@ pub const VENDORS: &[Vendor] = &[
         base_env: Some("AZURE_API_BASE"),
         base_suffix: "",
         key_env: Some("AZURE_API_KEY"),
+    },
+    // The host follows the region (`provider::bedrock` resolves it) unless an endpoint is
+    // named; credentials come from the AWS chain, not one key variable.
+    Vendor {
+        prefix: "bedrock",
+        protocol: Protocol::Bedrock,
+        default_base: None,
+        base_env: Some("AWS_BEDROCK_RUNTIME_ENDPOINT"),
+        base_suffix: "",
+        key_env: None,
     },
     openai_like("deepseek", Some("https://api.deepseek.com/v1"), "DEEPSEEK_API_BASE", "DEEPSEEK_API_KEY"),
     Vendor {
@@ -139,7 +153,7 @@ pub const VENDORS: &[Vendor] = &[
 ];
 
 /// Prefixes LiteLLM knows that this gateway does not serve yet, with what to use instead.
-pub const UNSUPPORTED: &[(&str, &str)] = &[("bedrock", "AWS Bedrock is not supported")];
+pub const UNSUPPORTED: &[(&str, &str)] = &[];
 
 /// The vendor a prefix names.
 pub fn find(prefix: &str) -> Option<&'static Vendor> {
