@@ -232,6 +232,17 @@ pub(crate) fn test_deployment() -> Deployment {
         max_parallel: None,
         extra_headers: &[],
         vertex: Vertex { project: None, location: None, credentials: None },
+        aws: Aws {
+            region_name: None,
+            access_key_id: None,
+            secret_access_key: None,
+            session_token: None,
+            runtime_endpoint: None,
+            role_name: None,
+            session_name: None,
+            web_identity_token: None,
+            sts_endpoint: None,
+        },
         default_params: &[],
         mock: Mock { response: None, latency_ms: 0, chunk_interval_ms: 0 },
         info: ModelInfo {
