@@ -1,0 +1,375 @@
+//! `bedrock/` deployments behind the OpenAI chat API, against a mock Bedrock runtime that
+//! records each call, checks its SigV4 `Authorization` shape (credential scope
+//! `<date>/<region>/bedrock/aws4_request`, the signed headers, `x-amz-date`, the session
+//! token when one is used) and answers Converse JSON or AWS event-stream frames encoded with
+//! `aws-smithy-eventstream`; and a mock STS for web identity. Chat, streams, a tools round
+//! trip, each error mapping, a stalled stream, a corrupt and an oversized frame, missing and
+//! refused credentials.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+mod common;
+
+use std::sync::Arc;
+
+use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
+use bytes::Bytes;
+use common::mock::{self, Answer, Mock, Seen};
+use common::{post, sse_events, start};
+use http::StatusCode;
+use model_router::server::Running;
+use model_router::table::fixtures;
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+const KEY_ID: &str = "AKIDBEDROCKTEST";
+const SECRET: &str = "bedrock-test-secret-never-shown";
+const EVENT_STREAM: &str = "application/vnd.amazon.eventstream";
+const CLAUDE_PATH: &str = "/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse";
+const NOVA_PATH: &str = "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Ainference-profile%2Fus.amazon.nova-pro-v1%3A0/converse";
+
+fn converse_reply(content: &Value, stop: &str) -> Value {
+    json!({
+        "output": { "message": { "role": "assistant", "content": content } },
+        "stopReason": stop,
+        "usage": { "inputTokens": 11, "outputTokens": 7, "totalTokens": 18 },
+        "metrics": { "latencyMs": 12 },
+    })
+}
+
+fn frame(message_type: &str, name: &str, payload: &Value) -> Bytes {
+    let type_header = if message_type == "exception" { ":exception-type" } else { ":event-type" };
+    let message = Message::new(Bytes::from(payload.to_string()))
+        .add_header(Header::new(":message-type", HeaderValue::String(message_type.to_owned().into())))
+        .add_header(Header::new(type_header, HeaderValue::String(name.to_owned().into())))
+        .add_header(Header::new(":content-type", HeaderValue::String("application/json".into())));
+    let mut out = Vec::new();
+    aws_smithy_eventstream::frame::write_message_to(&message, &mut out).unwrap();
+    Bytes::from(out)
+}
+
+fn frames(pieces: Vec<Bytes>, hold: Option<Arc<Notify>>) -> Answer {
+    Answer::Bytes { content_type: EVENT_STREAM, pieces, hold }
+}
+
+/// The Converse stream of a text delta, a tool call in two argument pieces, the stop and usage.
+fn tool_stream() -> Vec<Bytes> {
+    vec![
+        frame("event", "messageStart", &json!({ "role": "assistant" })),
+        frame("event", "contentBlockDelta", &json!({ "contentBlockIndex": 0, "delta": { "text": "Checking" } })),
+        frame("event", "contentBlockStop", &json!({ "contentBlockIndex": 0 })),
+        frame(
+            "event",
+            "contentBlockStart",
+            &json!({ "contentBlockIndex": 1, "start": { "toolUse": { "toolUseId": "tooluse_1", "name": "weather" } } }),
+        ),
+        frame("event", "contentBlockDelta", &json!({ "contentBlockIndex": 1, "delta": { "toolUse": { "input": "{\"city\":" } } })),
+        frame("event", "contentBlockDelta", &json!({ "contentBlockIndex": 1, "delta": { "toolUse": { "input": "\"Paris\"}" } } })),
+        frame("event", "contentBlockStop", &json!({ "contentBlockIndex": 1 })),
+        frame("event", "messageStop", &json!({ "stopReason": "tool_use" })),
+        frame("event", "metadata", &json!({ "usage": { "inputTokens": 5, "outputTokens": 9, "totalTokens": 14 }, "metrics": {} })),
+    ]
+}
+
+/// Checks the SigV4 shape of a call and returns the signed header names.
+fn signed(seen: &Seen, key_id: &str, region: &str, service: &str) -> Vec<String> {
+    let auth = seen.header("authorization").expect("signed");
+    let date = seen.header("x-amz-date").expect("x-amz-date");
+    assert_eq!(date.len(), 16, "{date}");
+    let scope = format!("AWS4-HMAC-SHA256 Credential={key_id}/{}/{region}/{service}/aws4_request, SignedHeaders=", &date[..8]);
+    assert!(auth.starts_with(&scope), "{auth} does not start with {scope}");
+    let rest = &auth[scope.len()..];
+    let (headers, signature) = rest.split_once(", Signature=").expect("signature");
+    assert_eq!(signature.len(), 64, "{signature}");
+    assert!(signature.bytes().all(|b| b.is_ascii_hexdigit()));
+    headers.split(';').map(str::to_owned).collect()
+}
+
+async fn gateway(bedrock: &Mock, extra: &[(&str, &str)]) -> Running {
+    let base = format!("http://{}", bedrock.addr);
+    let mut vars = vec![("BEDROCK_KEY_ID", KEY_ID), ("BEDROCK_SECRET", SECRET), ("MOCK_BEDROCK", base.as_str())];
+    vars.extend_from_slice(extra);
+    start(&fixtures::bedrock::TABLE, &vars).await
+}
+
+fn chat(model: &str) -> Value {
+    json!({ "model": model, "messages": [{ "role": "system", "content": "Be brief." }, { "role": "user", "content": "Hi" }], "max_tokens": 50 })
+}
+
+#[tokio::test]
+async fn a_chat_call_is_signed_with_the_deployments_own_keys_and_translated() {
+    let bedrock = mock::start(|_| Answer::ok(&converse_reply(&json!([{ "text": "Hello!" }]), "end_turn"))).await;
+    // An unrelated session token in the environment must not join the deployment's own keys.
+    let gw = gateway(&bedrock, &[("AWS_SESSION_TOKEN", "unrelated-environment-token")]).await;
+    let reply = post(&gw, "/v1/chat/completions", Some("sk-1234"), &chat("claude")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let body = reply.json();
+    assert_eq!(body["model"], "claude");
+    assert_eq!(body["choices"][0]["message"]["content"], "Hello!");
+    assert_eq!(body["choices"][0]["finish_reason"], "stop");
+    assert_eq!(body["usage"]["total_tokens"], 18);
+
+    let seen = bedrock.last();
+    assert_eq!(seen.path, CLAUDE_PATH);
+    let headers = signed(&seen, KEY_ID, "eu-west-1", "bedrock");
+    for name in ["content-type", "host", "x-amz-date"] {
+        assert!(headers.iter().any(|h| h == name), "{name} signed: {headers:?}");
+    }
+    assert!(seen.header("x-amz-security-token").is_none(), "no session token with the deployment's own keys");
+    assert!(!headers.iter().any(|h| h == "x-amz-security-token"));
+    let sent = seen.json();
+    assert_eq!(sent["system"], json!([{ "text": "Be brief." }]));
+    assert_eq!(sent["messages"], json!([{ "content": [{ "text": "Hi" }], "role": "user" }]));
+    assert_eq!(sent["inferenceConfig"], json!({ "maxTokens": 50 }));
+    assert!(!reply.text().contains(SECRET));
+}
+
+#[tokio::test]
+async fn environment_keys_carry_their_session_token_to_an_arn() {
+    let bedrock = mock::start(|_| Answer::ok(&converse_reply(&json!([{ "text": "ok" }]), "end_turn"))).await;
+    let vars = [
+        ("AWS_ACCESS_KEY_ID", "ASIAENVTEST"),
+        ("AWS_SECRET_ACCESS_KEY", "env-secret"),
+        ("AWS_SESSION_TOKEN", "env-session-token"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let gw = gateway(&bedrock, &vars).await;
+    let reply = post(&gw, "/v1/chat/completions", Some("sk-1234"), &chat("nova")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let seen = bedrock.last();
+    assert_eq!(seen.path, NOVA_PATH);
+    let headers = signed(&seen, "ASIAENVTEST", "us-east-1", "bedrock");
+    assert!(headers.iter().any(|h| h == "x-amz-security-token"), "{headers:?}");
+    assert_eq!(seen.header("x-amz-security-token"), Some("env-session-token"));
+}
+
+#[tokio::test]
+async fn a_tools_round_trip() {
+    let bedrock = mock::start(|_| {
+        let content = json!([{ "toolUse": { "toolUseId": "tooluse_2", "name": "weather", "input": { "city": "Rome" } } }]);
+        Answer::ok(&converse_reply(&content, "tool_use"))
+    })
+    .await;
+    let gw = gateway(&bedrock, &[]).await;
+    let request = json!({
+        "model": "claude",
+        "messages": [
+            { "role": "user", "content": "Weather in Paris, then Rome?" },
+            { "role": "assistant", "content": null, "tool_calls": [
+                { "id": "tooluse_1", "type": "function", "function": { "name": "weather", "arguments": "{\"city\":\"Paris\"}" } }] },
+            { "role": "tool", "tool_call_id": "tooluse_1", "content": "sunny" },
+        ],
+        "tools": [{ "type": "function", "function": { "name": "weather", "parameters": { "type": "object", "properties": { "city": { "type": "string" } } } } }],
+        "tool_choice": { "type": "function", "function": { "name": "weather" } },
+    });
+    let reply = post(&gw, "/v1/chat/completions", Some("sk-1234"), &request).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let body = reply.json();
+    assert_eq!(body["choices"][0]["finish_reason"], "tool_calls");
+    let call = &body["choices"][0]["message"]["tool_calls"][0];
+    assert_eq!(call["id"], "tooluse_2");
+    assert_eq!(call["function"]["arguments"], "{\"city\":\"Rome\"}");
+
+    let sent = bedrock.last().json();
+    assert_eq!(
+        sent["messages"][1],
+        json!({ "role": "assistant", "content": [{ "toolUse": { "toolUseId": "tooluse_1", "name": "weather", "input": { "city": "Paris" } } }] })
+    );
+    assert_eq!(
+        sent["messages"][2],
+        json!({ "role": "user", "content": [{ "toolResult": { "toolUseId": "tooluse_1", "content": [{ "text": "sunny" }] } }] })
+    );
+    assert_eq!(sent["toolConfig"]["toolChoice"], json!({ "tool": { "name": "weather" } }));
+    assert_eq!(sent["toolConfig"]["tools"][0]["toolSpec"]["name"], "weather");
+}
+
+#[tokio::test]
+async fn a_stream_relays_text_tool_argument_deltas_finish_and_usage() {
+    let bedrock = mock::start(|_| frames(tool_stream(), None)).await;
+    let gw = gateway(&bedrock, &[]).await;
+    let mut request = chat("claude");
+    request["stream"] = json!(true);
+    request["stream_options"] = json!({ "include_usage": true });
+    let reply = post(&gw, "/v1/chat/completions", Some("sk-1234"), &request).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let events = sse_events(&reply.text());
+    let chunks: Vec<Value> = events[..events.len() - 1].iter().map(|e| serde_json::from_str(e).unwrap()).collect();
+    assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
+    let delta = |i: usize| &chunks[i]["choices"][0]["delta"];
+    assert_eq!(delta(0)["content"], "Checking");
+    assert_eq!(delta(1)["tool_calls"][0]["function"]["name"], "weather");
+    assert_eq!(delta(2)["tool_calls"][0]["function"]["arguments"], "{\"city\":");
+    assert_eq!(delta(3)["tool_calls"][0]["function"]["arguments"], "\"Paris\"}");
+    assert_eq!(chunks[4]["choices"][0]["finish_reason"], "tool_calls");
+    assert_eq!(chunks[5]["usage"]["total_tokens"], 14);
+    assert!(chunks.iter().all(|c| c["model"] == "claude"));
+    let seen = bedrock.last();
+    assert_eq!(seen.path, format!("{CLAUDE_PATH}-stream"));
+    assert_eq!(seen.header("accept"), Some(EVENT_STREAM));
+    signed(&seen, KEY_ID, "eu-west-1", "bedrock");
+}
+
+#[tokio::test]
+async fn each_bedrock_error_keeps_its_status() {
+    for (status, error_type, want) in [
+        (429, "ThrottlingException", 429),
+        (400, "ValidationException", 400),
+        (403, "AccessDeniedException", 403),
+        (403, "InvalidSignatureException", 403),
+        (429, "ModelNotReadyException", 503),
+        (503, "ServiceUnavailableException", 503),
+        (408, "ModelTimeoutException", 408),
+    ] {
+        let bedrock = mock::start(move |_| Answer::Json {
+            status,
+            body: json!({ "message": format!("{error_type} said no") }).to_string(),
+            headers: vec![("x-amzn-errortype", format!("{error_type}:http://internal.amazon.com/coral/com.amazon.bedrock/"))],
+        })
+        .await;
+        let gw = gateway(&bedrock, &[]).await;
+        let reply = post(&gw, "/v1/chat/completions", Some("sk-1234"), &chat("claude")).await;
+        assert_eq!(reply.status.as_u16(), want, "{error_type}: {}", reply.text());
+        let message = reply.json()["error"]["message"].as_str().unwrap_or_default().to_owned();
+        assert!(message.contains(&format!("BedrockException - {error_type}: {error_type} said no")), "{message}");
+        assert_eq!(reply.json()["error"]["code"], want.to_string());
+        assert_eq!(bedrock.requests().len(), 1, "{error_type}: num_retries 0");
+        gw.stop().await;
+    }
+}
+
+/// The stream events of a reply, as JSON where they are.
+async fn stream_of(gw: &Running, model: &str) -> Vec<String> {
+    let mut request = chat(model);
+    request["stream"] = json!(true);
+    let reply = post(gw, "/v1/chat/completions", Some("sk-1234"), &request).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    sse_events(&reply.text())
+}
+
+#[tokio::test]
+async fn an_exception_frame_is_an_error_chunk() {
+    let bedrock = mock::start(|_| {
+        frames(
+            vec![
+                frame("event", "messageStart", &json!({ "role": "assistant" })),
+                frame("event", "contentBlockDelta", &json!({ "contentBlockIndex": 0, "delta": { "text": "Hi" } })),
+                frame("exception", "throttlingException", &json!({ "message": "Too many tokens, please wait." })),
+            ],
+            None,
+        )
+    })
+    .await;
+    let gw = gateway(&bedrock, &[]).await;
+    let events = stream_of(&gw, "claude").await;
+    assert_eq!(events.len(), 3, "{events:?}");
+    let error: Value = serde_json::from_str(&events[1]).unwrap();
+    assert_eq!(error["error"]["code"], "429");
+    assert!(error["error"]["message"].as_str().unwrap().contains("throttlingException: Too many tokens"), "{error}");
+    assert_eq!(events[2], "[DONE]");
+}
+
+#[tokio::test]
+async fn a_stalled_stream_ends_with_a_timeout_error() {
+    let hold = Arc::new(Notify::new());
+    let held = Arc::clone(&hold);
+    let bedrock = mock::start(move |_| {
+        let first = frame("event", "contentBlockDelta", &json!({ "contentBlockIndex": 0, "delta": { "text": "Hi" } }));
+        frames(vec![first], Some(Arc::clone(&held)))
+    })
+    .await;
+    let gw = gateway(&bedrock, &[]).await;
+    let events = stream_of(&gw, "quick").await;
+    assert_eq!(events.len(), 3, "{events:?}");
+    assert!(events[1].contains("litellm.Timeout"), "{}", events[1]);
+    assert_eq!(events[2], "[DONE]");
+    hold.notify_one();
+}
+
+#[tokio::test]
+async fn a_corrupt_or_oversized_frame_ends_the_stream_with_an_error() {
+    let mut corrupt = frame("event", "contentBlockDelta", &json!({ "delta": { "text": "Hi" } })).to_vec();
+    let last = corrupt.len() - 2;
+    corrupt[last] ^= 0x55;
+    let mut oversized = (64u32 * 1024 * 1024).to_be_bytes().to_vec();
+    oversized.extend_from_slice(&[0; 12]);
+    for (bad, why) in [(corrupt, "corrupt frame"), (oversized, "at most")] {
+        let piece = Bytes::from(bad);
+        let bedrock = mock::start(move |_| {
+            frames(vec![frame("event", "messageStart", &json!({ "role": "assistant" })), piece.clone()], None)
+        })
+        .await;
+        let gw = gateway(&bedrock, &[]).await;
+        let events = stream_of(&gw, "claude").await;
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert!(events[0].contains(why) && events[0].contains("\"code\": \"502\""), "{}", events[0]);
+        assert_eq!(events[1], "[DONE]");
+        gw.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_stream_cut_before_message_stop_is_not_a_silent_end() {
+    let bedrock = mock::start(|_| {
+        frames(vec![frame("event", "contentBlockDelta", &json!({ "contentBlockIndex": 0, "delta": { "text": "Hi" } }))], None)
+    })
+    .await;
+    let gw = gateway(&bedrock, &[]).await;
+    let events = stream_of(&gw, "claude").await;
+    assert_eq!(events.len(), 3, "{events:?}");
+    assert!(events[1].contains("before messageStop"), "{}", events[1]);
+}
+
+const STS_REPLY: &str = "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials>\
+    <AccessKeyId>ASIASTSTEST</AccessKeyId><SecretAccessKey>sts-secret</SecretAccessKey>\
+    <SessionToken>sts-session-token</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration>\
+    </Credentials></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>";
+
+#[tokio::test]
+async fn web_identity_credentials_come_from_sts_once_and_sign_with_their_token() {
+    let sts = mock::start(|_| Answer::Json { status: 200, body: STS_REPLY.to_owned(), headers: vec![] }).await;
+    let bedrock = mock::start(|_| Answer::ok(&converse_reply(&json!([{ "text": "ok" }]), "end_turn"))).await;
+    let sts_url = format!("http://{}/", sts.addr);
+    let gw = gateway(&bedrock, &[("BEDROCK_WEB_IDENTITY", "eyJ.web-identity.token"), ("MOCK_STS", &sts_url)]).await;
+    for _ in 0..2 {
+        let reply = post(&gw, "/v1/chat/completions", Some("sk-1234"), &chat("irsa")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    }
+    assert_eq!(sts.requests().len(), 1, "credentials are cached");
+    let asked = String::from_utf8_lossy(&sts.last().body).into_owned();
+    for part in [
+        "Action=AssumeRoleWithWebIdentity",
+        "RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fbedrock%2Dcaller",
+        "WebIdentityToken=eyJ%2Eweb%2Didentity%2Etoken",
+    ] {
+        assert!(asked.contains(part), "{part} in {asked}");
+    }
+    let seen = bedrock.last();
+    assert_eq!(seen.path, "/model/us.meta.llama3-1-8b-instruct-v1%3A0/converse");
+    signed(&seen, "ASIASTSTEST", "us-east-2", "bedrock");
+    assert_eq!(seen.header("x-amz-security-token"), Some("sts-session-token"));
+}
+
+#[tokio::test]
+async fn refused_or_missing_credentials_name_their_source_never_the_secret() {
+    let sts = mock::start(|_| Answer::Json {
+        status: 403,
+        body: "<ErrorResponse><Error><Code>AccessDenied</Code><Message>Not authorized</Message></Error></ErrorResponse>"
+            .to_owned(),
+        headers: vec![],
+    })
+    .await;
+    let bedrock = mock::start(|_| Answer::ok(&converse_reply(&json!([{ "text": "ok" }]), "end_turn"))).await;
+    let sts_url = format!("http://{}/", sts.addr);
+    let gw = gateway(&bedrock, &[("BEDROCK_WEB_IDENTITY", "eyJ.secret.token"), ("MOCK_STS", &sts_url)]).await;
+    let reply = post(&gw, "/v1/chat/completions", Some("sk-1234"), &chat("irsa")).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.text());
+    let text = reply.text();
+    assert!(text.contains("AssumeRoleWithWebIdentity") && text.contains("AccessDenied: Not authorized"), "{text}");
+    assert!(!text.contains("eyJ.secret.token"), "{text}");
+    assert!(bedrock.requests().is_empty(), "nothing unsigned reaches Bedrock");
+
+    // nova names no keys and the environment holds none.
+    let reply = post(&gw, "/v1/chat/completions", Some("sk-1234"), &chat("nova")).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{}", reply.text());
+    assert!(reply.text().contains("no AWS credentials"), "{}", reply.text());
+}
