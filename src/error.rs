@@ -125,7 +125,9 @@ impl Error {
             | Error::BodyRead(_) => StatusCode::BAD_REQUEST,
             Error::TooLarge { .. } | Error::OverBudget { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::ClientTimeout | Error::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
-            Error::Upstream { status, .. } | Error::TokenGrant { status, .. } | Error::AwsCredentials { status, .. } => *status,
+            Error::Upstream { status, .. }
+            | Error::TokenGrant { status, .. }
+            | Error::AwsCredentials { status, .. } => *status,
             Error::Connect { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Error::MissingSecret { .. } | Error::Misconfigured { .. } | Error::BodyBudget { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -140,7 +142,9 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Error::NoKey | Error::MalformedKey | Error::WrongKey => "auth_error",
-            Error::Upstream { status, .. } | Error::TokenGrant { status, .. } | Error::AwsCredentials { status, .. } => upstream_type(*status),
+            Error::Upstream { status, .. }
+            | Error::TokenGrant { status, .. }
+            | Error::AwsCredentials { status, .. } => upstream_type(*status),
             Error::AllCoolingDown { .. } => "all_deployments_in_cooldown",
             Error::Saturated { .. } | Error::Busy { .. } => "throttling_error",
             Error::BodyBudget { .. } => "service_unavailable",
@@ -166,7 +170,9 @@ impl Error {
     /// connection failures, as LiteLLM retries.
     pub fn retryable(&self) -> bool {
         match self {
-            Error::Upstream { status, .. } | Error::TokenGrant { status, .. } | Error::AwsCredentials { status, .. } => {
+            Error::Upstream { status, .. }
+            | Error::TokenGrant { status, .. }
+            | Error::AwsCredentials { status, .. } => {
                 matches!(status.as_u16(), 408 | 409 | 429) || status.is_server_error()
             }
             Error::Timeout { .. } | Error::Connect { .. } => true,
@@ -215,7 +221,9 @@ impl Error {
     /// The provider's status, when it answered.
     pub fn upstream_status(&self) -> Option<u16> {
         match self {
-            Error::Upstream { status, .. } | Error::TokenGrant { status, .. } | Error::AwsCredentials { status, .. } => Some(status.as_u16()),
+            Error::Upstream { status, .. }
+            | Error::TokenGrant { status, .. }
+            | Error::AwsCredentials { status, .. } => Some(status.as_u16()),
             Error::Timeout { .. } => Some(StatusCode::REQUEST_TIMEOUT.as_u16()),
             _ => None,
         }
@@ -228,9 +236,7 @@ impl Error {
             | Error::TokenGrant { .. }
             | Error::AwsCredentials { .. }
             | Error::Timeout { .. }
-            | Error::Connect { .. } => {
-                "upstream"
-            }
+            | Error::Connect { .. } => "upstream",
             Error::MissingSecret { .. }
             | Error::Misconfigured { .. }
             | Error::AllCoolingDown { .. }

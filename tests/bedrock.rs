@@ -26,7 +26,8 @@ const KEY_ID: &str = "AKIDBEDROCKTEST";
 const SECRET: &str = "bedrock-test-secret-never-shown";
 const EVENT_STREAM: &str = "application/vnd.amazon.eventstream";
 const CLAUDE_PATH: &str = "/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse";
-const NOVA_PATH: &str = "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Ainference-profile%2Fus.amazon.nova-pro-v1%3A0/converse";
+const NOVA_PATH: &str =
+    "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Ainference-profile%2Fus.amazon.nova-pro-v1%3A0/converse";
 
 fn converse_reply(content: &Value, stop: &str) -> Value {
     json!({
@@ -63,11 +64,23 @@ fn tool_stream() -> Vec<Bytes> {
             "contentBlockStart",
             &json!({ "contentBlockIndex": 1, "start": { "toolUse": { "toolUseId": "tooluse_1", "name": "weather" } } }),
         ),
-        frame("event", "contentBlockDelta", &json!({ "contentBlockIndex": 1, "delta": { "toolUse": { "input": "{\"city\":" } } })),
-        frame("event", "contentBlockDelta", &json!({ "contentBlockIndex": 1, "delta": { "toolUse": { "input": "\"Paris\"}" } } })),
+        frame(
+            "event",
+            "contentBlockDelta",
+            &json!({ "contentBlockIndex": 1, "delta": { "toolUse": { "input": "{\"city\":" } } }),
+        ),
+        frame(
+            "event",
+            "contentBlockDelta",
+            &json!({ "contentBlockIndex": 1, "delta": { "toolUse": { "input": "\"Paris\"}" } } }),
+        ),
         frame("event", "contentBlockStop", &json!({ "contentBlockIndex": 1 })),
         frame("event", "messageStop", &json!({ "stopReason": "tool_use" })),
-        frame("event", "metadata", &json!({ "usage": { "inputTokens": 5, "outputTokens": 9, "totalTokens": 14 }, "metrics": {} })),
+        frame(
+            "event",
+            "metadata",
+            &json!({ "usage": { "inputTokens": 5, "outputTokens": 9, "totalTokens": 14 }, "metrics": {} }),
+        ),
     ]
 }
 
@@ -76,7 +89,8 @@ fn signed(seen: &Seen, key_id: &str, region: &str, service: &str) -> Vec<String>
     let auth = seen.header("authorization").expect("signed");
     let date = seen.header("x-amz-date").expect("x-amz-date");
     assert_eq!(date.len(), 16, "{date}");
-    let scope = format!("AWS4-HMAC-SHA256 Credential={key_id}/{}/{region}/{service}/aws4_request, SignedHeaders=", &date[..8]);
+    let scope =
+        format!("AWS4-HMAC-SHA256 Credential={key_id}/{}/{region}/{service}/aws4_request, SignedHeaders=", &date[..8]);
     assert!(auth.starts_with(&scope), "{auth} does not start with {scope}");
     let rest = &auth[scope.len()..];
     let (headers, signature) = rest.split_once(", Signature=").expect("signature");
@@ -146,7 +160,8 @@ async fn environment_keys_carry_their_session_token_to_an_arn() {
 #[tokio::test]
 async fn a_tools_round_trip() {
     let bedrock = mock::start(|_| {
-        let content = json!([{ "toolUse": { "toolUseId": "tooluse_2", "name": "weather", "input": { "city": "Rome" } } }]);
+        let content =
+            json!([{ "toolUse": { "toolUseId": "tooluse_2", "name": "weather", "input": { "city": "Rome" } } }]);
         Answer::ok(&converse_reply(&content, "tool_use"))
     })
     .await;
@@ -223,7 +238,10 @@ async fn each_bedrock_error_keeps_its_status() {
         let bedrock = mock::start(move |_| Answer::Json {
             status,
             body: json!({ "message": format!("{error_type} said no") }).to_string(),
-            headers: vec![("x-amzn-errortype", format!("{error_type}:http://internal.amazon.com/coral/com.amazon.bedrock/"))],
+            headers: vec![(
+                "x-amzn-errortype",
+                format!("{error_type}:http://internal.amazon.com/coral/com.amazon.bedrock/"),
+            )],
         })
         .await;
         let gw = gateway(&bedrock, &[]).await;
@@ -270,8 +288,8 @@ async fn an_exception_frame_is_an_error_chunk() {
 
 #[tokio::test]
 async fn a_stalled_stream_ends_with_a_timeout_error() {
-    let hold = Arc::new(Notify::new());
-    let held = Arc::clone(&hold);
+    let never = Arc::new(Notify::new());
+    let held = Arc::clone(&never);
     let bedrock = mock::start(move |_| {
         let first = frame("event", "contentBlockDelta", &json!({ "contentBlockIndex": 0, "delta": { "text": "Hi" } }));
         frames(vec![first], Some(Arc::clone(&held)))
@@ -282,7 +300,7 @@ async fn a_stalled_stream_ends_with_a_timeout_error() {
     assert_eq!(events.len(), 3, "{events:?}");
     assert!(events[1].contains("litellm.Timeout"), "{}", events[1]);
     assert_eq!(events[2], "[DONE]");
-    hold.notify_one();
+    never.notify_one();
 }
 
 #[tokio::test]
@@ -310,7 +328,10 @@ async fn a_corrupt_or_oversized_frame_ends_the_stream_with_an_error() {
 #[tokio::test]
 async fn a_stream_cut_before_message_stop_is_not_a_silent_end() {
     let bedrock = mock::start(|_| {
-        frames(vec![frame("event", "contentBlockDelta", &json!({ "contentBlockIndex": 0, "delta": { "text": "Hi" } }))], None)
+        frames(
+            vec![frame("event", "contentBlockDelta", &json!({ "contentBlockIndex": 0, "delta": { "text": "Hi" } }))],
+            None,
+        )
     })
     .await;
     let gw = gateway(&bedrock, &[]).await;
@@ -353,8 +374,9 @@ async fn web_identity_credentials_come_from_sts_once_and_sign_with_their_token()
 async fn refused_or_missing_credentials_name_their_source_never_the_secret() {
     let sts = mock::start(|_| Answer::Json {
         status: 403,
-        body: "<ErrorResponse><Error><Code>AccessDenied</Code><Message>Not authorized</Message></Error></ErrorResponse>"
-            .to_owned(),
+        body:
+            "<ErrorResponse><Error><Code>AccessDenied</Code><Message>Not authorized</Message></Error></ErrorResponse>"
+                .to_owned(),
         headers: vec![],
     })
     .await;

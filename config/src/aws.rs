@@ -67,10 +67,9 @@ pub(crate) fn parse(walker: &Walker<'_>, params: &Mapping, path: &str) -> Result
         ));
     }
     if spec.web_identity_token.is_some() && spec.role_name.is_none() {
-        return Err(walker.error(
-            &join(path, "aws_web_identity_token"),
-            "needs aws_role_name, the ARN of the role to assume",
-        ));
+        return Err(
+            walker.error(&join(path, "aws_web_identity_token"), "needs aws_role_name, the ARN of the role to assume")
+        );
     }
     Ok(spec)
 }

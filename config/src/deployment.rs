@@ -12,16 +12,15 @@ use crate::routes::{DeploymentSpec, Setting, VertexSpec};
 use crate::{ConfigError, vendors};
 
 /// `litellm_params` never shown by `/model/info`.
-const CREDENTIAL_PARAMS: &[&str] =
-    &[
-        "api_key",
-        "aws_access_key_id",
-        "aws_secret_access_key",
-        "aws_session_token",
-        "aws_web_identity_token",
-        "extra_headers",
-        "vertex_credentials",
-    ];
+const CREDENTIAL_PARAMS: &[&str] = &[
+    "api_key",
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "aws_web_identity_token",
+    "extra_headers",
+    "vertex_credentials",
+];
 
 pub(crate) fn parse(walker: &mut Walker<'_>, item: &Value, path: &str) -> Result<DeploymentSpec, ConfigError> {
     let entry = walker.section(item, path, &keys::DEPLOYMENT, &[])?;

@@ -300,12 +300,16 @@ fn bedrock_model_forms_and_aws_settings() {
     let info = &routes.deployments[2].info_json;
     assert!(!info.contains("aws_secret_access_key") && !info.contains("aws_session_token"), "{info}");
 
-    for bad in ["aws_secret_access_key: abc, aws_access_key_id: AKIA", "aws_session_token: tok", "aws_web_identity_token: eyJ"]
+    for bad in
+        ["aws_secret_access_key: abc, aws_access_key_id: AKIA", "aws_session_token: tok", "aws_web_identity_token: eyJ"]
     {
         let e = err(&format!("model_list: [{{model_name: a, litellm_params: {{model: bedrock/m, {bad}}}}}]\n"), "base");
         assert!(e.message.contains("compiled into the binary"), "{bad}: {e}");
     }
-    let e = err("model_list: [{model_name: a, litellm_params: {model: bedrock/m, aws_access_key_id: os.environ/K}}]\n", "base");
+    let e = err(
+        "model_list: [{model_name: a, litellm_params: {model: bedrock/m, aws_access_key_id: os.environ/K}}]\n",
+        "base",
+    );
     assert!(e.message.contains("go together"), "{e}");
     let e = err("model_list: [{model_name: a, litellm_params: {model: bedrock/llama/meta.llama3}}]\n", "base");
     assert!(e.message.contains("bedrock/llama/ is not served"), "{e}");

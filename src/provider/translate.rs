@@ -17,8 +17,8 @@ use hyper::body::Incoming;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use super::openai::{GATEWAY_FIELDS, misconfigured};
 use super::bedrock::eventstream::{Decoded, Decoder};
+use super::openai::{GATEWAY_FIELDS, misconfigured};
 use super::{Attempt, Reply, Source, anthropic, bedrock, gemini, messages};
 use crate::budget::Charge;
 use crate::error::Error;
@@ -287,33 +287,12 @@ pub enum Events {
 }
 
 impl Events {
-    fn event(&mut self, data: &[u8], out: &mut Vec<u8>) {
+    pub(super) fn event(&mut self, data: &[u8], out: &mut Vec<u8>) {
         match self {
             Events::Anthropic(events) => events.event(data, out),
             Events::Gemini(events) => events.event(data, out),
             Events::Messages(events) => events.event(data, out),
             Events::Bedrock(_) => {}
-        }
-    }
-
-    /// One AWS event-stream frame: a Converse event, or (others) its payload as an event.
-    fn frame(&mut self, frame: &bedrock::eventstream::Frame, out: &mut Vec<u8>) {
-        match self {
-            Events::Bedrock(events) => events.frame(frame, out),
-            other => other.event(&frame.payload, out),
-        }
-    }
-
-    /// Ends the stream after a frame that could not be read (`why`).
-    fn broken(&mut self, why: &str, out: &mut Vec<u8>) {
-        let message = format!("litellm.APIError: BedrockException - the stream holds {why}");
-        match self {
-            Events::Bedrock(events) => events.fail(&message, "internal_server_error", 502, out),
-            Events::Messages(events) => events.fail(&message, 502, out),
-            _ => {
-                out.extend_from_slice(&error_event(&message, "internal_server_error", 502));
-                out.extend_from_slice(DONE);
-            }
         }
     }
 

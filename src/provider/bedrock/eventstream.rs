@@ -65,7 +65,7 @@ impl Decoder {
         let mut length = [0u8; LENGTH_BYTES];
         length.copy_from_slice(&self.buffer[..LENGTH_BYTES]);
         let total = usize::try_from(u32::from_be_bytes(length)).unwrap_or(usize::MAX);
-        if total > MAX_FRAME_BYTES || total < MIN_FRAME_BYTES {
+        if !(MIN_FRAME_BYTES..=MAX_FRAME_BYTES).contains(&total) {
             return Some(self.broke(format!("a frame of {total} bytes (at most {MAX_FRAME_BYTES} are read)")));
         }
         if self.buffer.len() < total {

@@ -74,14 +74,18 @@ pub struct Aws {
 /// Resolves a `bedrock/` deployment: region (`aws_region_name`, `AWS_REGION`,
 /// `AWS_DEFAULT_REGION`, else `us-west-2`), base (`aws_bedrock_runtime_endpoint`, `api_base`,
 /// `AWS_BEDROCK_RUNTIME_ENDPOINT`, else the region's runtime host) and credentials.
-pub fn endpoint(settings: &Settings, table: &Table, d: &Deployment, shared: &mut Shared) -> Result<Endpoint, Unavailable> {
+pub fn endpoint(
+    settings: &Settings,
+    table: &Table,
+    d: &Deployment,
+    shared: &mut Shared,
+) -> Result<Endpoint, Unavailable> {
     let resolve = |s| settings.resolve(table, s).map_err(Unavailable::MissingSecret);
     let region = match d.aws.region_name {
         Some(s) => resolve(s)?,
-        None => REGION_ENV
-            .iter()
-            .find_map(|name| settings.var(table, name))
-            .unwrap_or_else(|| DEFAULT_REGION.to_owned()),
+        None => {
+            REGION_ENV.iter().find_map(|name| settings.var(table, name)).unwrap_or_else(|| DEFAULT_REGION.to_owned())
+        }
     };
     if region.is_empty() || !region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
         return Err(Unavailable::Misconfigured(format!("aws_region_name \"{region}\" is not an AWS region")));
@@ -98,14 +102,7 @@ pub fn endpoint(settings: &Settings, table: &Table, d: &Deployment, shared: &mut
     let source = chain::resolve(settings, table, d, &region)?;
     tracing::debug!(deployment = d.model_name, region, credentials = %source.name(), "bedrock deployment resolved");
     let aws = Aws { region, credentials: shared.share(source) };
-    Ok(Endpoint {
-        base,
-        key: None,
-        api_version: None,
-        organization: None,
-        google: None,
-        aws: Some(Arc::new(aws)),
-    })
+    Ok(Endpoint { base, key: None, api_version: None, organization: None, google: None, aws: Some(Arc::new(aws)) })
 }
 
 /// `{base}/model/{model id}/converse`, or `/converse-stream`.
@@ -184,7 +181,8 @@ pub async fn send(
     if reply.status.is_success() {
         return Ok(reply);
     }
-    let error = crate::respond::read(reply.body, MAX_ERROR_BYTES, attempt.deadline, EXCEPTION).await.unwrap_or_default();
+    let error =
+        crate::respond::read(reply.body, MAX_ERROR_BYTES, attempt.deadline, EXCEPTION).await.unwrap_or_default();
     Err(errors::reply(reply.status, &reply.headers, &error))
 }
 
@@ -194,14 +192,19 @@ mod tests {
 
     #[test]
     fn the_model_id_is_one_segment_with_colon_and_slash_encoded() {
-        let url = |model, stream| url("https://bedrock-runtime.us-east-1.amazonaws.com", model, stream).map(Url::into_string);
+        let url =
+            |model, stream| url("https://bedrock-runtime.us-east-1.amazonaws.com", model, stream).map(Url::into_string);
         assert_eq!(
             url("anthropic.claude-3-5-sonnet-20240620-v1:0", false).as_deref(),
-            Ok("https://bedrock-runtime.us-east-1.amazonaws.com/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse")
+            Ok(
+                "https://bedrock-runtime.us-east-1.amazonaws.com/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse"
+            )
         );
         assert_eq!(
             url("arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.amazon.nova-pro-v1:0", true).as_deref(),
-            Ok("https://bedrock-runtime.us-east-1.amazonaws.com/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Ainference-profile%2Fus.amazon.nova-pro-v1%3A0/converse-stream")
+            Ok(
+                "https://bedrock-runtime.us-east-1.amazonaws.com/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Ainference-profile%2Fus.amazon.nova-pro-v1%3A0/converse-stream"
+            )
         );
         assert!(url("../x", false).is_err());
     }

@@ -75,7 +75,7 @@ pub fn translate(mut fields: Fields, model: &str, drop_params: bool, charge: &mu
     }
     // Every other field is the model's own (`top_k` of other families, ...).
     for (key, member) in fields.into_members() {
-        additional.insert(key.to_string(), member_value(member)?);
+        additional.insert(key.clone(), member_value(member)?);
     }
     body.insert("inferenceConfig".into(), Value::Object(inference));
     if !additional.is_empty() {
@@ -173,8 +173,11 @@ fn conversation(messages: Member, out: &mut Builder, charge: &mut Charge) -> Res
             let role = message.get("role").and_then(Value::as_str).unwrap_or_default();
             let (role, blocks) = match role {
                 "system" | "developer" => {
-                    system.extend(blocks(content, &mut documents)?.into_iter().filter(|b| b.get("text").is_some()
-                        || b.get("cachePoint").is_some()));
+                    system.extend(
+                        blocks(content, &mut documents)?
+                            .into_iter()
+                            .filter(|b| b.get("text").is_some() || b.get("cachePoint").is_some()),
+                    );
                     return Ok(());
                 }
                 "user" => ("user", blocks(content, &mut documents)?),
@@ -313,16 +316,19 @@ fn tool_list(fields: &mut Fields) -> Result<Vec<Value>, Error> {
     tools
         .into_iter()
         .map(|tool| {
-            let Some(function) = tool.get("function") else { return Err(bad("tools", "bedrock/ takes function tools")) };
+            let Some(function) = tool.get("function") else {
+                return Err(bad("tools", "bedrock/ takes function tools"));
+            };
             let Some(name) = function.get("name") else { return Err(bad("tools", "a function needs a name")) };
-            let schema = function.get("parameters").cloned().unwrap_or_else(|| json!({ "type": "object", "properties": {} }));
+            let schema =
+                function.get("parameters").cloned().unwrap_or_else(|| json!({ "type": "object", "properties": {} }));
             Ok(spec(name.clone(), function.get("description").cloned(), schema))
         })
         .collect()
 }
 
 fn spec(name: Value, description: Option<Value>, schema: Value) -> Value {
-    let mut spec = object([("name", name), ("inputSchema", json!({ "json": schema }))]);
+    let mut spec = object([("name", name), ("inputSchema", object([("json", schema)]))]);
     if let (Some(description), Some(map)) = (description, spec.as_object_mut()) {
         map.insert("description".into(), description);
     }
@@ -338,7 +344,9 @@ fn tool_choice(fields: &mut Fields, drop_params: bool) -> Result<Option<Value>, 
             "auto" => Ok(Some(json!({ "auto": {} }))),
             "required" => Ok(Some(json!({ "any": {} }))),
             "none" if drop_params => Ok(None),
-            "none" => Err(bad("tool_choice", "Bedrock has no tool_choice none; leave the tools out, or set drop_params")),
+            "none" => {
+                Err(bad("tool_choice", "Bedrock has no tool_choice none; leave the tools out, or set drop_params"))
+            }
             _ => Err(bad("tool_choice", "must be auto, required or a function")),
         },
         Some(named) => {
@@ -369,8 +377,7 @@ fn response_format(
         Some("json_object") => (JSON_TOOL.to_owned(), None, None),
         _ => return Err(bad("response_format", "must be text, json_object or json_schema")),
     };
-    let schema =
-        schema.unwrap_or_else(|| json!({ "type": "object", "additionalProperties": true, "properties": {} }));
+    let schema = schema.unwrap_or_else(|| json!({ "type": "object", "additionalProperties": true, "properties": {} }));
     tools.push(spec(Value::String(name.clone()), description, schema));
     if !thinking {
         *choice = Some(json!({ "tool": { "name": name } }));

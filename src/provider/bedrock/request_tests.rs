@@ -48,7 +48,10 @@ fn a_tool_round_trip_becomes_converse_turns() {
     assert_eq!(messages[0]["role"], "user");
     assert_eq!(messages[0]["content"][1], json!({ "image": { "format": "jpeg", "source": { "bytes": "AAAA" } } }));
     assert_eq!(messages[1]["role"], "assistant");
-    assert_eq!(messages[1]["content"][0], json!({ "toolUse": { "toolUseId": "t1", "name": "w", "input": { "city": "Paris" } } }));
+    assert_eq!(
+        messages[1]["content"][0],
+        json!({ "toolUse": { "toolUseId": "t1", "name": "w", "input": { "city": "Paris" } } })
+    );
     assert_eq!(messages[2]["role"], "user", "both tool results in one user turn");
     assert_eq!(
         messages[2]["content"],
@@ -62,13 +65,17 @@ fn a_tool_round_trip_becomes_converse_turns() {
         json!({ "tools": [{ "toolSpec": { "name": "w", "description": "weather", "inputSchema": { "json": { "type": "object" } } } }],
                 "toolChoice": { "any": {} } })
     );
-    assert_eq!(body["inferenceConfig"], json!({ "maxTokens": 100, "temperature": 0.5, "topP": 0.9, "stopSequences": ["END"] }));
+    assert_eq!(
+        body["inferenceConfig"],
+        json!({ "maxTokens": 100, "temperature": 0.5, "topP": 0.9, "stopSequences": ["END"] })
+    );
     assert!(body.get("additionalModelRequestFields").is_none());
 }
 
 #[test]
 fn thinking_top_k_and_model_fields_go_to_additional_fields() {
-    let body = golden(&json!({ "messages": [{ "role": "user", "content": "hi" }], "reasoning_effort": "low", "top_k": 5 }));
+    let body =
+        golden(&json!({ "messages": [{ "role": "user", "content": "hi" }], "reasoning_effort": "low", "top_k": 5 }));
     assert_eq!(
         body["additionalModelRequestFields"],
         json!({ "thinking": { "type": "enabled", "budget_tokens": 1024 }, "top_k": 5 })
@@ -113,5 +120,8 @@ fn urls_and_bad_input_are_named_400s() {
     let e = translated(&json!({ "messages": [], "tool_choice": "none" }).to_string()).err();
     assert_eq!(e.and_then(|e| e.param().map(str::to_owned)).as_deref(), Some("tool_choice"));
     assert!(translated(&json!({ "messages": "hi" }).to_string()).is_err());
-    assert_eq!(base_model("arn:aws:bedrock:us-east-1:1:inference-profile/us.anthropic.claude-v2:1"), "anthropic.claude-v2:1");
+    assert_eq!(
+        base_model("arn:aws:bedrock:us-east-1:1:inference-profile/us.anthropic.claude-v2:1"),
+        "anthropic.claude-v2:1"
+    );
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::errors;
 use super::eventstream::{Frame, Kind};
 use super::response::{finish_reason, usage};
-use crate::provider::translate::ChunkHead;
+use crate::provider::translate::{self, ChunkHead};
 use crate::respond::sse::{DONE, error_event};
 
 /// One stream's translation state.
@@ -26,8 +26,17 @@ pub struct Events {
     tools: usize,
     /// The OpenAI index of the tool call whose block is open.
     open_tool: Option<usize>,
-    stopped: bool,
-    done: bool,
+    phase: Phase,
+}
+
+/// Where the stream stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Open,
+    /// `messageStop` came: the finish chunk is written.
+    Stopped,
+    /// `[DONE]` is written; nothing follows.
+    Done,
 }
 
 impl Events {
@@ -39,14 +48,13 @@ impl Events {
             role_sent: false,
             tools: 0,
             open_tool: None,
-            stopped: false,
-            done: false,
+            phase: Phase::Open,
         }
     }
 
     /// Translates one frame, writing OpenAI events to `out`.
     pub fn frame(&mut self, frame: &Frame, out: &mut Vec<u8>) {
-        if self.done {
+        if self.phase == Phase::Done {
             return;
         }
         if frame.kind != Kind::Event {
@@ -63,7 +71,7 @@ impl Events {
                 let stop = event.get("stopReason").and_then(Value::as_str).unwrap_or("end_turn");
                 let finish = if self.json_mode && stop == "tool_use" { "stop" } else { finish_reason(stop) };
                 self.head.write(json!([{ "index": 0, "delta": {}, "finish_reason": finish }]), None, out);
-                self.stopped = true;
+                self.phase = Phase::Stopped;
             }
             "metadata" => {
                 if self.include_usage {
@@ -71,7 +79,7 @@ impl Events {
                     self.head.write(json!([]), Some(usage), out);
                 }
                 out.extend_from_slice(DONE);
-                self.done = true;
+                self.phase = Phase::Done;
             }
             // messageStart carries the role only, sent with the first delta.
             _ => {}
@@ -80,12 +88,12 @@ impl Events {
 
     /// The end of the stream: `[DONE]` after `messageStop`, an error event before it.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
-        if self.done {
+        if self.phase == Phase::Done {
             return;
         }
-        if self.stopped {
+        if self.phase == Phase::Stopped {
             out.extend_from_slice(DONE);
-            self.done = true;
+            self.phase = Phase::Done;
             return;
         }
         let message = "litellm.APIConnectionError: BedrockException - the stream ended before messageStop";
@@ -94,12 +102,12 @@ impl Events {
 
     /// An error event and `[DONE]`; nothing after it.
     pub fn fail(&mut self, message: &str, kind: &str, code: u16, out: &mut Vec<u8>) {
-        if self.done {
+        if self.phase == Phase::Done {
             return;
         }
         out.extend_from_slice(&error_event(message, kind, code));
         out.extend_from_slice(DONE);
-        self.done = true;
+        self.phase = Phase::Done;
     }
 
     fn block_start(&mut self, event: &Value, out: &mut Vec<u8>) {
@@ -150,13 +158,37 @@ impl Events {
     }
 }
 
+/// What the shared stream body (`translate::Translated`) does with AWS event-stream frames.
+impl translate::Events {
+    /// One AWS event-stream frame: a Converse event, or (others) its payload as an event.
+    pub(in crate::provider) fn frame(&mut self, frame: &Frame, out: &mut Vec<u8>) {
+        match self {
+            translate::Events::Bedrock(events) => events.frame(frame, out),
+            other => other.event(&frame.payload, out),
+        }
+    }
+
+    /// Ends the stream after a frame that could not be read (`why`).
+    pub(in crate::provider) fn broken(&mut self, why: &str, out: &mut Vec<u8>) {
+        let message = format!("litellm.APIError: BedrockException - the stream holds {why}");
+        match self {
+            translate::Events::Bedrock(events) => events.fail(&message, "internal_server_error", 502, out),
+            translate::Events::Messages(events) => events.fail(&message, 502, out),
+            _ => {
+                out.extend_from_slice(&error_event(&message, "internal_server_error", 502));
+                out.extend_from_slice(DONE);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use bytes::Bytes;
 
     use super::*;
 
-    fn event(name: &str, payload: Value) -> Frame {
+    fn event(name: &str, payload: &Value) -> Frame {
         Frame { kind: Kind::Event, name: name.to_owned(), payload: Bytes::from(payload.to_string()) }
     }
 
@@ -180,18 +212,21 @@ mod tests {
     #[test]
     fn text_then_a_tool_call_streamed_as_it_comes() {
         let frames = [
-            event("messageStart", json!({ "role": "assistant" })),
-            event("contentBlockDelta", json!({ "contentBlockIndex": 0, "delta": { "text": "Hi" } })),
-            event("contentBlockStop", json!({ "contentBlockIndex": 0 })),
+            event("messageStart", &json!({ "role": "assistant" })),
+            event("contentBlockDelta", &json!({ "contentBlockIndex": 0, "delta": { "text": "Hi" } })),
+            event("contentBlockStop", &json!({ "contentBlockIndex": 0 })),
             event(
                 "contentBlockStart",
-                json!({ "contentBlockIndex": 1, "start": { "toolUse": { "toolUseId": "t1", "name": "f" } } }),
+                &json!({ "contentBlockIndex": 1, "start": { "toolUse": { "toolUseId": "t1", "name": "f" } } }),
             ),
-            event("contentBlockDelta", json!({ "contentBlockIndex": 1, "delta": { "toolUse": { "input": "{\"a\":" } } })),
-            event("contentBlockDelta", json!({ "contentBlockIndex": 1, "delta": { "toolUse": { "input": "1}" } } })),
-            event("contentBlockStop", json!({ "contentBlockIndex": 1 })),
-            event("messageStop", json!({ "stopReason": "tool_use" })),
-            event("metadata", json!({ "usage": { "inputTokens": 3, "outputTokens": 4, "totalTokens": 7 } })),
+            event(
+                "contentBlockDelta",
+                &json!({ "contentBlockIndex": 1, "delta": { "toolUse": { "input": "{\"a\":" } } }),
+            ),
+            event("contentBlockDelta", &json!({ "contentBlockIndex": 1, "delta": { "toolUse": { "input": "1}" } } })),
+            event("contentBlockStop", &json!({ "contentBlockIndex": 1 })),
+            event("messageStop", &json!({ "stopReason": "tool_use" })),
+            event("metadata", &json!({ "usage": { "inputTokens": 3, "outputTokens": 4, "totalTokens": 7 } })),
         ];
         let got = run(&frames, true, true);
         let delta = |i: usize| &got[i]["choices"][0]["delta"];
@@ -212,13 +247,13 @@ mod tests {
             name: "throttlingException".into(),
             payload: Bytes::from_static(br#"{"message":"Too many tokens"}"#),
         };
-        let got = run(&[event("messageStart", json!({})), throttled], false, true);
+        let got = run(&[event("messageStart", &json!({})), throttled], false, true);
         assert_eq!(got.len(), 2, "{got:?}");
         assert_eq!(got[0]["error"]["code"], "429");
         assert!(got[0]["error"]["message"].as_str().unwrap_or_default().contains("Too many tokens"));
-        let got = run(&[event("contentBlockDelta", json!({ "delta": { "text": "x" } }))], false, true);
+        let got = run(&[event("contentBlockDelta", &json!({ "delta": { "text": "x" } }))], false, true);
         assert!(got[1]["error"]["message"].as_str().unwrap_or_default().contains("before messageStop"), "{got:?}");
-        let got = run(&[event("messageStop", json!({ "stopReason": "end_turn" }))], false, true);
+        let got = run(&[event("messageStop", &json!({ "stopReason": "end_turn" }))], false, true);
         assert_eq!(got.len(), 2, "a finish chunk and [DONE], no usage unless asked: {got:?}");
     }
 }

@@ -53,11 +53,19 @@ impl Cached {
 
     /// Fresh credentials: the held ones, or new ones fetched before `deadline`. The lock is
     /// held across the fetch, so callers waiting for it find the new credentials.
-    pub async fn get(&self, client: &Client, deadline: Instant, deployment: &'static str) -> Result<Credentials, Error> {
+    pub async fn get(
+        &self,
+        client: &Client,
+        deadline: Instant,
+        deployment: &'static str,
+    ) -> Result<Credentials, Error> {
         let started = Instant::now();
         let timeout = deadline.saturating_duration_since(started);
         let Ok(mut held) = tokio::time::timeout(timeout, self.held.lock()).await else {
-            return Err(Error::Timeout { timeout_s: timeout.as_secs_f64(), elapsed_s: started.elapsed().as_secs_f64() });
+            return Err(Error::Timeout {
+                timeout_s: timeout.as_secs_f64(),
+                elapsed_s: started.elapsed().as_secs_f64(),
+            });
         };
         if let Some(fresh) = held.as_ref().filter(|h| Instant::now() < h.refresh_at) {
             return Ok(fresh.credentials.clone());

@@ -62,9 +62,9 @@ pub fn resolve(settings: &Settings, table: &Table, d: &Deployment, region: &str)
     };
     let endpoint = match a.sts_endpoint {
         Some(s) => setting(s)?,
-        None => settings
-            .var(table, "AWS_ENDPOINT_URL_STS")
-            .unwrap_or_else(|| format!("https://sts.{region}.amazonaws.com")),
+        None => {
+            settings.var(table, "AWS_ENDPOINT_URL_STS").unwrap_or_else(|| format!("https://sts.{region}.amazonaws.com"))
+        }
     };
     let sts = |role_arn: String, session_name: String, action| Sts {
         endpoint: endpoint.clone(),
@@ -114,11 +114,12 @@ fn environment(
     let uri = var("AWS_CONTAINER_CREDENTIALS_FULL_URI")
         .or_else(|| var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI").map(|path| format!("{ECS_HOST}{path}")));
     if let Some(uri) = uri {
-        let authorization = match (var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"), var("AWS_CONTAINER_AUTHORIZATION_TOKEN")) {
-            (Some(file), _) => Authorization::File(file),
-            (None, Some(token)) => Authorization::Value(token),
-            (None, None) => Authorization::None,
-        };
+        let authorization =
+            match (var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"), var("AWS_CONTAINER_AUTHORIZATION_TOKEN")) {
+                (Some(file), _) => Authorization::File(file),
+                (None, Some(token)) => Authorization::Value(token),
+                (None, None) => Authorization::None,
+            };
         return Ok(Source::Fetched(Cached::new(Fetch::Container(Container { uri, authorization }))));
     }
     Err(Unavailable::Misconfigured(WHAT_IS_READ.to_owned()))

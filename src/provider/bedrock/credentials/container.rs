@@ -38,7 +38,12 @@ impl Container {
         format!("the container credentials endpoint {}", crate::provider::url::shown(&self.uri))
     }
 
-    pub async fn fetch(&self, client: &Client, deadline: Instant, deployment: &'static str) -> Result<Credentials, Error> {
+    pub async fn fetch(
+        &self,
+        client: &Client,
+        deadline: Instant,
+        deployment: &'static str,
+    ) -> Result<Credentials, Error> {
         let failed = |status, reason| Error::aws_credentials(deployment, self.name(), status, reason);
         let token = match &self.authorization {
             Authorization::None => None,
@@ -60,7 +65,8 @@ impl Container {
             .map_err(|_| failed(StatusCode::BAD_GATEWAY, "the endpoint or its token is not valid in HTTP".into()))?;
         let response = client.send(request, deadline, EXCEPTION).await?;
         let status = response.status();
-        let reply = crate::respond::read(Body::Upstream(response.into_body()), MAX_REPLY_BYTES, deadline, EXCEPTION).await?;
+        let reply =
+            crate::respond::read(Body::Upstream(response.into_body()), MAX_REPLY_BYTES, deadline, EXCEPTION).await?;
         if !status.is_success() {
             return Err(failed(status, format!("the endpoint answered {}", status.as_u16())));
         }
@@ -81,7 +87,9 @@ mod tests {
 
     #[test]
     fn the_reply_holds_key_secret_token_and_expiry() {
-        let got = granted(br#"{"AccessKeyId":"ASIA1","SecretAccessKey":"s","Token":"t","Expiration":"2030-01-01T00:00:00Z"}"#);
+        let got = granted(
+            br#"{"AccessKeyId":"ASIA1","SecretAccessKey":"s","Token":"t","Expiration":"2030-01-01T00:00:00Z"}"#,
+        );
         let got = got.unwrap_or_else(|| panic!("granted"));
         assert_eq!((got.access_key_id.as_str(), got.session_token()), ("ASIA1", Some("t")));
         assert!(got.expires.is_some());

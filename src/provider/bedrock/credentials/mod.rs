@@ -71,7 +71,12 @@ impl Source {
     }
 
     /// Credentials to sign a call with before `deadline`.
-    pub async fn get(&self, client: &Client, deadline: Instant, deployment: &'static str) -> Result<Credentials, Error> {
+    pub async fn get(
+        &self,
+        client: &Client,
+        deadline: Instant,
+        deployment: &'static str,
+    ) -> Result<Credentials, Error> {
         match self {
             Source::Static { credentials, .. } => Ok(credentials.clone()),
             Source::Fetched(cached) => cached.get(client, deadline, deployment).await,

@@ -66,7 +66,12 @@ impl Sts {
     }
 
     /// One STS call.
-    pub async fn fetch(&self, client: &Client, deadline: Instant, deployment: &'static str) -> Result<Credentials, Error> {
+    pub async fn fetch(
+        &self,
+        client: &Client,
+        deadline: Instant,
+        deployment: &'static str,
+    ) -> Result<Credentials, Error> {
         let failed = |status, reason| Error::aws_credentials(deployment, self.name(), status, reason);
         let mut form = vec![
             ("Version", VERSION.to_owned()),
@@ -103,7 +108,8 @@ impl Sts {
         }
         let response = client.send(request, deadline, EXCEPTION).await?;
         let status = response.status();
-        let reply = crate::respond::read(Body::Upstream(response.into_body()), MAX_REPLY_BYTES, deadline, EXCEPTION).await?;
+        let reply =
+            crate::respond::read(Body::Upstream(response.into_body()), MAX_REPLY_BYTES, deadline, EXCEPTION).await?;
         let reply = String::from_utf8_lossy(&reply);
         if !status.is_success() {
             return Err(failed(status, refusal(status, &reply)));
@@ -113,10 +119,7 @@ impl Sts {
 }
 
 fn encode_form(form: &[(&str, String)]) -> String {
-    form.iter()
-        .map(|(k, v)| format!("{k}={}", utf8_percent_encode(v, NON_ALPHANUMERIC)))
-        .collect::<Vec<_>>()
-        .join("&")
+    form.iter().map(|(k, v)| format!("{k}={}", utf8_percent_encode(v, NON_ALPHANUMERIC))).collect::<Vec<_>>().join("&")
 }
 
 /// The text of the first `<tag>…</tag>` in `xml`.
