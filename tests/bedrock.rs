@@ -4,7 +4,7 @@
 //! token when one is used) and answers Converse JSON or AWS event-stream frames encoded with
 //! `aws-smithy-eventstream`; and a mock STS for web identity. Chat, streams, a tools round
 //! trip, each error mapping, a stalled stream, a corrupt and an oversized frame, missing and
-//! refused credentials.
+//! refused credentials. `/v1/messages` is in `tests/bedrock_messages.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
@@ -12,46 +12,16 @@ mod common;
 
 use std::sync::Arc;
 
-use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
 use bytes::Bytes;
-use common::mock::{self, Answer, Mock, Seen};
-use common::{post, sse_events, start};
+use common::bedrock::{
+    CLAUDE_PATH, EVENT_STREAM, KEY_ID, NOVA_PATH, SECRET, chat, converse_reply, frame, frames, gateway, signed,
+};
+use common::mock::{self, Answer};
+use common::{post, sse_events};
 use http::StatusCode;
 use model_router::server::Running;
-use model_router::table::fixtures;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
-
-const KEY_ID: &str = "AKIDBEDROCKTEST";
-const SECRET: &str = "bedrock-test-secret-never-shown";
-const EVENT_STREAM: &str = "application/vnd.amazon.eventstream";
-const CLAUDE_PATH: &str = "/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse";
-const NOVA_PATH: &str =
-    "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Ainference-profile%2Fus.amazon.nova-pro-v1%3A0/converse";
-
-fn converse_reply(content: &Value, stop: &str) -> Value {
-    json!({
-        "output": { "message": { "role": "assistant", "content": content } },
-        "stopReason": stop,
-        "usage": { "inputTokens": 11, "outputTokens": 7, "totalTokens": 18 },
-        "metrics": { "latencyMs": 12 },
-    })
-}
-
-fn frame(message_type: &str, name: &str, payload: &Value) -> Bytes {
-    let type_header = if message_type == "exception" { ":exception-type" } else { ":event-type" };
-    let message = Message::new(Bytes::from(payload.to_string()))
-        .add_header(Header::new(":message-type", HeaderValue::String(message_type.to_owned().into())))
-        .add_header(Header::new(type_header, HeaderValue::String(name.to_owned().into())))
-        .add_header(Header::new(":content-type", HeaderValue::String("application/json".into())));
-    let mut out = Vec::new();
-    aws_smithy_eventstream::frame::write_message_to(&message, &mut out).unwrap();
-    Bytes::from(out)
-}
-
-fn frames(pieces: Vec<Bytes>, hold: Option<Arc<Notify>>) -> Answer {
-    Answer::Bytes { content_type: EVENT_STREAM, pieces, hold }
-}
 
 /// The Converse stream of a text delta, a tool call in two argument pieces, the stop and usage.
 fn tool_stream() -> Vec<Bytes> {
@@ -82,32 +52,6 @@ fn tool_stream() -> Vec<Bytes> {
             &json!({ "usage": { "inputTokens": 5, "outputTokens": 9, "totalTokens": 14 }, "metrics": {} }),
         ),
     ]
-}
-
-/// Checks the SigV4 shape of a call and returns the signed header names.
-fn signed(seen: &Seen, key_id: &str, region: &str, service: &str) -> Vec<String> {
-    let auth = seen.header("authorization").expect("signed");
-    let date = seen.header("x-amz-date").expect("x-amz-date");
-    assert_eq!(date.len(), 16, "{date}");
-    let scope =
-        format!("AWS4-HMAC-SHA256 Credential={key_id}/{}/{region}/{service}/aws4_request, SignedHeaders=", &date[..8]);
-    assert!(auth.starts_with(&scope), "{auth} does not start with {scope}");
-    let rest = &auth[scope.len()..];
-    let (headers, signature) = rest.split_once(", Signature=").expect("signature");
-    assert_eq!(signature.len(), 64, "{signature}");
-    assert!(signature.bytes().all(|b| b.is_ascii_hexdigit()));
-    headers.split(';').map(str::to_owned).collect()
-}
-
-async fn gateway(bedrock: &Mock, extra: &[(&str, &str)]) -> Running {
-    let base = format!("http://{}", bedrock.addr);
-    let mut vars = vec![("BEDROCK_KEY_ID", KEY_ID), ("BEDROCK_SECRET", SECRET), ("MOCK_BEDROCK", base.as_str())];
-    vars.extend_from_slice(extra);
-    start(&fixtures::bedrock::TABLE, &vars).await
-}
-
-fn chat(model: &str) -> Value {
-    json!({ "model": model, "messages": [{ "role": "system", "content": "Be brief." }, { "role": "user", "content": "Hi" }], "max_tokens": 50 })
 }
 
 #[tokio::test]

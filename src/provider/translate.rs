@@ -284,6 +284,8 @@ pub enum Events {
     Gemini(gemini::stream::Events),
     Messages(messages::stream::Events),
     Bedrock(bedrock::stream::Events),
+    /// InvokeModel's chunks as Anthropic events (`/v1/messages` relayed to Bedrock).
+    Invoke(bedrock::invoke::Events),
 }
 
 impl Events {
@@ -292,7 +294,7 @@ impl Events {
             Events::Anthropic(events) => events.event(data, out),
             Events::Gemini(events) => events.event(data, out),
             Events::Messages(events) => events.event(data, out),
-            Events::Bedrock(_) => {}
+            Events::Bedrock(_) | Events::Invoke(_) => {}
         }
     }
 
@@ -302,6 +304,7 @@ impl Events {
             Events::Gemini(events) => events.finish(out),
             Events::Messages(events) => events.finish(out),
             Events::Bedrock(events) => events.finish(out),
+            Events::Invoke(events) => events.finish(out),
         }
     }
 

@@ -4,11 +4,13 @@
 //! `{base}/model/{model id}/converse` (or `/converse-stream`, the model id one
 //! percent-encoded segment, `:` and `/` included), signed with SigV4 ([`sign`]) and its reply
 //! translated back ([`response`], or frame by frame: [`eventstream`] then [`stream`]).
-//! Errors are read by [`errors`]; replies go on to `respond`.
+//! Errors are read by [`errors`]; replies go on to `respond`. `/v1/messages` on an Anthropic
+//! model goes to InvokeModel with Anthropic's own body instead ([`invoke`]).
 
 pub mod credentials;
 pub mod errors;
 pub mod eventstream;
+pub mod invoke;
 pub mod request;
 pub mod response;
 pub mod sign;
@@ -42,7 +44,7 @@ pub const DEFAULT_REGION: &str = "us-west-2";
 /// Variables read, in order, for the region.
 const REGION_ENV: &[&str] = &["AWS_REGION", "AWS_DEFAULT_REGION"];
 /// The media type of a Converse stream.
-const EVENT_STREAM: &str = "application/vnd.amazon.eventstream";
+pub(crate) const EVENT_STREAM: &str = "application/vnd.amazon.eventstream";
 /// Largest error body read from Bedrock.
 const MAX_ERROR_BYTES: usize = 64 * 1024;
 

@@ -164,6 +164,7 @@ impl translate::Events {
     pub(in crate::provider) fn frame(&mut self, frame: &Frame, out: &mut Vec<u8>) {
         match self {
             translate::Events::Bedrock(events) => events.frame(frame, out),
+            translate::Events::Invoke(events) => events.frame(frame, out),
             other => other.event(&frame.payload, out),
         }
     }
@@ -174,6 +175,7 @@ impl translate::Events {
         match self {
             translate::Events::Bedrock(events) => events.fail(&message, "internal_server_error", 502, out),
             translate::Events::Messages(events) => events.fail(&message, 502, out),
+            translate::Events::Invoke(events) => events.fail(&message, 502, out),
             _ => {
                 out.extend_from_slice(&error_event(&message, "internal_server_error", 502));
                 out.extend_from_slice(DONE);
