@@ -3,8 +3,9 @@
 //! `<date>/<region>/bedrock/aws4_request`, the signed headers, `x-amz-date`, the session
 //! token when one is used) and answers Converse JSON or AWS event-stream frames encoded with
 //! `aws-smithy-eventstream`; and a mock STS for web identity. Chat, streams, a tools round
-//! trip, each error mapping, a stalled stream, a corrupt and an oversized frame, missing and
-//! refused credentials. `/v1/messages` is in `tests/bedrock_messages.rs`.
+//! trip, each error mapping, a stalled stream, a corrupt and an oversized frame, `/v1/messages`
+//! is in `tests/bedrock_messages.rs`, credentials from STS and the container endpoint in
+//! `tests/bedrock_credentials.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
@@ -282,60 +283,4 @@ async fn a_stream_cut_before_message_stop_is_not_a_silent_end() {
     let events = stream_of(&gw, "claude").await;
     assert_eq!(events.len(), 3, "{events:?}");
     assert!(events[1].contains("before messageStop"), "{}", events[1]);
-}
-
-const STS_REPLY: &str = "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials>\
-    <AccessKeyId>ASIASTSTEST</AccessKeyId><SecretAccessKey>sts-secret</SecretAccessKey>\
-    <SessionToken>sts-session-token</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration>\
-    </Credentials></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>";
-
-#[tokio::test]
-async fn web_identity_credentials_come_from_sts_once_and_sign_with_their_token() {
-    let sts = mock::start(|_| Answer::Json { status: 200, body: STS_REPLY.to_owned(), headers: vec![] }).await;
-    let bedrock = mock::start(|_| Answer::ok(&converse_reply(&json!([{ "text": "ok" }]), "end_turn"))).await;
-    let sts_url = format!("http://{}/", sts.addr);
-    let gw = gateway(&bedrock, &[("BEDROCK_WEB_IDENTITY", "eyJ.web-identity.token"), ("MOCK_STS", &sts_url)]).await;
-    for _ in 0..2 {
-        let reply = post(&gw, "/v1/chat/completions", Some("sk-1234"), &chat("irsa")).await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-    }
-    assert_eq!(sts.requests().len(), 1, "credentials are cached");
-    let asked = String::from_utf8_lossy(&sts.last().body).into_owned();
-    for part in [
-        "Action=AssumeRoleWithWebIdentity",
-        "RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fbedrock%2Dcaller",
-        "WebIdentityToken=eyJ%2Eweb%2Didentity%2Etoken",
-    ] {
-        assert!(asked.contains(part), "{part} in {asked}");
-    }
-    let seen = bedrock.last();
-    assert_eq!(seen.path, "/model/us.meta.llama3-1-8b-instruct-v1%3A0/converse");
-    signed(&seen, "ASIASTSTEST", "us-east-2", "bedrock");
-    assert_eq!(seen.header("x-amz-security-token"), Some("sts-session-token"));
-}
-
-#[tokio::test]
-async fn refused_or_missing_credentials_name_their_source_never_the_secret() {
-    let sts = mock::start(|_| Answer::Json {
-        status: 403,
-        body:
-            "<ErrorResponse><Error><Code>AccessDenied</Code><Message>Not authorized</Message></Error></ErrorResponse>"
-                .to_owned(),
-        headers: vec![],
-    })
-    .await;
-    let bedrock = mock::start(|_| Answer::ok(&converse_reply(&json!([{ "text": "ok" }]), "end_turn"))).await;
-    let sts_url = format!("http://{}/", sts.addr);
-    let gw = gateway(&bedrock, &[("BEDROCK_WEB_IDENTITY", "eyJ.secret.token"), ("MOCK_STS", &sts_url)]).await;
-    let reply = post(&gw, "/v1/chat/completions", Some("sk-1234"), &chat("irsa")).await;
-    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.text());
-    let text = reply.text();
-    assert!(text.contains("AssumeRoleWithWebIdentity") && text.contains("AccessDenied: Not authorized"), "{text}");
-    assert!(!text.contains("eyJ.secret.token"), "{text}");
-    assert!(bedrock.requests().is_empty(), "nothing unsigned reaches Bedrock");
-
-    // nova names no keys and the environment holds none.
-    let reply = post(&gw, "/v1/chat/completions", Some("sk-1234"), &chat("nova")).await;
-    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{}", reply.text());
-    assert!(reply.text().contains("no AWS credentials"), "{}", reply.text());
 }
