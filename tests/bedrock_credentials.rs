@@ -71,6 +71,32 @@ async fn refused_or_missing_credentials_name_their_source_never_the_secret() {
     assert!(reply.text().contains("no AWS credentials"), "{}", reply.text());
 }
 
+#[tokio::test]
+async fn aws_role_name_assumes_the_role_with_the_deployments_keys_signed_for_sts() {
+    let sts =
+        mock::start(|_| Answer::Json { status: 200, body: STS_REPLY.replace("WithWebIdentity", ""), headers: vec![] })
+            .await;
+    let bedrock = mock::start(|_| Answer::ok(&converse_reply(&json!([{ "text": "ok" }]), "end_turn"))).await;
+    let sts_url = format!("http://{}/", sts.addr);
+    let gw = gateway(&bedrock, &[("MOCK_STS", &sts_url)]).await;
+    let reply = post(&gw, "/v1/chat/completions", Some("sk-1234"), &chat("assumed")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let asked = sts.last();
+    signed(&asked, common::bedrock::KEY_ID, "ap-south-1", "sts");
+    let form = String::from_utf8_lossy(&asked.body).into_owned();
+    for part in [
+        "Action=AssumeRole",
+        "RoleSessionName=sdk%2Dsession",
+        "RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fassumed",
+    ] {
+        assert!(form.contains(part), "{part} in {form}");
+    }
+    assert!(!form.contains("WebIdentityToken"), "{form}");
+    let seen = bedrock.last();
+    signed(&seen, "ASIASTSTEST", "ap-south-1", "bedrock");
+    assert_eq!(seen.header("x-amz-security-token"), Some("sts-session-token"));
+}
+
 /// An STS reply whose credentials expired long ago, so every call fetches again.
 const STS_EXPIRED: &str = "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials>\
     <AccessKeyId>ASIAIRSATEST</AccessKeyId><SecretAccessKey>irsa-secret</SecretAccessKey>\
