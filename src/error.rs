@@ -102,6 +102,12 @@ pub enum Error {
         "litellm.{class}: {class}: VertexAIException - deployment '{deployment}' could not get a Google access token from {token_uri}: {reason}"
     )]
     TokenGrant { status: StatusCode, class: &'static str, deployment: &'static str, token_uri: String, reason: String },
+    /// A `bedrock/` deployment's temporary AWS credentials could not be had (STS or the
+    /// container endpoint refused or failed). `from` names the source, never a secret.
+    #[error(
+        "litellm.{class}: {class}: BedrockException - deployment '{deployment}' could not get AWS credentials from {from}: {reason}"
+    )]
+    AwsCredentials { status: StatusCode, class: &'static str, deployment: &'static str, from: String, reason: String },
 
     // ---- internal: the gateway cannot serve ----
     #[error(
@@ -153,9 +159,10 @@ impl Error {
             Error::UnknownKey { .. } | Error::ResponseNotFound { previous: false, .. } => StatusCode::NOT_FOUND,
             Error::TooLarge { .. } | Error::OverBudget { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::ClientTimeout | Error::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
-            Error::Upstream { status, .. } | Error::TokenGrant { status, .. } | Error::Relayed { status, .. } => {
-                *status
-            }
+            Error::Upstream { status, .. }
+            | Error::TokenGrant { status, .. }
+            | Error::Relayed { status, .. }
+            | Error::AwsCredentials { status, .. } => *status,
             Error::Connect { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Error::MissingSecret { .. } | Error::Misconfigured { .. } | Error::BodyBudget { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -174,9 +181,10 @@ impl Error {
             Error::KeyModel { .. } => "key_model_access_denied",
             Error::TeamModel { .. } => "team_model_access_denied",
             Error::BudgetExceeded { .. } => "budget_exceeded",
-            Error::Upstream { status, .. } | Error::TokenGrant { status, .. } | Error::Relayed { status, .. } => {
-                upstream_type(*status)
-            }
+            Error::Upstream { status, .. }
+            | Error::TokenGrant { status, .. }
+            | Error::Relayed { status, .. }
+            | Error::AwsCredentials { status, .. } => upstream_type(*status),
             Error::AllCoolingDown { .. } => "all_deployments_in_cooldown",
             Error::Saturated { .. } | Error::Busy { .. } | Error::KeyLimited(_) => "throttling_error",
             Error::BodyBudget { .. } => "service_unavailable",
@@ -207,7 +215,10 @@ impl Error {
     /// connection failures, as LiteLLM retries.
     pub fn retryable(&self) -> bool {
         match self {
-            Error::Upstream { status, .. } | Error::TokenGrant { status, .. } | Error::Relayed { status, .. } => {
+            Error::Upstream { status, .. }
+            | Error::TokenGrant { status, .. }
+            | Error::Relayed { status, .. }
+            | Error::AwsCredentials { status, .. } => {
                 matches!(status.as_u16(), 408 | 409 | 429) || status.is_server_error()
             }
             Error::Timeout { .. } | Error::Connect { .. } => true,
@@ -257,9 +268,10 @@ impl Error {
     /// The provider's status, when it answered.
     pub fn upstream_status(&self) -> Option<u16> {
         match self {
-            Error::Upstream { status, .. } | Error::TokenGrant { status, .. } | Error::Relayed { status, .. } => {
-                Some(status.as_u16())
-            }
+            Error::Upstream { status, .. }
+            | Error::TokenGrant { status, .. }
+            | Error::Relayed { status, .. }
+            | Error::AwsCredentials { status, .. } => Some(status.as_u16()),
             Error::Timeout { .. } => Some(StatusCode::REQUEST_TIMEOUT.as_u16()),
             _ => None,
         }
@@ -324,13 +336,14 @@ impl Error {
     /// 401; its 408, 429 and 5xx keep their status (and are retried); a 2xx without a token
     /// is a 502.
     pub fn token_grant(deployment: &'static str, token_uri: &str, answered: StatusCode, reason: String) -> Self {
-        let status = match answered.as_u16() {
-            408 | 429 => answered,
-            s if (400..500).contains(&s) => StatusCode::UNAUTHORIZED,
-            s if s >= 500 => answered,
-            _ => StatusCode::BAD_GATEWAY,
-        };
+        let status = grant_status(answered);
         Error::TokenGrant { status, class: upstream_class(status), deployment, token_uri: token_uri.to_owned(), reason }
+    }
+
+    /// A failed fetch of AWS credentials from `from`, its status as for a token grant.
+    pub fn aws_credentials(deployment: &'static str, from: String, answered: StatusCode, reason: String) -> Self {
+        let status = grant_status(answered);
+        Error::AwsCredentials { status, class: upstream_class(status), deployment, from, reason }
     }
 
     /// A Responses API provider's non-2xx answer, relayed with its own `type`, `param` and
@@ -367,6 +380,17 @@ impl Error {
     pub fn upstream(status: StatusCode, exception: &'static str, body: &[u8]) -> Self {
         let (message, param) = provider_message(body);
         Error::Upstream { status, class: upstream_class(status), exception, message, param }
+    }
+}
+
+/// A credential endpoint's answer as the client's status: a refusal (4xx but 408 and 429)
+/// is a 401; 408, 429 and 5xx are kept (and retried); a 2xx without credentials is a 502.
+fn grant_status(answered: StatusCode) -> StatusCode {
+    match answered.as_u16() {
+        408 | 429 => answered,
+        s if (400..500).contains(&s) => StatusCode::UNAUTHORIZED,
+        s if s >= 500 => answered,
+        _ => StatusCode::BAD_GATEWAY,
     }
 }
 

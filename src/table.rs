@@ -16,6 +16,21 @@ pub enum Setting {
 mod kinds;
 pub use kinds::{Protocol, Strategy};
 
+/// A `bedrock/` deployment's AWS settings (`aws_*`); all `None` for other providers.
+/// Secrets are always `os.environ/NAME` (a literal one fails the build).
+#[derive(Debug, Clone, Copy)]
+pub struct Aws {
+    pub region_name: Option<Setting>,
+    pub access_key_id: Option<Setting>,
+    pub secret_access_key: Option<Setting>,
+    pub session_token: Option<Setting>,
+    pub runtime_endpoint: Option<Setting>,
+    pub role_name: Option<Setting>,
+    pub session_name: Option<Setting>,
+    pub web_identity_token: Option<Setting>,
+    pub sts_endpoint: Option<Setting>,
+}
+
 /// A `vertex_ai/` deployment's Google settings (`vertex_project`, `vertex_location`,
 /// `vertex_credentials`); all `None` for other providers.
 #[derive(Debug, Clone, Copy)]
@@ -76,6 +91,7 @@ pub struct Deployment {
     pub max_parallel: Option<u32>,
     pub extra_headers: &'static [(&'static str, &'static str)],
     pub vertex: Vertex,
+    pub aws: Aws,
     /// Request parameters (name, JSON value) used where the request leaves them out.
     pub default_params: &'static [(&'static str, &'static str)],
     pub mock: Mock,
@@ -247,6 +263,17 @@ pub(crate) fn test_deployment() -> Deployment {
         max_parallel: None,
         extra_headers: &[],
         vertex: Vertex { project: None, location: None, credentials: None },
+        aws: Aws {
+            region_name: None,
+            access_key_id: None,
+            secret_access_key: None,
+            session_token: None,
+            runtime_endpoint: None,
+            role_name: None,
+            session_name: None,
+            web_identity_token: None,
+            sts_endpoint: None,
+        },
         default_params: &[],
         mock: Mock { response: None, latency_ms: 0, chunk_interval_ms: 0 },
         info: ModelInfo {

@@ -163,6 +163,20 @@ fn deployment(out: &mut String, d: &DeploymentSpec) {
         setting(d.vertex.location.as_ref()),
         setting(d.vertex.credentials.as_ref())
     );
+    let a = &d.aws;
+    let _ = writeln!(
+        out,
+        "            aws: crate::table::Aws {{ region_name: {}, access_key_id: {}, secret_access_key: {}, session_token: {}, runtime_endpoint: {}, role_name: {}, session_name: {}, web_identity_token: {}, sts_endpoint: {} }},",
+        setting(a.region_name.as_ref()),
+        setting(a.access_key_id.as_ref()),
+        setting(a.secret_access_key.as_ref()),
+        setting(a.session_token.as_ref()),
+        setting(a.runtime_endpoint.as_ref()),
+        setting(a.role_name.as_ref()),
+        setting(a.session_name.as_ref()),
+        setting(a.web_identity_token.as_ref()),
+        setting(a.sts_endpoint.as_ref())
+    );
     let _ = writeln!(
         out,
         "            mock: crate::table::Mock {{ response: {:?}, latency_ms: {}, chunk_interval_ms: {} }},",

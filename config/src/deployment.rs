@@ -12,8 +12,15 @@ use crate::routes::{DeploymentSpec, Setting, VertexSpec};
 use crate::{ConfigError, vendors};
 
 /// `litellm_params` never shown by `/model/info`.
-const CREDENTIAL_PARAMS: &[&str] =
-    &["api_key", "aws_access_key_id", "aws_secret_access_key", "extra_headers", "vertex_credentials"];
+const CREDENTIAL_PARAMS: &[&str] = &[
+    "api_key",
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "aws_web_identity_token",
+    "extra_headers",
+    "vertex_credentials",
+];
 
 pub(crate) fn parse(walker: &mut Walker<'_>, item: &Value, path: &str) -> Result<DeploymentSpec, ConfigError> {
     let entry = walker.section(item, path, &keys::DEPLOYMENT, &[])?;
@@ -30,7 +37,11 @@ pub(crate) fn parse(walker: &mut Walker<'_>, item: &Value, path: &str) -> Result
         .string(params, "model", &params_path)?
         .ok_or_else(|| walker.error(&join(&params_path, "model"), "required, such as openai/gpt-4o-mini"))?;
     let forced = walker.string(params, "custom_llm_provider", &params_path)?;
-    let (provider, upstream_model) = split_provider(walker, &model, forced.as_deref(), &join(&params_path, "model"))?;
+    let (provider, mut upstream_model) =
+        split_provider(walker, &model, forced.as_deref(), &join(&params_path, "model"))?;
+    if provider == "bedrock" {
+        upstream_model = crate::aws::model_id(walker, &upstream_model, &join(&params_path, "model"))?;
+    }
     let info_path = join(path, "model_info");
     let empty = Mapping::new();
     let info = match entry.get("model_info") {
@@ -73,6 +84,7 @@ pub(crate) fn parse(walker: &mut Walker<'_>, item: &Value, path: &str) -> Result
             .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
         extra_headers: headers(walker, params, &params_path)?,
         vertex: vertex(walker, params, &params_path)?,
+        aws: crate::aws::parse(walker, params, &params_path)?,
         default_params: default_params(walker, params, &params_path)?,
         mock_response: walker.string(params, "mock_response", &params_path)?,
         mock_latency_ms: walker.whole(params, "mock_latency_ms", &params_path)?.unwrap_or(0),

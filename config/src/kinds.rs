@@ -22,6 +22,9 @@ pub enum Protocol {
     /// `{host}/v1/projects/{project}/locations/{location}/publishers/google/models/{model}:generateContent`
     /// with a service-account OAuth2 access token.
     Vertex,
+    /// AWS Bedrock Converse: `{base}/model/{model id}/converse` signed with SigV4 (service
+    /// `bedrock`), translated from OpenAI chat.
+    Bedrock,
 }
 
 /// `router_settings.routing_strategy`: how `pick` chooses among a group's available

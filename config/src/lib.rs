@@ -7,6 +7,7 @@
 //! gateway (protocols, strategies), and [`codegen`] writes the Rust source
 //! of the static tables that `src/table.rs` defines. Nothing here runs in the gateway.
 
+pub mod aws;
 pub mod clock;
 pub mod codegen;
 mod deployment;

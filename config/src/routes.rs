@@ -55,6 +55,9 @@ pub struct DeploymentSpec {
     /// the routes hash when unset, so configs without them hash as before.
     #[serde(skip_serializing_if = "VertexSpec::is_empty")]
     pub vertex: VertexSpec,
+    /// `aws_*` (`bedrock/`); left out of the routes hash when unset.
+    #[serde(skip_serializing_if = "crate::aws::AwsSpec::is_empty")]
+    pub aws: crate::aws::AwsSpec,
     /// Request parameters the deployment sets (`temperature`, `max_tokens`, ...), as JSON;
     /// used where the client's request leaves them out.
     pub default_params: BTreeMap<String, String>,

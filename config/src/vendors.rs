@@ -53,6 +53,16 @@ pub const VENDORS: &[Vendor] = &[
         base_suffix: "",
         key_env: Some("AZURE_API_KEY"),
     },
+    // The host follows the region (`provider::bedrock` resolves it) unless an endpoint is
+    // named; credentials come from the AWS chain, not one key variable.
+    Vendor {
+        prefix: "bedrock",
+        protocol: Protocol::Bedrock,
+        default_base: None,
+        base_env: Some("AWS_BEDROCK_RUNTIME_ENDPOINT"),
+        base_suffix: "",
+        key_env: None,
+    },
     openai_like("deepseek", Some("https://api.deepseek.com/v1"), "DEEPSEEK_API_BASE", "DEEPSEEK_API_KEY"),
     Vendor {
         prefix: "fake",
@@ -111,7 +121,7 @@ pub const VENDORS: &[Vendor] = &[
 pub const RESPONSES_API: &[&str] = &["azure", "groq", "litellm_proxy", "openai", "xai"];
 
 /// Prefixes LiteLLM knows that this gateway does not serve yet, with what to use instead.
-pub const UNSUPPORTED: &[(&str, &str)] = &[("bedrock", "AWS Bedrock is not supported")];
+pub const UNSUPPORTED: &[(&str, &str)] = &[];
 
 /// The vendor a prefix names.
 pub fn find(prefix: &str) -> Option<&'static Vendor> {

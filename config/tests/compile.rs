@@ -129,8 +129,8 @@ fn bad_values_are_reported_at_their_path() {
         "base",
     );
     assert!(e.message.contains("unknown model group \"b\"") && e.message.contains("did you mean \"a\""), "{e}");
-    let e = err("model_list: [{model_name: a, litellm_params: {model: bedrock/claude}}]\n", "base");
-    assert!(e.message.contains("not supported"), "{e}");
+    let e = err("model_list: [{model_name: a, litellm_params: {model: bedrock/invoke/anthropic.claude-v2}}]\n", "base");
+    assert!(e.message.contains("bedrock/invoke/ is not served") && e.message.contains("Converse"), "{e}");
     let e = err("model_list: []\n", "base");
     assert!(e.message.contains("at least one deployment"), "{e}");
 }
@@ -303,4 +303,42 @@ fn responses_api_follows_the_vendor_unless_supported_endpoints_says() {
         "base",
     );
     assert!(e.to_string().contains("expected a list"), "{e}");
+}
+
+#[test]
+fn bedrock_model_forms_and_aws_settings() {
+    let routes = ok("model_list:
+  - {model_name: a, litellm_params: {model: bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0, aws_region_name: eu-west-1}}
+  - {model_name: b, litellm_params: {model: bedrock/converse/us.amazon.nova-pro-v1:0}}
+  - {model_name: c, litellm_params: {model: 'bedrock/arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.meta.llama3-1-8b-instruct-v1:0',
+      aws_access_key_id: os.environ/K, aws_secret_access_key: os.environ/S, aws_session_token: os.environ/T}}
+")
+    .routes;
+    let models: Vec<&str> = routes.deployments.iter().map(|d| d.upstream_model.as_str()).collect();
+    assert_eq!(
+        models,
+        [
+            "anthropic.claude-3-5-sonnet-20240620-v1:0",
+            "us.amazon.nova-pro-v1:0",
+            "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.meta.llama3-1-8b-instruct-v1:0"
+        ]
+    );
+    assert_eq!(routes.deployments[0].aws.region_name, Some(Setting::Literal("eu-west-1".into())));
+    assert_eq!(routes.deployments[2].aws.session_token, Some(Setting::Env("T".into())));
+    let info = &routes.deployments[2].info_json;
+    assert!(!info.contains("aws_secret_access_key") && !info.contains("aws_session_token"), "{info}");
+
+    for bad in
+        ["aws_secret_access_key: abc, aws_access_key_id: AKIA", "aws_session_token: tok", "aws_web_identity_token: eyJ"]
+    {
+        let e = err(&format!("model_list: [{{model_name: a, litellm_params: {{model: bedrock/m, {bad}}}}}]\n"), "base");
+        assert!(e.message.contains("compiled into the binary"), "{bad}: {e}");
+    }
+    let e = err(
+        "model_list: [{model_name: a, litellm_params: {model: bedrock/m, aws_access_key_id: os.environ/K}}]\n",
+        "base",
+    );
+    assert!(e.message.contains("go together"), "{e}");
+    let e = err("model_list: [{model_name: a, litellm_params: {model: bedrock/llama/meta.llama3}}]\n", "base");
+    assert!(e.message.contains("bedrock/llama/ is not served"), "{e}");
 }

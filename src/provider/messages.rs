@@ -1,5 +1,5 @@
 //! `/v1/messages`, Anthropic's Messages API, served by any deployment: relayed as it is to
-//! `anthropic/` ones; for the others translated into a chat request ([`request`]) sent
+//! `anthropic/` ones (and, through InvokeModel, to Bedrock's Anthropic models); for the others translated into a chat request ([`request`]) sent
 //! through the deployment's own chat path, the reply translated back ([`response`], or
 //! [`stream`] chunk by chunk). Replies go on to `respond`, which relays Anthropic's format.
 
@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 
 use super::translate::{self, Events, Translated};
-use super::{Attempt, Reply, Source, anthropic};
+use super::{Attempt, Reply, Source, anthropic, bedrock};
 use crate::budget::Charge;
 use crate::error::Error;
 use crate::gateway::Gateway;
@@ -30,6 +30,9 @@ pub async fn call(
 ) -> Result<Reply, Error> {
     if attempt.deployment.protocol == Protocol::Anthropic {
         return anthropic::relay(gateway, attempt, request, headers).await;
+    }
+    if attempt.deployment.protocol == Protocol::Bedrock && bedrock::invoke::serves(attempt.upstream_model) {
+        return bedrock::invoke::relay(gateway, attempt, request, headers).await;
     }
     // What the translation holds is charged until the reply is back.
     let budget = &gateway.budget;

@@ -3,6 +3,7 @@
 //! from there. OpenAI-compatible vendors are rows of data (`config/src/vendors.rs`).
 
 mod anthropic;
+pub mod bedrock;
 mod fake;
 mod gemini;
 mod google_auth;
@@ -46,6 +47,9 @@ pub struct Endpoint {
     /// The service account whose access token a `vertex_ai/` call carries (shared by the
     /// deployments using the same account); `None` for the others.
     pub google: Option<Arc<google_auth::token::TokenSource>>,
+    /// The region and credentials a `bedrock/` call is signed with (shared by the
+    /// deployments using the same temporary credentials); `None` for the others.
+    pub aws: Option<Arc<bedrock::Aws>>,
 }
 
 /// Why a deployment cannot serve; its requests get the matching error.
@@ -75,6 +79,7 @@ const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
 /// service account share its token cache.
 pub fn endpoints(settings: &Settings, table: &Table) -> Vec<Result<Endpoint, Unavailable>> {
     let mut accounts = vertex::Accounts::default();
+    let mut aws = bedrock::credentials::chain::Shared::default();
     table
         .deployments
         .iter()
@@ -82,6 +87,7 @@ pub fn endpoints(settings: &Settings, table: &Table) -> Vec<Result<Endpoint, Una
             check_model(d)?;
             match d.protocol {
                 Protocol::Vertex => vertex::endpoint(settings, table, d, &mut accounts),
+                Protocol::Bedrock => bedrock::endpoint(settings, table, d, &mut aws),
                 _ => endpoint(settings, table, d),
             }
         })
@@ -136,7 +142,7 @@ pub fn endpoint(settings: &Settings, table: &Table, d: &Deployment) -> Result<En
     if d.protocol != Protocol::Fake {
         check_base(&base)?;
     }
-    Ok(Endpoint { base, key, api_version, organization, google: None })
+    Ok(Endpoint { base, key, api_version, organization, google: None, aws: None })
 }
 
 /// An api_base paths are appended to: an absolute http(s) URL without query or fragment.
@@ -158,6 +164,7 @@ pub fn model_room(d: &Deployment) -> Option<Room> {
     match d.protocol {
         Protocol::Azure => Some(openai::AZURE_MODEL_ROOM),
         Protocol::Gemini | Protocol::Vertex => Some(gemini::MODEL_ROOM),
+        Protocol::Bedrock => Some(bedrock::MODEL_ROOM),
         Protocol::OpenAi | Protocol::Anthropic | Protocol::Fake => None,
     }
 }
@@ -256,6 +263,7 @@ async fn chat(
         Protocol::Anthropic => anthropic::forward(gateway, attempt, request, headers).await,
         Protocol::Gemini => gemini::forward(gateway, attempt, request, headers).await,
         Protocol::Vertex => vertex::forward(gateway, attempt, request, headers).await,
+        Protocol::Bedrock => bedrock::forward(gateway, attempt, request, headers).await,
     }
 }
 
@@ -266,6 +274,7 @@ pub fn exception(deployment: &Deployment) -> &'static str {
         Protocol::Anthropic => anthropic::EXCEPTION,
         Protocol::Gemini => gemini::EXCEPTION,
         Protocol::Vertex => vertex::EXCEPTION,
+        Protocol::Bedrock => bedrock::EXCEPTION,
         Protocol::Fake | Protocol::OpenAi => "OpenAIException",
     }
 }

@@ -17,8 +17,9 @@ use hyper::body::Incoming;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
+use super::bedrock::eventstream::{Decoded, Decoder};
 use super::openai::{GATEWAY_FIELDS, misconfigured};
-use super::{Attempt, Reply, Source, anthropic, gemini, messages};
+use super::{Attempt, Reply, Source, anthropic, bedrock, gemini, messages};
 use crate::budget::Charge;
 use crate::error::Error;
 use crate::gateway::Gateway;
@@ -282,14 +283,18 @@ pub enum Events {
     Anthropic(anthropic::stream::Events),
     Gemini(gemini::stream::Events),
     Messages(messages::stream::Events),
+    Bedrock(bedrock::stream::Events),
+    /// InvokeModel's chunks as Anthropic events (`/v1/messages` relayed to Bedrock).
+    Invoke(bedrock::invoke::Events),
 }
 
 impl Events {
-    fn event(&mut self, data: &[u8], out: &mut Vec<u8>) {
+    pub(super) fn event(&mut self, data: &[u8], out: &mut Vec<u8>) {
         match self {
             Events::Anthropic(events) => events.event(data, out),
             Events::Gemini(events) => events.event(data, out),
             Events::Messages(events) => events.event(data, out),
+            Events::Bedrock(_) | Events::Invoke(_) => {}
         }
     }
 
@@ -298,6 +303,8 @@ impl Events {
             Events::Anthropic(events) => events.finish(out),
             Events::Gemini(events) => events.finish(out),
             Events::Messages(events) => events.finish(out),
+            Events::Bedrock(events) => events.finish(out),
+            Events::Invoke(events) => events.finish(out),
         }
     }
 
@@ -313,19 +320,31 @@ impl Events {
     }
 }
 
-/// A provider's SSE body read through [`Parser`] and yielded as translated events: one
-/// frame per upstream frame (empty when the frame held no whole event, so the relay's idle
-/// timer still sees the provider alive), memory bounded by the parser's event limit.
+/// How a provider's stream is framed: SSE, or AWS's binary event stream.
+enum Framing {
+    Sse(Parser),
+    EventStream(Decoder),
+}
+
+/// A provider's stream body read through its framing ([`Parser`] or the event-stream
+/// [`Decoder`]) and yielded as translated events: one frame per upstream frame (empty when
+/// the frame held no whole event, so the relay's idle timer still sees the provider alive),
+/// memory bounded by the framing's event limit.
 pub struct Translated {
     source: Source,
-    parser: Parser,
+    framing: Framing,
     events: Events,
     ended: bool,
 }
 
 impl Translated {
     pub fn new(source: Source, events: Events) -> Self {
-        Translated { source, parser: Parser::default(), events, ended: false }
+        Translated { source, framing: Framing::Sse(Parser::default()), events, ended: false }
+    }
+
+    /// A body in AWS's event-stream framing (Bedrock).
+    pub fn event_stream(source: Source, events: Events) -> Self {
+        Translated { source, framing: Framing::EventStream(Decoder::default()), events, ended: false }
     }
 
     pub fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
@@ -340,15 +359,20 @@ impl Translated {
                     while data.has_remaining() {
                         let chunk = data.chunk();
                         let len = chunk.len();
-                        self.parser.feed(chunk);
+                        match &mut self.framing {
+                            Framing::Sse(parser) => parser.feed(chunk),
+                            Framing::EventStream(decoder) => decoder.feed(chunk),
+                        }
                         data.advance(len);
                     }
                     self.drain(&mut out);
                 }
                 Some(Err(e)) => return Poll::Ready(Some(Err(e))),
                 None => {
-                    if let Some(last) = self.parser.finish() {
-                        self.events.event(&last, &mut out);
+                    if let Framing::Sse(parser) = &mut self.framing {
+                        if let Some(last) = parser.finish() {
+                            self.events.event(&last, &mut out);
+                        }
                     }
                     self.events.finish(&mut out);
                     self.ended = true;
@@ -362,7 +386,23 @@ impl Translated {
     }
 
     fn drain(&mut self, out: &mut Vec<u8>) {
-        while let Some(parsed) = self.parser.next_event() {
+        let parser = match &mut self.framing {
+            Framing::Sse(parser) => parser,
+            Framing::EventStream(decoder) => {
+                while let Some(decoded) = decoder.next_frame() {
+                    match decoded {
+                        Decoded::Frame(frame) => self.events.frame(&frame, out),
+                        Decoded::Broken(why) => {
+                            self.events.broken(&why, out);
+                            self.ended = true;
+                            return;
+                        }
+                    }
+                }
+                return;
+            }
+        };
+        while let Some(parsed) = parser.next_event() {
             match parsed {
                 Parsed::Event(data) => self.events.event(&data, out),
                 Parsed::TooLarge => {

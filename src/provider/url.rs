@@ -20,6 +20,9 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 /// Every other byte is sent as `%XX`, `/` included.
 const SEGMENT: &AsciiSet =
     &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b':').remove(b'@');
+/// Bytes an id segment keeps: a Bedrock model id or ARN goes with its `:` as `%3A` too, as
+/// AWS's SDKs send (and sign) it.
+const ID_SEGMENT: &AsciiSet = &SEGMENT.add(b':');
 /// Bytes a query value keeps as they are: the unreserved characters only.
 const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
@@ -31,7 +34,7 @@ pub enum Room {
     /// One name that a `:method` follows (Gemini's `models/{model}:generateContent`): no
     /// `/` and no `:`, so the name cannot pick the method.
     BeforeMethod,
-    /// One id that may hold `/`, sent as `%2F` inside its one segment (a Bedrock ARN such as
+    /// One id that may hold `/` and `:`, sent as `%2F` and `%3A` inside its one segment (a Bedrock ARN such as
     /// `arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-v2:1`).
     Id,
 }
@@ -87,7 +90,8 @@ impl Url {
     /// Appends `value` as one percent-encoded segment, if it fits `room`.
     pub fn segment(mut self, value: &str, room: Room) -> Result<Self, Refused> {
         check(value, room)?;
-        self.text.extend(utf8_percent_encode(value, SEGMENT));
+        let keep = if room == Room::Id { ID_SEGMENT } else { SEGMENT };
+        self.text.extend(utf8_percent_encode(value, keep));
         Ok(self)
     }
 
@@ -143,7 +147,7 @@ mod tests {
     }
 
     #[test]
-    fn an_arn_is_one_encoded_segment_with_its_colons() {
+    fn an_arn_is_one_encoded_segment_colons_and_slash_included() {
         let arn =
             "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-sonnet-20240620-v1:0";
         let url = Url::new("https://bedrock-runtime.us-east-1.amazonaws.com")
@@ -153,7 +157,7 @@ mod tests {
         assert_eq!(
             url.as_deref(),
             Ok(
-                "https://bedrock-runtime.us-east-1.amazonaws.com/model/arn:aws:bedrock:us-east-1:123456789012:inference-profile%2Fus.anthropic.claude-3-5-sonnet-20240620-v1:0/converse"
+                "https://bedrock-runtime.us-east-1.amazonaws.com/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Ainference-profile%2Fus.anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse"
             )
         );
         assert!(check(arn, Room::Name).is_err(), "only an Id has room for `/`");

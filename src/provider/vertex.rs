@@ -85,7 +85,14 @@ pub fn endpoint(
     };
     let base = base(&host, &project, &location)
         .map_err(|why| Unavailable::Misconfigured(format!("the Vertex AI URL cannot be built: a segment {}", why.0)))?;
-    Ok(Endpoint { base, key: None, api_version: None, organization: None, google: Some(accounts.share(account)) })
+    Ok(Endpoint {
+        base,
+        key: None,
+        api_version: None,
+        organization: None,
+        google: Some(accounts.share(account)),
+        aws: None,
+    })
 }
 
 /// The credential's text or path and where it came from: `vertex_credentials`, else

@@ -57,6 +57,13 @@ pub enum Answer {
     SseRaw {
         pieces: Vec<String>,
     },
+    /// A binary body (AWS event-stream frames) sent as these pieces, one frame each; then,
+    /// when `hold` is given, kept open until it is notified.
+    Bytes {
+        content_type: &'static str,
+        pieces: Vec<Bytes>,
+        hold: Option<Arc<Notify>>,
+    },
     /// Sends nothing for `delay`, then the JSON body.
     Slow {
         delay: Duration,
@@ -173,6 +180,25 @@ async fn answer(
         }
         Answer::Sse { events, gate } => sse(events, gate, None, cancelled),
         Answer::SseThenReset { events, gate } => sse(events, None, Some(gate), cancelled),
+        Answer::Bytes { content_type, pieces, hold } => {
+            let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(4);
+            tokio::spawn(async move {
+                for piece in pieces {
+                    if tx.send(Ok(Frame::data(piece))).await.is_err() {
+                        return;
+                    }
+                }
+                if let Some(hold) = hold {
+                    tokio::select! {
+                        () = hold.notified() => {}
+                        () = tx.closed() => {}
+                    }
+                }
+            });
+            let mut response = Response::new(BodyExt::boxed(ChannelBody(rx)));
+            response.headers_mut().insert("content-type", content_type.parse().expect("header"));
+            response
+        }
         Answer::SseRaw { pieces } => {
             let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(4);
             tokio::spawn(async move {

@@ -4,6 +4,7 @@
 #![allow(dead_code, reason = "each test binary uses a different part of the harness")]
 #![allow(clippy::missing_panics_doc, reason = "test harness")]
 
+pub mod bedrock;
 pub mod mock;
 pub mod redis;
 pub mod shared;

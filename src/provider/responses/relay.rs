@@ -176,6 +176,7 @@ mod tests {
             api_version: version.map(str::to_owned),
             organization: None,
             google: None,
+            aws: None,
         };
         let attempt = Attempt {
             deployment: d,

@@ -1,0 +1,176 @@
+//! `/v1/messages` on a Bedrock Anthropic model, relayed as Claude Code's Bedrock mode and
+//! LiteLLM send it: InvokeModel (`{base}/model/{model id}/invoke`, or
+//! `/invoke-with-response-stream`) with Anthropic's own body (`anthropic_version:
+//! bedrock-2023-05-31`, `model` and `stream` out, the client's `anthropic-beta` as
+//! `anthropic_beta`), so thinking, cache control and tools pass untouched. The reply is
+//! Anthropic's message; a stream is event-stream `chunk` frames whose `bytes` are Anthropic
+//! events, written here ([`Events`]) as the SSE events `respond` relays. Other Bedrock
+//! models take `/v1/messages` through Converse (`messages`).
+
+use std::convert::Infallible;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use http::HeaderMap;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use serde_json::value::to_raw_value;
+
+use super::eventstream::{Frame, Kind};
+use super::{EVENT_STREAM, MODEL_ROOM, errors, request::base_model};
+use crate::error::Error;
+use crate::gateway::Gateway;
+use crate::parse::CallRequest;
+use crate::provider::messages::stream::error_event;
+use crate::provider::openai::{GATEWAY_FIELDS, misconfigured};
+use crate::provider::translate::{self, Translated};
+use crate::provider::url::{Refused, Url};
+use crate::provider::{Attempt, Reply, Source};
+use crate::upstream::Outgoing;
+
+/// The `anthropic_version` Bedrock's Anthropic models take.
+pub const ANTHROPIC_VERSION: &str = "bedrock-2023-05-31";
+
+/// Whether `/v1/messages` on `model` goes to InvokeModel with Anthropic's body.
+pub fn serves(model: &str) -> bool {
+    base_model(model).starts_with("anthropic.")
+}
+
+/// `{base}/model/{model id}/invoke`, or `/invoke-with-response-stream`.
+pub fn url(base: &str, model: &str, stream: bool) -> Result<Url, Refused> {
+    let url = Url::new(base).path("/model/").segment(model, MODEL_ROOM)?;
+    Ok(url.path(if stream { "/invoke-with-response-stream" } else { "/invoke" }))
+}
+
+/// Relays a Messages call to InvokeModel; the reply goes back as Anthropic's.
+pub async fn relay(
+    gateway: &Gateway,
+    attempt: &Attempt<'_>,
+    request: &CallRequest,
+    client_headers: &HeaderMap,
+) -> Result<Reply, Error> {
+    let url = url(&attempt.endpoint.base, attempt.upstream_model, request.stream)
+        .map_err(|why| crate::provider::unsendable(attempt.deployment, &request.model, why))?;
+    let mut fields = request.fields.clone();
+    for field in GATEWAY_FIELDS.iter().filter(|f| **f != "metadata") {
+        fields.remove(field);
+    }
+    for field in ["model", "stream", "anthropic_version"] {
+        fields.remove(field);
+    }
+    let raw = |e: serde_json::Error| misconfigured(attempt, e.to_string());
+    fields.insert("anthropic_version", to_raw_value(ANTHROPIC_VERSION).map_err(raw)?);
+    let beta = client_headers.get("anthropic-beta").and_then(|v| v.to_str().ok());
+    if let Some(beta) = beta {
+        let betas: Vec<&str> = beta.split(',').map(str::trim).filter(|b| !b.is_empty()).collect();
+        fields.insert("anthropic_beta", to_raw_value(&betas).map_err(raw)?);
+    }
+    let body = Outgoing::object(fields).collect().await.map_err(|e: Infallible| match e {})?.to_bytes();
+    let accept = if request.stream { EVENT_STREAM } else { "application/json" };
+    let reply = super::send(gateway, attempt, url, request.stream, client_headers, accept, body).await?;
+    if !request.stream {
+        return Ok(reply);
+    }
+    let Reply { status, headers, body, head_at } = reply;
+    let events = translate::Events::Invoke(Events::default());
+    let body = Source::Translated(Box::new(Translated::event_stream(body, events)));
+    Ok(Reply { status, headers, body, head_at })
+}
+
+/// One InvokeModel stream: each `chunk` frame's Anthropic event as an SSE event.
+#[derive(Debug, Default)]
+pub struct Events {
+    stopped: bool,
+    done: bool,
+}
+
+impl Events {
+    pub fn frame(&mut self, frame: &Frame, out: &mut Vec<u8>) {
+        if self.done {
+            return;
+        }
+        if frame.kind != Kind::Event {
+            let e = errors::exception(&frame.name, &frame.payload);
+            self.fail(&e.to_string(), e.status().as_u16(), out);
+            return;
+        }
+        let payload: Value = serde_json::from_slice(&frame.payload).unwrap_or(Value::Null);
+        let Some(bytes) = payload.get("bytes").and_then(Value::as_str) else { return };
+        let Ok(event) = STANDARD.decode(bytes) else {
+            self.fail("litellm.APIError: BedrockException - a chunk's bytes are not base64", 502, out);
+            return;
+        };
+        let kind = serde_json::from_slice::<Value>(&event)
+            .ok()
+            .and_then(|e| e.get("type").and_then(Value::as_str).map(str::to_owned));
+        let Some(kind) = kind else { return };
+        self.stopped |= kind == "message_stop";
+        out.extend_from_slice(b"event: ");
+        out.extend_from_slice(kind.as_bytes());
+        out.extend_from_slice(b"\ndata: ");
+        out.extend_from_slice(&event);
+        out.extend_from_slice(b"\n\n");
+    }
+
+    /// The end of the stream: nothing more after `message_stop`, an error event before it.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        if !self.stopped {
+            self.fail("litellm.APIConnectionError: BedrockException - the stream ended before message_stop", 500, out);
+        }
+        self.done = true;
+    }
+
+    pub fn fail(&mut self, message: &str, status: u16, out: &mut Vec<u8>) {
+        if !self.done {
+            out.extend_from_slice(&error_event(message, status));
+            self.done = true;
+        }
+    }
+}
+
+/// A chunk frame as InvokeModel sends it; for tests.
+#[cfg(test)]
+pub fn chunk(event: &Value) -> bytes::Bytes {
+    let payload = serde_json::json!({ "bytes": STANDARD.encode(event.to_string()), "p": "abc" });
+    bytes::Bytes::from(super::eventstream::encode("event", "chunk", payload.to_string().as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::provider::bedrock::eventstream::{Decoded, Decoder};
+
+    fn run(frames: &[bytes::Bytes]) -> String {
+        let mut decoder = Decoder::default();
+        let mut events = Events::default();
+        let mut out = Vec::new();
+        for frame in frames {
+            decoder.feed(frame);
+            while let Some(Decoded::Frame(frame)) = decoder.next_frame() {
+                events.frame(&frame, &mut out);
+            }
+        }
+        events.finish(&mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    #[test]
+    fn chunks_become_anthropic_sse_events() {
+        let got = run(&[
+            chunk(&json!({ "type": "message_start", "message": { "model": "claude" } })),
+            chunk(
+                &json!({ "type": "content_block_delta", "index": 0, "delta": { "type": "text_delta", "text": "Hi" } }),
+            ),
+            chunk(&json!({ "type": "message_stop" })),
+        ]);
+        let events: Vec<&str> = got.split("\n\n").filter(|e| !e.is_empty()).collect();
+        assert_eq!(events.len(), 3, "{got}");
+        assert!(events[1].starts_with("event: content_block_delta\ndata: {"), "{}", events[1]);
+        assert!(events[2].starts_with("event: message_stop\n"));
+        let cut = run(&[chunk(&json!({ "type": "message_start", "message": {} }))]);
+        assert!(cut.contains("event: error") && cut.contains("before message_stop"), "{cut}");
+        assert!(serves("us.anthropic.claude-3-7-sonnet-20250219-v1:0") && !serves("amazon.nova-pro-v1:0"));
+    }
+}

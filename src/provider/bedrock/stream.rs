@@ -1,0 +1,261 @@
+//! Bedrock ConverseStream events (frames from `eventstream`) → OpenAI
+//! `chat.completion.chunk` events, pure and in constant memory: text and reasoning deltas,
+//! a tool call's start and its argument deltas as they arrive (under OpenAI's tool index),
+//! the finish chunk at `messageStop`, the usage chunk from `metadata` when asked, then
+//! `[DONE]`. An exception frame is an error event; a stream that ends before `messageStop`
+//! ends with one too, never silently. Chunks go on to `respond::sse::Relay` through
+//! `translate::Translated`.
+
+use serde_json::{Value, json};
+
+use super::errors;
+use super::eventstream::{Frame, Kind};
+use super::response::{finish_reason, usage};
+use crate::provider::translate::{self, ChunkHead};
+use crate::respond::sse::{DONE, error_event};
+
+/// One stream's translation state.
+#[derive(Debug)]
+pub struct Events {
+    head: ChunkHead,
+    include_usage: bool,
+    /// The one forced tool's arguments are the answer (`response_format`).
+    json_mode: bool,
+    role_sent: bool,
+    /// Tool calls started so far; the next one's OpenAI index.
+    tools: usize,
+    /// The OpenAI index of the tool call whose block is open.
+    open_tool: Option<usize>,
+    phase: Phase,
+}
+
+/// Where the stream stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Open,
+    /// `messageStop` came: the finish chunk is written.
+    Stopped,
+    /// `[DONE]` is written; nothing follows.
+    Done,
+}
+
+impl Events {
+    pub fn new(id: String, model: String, include_usage: bool, json_mode: bool) -> Self {
+        Events {
+            head: ChunkHead { id, created: crate::provider::translate::now(), model },
+            include_usage,
+            json_mode,
+            role_sent: false,
+            tools: 0,
+            open_tool: None,
+            phase: Phase::Open,
+        }
+    }
+
+    /// Translates one frame, writing OpenAI events to `out`.
+    pub fn frame(&mut self, frame: &Frame, out: &mut Vec<u8>) {
+        if self.phase == Phase::Done {
+            return;
+        }
+        if frame.kind != Kind::Event {
+            let e = errors::exception(&frame.name, &frame.payload);
+            self.fail(&e.to_string(), e.kind(), e.status().as_u16(), out);
+            return;
+        }
+        let Ok(event) = serde_json::from_slice::<Value>(&frame.payload) else { return };
+        match frame.name.as_str() {
+            "contentBlockStart" => self.block_start(&event, out),
+            "contentBlockDelta" => self.block_delta(event.get("delta").unwrap_or(&Value::Null), out),
+            "contentBlockStop" => self.open_tool = None,
+            "messageStop" => {
+                let stop = event.get("stopReason").and_then(Value::as_str).unwrap_or("end_turn");
+                let finish = if self.json_mode && stop == "tool_use" { "stop" } else { finish_reason(stop) };
+                self.head.write(json!([{ "index": 0, "delta": {}, "finish_reason": finish }]), None, out);
+                self.phase = Phase::Stopped;
+            }
+            "metadata" => {
+                if self.include_usage {
+                    let usage = usage(event.get("usage").unwrap_or(&Value::Null));
+                    self.head.write(json!([]), Some(usage), out);
+                }
+                out.extend_from_slice(DONE);
+                self.phase = Phase::Done;
+            }
+            // messageStart carries the role only, sent with the first delta.
+            _ => {}
+        }
+    }
+
+    /// The end of the stream: `[DONE]` after `messageStop`, an error event before it.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        if self.phase == Phase::Done {
+            return;
+        }
+        if self.phase == Phase::Stopped {
+            out.extend_from_slice(DONE);
+            self.phase = Phase::Done;
+            return;
+        }
+        let message = "litellm.APIConnectionError: BedrockException - the stream ended before messageStop";
+        self.fail(message, "internal_server_error", 500, out);
+    }
+
+    /// An error event and `[DONE]`; nothing after it.
+    pub fn fail(&mut self, message: &str, kind: &str, code: u16, out: &mut Vec<u8>) {
+        if self.phase == Phase::Done {
+            return;
+        }
+        out.extend_from_slice(&error_event(message, kind, code));
+        out.extend_from_slice(DONE);
+        self.phase = Phase::Done;
+    }
+
+    fn block_start(&mut self, event: &Value, out: &mut Vec<u8>) {
+        let Some(tool) = event.pointer("/start/toolUse") else { return };
+        let index = self.tools;
+        self.tools += 1;
+        self.open_tool = Some(index);
+        if self.json_mode {
+            return;
+        }
+        let call = json!({
+            "id": tool.get("toolUseId").cloned().unwrap_or(Value::Null),
+            "function": { "arguments": "", "name": tool.get("name").cloned().unwrap_or(Value::Null) },
+            "type": "function", "index": index,
+        });
+        self.delta(json!({ "content": "", "tool_calls": [call] }), out);
+    }
+
+    fn block_delta(&mut self, delta: &Value, out: &mut Vec<u8>) {
+        let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+        if let Some(t) = text(delta, "text") {
+            self.delta(json!({ "content": t }), out);
+        } else if let Some(arguments) = delta.get("toolUse").and_then(|t| text(t, "input")) {
+            let Some(index) = self.open_tool else { return };
+            if self.json_mode {
+                self.delta(json!({ "content": arguments }), out);
+                return;
+            }
+            let call = json!({ "function": { "arguments": arguments }, "type": "function", "index": index });
+            self.delta(json!({ "tool_calls": [call] }), out);
+        } else if let Some(reasoning) = delta.get("reasoningContent") {
+            if let Some(t) = text(reasoning, "text") {
+                self.delta(json!({ "reasoning_content": t }), out);
+            } else if let Some(signature) = text(reasoning, "signature") {
+                let block = json!({ "type": "thinking", "thinking": "", "signature": signature });
+                self.delta(json!({ "thinking_blocks": [block] }), out);
+            }
+        }
+    }
+
+    /// A chunk carrying `delta`, the first one with the assistant role.
+    fn delta(&mut self, mut delta: Value, out: &mut Vec<u8>) {
+        if !self.role_sent {
+            delta["role"] = json!("assistant");
+            self.role_sent = true;
+        }
+        self.head.write(json!([{ "index": 0, "delta": delta }]), None, out);
+    }
+}
+
+/// What the shared stream body (`translate::Translated`) does with AWS event-stream frames.
+impl translate::Events {
+    /// One AWS event-stream frame: a Converse event, or (others) its payload as an event.
+    pub(in crate::provider) fn frame(&mut self, frame: &Frame, out: &mut Vec<u8>) {
+        match self {
+            translate::Events::Bedrock(events) => events.frame(frame, out),
+            translate::Events::Invoke(events) => events.frame(frame, out),
+            other => other.event(&frame.payload, out),
+        }
+    }
+
+    /// Ends the stream after a frame that could not be read (`why`).
+    pub(in crate::provider) fn broken(&mut self, why: &str, out: &mut Vec<u8>) {
+        let message = format!("litellm.APIError: BedrockException - the stream holds {why}");
+        match self {
+            translate::Events::Bedrock(events) => events.fail(&message, "internal_server_error", 502, out),
+            translate::Events::Messages(events) => events.fail(&message, 502, out),
+            translate::Events::Invoke(events) => events.fail(&message, 502, out),
+            _ => {
+                out.extend_from_slice(&error_event(&message, "internal_server_error", 502));
+                out.extend_from_slice(DONE);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+
+    fn event(name: &str, payload: &Value) -> Frame {
+        Frame { kind: Kind::Event, name: name.to_owned(), payload: Bytes::from(payload.to_string()) }
+    }
+
+    fn run(frames: &[Frame], include_usage: bool, end: bool) -> Vec<Value> {
+        let mut events = Events::new("chatcmpl-test".into(), "m".into(), include_usage, false);
+        let mut out = Vec::new();
+        for frame in frames {
+            events.frame(frame, &mut out);
+        }
+        if end {
+            events.finish(&mut out);
+        }
+        String::from_utf8(out)
+            .unwrap_or_default()
+            .split("\n\n")
+            .filter(|e| !e.is_empty())
+            .map(|e| serde_json::from_str(e.trim_start_matches("data: ")).unwrap_or(Value::String(e.to_owned())))
+            .collect()
+    }
+
+    #[test]
+    fn text_then_a_tool_call_streamed_as_it_comes() {
+        let frames = [
+            event("messageStart", &json!({ "role": "assistant" })),
+            event("contentBlockDelta", &json!({ "contentBlockIndex": 0, "delta": { "text": "Hi" } })),
+            event("contentBlockStop", &json!({ "contentBlockIndex": 0 })),
+            event(
+                "contentBlockStart",
+                &json!({ "contentBlockIndex": 1, "start": { "toolUse": { "toolUseId": "t1", "name": "f" } } }),
+            ),
+            event(
+                "contentBlockDelta",
+                &json!({ "contentBlockIndex": 1, "delta": { "toolUse": { "input": "{\"a\":" } } }),
+            ),
+            event("contentBlockDelta", &json!({ "contentBlockIndex": 1, "delta": { "toolUse": { "input": "1}" } } })),
+            event("contentBlockStop", &json!({ "contentBlockIndex": 1 })),
+            event("messageStop", &json!({ "stopReason": "tool_use" })),
+            event("metadata", &json!({ "usage": { "inputTokens": 3, "outputTokens": 4, "totalTokens": 7 } })),
+        ];
+        let got = run(&frames, true, true);
+        let delta = |i: usize| &got[i]["choices"][0]["delta"];
+        assert_eq!((delta(0)["role"].as_str(), delta(0)["content"].as_str()), (Some("assistant"), Some("Hi")));
+        assert_eq!(delta(1)["tool_calls"][0]["id"], "t1");
+        assert_eq!(delta(2)["tool_calls"][0]["function"]["arguments"], "{\"a\":");
+        assert_eq!(delta(3)["tool_calls"][0]["function"]["arguments"], "1}");
+        assert_eq!(got[4]["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(got[5]["usage"]["total_tokens"], 7);
+        assert_eq!(got[6], Value::String("data: [DONE]".into()));
+        assert_eq!(got.len(), 7);
+    }
+
+    #[test]
+    fn an_exception_or_an_early_end_is_an_error_event() {
+        let throttled = Frame {
+            kind: Kind::Exception,
+            name: "throttlingException".into(),
+            payload: Bytes::from_static(br#"{"message":"Too many tokens"}"#),
+        };
+        let got = run(&[event("messageStart", &json!({})), throttled], false, true);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0]["error"]["code"], "429");
+        assert!(got[0]["error"]["message"].as_str().unwrap_or_default().contains("Too many tokens"));
+        let got = run(&[event("contentBlockDelta", &json!({ "delta": { "text": "x" } }))], false, true);
+        assert!(got[1]["error"]["message"].as_str().unwrap_or_default().contains("before messageStop"), "{got:?}");
+        let got = run(&[event("messageStop", &json!({ "stopReason": "end_turn" }))], false, true);
+        assert_eq!(got.len(), 2, "a finish chunk and [DONE], no usage unless asked: {got:?}");
+    }
+}
