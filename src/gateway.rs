@@ -42,6 +42,8 @@ pub struct Gateway {
     pub budget: Budget,
     /// Limits, cooldowns and routing statistics; shared through Redis after [`Gateway::start`].
     pub state: State,
+    /// Providers' own model lists, for `/v1/models` on wildcards that ask for them.
+    pub catalog: catalog::Cache,
     draining: AtomicBool,
 }
 
@@ -76,6 +78,7 @@ impl Gateway {
             tracer,
             budget,
             state,
+            catalog: catalog::Cache::default(),
             draining,
         })
     }
@@ -194,7 +197,7 @@ impl Gateway {
             Route::Preflight => preflight(request.headers()),
             Route::Liveliness => catalog::liveliness(self),
             Route::Readiness => catalog::readiness(self),
-            Route::Models => catalog::models(self, request.uri().query()),
+            Route::Models => catalog::models(self, request.uri().query()).await,
             Route::Model(id) => catalog::model(self, &id)?,
             Route::ModelInfo => catalog::model_info(self),
             Route::Metrics => catalog::metrics(self),

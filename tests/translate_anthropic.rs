@@ -140,7 +140,7 @@ async fn tool_results_go_back_as_tool_result_blocks() {
     let reply = post(&gw, "/chat/completions", None, &body).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     let sent = mock.last().json();
-    assert_eq!(sent["max_tokens"], 4096, "the documented default");
+    assert_eq!(sent["max_tokens"], 64_000, "claude-sonnet-4-5's maximum output in LiteLLM's cost map");
     assert_eq!(sent["messages"].as_array().unwrap().len(), 3, "{sent}");
     assert_eq!(
         sent["messages"][1]["content"][1],
