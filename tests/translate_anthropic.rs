@@ -293,7 +293,8 @@ async fn usage_reaches_the_metrics_and_only_clients_that_asked() {
     assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
 
     let page = common::get(&gw, "/metrics", None).await.text();
-    let deployment = ["model=\"claude-sonnet-4-5\"", "model_group=\"claude\""];
+    // LiteLLM's token families carry the model sent and the name asked for, not the group.
+    let deployment = ["model=\"claude-sonnet-4-5\"", "requested_model=\"claude\""];
     assert_eq!(sample(&page, "litellm_input_tokens_metric_total", &deployment), "30", "15 + 15");
     assert_eq!(sample(&page, "litellm_output_tokens_metric_total", &deployment), "55", "25 + 30");
 }
