@@ -93,8 +93,12 @@ pub async fn models(gateway: &Gateway, query: Option<&str>) -> http::Response<Bo
     respond::json(StatusCode::OK, &json!({ "data": data, "object": "list" }))
 }
 
-/// Whether deployment `d` lists its provider's own models (`model_info.check_provider_endpoint: true`).
-fn checks_provider_endpoint(d: &Deployment) -> bool {
+/// Whether deployment `d` lists its provider's own models: `model_info.check_provider_endpoint:
+/// true`, or LiteLLM's `litellm_settings.check_provider_endpoint` for every deployment.
+fn checks_provider_endpoint(gateway: &Gateway, d: &Deployment) -> bool {
+    if gateway.table.router.check_provider_endpoint {
+        return true;
+    }
     let info: Option<Value> = serde_json::from_str(d.info_json).ok();
     info.is_some_and(|v| v.pointer("/model_info/check_provider_endpoint") == Some(&Value::Bool(true)))
 }
@@ -115,7 +119,8 @@ pub async fn wildcard_models(gateway: &Gateway, group: &Group) -> Vec<(String, O
         let Some((before, after)) = d.upstream_model.split_once('*').filter(|(_, after)| !after.contains('*')) else {
             continue;
         };
-        let own = if checks_provider_endpoint(d) { gateway.catalog.models(gateway, index).await } else { None };
+        let own =
+            if checks_provider_endpoint(gateway, d) { gateway.catalog.models(gateway, index).await } else { None };
         let offered: Vec<(Cow<'_, str>, Option<&'static Entry>)> = match &own {
             Some(ids) => ids.iter().map(|id| (Cow::Borrowed(id.as_str()), prices::lookup(d.provider, id))).collect(),
             None => prices::models_of(d.provider).into_iter().map(|(id, row)| (Cow::Borrowed(id), Some(row))).collect(),

@@ -78,13 +78,16 @@ async fn check_provider_endpoint_lists_the_providers_own_models_cached() {
 #[tokio::test]
 async fn a_failing_provider_list_falls_back_to_the_price_table() {
     let mock = mock::start(|_| Answer::Json { status: 500, body: "{}".into(), headers: vec![] }).await;
-    let gw = gateway(&fixtures::prices_provider_list::TABLE, &mock).await;
+    // LiteLLM's litellm_settings.check_provider_endpoint, for every wildcard deployment.
+    let gw = gateway(&fixtures::prices_provider_setting::TABLE, &mock).await;
     let reply = get(&gw, "/v1/models", None).await;
     assert_eq!(reply.status, StatusCode::OK);
     let names = ids(&reply.json());
     assert!(names.contains(&"gpt-4o".to_owned()) && names.len() > 50, "{names:?}");
     get(&gw, "/v1/models", None).await;
-    assert_eq!(mock.requests().len(), 1, "a failed provider is not asked again at once");
+    let seen = mock.requests();
+    assert_eq!(seen.len(), 1, "a failed provider is not asked again at once");
+    assert_eq!(seen[0].path, "/v1/models");
 }
 
 #[tokio::test]

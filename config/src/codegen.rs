@@ -70,7 +70,7 @@ fn settings(out: &mut String, routes: &Routes) {
     let r = &routes.router;
     let _ = writeln!(
         out,
-        "    router: crate::table::Router {{ routing_strategy: {:?}, num_retries: {}, timeout_ms: {:?}, stream_timeout_ms: {:?}, request_timeout_ms: {}, drop_params: {}, require_auth_for_metrics: {}, callbacks: &{:?} }},",
+        "    router: crate::table::Router {{ routing_strategy: {:?}, num_retries: {}, timeout_ms: {:?}, stream_timeout_ms: {:?}, request_timeout_ms: {}, drop_params: {}, require_auth_for_metrics: {}, callbacks: &{:?}, check_provider_endpoint: {} }},",
         r.routing_strategy,
         r.num_retries,
         r.timeout_ms,
@@ -78,7 +78,8 @@ fn settings(out: &mut String, routes: &Routes) {
         r.request_timeout_ms,
         r.drop_params,
         r.require_auth_for_metrics,
-        r.callbacks
+        r.callbacks,
+        r.check_provider_endpoint
     );
     let g = &routes.general;
     let _ = writeln!(
