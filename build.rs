@@ -13,7 +13,8 @@ use std::{env, fs};
 use model_router_config::{DEFAULT_ENV, codegen};
 
 const FIXTURES: &str = "tests/fixtures/routes.yaml";
-const PRICES: &str = "config/prices.yaml";
+/// The price table `scripts/refresh-prices` generates from LiteLLM's cost map.
+const PRICES: &str = "config/model_prices.jsonl";
 
 fn main() {
     println!("cargo:rerun-if-env-changed=MODEL_ROUTER_ENV");

@@ -1,13 +1,23 @@
-//! The answers that need no provider: `/v1/models`, `/model/info` (built at compile time,
-//! no credentials), liveliness and readiness. Served straight from the compiled table.
+//! The answers that need no model call: `/v1/models` (the routes, wildcards expanded into
+//! the models their provider offers), `/model/info` (built at compile time, no credentials,
+//! completed from the price table), liveliness and readiness. Served from the compiled
+//! tables; only a wildcard deployment with `model_info.check_provider_endpoint: true` asks
+//! its provider ([`offered`]).
+
+mod offered;
+
+use std::borrow::Cow;
+use std::collections::HashSet;
 
 use http::StatusCode;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::error::Error;
 use crate::gateway::Gateway;
+use crate::prices::{self, Entry};
 use crate::respond::{self, Body};
-use crate::table::Group;
+use crate::table::{Deployment, Group};
+pub use offered::Cache;
 
 /// The gauge saying whether the shared state is on Redis (1) or in process (0); present
 /// only when a Redis is configured. Its value follows.
@@ -16,19 +26,17 @@ const REDIS_GAUGE: &str = "# HELP model_router_redis_connected 1 while limits an
 /// LiteLLM's constant `created` for listed models.
 const MODEL_CREATED: u64 = 1_677_610_602;
 
-fn model_entry(id: &str, group: &Group, gateway: &Gateway) -> Value {
+/// A `/v1/models` entry; `mode` and the context window only where they are known.
+fn entry(id: &str, mode: Option<&str>, max_input: Option<u64>, max_output: Option<u64>) -> Value {
     let mut entry = json!({ "id": id, "object": "model", "created": MODEL_CREATED, "owned_by": "openai" });
-    if let Some(first) = group.deployments.first() {
-        let info = gateway.table.deployment(*first).info;
-        if let Some(mode) = info.mode {
-            entry["mode"] = json!(mode);
-        }
-        if let Some(n) = info.max_input_tokens {
-            entry["max_input_tokens"] = json!(n);
-        }
-        if let Some(n) = info.max_output_tokens {
-            entry["max_output_tokens"] = json!(n);
-        }
+    if let Some(mode) = mode {
+        entry["mode"] = json!(mode);
+    }
+    if let Some(n) = max_input {
+        entry["max_input_tokens"] = json!(n);
+    }
+    if let Some(n) = max_output {
+        entry["max_output_tokens"] = json!(n);
     }
     entry
 }
@@ -38,23 +46,102 @@ fn visible(gateway: &Gateway, key: Option<u16>, name: &str) -> bool {
     key.is_none_or(|k| gateway.keys.allows(k, name))
 }
 
-/// `/v1/models`: aliases, then groups in config order; wildcard patterns only with
-/// `?return_wildcard_routes=true`; only what the caller's key may call.
-pub fn models(gateway: &Gateway, query: Option<&str>, key: Option<u16>) -> http::Response<Body> {
+/// The price table's row for what deployment `d` calls, unless it is a wildcard.
+fn row(d: &Deployment) -> Option<&'static Entry> {
+    (!d.upstream_model.contains('*')).then(|| prices::lookup(d.provider, d.upstream_model)).flatten()
+}
+
+/// A group's entry: its first deployment's `model_info`, completed from the price table.
+fn model_entry(id: &str, group: &Group, gateway: &Gateway) -> Value {
+    let Some(first) = group.deployments.first() else { return entry(id, None, None, None) };
+    let d = gateway.table.deployment(*first);
+    let (info, row) = (d.info, row(d));
+    entry(
+        id,
+        info.mode.or_else(|| row.map(Entry::mode)),
+        info.max_input_tokens.or_else(|| row.and_then(Entry::max_input_tokens)),
+        info.max_output_tokens.or_else(|| row.and_then(Entry::max_output_tokens)),
+    )
+}
+
+/// `/v1/models`: aliases, then groups in config order, then what each wildcard group
+/// offers ([`wildcard_models`]); the wildcard patterns themselves only with
+/// `?return_wildcard_routes=true`. A name is listed once, and only if the caller's key may
+/// call it.
+pub async fn models(gateway: &Gateway, query: Option<&str>, key: Option<u16>) -> http::Response<Body> {
     let with_wildcards = query.is_some_and(|q| q.split('&').any(|p| p == "return_wildcard_routes=true"));
     let table = gateway.table;
     let aliases = table
         .aliases
         .iter()
         .filter(|a| !a.hidden && visible(gateway, key, a.alias))
-        .map(|a| model_entry(a.alias, table.group(a.group), gateway));
+        .map(|a| (a.alias, model_entry(a.alias, table.group(a.group), gateway)));
     let groups = table
         .groups
         .iter()
-        .filter(|g| (with_wildcards || !g.name.contains('*')) && visible(gateway, key, g.name))
-        .map(|g| model_entry(g.name, g, gateway));
-    let data: Vec<Value> = aliases.chain(groups).collect();
+        .filter(|g| !g.name.contains('*') && visible(gateway, key, g.name))
+        .map(|g| (g.name, model_entry(g.name, g, gateway)));
+    let mut seen = HashSet::new();
+    let mut data: Vec<Value> =
+        aliases.chain(groups).filter(|(id, _)| seen.insert((*id).to_owned())).map(|(_, e)| e).collect();
+    for group in table.groups.iter().filter(|g| g.name.contains('*')) {
+        if with_wildcards && visible(gateway, key, group.name) && seen.insert(group.name.to_owned()) {
+            data.push(model_entry(group.name, group, gateway));
+        }
+        for (id, row) in wildcard_models(gateway, group).await {
+            if visible(gateway, key, &id) && seen.insert(id.clone()) {
+                data.push(entry(
+                    &id,
+                    row.map(Entry::mode),
+                    row.and_then(Entry::max_input_tokens),
+                    row.and_then(Entry::max_output_tokens),
+                ));
+            }
+        }
+    }
     respond::json(StatusCode::OK, &json!({ "data": data, "object": "list" }))
+}
+
+/// Whether deployment `d` lists its provider's own models: `model_info.check_provider_endpoint:
+/// true`, or LiteLLM's `litellm_settings.check_provider_endpoint` for every deployment.
+fn checks_provider_endpoint(gateway: &Gateway, d: &Deployment) -> bool {
+    if gateway.table.router.check_provider_endpoint {
+        return true;
+    }
+    let info: Option<Value> = serde_json::from_str(d.info_json).ok();
+    info.is_some_and(|v| v.pointer("/model_info/check_provider_endpoint") == Some(&Value::Bool(true)))
+}
+
+/// The names a wildcard group serves, as LiteLLM expands wildcards with its cost map: for
+/// each deployment whose model has one `*` (`openai/*`, `anthropic/claude-*`), every model
+/// its provider offers that the `*` can stand for, put into the group's own pattern (`*`
+/// lists `gpt-4o`; `fake/*` → `openai/*` lists `fake/gpt-4o`). What the provider offers is
+/// the price table's models of that provider, or with `check_provider_endpoint` its own
+/// list (the table's while that fails). Each name comes with its table row, if any.
+pub async fn wildcard_models(gateway: &Gateway, group: &Group) -> Vec<(String, Option<&'static Entry>)> {
+    let mut listed = Vec::new();
+    if group.name.matches('*').count() != 1 {
+        return listed;
+    }
+    for &index in group.deployments {
+        let d = gateway.table.deployment(index);
+        let Some((before, after)) = d.upstream_model.split_once('*').filter(|(_, after)| !after.contains('*')) else {
+            continue;
+        };
+        let own =
+            if checks_provider_endpoint(gateway, d) { gateway.catalog.models(gateway, index).await } else { None };
+        let offered: Vec<(Cow<'_, str>, Option<&'static Entry>)> = match &own {
+            Some(ids) => ids.iter().map(|id| (Cow::Borrowed(id.as_str()), prices::lookup(d.provider, id))).collect(),
+            None => prices::models_of(d.provider).into_iter().map(|(id, row)| (Cow::Borrowed(id), Some(row))).collect(),
+        };
+        for (model, row) in offered {
+            let capture = model.strip_prefix(before).and_then(|rest| rest.strip_suffix(after));
+            if let Some(capture) = capture.filter(|c| !c.is_empty()) {
+                listed.push((group.name.replacen('*', capture, 1), row));
+            }
+        }
+    }
+    listed
 }
 
 /// `/v1/models/{id}`: one listed model.
@@ -70,9 +157,49 @@ pub fn model(gateway: &Gateway, id: &str, key: Option<u16>) -> Result<http::Resp
 
 /// `/model/info`: each deployment's params (no credentials) and model info.
 pub fn model_info(gateway: &Gateway) -> http::Response<Body> {
-    let entries: Vec<&str> = gateway.table.deployments.iter().map(|d| d.info_json).collect();
+    let entries: Vec<Cow<'_, str>> = gateway.table.deployments.iter().map(info_entry).collect();
     let body = format!("{{\"data\":[{}]}}", entries.join(","));
     respond::raw_json(StatusCode::OK, body.into())
+}
+
+/// Deployment `d`'s `/model/info` entry: its compiled JSON, with the price table's fields
+/// for its model added to `model_info` where the deployment's own do not set them.
+fn info_entry(d: &Deployment) -> Cow<'static, str> {
+    let Some((key, row)) =
+        (!d.upstream_model.contains('*')).then(|| prices::find(d.provider, d.upstream_model)).flatten()
+    else {
+        return Cow::Borrowed(d.info_json);
+    };
+    let Ok(mut entry) = serde_json::from_str::<Value>(d.info_json) else { return Cow::Borrowed(d.info_json) };
+    let Some(info) = entry.get_mut("model_info").and_then(Value::as_object_mut) else {
+        return Cow::Borrowed(d.info_json);
+    };
+    for (name, value) in table_fields(key, row) {
+        info.entry(name).or_insert(value);
+    }
+    Cow::Owned(entry.to_string())
+}
+
+/// A table row as LiteLLM's `model_info` fields (`max_tokens` is the output maximum, else
+/// the input one); unknown values are left out.
+fn table_fields(key: &str, row: &Entry) -> Map<String, Value> {
+    let mut fields = Map::new();
+    let mut put = |name: &str, value: Option<Value>| {
+        if let Some(value) = value {
+            fields.insert(name.to_owned(), value);
+        }
+    };
+    put("key", Some(json!(key)));
+    put("litellm_provider", Some(json!(row.provider())));
+    put("mode", Some(json!(row.mode())));
+    put("max_tokens", row.max_output_tokens().or_else(|| row.max_input_tokens()).map(|n| json!(n)));
+    put("max_input_tokens", row.max_input_tokens().map(|n| json!(n)));
+    put("max_output_tokens", row.max_output_tokens().map(|n| json!(n)));
+    put("input_cost_per_token", row.input_cost_per_token().map(|c| json!(c)));
+    put("output_cost_per_token", row.output_cost_per_token().map(|c| json!(c)));
+    put("cache_read_input_token_cost", row.cache_read_input_token_cost().map(|c| json!(c)));
+    put("cache_creation_input_token_cost", row.cache_creation_input_token_cost().map(|c| json!(c)));
+    fields
 }
 
 /// `/health/liveliness`: the JSON string LiteLLM answers, or 503 while draining.

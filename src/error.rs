@@ -265,6 +265,26 @@ impl Error {
         }
     }
 
+    /// LiteLLM's `exception_class` metric label for this case: the exception's class, and
+    /// whether a provider raised it (LiteLLM then writes the provider first: a provider's
+    /// 429 is `Openai.RateLimitError`). The proxy's own refusals are its `ProxyException`.
+    pub fn metric_class(&self) -> (bool, &'static str) {
+        match self {
+            Error::Upstream { class, .. } | Error::TokenGrant { class, .. } => (true, class),
+            Error::Timeout { .. } => (true, "Timeout"),
+            Error::Connect { .. } => (true, "APIConnectionError"),
+            Error::NoDeployment { .. } => (false, "BadRequestError"),
+            Error::UnsupportedParams { .. } => (false, "UnsupportedParamsError"),
+            Error::AllCoolingDown { .. } => (false, "RouterRateLimitError"),
+            Error::Saturated { .. } | Error::Busy { .. } => (false, "HTTPException"),
+            Error::ClientTimeout => (false, "Timeout"),
+            Error::MissingSecret { .. } | Error::Misconfigured { .. } | Error::BodyBudget { .. } => {
+                (false, "InternalServerError")
+            }
+            _ => (false, "ProxyException"),
+        }
+    }
+
     /// The provider's status, when it answered.
     pub fn upstream_status(&self) -> Option<u16> {
         match self {

@@ -45,6 +45,8 @@ pub struct Gateway {
     pub state: State,
     /// The virtual keys, their limits and spend (shared through the same Redis).
     pub keys: Keys,
+    /// Providers' own model lists, for `/v1/models` on wildcards that ask for them.
+    pub catalog: catalog::Cache,
     draining: AtomicBool,
 }
 
@@ -81,6 +83,7 @@ impl Gateway {
             budget,
             state,
             keys,
+            catalog: catalog::Cache::default(),
             draining,
         })
     }
@@ -213,7 +216,7 @@ impl Gateway {
             Route::Preflight => preflight(request.headers()),
             Route::Liveliness => catalog::liveliness(self),
             Route::Readiness => catalog::readiness(self),
-            Route::Models => catalog::models(self, request.uri().query(), call.key),
+            Route::Models => catalog::models(self, request.uri().query(), call.key).await,
             Route::Model(id) => catalog::model(self, &id, call.key)?,
             Route::KeyInfo => crate::keys::info::answer(self, call.key, request.uri().query())?,
             Route::ModelInfo => catalog::model_info(self),

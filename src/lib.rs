@@ -59,6 +59,7 @@ pub mod error;
 pub mod catalog;
 pub mod settings;
 pub mod usage;
+pub mod prices;
 pub mod metrics;
 pub mod trace;
 pub mod report;

@@ -97,6 +97,7 @@ pub fn finish(
             cost: call.cost,
             remaining: (remaining("x-ratelimit-remaining-requests"), remaining("x-ratelimit-remaining-tokens")),
             fallback: call.fallback_group,
+            error: error.map(Error::metric_class),
         };
         gateway.metrics.record(gateway.table, &record);
     }

@@ -85,7 +85,7 @@ async fn attempts(
         // A name the URL had no room for is the client's fault, not the deployment's.
         let charged = !matches!(error, Error::UnsendableModel { .. });
         if let Some(index) = call.deployment_index.filter(|_| charged) {
-            gateway.metrics.attempt_failed(index, error.status().as_u16());
+            gateway.metrics.attempt_failed(index, error.status().as_u16(), error.metric_class());
             let group_size = match target {
                 Target::Group { group, .. } => gateway.table.group(*group).deployments.len(),
                 Target::Deployment(_) => 1,
@@ -94,7 +94,7 @@ async fn attempts(
             if error.retryable()
                 && gateway.state.failed(index, error.upstream_status(), group_size, rules, Instant::now())
             {
-                gateway.metrics.cooled_down(index);
+                gateway.metrics.cooled_down(index, error.status().as_u16());
                 tracing::warn!(
                     deployment = gateway.table.deployment(index).id,
                     cooldown_ms = rules.cooldown_ms,

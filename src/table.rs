@@ -136,6 +136,9 @@ pub struct Router {
     pub drop_params: bool,
     pub require_auth_for_metrics: bool,
     pub callbacks: &'static [&'static str],
+    /// `litellm_settings.check_provider_endpoint`: every wildcard deployment lists its
+    /// provider's own `/models` (as `model_info.check_provider_endpoint` does for one).
+    pub check_provider_endpoint: bool,
 }
 
 /// Retries' spacing, cooldowns and fallbacks (`router_settings`).

@@ -1,15 +1,11 @@
 //! Token usage as providers report it (`usage` of a reply, or of a stream's last chunk) and
-//! what it cost: `model_info` prices, else the compiled price table. Read by `respond`,
-//! counted by `metrics`.
+//! what it cost: `model_info` prices, else the compiled price table (`prices`). Read by
+//! `respond`, counted by `metrics`.
 
 use serde::Deserialize;
 
+use crate::prices;
 use crate::table::Deployment;
-
-#[expect(clippy::unreadable_literal, reason = "generated data: phf keys")]
-mod prices {
-    include!(concat!(env!("OUT_DIR"), "/prices.rs"));
-}
 
 /// A reply's token counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -32,6 +28,9 @@ pub struct Usage {
 pub struct PromptDetails {
     #[serde(default)]
     pub cached_tokens: u64,
+    /// Anthropic's `cache_creation_input_tokens`, as its translation reports them.
+    #[serde(default)]
+    pub cache_creation_tokens: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -61,13 +60,31 @@ impl Usage {
 }
 
 /// USD for `usage` on deployment `d` called with `model`; `None` when no price is known.
+/// The deployment's `model_info` prices win; else the table's row for the model (LiteLLM's
+/// lookup), whose cache-read and cache-creation prices, where it has them, price the cached
+/// and cache-writing part of the prompt.
 pub fn cost(d: &Deployment, model: &str, usage: &Usage) -> Option<f64> {
-    let (input, output) = match (d.info.input_cost_per_token, d.info.output_cost_per_token) {
-        (None, None) => prices::PRICES.get(model).copied()?,
-        (input, output) => (input.unwrap_or(0.0), output.unwrap_or(0.0)),
-    };
     #[expect(clippy::cast_precision_loss, reason = "token counts are far below 2^52")]
-    Some(usage.prompt_tokens as f64 * input + usage.completion_tokens as f64 * output)
+    let tokens = |n: u64| n as f64;
+    let (prompt, completion) = (tokens(usage.prompt_tokens), tokens(usage.completion_tokens));
+    if d.info.input_cost_per_token.is_some() || d.info.output_cost_per_token.is_some() {
+        let (input, output) = (d.info.input_cost_per_token.unwrap_or(0.0), d.info.output_cost_per_token.unwrap_or(0.0));
+        return Some(prompt * input + completion * output);
+    }
+    let row = prices::lookup(d.provider, model)?;
+    let (input, output) = (row.input_cost_per_token(), row.output_cost_per_token());
+    if input.is_none() && output.is_none() {
+        return None;
+    }
+    let (input, output) = (input.unwrap_or(0.0), output.unwrap_or(0.0));
+    let details = usage.prompt_tokens_details.unwrap_or_default();
+    let cached = row.cache_read_input_token_cost().map_or(0, |_| details.cached_tokens).min(usage.prompt_tokens);
+    let rest = usage.prompt_tokens - cached;
+    let created = row.cache_creation_input_token_cost().map_or(0, |_| details.cache_creation_tokens).min(rest);
+    let uncached = tokens(rest - created);
+    let cache_cost = tokens(cached) * row.cache_read_input_token_cost().unwrap_or(0.0)
+        + tokens(created) * row.cache_creation_input_token_cost().unwrap_or(0.0);
+    Some(uncached * input + cache_cost + completion * output)
 }
 
 #[cfg(test)]
@@ -103,5 +120,26 @@ mod tests {
         let listed = cost(&deployment(None, None), "gpt-4o", &usage).unwrap_or_default();
         assert!((listed - (1000.0 * 0.000_002_5 + 100.0 * 0.000_01)).abs() < 1e-12);
         assert_eq!(cost(&deployment(None, None), "unknown-model", &usage), None);
+    }
+
+    #[test]
+    fn the_table_prices_models_the_old_list_lacked_and_cached_tokens() {
+        let usage = Usage { prompt_tokens: 1000, completion_tokens: 100, total_tokens: 1100, ..Usage::default() };
+        let row = prices::lookup("openai", "gpt-4o-2024-08-06").unwrap_or_else(|| unreachable!("in the cost map"));
+        let (input, output) =
+            (row.input_cost_per_token().unwrap_or_default(), row.output_cost_per_token().unwrap_or_default());
+        let dated = cost(&deployment(None, None), "gpt-4o-2024-08-06", &usage).unwrap_or_default();
+        assert!((dated - (1000.0 * input + 100.0 * output)).abs() < 1e-12, "{dated}");
+        let cache_read = row.cache_read_input_token_cost().unwrap_or_default();
+        assert!(cache_read > 0.0 && cache_read < input);
+        let cached = Usage {
+            prompt_tokens_details: Some(PromptDetails { cached_tokens: 400, cache_creation_tokens: 0 }),
+            ..usage
+        };
+        let with_cache = cost(&deployment(None, None), "gpt-4o-2024-08-06", &cached).unwrap_or_default();
+        let expected = 600.0 * input + 400.0 * cache_read + 100.0 * output;
+        assert!((with_cache - expected).abs() < 1e-12, "{with_cache} != {expected}");
+        let d = Deployment { provider: "azure", ..deployment(None, None) };
+        assert!(cost(&d, "gpt-4o", &usage).is_some(), "azure/gpt-4o");
     }
 }

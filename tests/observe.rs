@@ -138,8 +138,17 @@ async fn metrics_count_scripted_traffic_exactly() {
         "5"
     );
     assert_eq!(sample(&page, "litellm_proxy_total_requests_metric_total", &[who, "status_code=\"429\""]), "1");
-    assert_eq!(sample(&page, "litellm_proxy_failed_requests_metric_total", &[who, "status_code=\"429\""]), "1");
-    let deployment = ["model=\"gpt-4o-exact\"", "model_group=\"gpt-4o\""];
+    // LiteLLM's failed-requests family has exception_status and exception_class, no status_code.
+    let failed = [who, "exception_status=\"429\"", "exception_class=\"Openai.RateLimitError\""];
+    assert_eq!(sample(&page, "litellm_proxy_failed_requests_metric_total", &failed), "1");
+    assert!(
+        page.lines()
+            .filter(|l| l.starts_with("litellm_proxy_failed_requests_metric_total{"))
+            .all(|l| !l.contains("status_code=")),
+        "{page}"
+    );
+    // Token and spend families carry the model sent and the name asked for (no model_group).
+    let deployment = ["model=\"gpt-4o-exact\"", "requested_model=\"gpt-4o\""];
     assert_eq!(sample(&page, "litellm_input_tokens_metric_total", &deployment), "29", "5 + 5 + 5 + 7 + 7");
     assert_eq!(sample(&page, "litellm_output_tokens_metric_total", &deployment), "13");
     assert_eq!(sample(&page, "litellm_total_tokens_metric_total", &deployment), "42");
@@ -151,7 +160,8 @@ async fn metrics_count_scripted_traffic_exactly() {
         "7",
         "every attempt"
     );
-    assert_eq!(sample(&page, "litellm_deployment_failure_responses_total", &["exception_status=\"429\""]), "1");
+    let limited = ["exception_status=\"429\"", "exception_class=\"Openai.RateLimitError\""];
+    assert_eq!(sample(&page, "litellm_deployment_failure_responses_total", &limited), "1");
     assert_eq!(
         sample(&page, "litellm_deployment_failure_responses_total", &["exception_status=\"500\""]),
         "1",

@@ -84,7 +84,8 @@ async fn exhausted_retries_fall_back_to_the_next_group() {
     assert_eq!(reply.header("x-litellm-model-group"), Some("primary"));
     let page = get(&gw, "/metrics", None).await.text();
     assert!(
-        page.lines().any(|l| l.starts_with("litellm_deployment_successful_fallbacks_total{fallback_model=\"backup\"")
+        page.lines().any(|l| l.starts_with("litellm_deployment_successful_fallbacks_total{")
+            && l.contains("fallback_model=\"backup\"")
             && l.ends_with(" 1")),
         "{page}"
     );

@@ -140,7 +140,7 @@ async fn tool_results_go_back_as_tool_result_blocks() {
     let reply = post(&gw, "/chat/completions", None, &body).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     let sent = mock.last().json();
-    assert_eq!(sent["max_tokens"], 4096, "the documented default");
+    assert_eq!(sent["max_tokens"], 64_000, "claude-sonnet-4-5's maximum output in LiteLLM's cost map");
     assert_eq!(sent["messages"].as_array().unwrap().len(), 3, "{sent}");
     assert_eq!(
         sent["messages"][1]["content"][1],
@@ -293,7 +293,8 @@ async fn usage_reaches_the_metrics_and_only_clients_that_asked() {
     assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
 
     let page = common::get(&gw, "/metrics", None).await.text();
-    let deployment = ["model=\"claude-sonnet-4-5\"", "model_group=\"claude\""];
+    // LiteLLM's token families carry the model sent and the name asked for, not the group.
+    let deployment = ["model=\"claude-sonnet-4-5\"", "requested_model=\"claude\""];
     assert_eq!(sample(&page, "litellm_input_tokens_metric_total", &deployment), "30", "15 + 15");
     assert_eq!(sample(&page, "litellm_output_tokens_metric_total", &deployment), "55", "25 + 30");
 }

@@ -204,7 +204,7 @@ async fn stream_usage_reaches_the_metrics_without_reaching_the_client() {
     let page = common::get(&gw, "/metrics", None).await.text();
     let line = page
         .lines()
-        .find(|l| l.starts_with("litellm_input_tokens_metric_total{") && l.contains("model_group=\"flash\""))
+        .find(|l| l.starts_with("litellm_input_tokens_metric_total{") && l.contains("requested_model=\"flash\""))
         .unwrap_or_else(|| panic!("no input tokens for flash:\n{page}"));
     assert!(line.ends_with(" 40"), "{line}");
 }

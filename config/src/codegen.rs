@@ -72,7 +72,7 @@ fn settings(out: &mut String, routes: &Routes) {
     let r = &routes.router;
     let _ = writeln!(
         out,
-        "    router: crate::table::Router {{ routing_strategy: crate::table::Strategy::{:?}, num_retries: {}, timeout_ms: {:?}, stream_timeout_ms: {:?}, request_timeout_ms: {}, drop_params: {}, require_auth_for_metrics: {}, callbacks: &{:?} }},",
+        "    router: crate::table::Router {{ routing_strategy: crate::table::Strategy::{:?}, num_retries: {}, timeout_ms: {:?}, stream_timeout_ms: {:?}, request_timeout_ms: {}, drop_params: {}, require_auth_for_metrics: {}, callbacks: &{:?}, check_provider_endpoint: {} }},",
         r.strategy,
         r.num_retries,
         r.timeout_ms,
@@ -80,7 +80,8 @@ fn settings(out: &mut String, routes: &Routes) {
         r.request_timeout_ms,
         r.drop_params,
         r.require_auth_for_metrics,
-        r.callbacks
+        r.callbacks,
+        r.check_provider_endpoint
     );
     let g = &routes.general;
     let _ = writeln!(

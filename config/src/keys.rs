@@ -144,6 +144,7 @@ pub const ROUTER: Section = Section {
 pub const LITELLM_SETTINGS: Section = Section {
     used: &[
         "callbacks",
+        "check_provider_endpoint",
         "content_policy_fallbacks",
         "context_window_fallbacks",
         "default_fallbacks",

@@ -306,6 +306,7 @@ fn router(walker: &Walker<'_>, router: &Mapping, settings: &Mapping, path: &str)
             .boolean(settings, "require_auth_for_metrics_endpoint", &settings_path)?
             .unwrap_or(true),
         callbacks,
+        check_provider_endpoint: walker.boolean(settings, "check_provider_endpoint", &settings_path)?.unwrap_or(false),
     })
 }
 

@@ -1,46 +1,176 @@
-//! The price table (`config/prices.yaml`): USD per input and output token by upstream
-//! model name, compiled into a perfect-hash map for cost when `model_info` has no prices.
+//! The price table: LiteLLM's public cost map (`model_prices_and_context_window.json`)
+//! normalised into the committed `config/model_prices.jsonl` ([`normalise`], run by
+//! `scripts/refresh-prices` through the `normalise-prices` example), then compiled by
+//! `build.rs` into a perfect-hash map ([`emit`]) that `src/prices.rs` looks models up in.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use crate::ConfigError;
 
-#[derive(Debug, Deserialize)]
+/// The modes kept: what the gateway serves. Their index is the compiled `mode`.
+pub const MODES: [&str; 4] = ["chat", "completion", "embedding", "responses"];
+/// The cost map's documentation row, not a model.
+const SAMPLE_SPEC: &str = "sample_spec";
+/// Most distinct providers the compiled `u8` index holds.
+const MAX_PROVIDERS: usize = 256;
+
+/// One model of the normalised table: the fields the gateway reads, LiteLLM's names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Price {
-    input: f64,
-    output: f64,
+pub struct Row {
+    pub model: String,
+    pub litellm_provider: String,
+    pub mode: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_cost_per_token: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_cost_per_token: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_read_input_token_cost: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_creation_input_token_cost: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_input_tokens: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_output_tokens: Option<u32>,
 }
 
-/// `static PRICES: phf::Map<&str, (f64, f64)>` for the price file `text`.
-pub fn emit(file: &str, text: &str) -> Result<String, ConfigError> {
-    let prices: std::collections::BTreeMap<String, Price> = serde_yaml::from_str(text).map_err(|e| ConfigError {
-        file: file.to_owned(),
-        path: String::new(),
-        message: e.to_string(),
+/// A cost the table can hold: a finite number of at least 0.
+fn cost(value: Option<&Value>) -> Option<f64> {
+    value.and_then(Value::as_f64).filter(|c| c.is_finite() && *c >= 0.0)
+}
+
+/// A token count the table can hold: a whole number (`128000` or `128000.0`) in `u32`.
+fn tokens(value: Option<&Value>) -> Option<u32> {
+    let value = value?;
+    let whole = value.as_u64().or_else(|| {
+        let f = value.as_f64()?;
+        #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "checked whole and in range")]
+        (f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f)).then_some(f as u64)
     })?;
-    let mut map = phf_codegen::Map::<&str>::new();
-    let values: Vec<(String, String)> = prices
-        .iter()
-        .map(|(model, p)| {
-            let bad = !(p.input.is_finite() && p.output.is_finite() && p.input >= 0.0 && p.output >= 0.0);
-            (model.clone(), if bad { String::new() } else { format!("({:?}, {:?})", p.input, p.output) })
-        })
-        .collect();
-    if let Some((model, _)) = values.iter().find(|(_, v)| v.is_empty()) {
-        return Err(ConfigError {
-            file: file.to_owned(),
-            path: model.clone(),
-            message: "prices must be finite and at least 0".into(),
-        });
+    u32::try_from(whole).ok()
+}
+
+/// The row of cost-map entry `model`, if it is a model of a kept mode with a provider.
+fn row(model: &str, entry: &Value) -> Option<Row> {
+    let mode = entry.get("mode").and_then(Value::as_str).filter(|m| MODES.contains(m))?;
+    let provider = entry.get("litellm_provider").and_then(Value::as_str).filter(|p| !p.is_empty())?;
+    Some(Row {
+        model: model.to_owned(),
+        litellm_provider: provider.to_owned(),
+        mode: mode.to_owned(),
+        input_cost_per_token: cost(entry.get("input_cost_per_token")),
+        output_cost_per_token: cost(entry.get("output_cost_per_token")),
+        cache_read_input_token_cost: cost(entry.get("cache_read_input_token_cost")),
+        cache_creation_input_token_cost: cost(entry.get("cache_creation_input_token_cost")),
+        max_input_tokens: tokens(entry.get("max_input_tokens")),
+        max_output_tokens: tokens(entry.get("max_output_tokens")),
+    })
+}
+
+/// `config/model_prices.jsonl` from the cost map's JSON text: a header saying where it
+/// comes from (`source`, the file's SHA-256) and how to refresh it, then one JSON object
+/// per kept model, sorted by model name. The same input gives the same bytes.
+pub fn normalise(json: &str, source: &str) -> Result<String, String> {
+    let map: BTreeMap<String, Value> = serde_json::from_str(json).map_err(|e| format!("not a JSON object: {e}"))?;
+    let digest = crate::routes::hex(&Sha256::digest(json.as_bytes()));
+    let mut out = String::new();
+    let _ = writeln!(out, "# LiteLLM's model cost map, normalised. Generated by scripts/refresh-prices: do not edit.");
+    let _ = writeln!(out, "# Source: {source}, litellm/model_prices_and_context_window_backup.json");
+    let _ = writeln!(out, "# (sha256 {digest}), the wheel's copy of model_prices_and_context_window.json.");
+    let _ = writeln!(out, "# Kept: models of mode {}; per model its provider, mode, USD per", MODES.join(", "));
+    let _ = writeln!(out, "# input / output / cache-read / cache-creation token, and its context window.");
+    let _ = writeln!(
+        out,
+        "# Refresh: scripts/refresh-prices [VERSION] (default: the litellm pin in tests/sdk/requirements.txt)."
+    );
+    for (model, entry) in &map {
+        if model == SAMPLE_SPEC {
+            continue;
+        }
+        if let Some(row) = row(model, entry) {
+            let line = serde_json::to_string(&row).map_err(|e| format!("{model}: {e}"))?;
+            let _ = writeln!(out, "{line}");
+        }
     }
-    for (model, value) in &values {
-        map.entry(model.as_str(), value);
+    Ok(out)
+}
+
+/// The table's rows: every line that is not blank or a `#` comment.
+fn rows(file: &str, text: &str) -> Result<Vec<Row>, ConfigError> {
+    let error =
+        |line: usize, message: String| ConfigError { file: file.to_owned(), path: format!("line {line}"), message };
+    let mut rows = Vec::new();
+    for (at, line) in text.lines().enumerate() {
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let row: Row = serde_json::from_str(line).map_err(|e| error(at + 1, e.to_string()))?;
+        let costs = [
+            row.input_cost_per_token,
+            row.output_cost_per_token,
+            row.cache_read_input_token_cost,
+            row.cache_creation_input_token_cost,
+        ];
+        if costs.iter().flatten().any(|c| !(c.is_finite() && *c >= 0.0)) {
+            return Err(error(at + 1, format!("{}: costs must be finite and at least 0", row.model)));
+        }
+        if !MODES.contains(&row.mode.as_str()) {
+            return Err(error(at + 1, format!("{}: mode must be one of {}", row.model, MODES.join(", "))));
+        }
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// A cost as Rust source: the literal, or `N` (NaN) for none.
+fn literal(cost: Option<f64>) -> String {
+    cost.map_or_else(|| "N".to_owned(), |c| format!("{c:?}"))
+}
+
+/// `PROVIDERS` (sorted names) and `PRICES` (model → `super::entry(provider index, mode
+/// index, input, output, cache read, cache creation, max input, max output)`, NaN and 0
+/// for unknown) for the table file `text`.
+pub fn emit(file: &str, text: &str) -> Result<String, ConfigError> {
+    let rows = rows(file, text)?;
+    let providers: Vec<&str> =
+        rows.iter().map(|r| r.litellm_provider.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
+    if providers.len() > MAX_PROVIDERS {
+        let message = format!("{} providers; the table holds at most {MAX_PROVIDERS}", providers.len());
+        return Err(ConfigError { file: file.to_owned(), path: String::new(), message });
+    }
+    let mut seen = BTreeSet::new();
+    let mut values = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if !seen.insert(row.model.as_str()) {
+            let message = format!("{} is listed twice", row.model);
+            return Err(ConfigError { file: file.to_owned(), path: row.model.clone(), message });
+        }
+        let provider = providers.binary_search(&row.litellm_provider.as_str()).unwrap_or_default();
+        let mode = MODES.iter().position(|m| *m == row.mode).unwrap_or_default();
+        values.push(format!(
+            "super::entry({provider}, {mode}, {}, {}, {}, {}, {}, {})",
+            literal(row.input_cost_per_token),
+            literal(row.output_cost_per_token),
+            literal(row.cache_read_input_token_cost),
+            literal(row.cache_creation_input_token_cost),
+            row.max_input_tokens.unwrap_or(0),
+            row.max_output_tokens.unwrap_or(0),
+        ));
+    }
+    let mut map = phf_codegen::Map::<&str>::new();
+    for (row, value) in rows.iter().zip(&values) {
+        map.entry(row.model.as_str(), value);
     }
     let mut out = String::new();
-    let _ = writeln!(out, "pub static PRICES: ::phf::Map<&'static str, (f64, f64)> = {};", map.build());
+    let _ = writeln!(out, "const N: f64 = f64::NAN;");
+    let _ = writeln!(out, "pub static PROVIDERS: [&str; {}] = {providers:?};", providers.len());
+    let _ = writeln!(out, "pub static PRICES: ::phf::Map<&'static str, super::Entry> = {};", map.build());
     Ok(out)
 }
 
@@ -48,11 +178,56 @@ pub fn emit(file: &str, text: &str) -> Result<String, ConfigError> {
 mod tests {
     use super::*;
 
+    const MAP: &str = r#"{
+        "sample_spec": {"mode": "chat", "litellm_provider": "one of ...", "input_cost_per_token": 0.0},
+        "gpt-4o": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 2.5e-06,
+                   "output_cost_per_token": 1e-05, "cache_read_input_token_cost": 1.25e-06,
+                   "max_input_tokens": 128000, "max_output_tokens": 16384.0, "max_tokens": 16384,
+                   "supports_vision": true},
+        "dall-e-3": {"litellm_provider": "openai", "mode": "image_generation", "input_cost_per_pixel": 1e-08},
+        "claude-sonnet-4-5": {"litellm_provider": "anthropic", "mode": "chat", "input_cost_per_token": 3e-06,
+                   "output_cost_per_token": 1.5e-05, "cache_creation_input_token_cost": 3.75e-06,
+                   "max_input_tokens": 200000, "max_output_tokens": 64000},
+        "odd": {"litellm_provider": "x", "mode": "embedding", "input_cost_per_token": -1,
+                "output_cost_per_token": "free", "max_input_tokens": 1e12, "max_output_tokens": 1.5},
+        "no-mode": {"litellm_provider": "openai", "input_cost_per_token": 1e-06},
+        "no-provider": {"mode": "chat"}
+    }"#;
+
     #[test]
-    fn prices_compile_and_bad_ones_fail() {
-        let code = emit("p.yaml", "gpt-4o: { input: 0.0000025, output: 0.00001 }\n").unwrap_or_default();
-        assert!(code.contains("2.5e-6") && code.contains("PRICES"), "{code}");
-        assert!(emit("p.yaml", "m: { input: -1, output: 0 }\n").is_err());
-        assert!(emit("p.yaml", "m: { input: 1 }\n").is_err());
+    fn normalising_keeps_the_used_fields_of_served_modes_sorted() {
+        let text = normalise(MAP, "litellm==1.110.2").unwrap_or_default();
+        let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            lines,
+            [
+                r#"{"model":"claude-sonnet-4-5","litellm_provider":"anthropic","mode":"chat","input_cost_per_token":3e-6,"output_cost_per_token":0.000015,"cache_creation_input_token_cost":3.75e-6,"max_input_tokens":200000,"max_output_tokens":64000}"#,
+                r#"{"model":"gpt-4o","litellm_provider":"openai","mode":"chat","input_cost_per_token":2.5e-6,"output_cost_per_token":0.00001,"cache_read_input_token_cost":1.25e-6,"max_input_tokens":128000,"max_output_tokens":16384}"#,
+                r#"{"model":"odd","litellm_provider":"x","mode":"embedding"}"#,
+            ],
+            "images, the sample row and rows without mode or provider are left out; bad values dropped"
+        );
+        assert!(text.starts_with("# LiteLLM's model cost map"), "{text}");
+        assert!(text.contains("litellm==1.110.2") && text.contains("scripts/refresh-prices"), "{text}");
+        let digest = crate::routes::hex(&Sha256::digest(MAP.as_bytes()));
+        assert!(text.contains(&digest), "the header names the input's sha256");
+        assert_eq!(normalise(MAP, "litellm==1.110.2").unwrap_or_default(), text, "deterministic");
+        assert!(normalise("[1]", "x").is_err());
+    }
+
+    #[test]
+    fn the_normalised_table_compiles_and_bad_rows_fail() {
+        let text = normalise(MAP, "test").unwrap_or_default();
+        let code = emit("p.jsonl", &text).unwrap_or_default();
+        assert!(code.contains(r#"PROVIDERS: [&str; 3] = ["anthropic", "openai", "x"]"#), "{code}");
+        assert!(code.contains("super::entry(1, 0, 2.5e-6, 1e-5, 1.25e-6, N, 128000, 16384)"), "{code}");
+        assert!(code.contains("super::entry(0, 0, 3e-6, 1.5e-5, N, 3.75e-6, 200000, 64000)"), "{code}");
+        assert!(code.contains("super::entry(2, 2, N, N, N, N, 0, 0)"), "{code}");
+        let row = |extra: &str| format!(r#"{{"model":"m","litellm_provider":"p","mode":"chat"{extra}}}"#);
+        assert!(emit("p.jsonl", &row(r#","input_cost_per_token":-1.0"#)).is_err());
+        assert!(emit("p.jsonl", &row(r#","supports_vision":true"#)).is_err(), "unknown fields fail");
+        assert!(emit("p.jsonl", &row("").replace("chat", "image_generation")).is_err());
+        assert!(emit("p.jsonl", &format!("{}\n{}\n", row(""), row(""))).is_err(), "a model twice");
+        assert!(emit("p.jsonl", "# only a header\n").is_ok_and(|c| c.contains("PRICES")));
     }
 }

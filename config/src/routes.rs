@@ -134,6 +134,8 @@ pub struct RouterSpec {
     pub drop_params: bool,
     pub require_auth_for_metrics: bool,
     pub callbacks: Vec<String>,
+    /// `litellm_settings.check_provider_endpoint`: wildcards list their provider's own models.
+    pub check_provider_endpoint: bool,
 }
 
 /// `general_settings` the gateway acts on.

@@ -7,6 +7,7 @@
 
 mod family;
 mod label;
+mod names;
 mod render;
 
 use std::sync::Mutex;
@@ -43,7 +44,30 @@ const OVERFLOW: &str = "__overflow__";
 /// What LiteLLM writes for a label it has no value for.
 pub(super) const NONE: &str = "None";
 
-/// Labels of proxy-level request counts.
+/// LiteLLM's `exception_class` of a failure: the exception's class, and whether a provider
+/// raised it (then the label is the provider's name first: `Openai.RateLimitError`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct Class {
+    pub(super) by_provider: bool,
+    pub(super) name: &'static str,
+}
+
+impl Class {
+    fn new((by_provider, name): (bool, &'static str)) -> Self {
+        Class { by_provider, name }
+    }
+
+    /// The label value, for a failure on `provider`.
+    pub(super) fn label(self, provider: Option<&str>) -> std::borrow::Cow<'static, str> {
+        let mut letters = provider.filter(|_| self.by_provider).unwrap_or_default().chars();
+        match letters.next() {
+            Some(first) => format!("{}{}.{}", first.to_ascii_uppercase(), letters.as_str(), self.name).into(),
+            None => self.name.into(),
+        }
+    }
+}
+
+/// Labels of proxy-level request counts; `class` only for failures.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) struct ProxyKey {
     pub(super) key: String,
@@ -53,6 +77,7 @@ pub(super) struct ProxyKey {
     pub(super) route: &'static str,
     pub(super) status: u16,
     pub(super) provider: &'static str,
+    pub(super) class: Option<Class>,
 }
 
 /// Labels of per-deployment call metrics; `model` is the model sent upstream.
@@ -65,11 +90,19 @@ pub(super) struct ModelKey {
     pub(super) deployment: u16,
 }
 
-/// Labels of deployment health metrics; `status` is 0 where it is not a label.
+/// Labels of deployment health metrics; `status` is 0 and `class` `None` where they are
+/// not labels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) struct DeploymentKey {
     pub(super) deployment: u16,
     pub(super) status: u16,
+    pub(super) class: Option<Class>,
+}
+
+impl DeploymentKey {
+    fn of(deployment: u16) -> Self {
+        DeploymentKey { deployment, status: 0, class: None }
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -186,6 +219,8 @@ pub struct Record<'a> {
     pub remaining: (Option<f64>, Option<f64>),
     /// The last fallback group tried, if any was.
     pub fallback: Option<&'a str>,
+    /// A failed call's `exception_class` ([`crate::error::Error::metric_class`]).
+    pub error: Option<(bool, &'static str)>,
 }
 
 /// The registry; records nothing unless `callbacks` names `prometheus`.
@@ -207,13 +242,13 @@ impl Metrics {
 }
 
 /// Counts one attempt's outcome on a deployment: totals, success or failure, and state.
-fn outcome(f: &mut Families, deployment: u16, status: u16) {
-    let at = DeploymentKey { deployment, status: 0 };
+fn outcome(f: &mut Families, deployment: u16, status: u16, class: Option<Class>) {
+    let at = DeploymentKey::of(deployment);
     *f.deployment_total.at(at) += 1.0;
     if status < 400 {
         *f.deployment_success.at(at) += 1.0;
     } else {
-        let failed = DeploymentKey { deployment, status };
+        let failed = DeploymentKey { deployment, status, class };
         *f.deployment_failure.at(failed) += 1.0;
     }
     *f.deployment_state.at(at) = if status < 400 || (status < 500 && status != 429) { HEALTHY } else { OUTAGE };
@@ -234,21 +269,21 @@ impl Metrics {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts a deployment entering cooldown.
-    pub fn cooled_down(&self, deployment: u16) {
+    /// Counts a deployment entering cooldown after a failure with `status`.
+    pub fn cooled_down(&self, deployment: u16, status: u16) {
         if !self.enabled {
             return;
         }
         if let Ok(mut f) = self.families.lock() {
-            let at = DeploymentKey { deployment, status: 0 };
-            *f.cooled_down.at(at) += 1.0;
+            *f.cooled_down.at(DeploymentKey { deployment, status, class: None }) += 1.0;
         }
     }
 
-    /// Counts one failed attempt on a deployment (a call may make several).
-    pub fn attempt_failed(&self, deployment: u16, status: u16) {
+    /// Counts one failed attempt on a deployment (a call may make several): its status and
+    /// `exception_class` ([`crate::error::Error::metric_class`]).
+    pub fn attempt_failed(&self, deployment: u16, status: u16, class: (bool, &'static str)) {
         if let (true, Ok(mut f)) = (self.enabled, self.families.lock()) {
-            outcome(&mut f, deployment, status);
+            outcome(&mut f, deployment, status, Some(Class::new(class)));
         }
     }
 
@@ -261,16 +296,13 @@ impl Metrics {
         let Ok(mut f) = self.families.lock() else { return };
         let (key, requested) = (label::bounded(r.key), label::bounded(r.requested));
         let provider = r.deployment.map_or(NONE, |(d, _)| table.deployment(d).provider);
-        let proxy = ProxyKey {
-            key: key.clone(),
-            vkey: r.vkey,
-            requested: requested.clone(),
-            route: r.route,
-            status: r.status,
-            provider,
-        };
+        let class = (r.status >= 400).then(|| Class::new(r.error.unwrap_or((false, "ProxyException"))));
+        let (route, status, vkey) = (r.route, r.status, r.vkey);
+        let proxy = ProxyKey { key: key.clone(), vkey, requested: requested.clone(), route, status, provider, class };
         let proxy_over = || ProxyKey { key: OVERFLOW.into(), vkey: None, requested: OVERFLOW.into(), ..proxy.clone() };
-        let cost = |k: &ProxyKey| render::cost(render::PROXY_LINES, &render::proxy_labels(table, k));
+        let cost = |k: &ProxyKey| {
+            render::cost(render::PROXY_LINES, &render::labels(names::PROXY_FAILED, &render::proxy_view(table, k)))
+        };
         let series = f.proxies.get(proxy.clone(), cost, proxy_over);
         series.total += 1.0;
         if r.status >= 400 {
@@ -317,11 +349,13 @@ impl Metrics {
             model: OVERFLOW.into(),
             deployment,
         };
-        let cost = |k: &ModelKey| render::cost(render::MODEL_LINES, &render::model_labels(table, k));
-        let at = DeploymentKey { deployment, status: 0 };
+        let cost = |k: &ModelKey| {
+            render::cost(render::MODEL_LINES, &render::labels(names::SPEND, &render::model_view(table, k)))
+        };
+        let at = DeploymentKey::of(deployment);
         if r.status < 400 {
             // Failed attempts were counted one by one by `attempt_failed`.
-            outcome(&mut f, deployment, r.status);
+            outcome(&mut f, deployment, r.status, None);
         }
         f.models.get(key, cost, over).observe(r);
         if let Some(v) = r.remaining.0 {

@@ -56,7 +56,8 @@ pub async fn forward(
     // The charges for what the translation holds are kept until the reply is back.
     let (fields, members) = translate::chat_fields(gateway, attempt, chat, &PROVIDER)?;
     let mut messages = gateway.budget.charge_beside(held + members.bytes(), 0)?;
-    let outgoing = request::translate(fields, attempt.upstream_model, streaming, &mut messages)?;
+    let max_output = crate::prices::max_output_tokens(attempt.deployment, attempt.upstream_model);
+    let outgoing = request::translate(fields, attempt.upstream_model, max_output, streaming, &mut messages)?;
     let key = attempt.endpoint.key.as_deref().unwrap_or_default();
     let mut auth =
         vec![(HeaderName::from_static("x-api-key"), key), (HeaderName::from_static("anthropic-version"), API_VERSION)];

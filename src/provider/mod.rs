@@ -16,6 +16,10 @@ mod translate;
 pub mod url;
 mod vertex;
 
+/// For `catalog`, which asks providers for their model lists.
+pub use anthropic::API_VERSION as ANTHROPIC_VERSION;
+pub use head::GATEWAY_USER_AGENT;
+
 use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;

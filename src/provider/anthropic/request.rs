@@ -1,7 +1,8 @@
 //! OpenAI chat request → Anthropic Messages request, pure: system messages to `system`
 //! blocks, content parts to content blocks, tool calls and results to `tool_use` and
 //! `tool_result` (adjacent same-role turns merged), tools and `tool_choice`, stop
-//! sequences, `max_tokens` (default [`DEFAULT_MAX_TOKENS`]) and `response_format` to
+//! sequences, `max_tokens` (default: the model's maximum output, else [`DEFAULT_MAX_TOKENS`])
+//! and `response_format` to
 //! `output_format`. The result goes back to `anthropic::forward`.
 
 use serde_json::{Map, Value, json};
@@ -13,9 +14,10 @@ use crate::provider::list::{self, Turns};
 use crate::provider::translate::{bad, data_uri, object, take, take_url};
 use crate::upstream::{self, Builder};
 
-/// `max_tokens` when the client sets none (plus the thinking budget when thinking is on).
-/// Anthropic requires one; LiteLLM takes the model's maximum from its cost map, which this
-/// gateway does not carry, so it uses LiteLLM's old fixed default.
+/// `max_tokens` when the client sets none and neither the deployment's `model_info` nor the
+/// price table knows the model's maximum output (plus the thinking budget when thinking is
+/// on). Anthropic requires one; LiteLLM 1.110 takes the model's maximum from its cost map,
+/// else 128000, which Anthropic refuses for smaller models, so this is LiteLLM's old 4096.
 pub const DEFAULT_MAX_TOKENS: u64 = 4096;
 /// The beta `output_format` (structured outputs) needs.
 pub const STRUCTURED_OUTPUTS_BETA: &str = "structured-outputs-2025-11-13";
@@ -29,10 +31,17 @@ pub struct Outgoing {
     pub beta: Option<&'static str>,
 }
 
-/// Translates the chat `fields` for `model`: `messages` one message at a time, written
+/// Translates the chat `fields` for `model`, whose maximum output is `max_output` when the
+/// deployment or the price table knows it: `messages` one message at a time, written
 /// straight into the body (`charge` following what it holds); parameters Anthropic takes as
 /// they are stay the client's text.
-pub fn translate(mut fields: Fields, model: &str, stream: bool, charge: &mut Charge) -> Result<Outgoing, Error> {
+pub fn translate(
+    mut fields: Fields,
+    model: &str,
+    max_output: Option<u64>,
+    stream: bool,
+    charge: &mut Charge,
+) -> Result<Outgoing, Error> {
     let Some(messages) = fields.remove("messages").filter(|m| !m.is_null()) else {
         return Err(bad("messages", "must be a list of messages"));
     };
@@ -72,7 +81,8 @@ pub fn translate(mut fields: Fields, model: &str, stream: bool, charge: &mut Cha
     }
     // Anthropic wants max_tokens above the thinking budget: a default leaves room for both.
     let budget = body.get("thinking").and_then(|t| t.get("budget_tokens")).and_then(Value::as_u64).unwrap_or(0);
-    body.insert("max_tokens".into(), asked_max.unwrap_or_else(|| json!(DEFAULT_MAX_TOKENS + budget)));
+    let default = max_output.filter(|max| *max > budget).unwrap_or(DEFAULT_MAX_TOKENS + budget);
+    body.insert("max_tokens".into(), asked_max.unwrap_or_else(|| json!(default)));
     for (key, value) in &mut body {
         out.bytes(b",");
         out.key(key);
@@ -298,7 +308,7 @@ mod tests {
     fn translated(request: &str) -> Result<Got, Error> {
         let fields = Fields::parse(&bytes::Bytes::from(request.to_owned())).unwrap_or_else(|e| panic!("{e}"));
         let mut charge = crate::budget::Budget::new(u64::MAX).charge(0)?;
-        let out = translate(fields, "claude-sonnet-4-5", false, &mut charge)?;
+        let out = translate(fields, "claude-sonnet-4-5", None, false, &mut charge)?;
         let body = serde_json::from_slice(&out.body.into_vec()).unwrap_or_else(|e| panic!("{e}"));
         Ok(Got { body, beta: out.beta })
     }
@@ -338,6 +348,13 @@ mod tests {
                 "tool_choice":"required","reasoning_effort":"low","top_k":5}"#,
         );
         assert_eq!(got.body["max_tokens"], DEFAULT_MAX_TOKENS + 1024, "room for the thinking budget");
+        let fields = Fields::parse(&bytes::Bytes::from(r#"{"messages":[],"reasoning_effort":"low"}"#))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut charge = crate::budget::Budget::new(u64::MAX).charge(0).unwrap_or_else(|e| panic!("{e}"));
+        let known =
+            translate(fields, "claude-sonnet-4-5", Some(64_000), false, &mut charge).unwrap_or_else(|e| panic!("{e}"));
+        let known: Value = serde_json::from_slice(&known.body.into_vec()).unwrap_or_default();
+        assert_eq!(known["max_tokens"], 64_000, "the model's maximum output, which holds the budget");
         assert_eq!(got.body["stop_sequences"], json!(["END"]));
         assert_eq!(got.body["metadata"], json!({ "user_id": "u1" }));
         assert_eq!(got.body["tool_choice"], json!({ "type": "any", "disable_parallel_tool_use": true }));
