@@ -61,6 +61,11 @@ pub enum Error {
         "litellm.BadRequestError: '{param}' needs the conversation stored, and responses from {provider}/ deployments are bridged to chat and not stored. Send the whole conversation in 'input' with store: false, or configure Redis (router_settings.redis_host or REDIS_HOST) for model-router to store bridged responses."
     )]
     NotStored { param: &'static str, provider: &'static str },
+    /// A Responses API id the gateway issued for a deployment that is no longer configured:
+    /// OpenAI's own answer for an unknown response (404, or 400
+    /// `previous_response_not_found` for a `previous_response_id`).
+    #[error("{}Response with id '{id}' not found.", if *.previous { "Previous " } else { "" })]
+    ResponseNotFound { id: String, previous: bool },
 
     // ---- upstream: the provider answered badly or not at all ----
     /// The provider's own non-2xx answer, its status kept and its message carried.
@@ -72,6 +77,10 @@ pub enum Error {
         message: String,
         param: Option<String>,
     },
+    /// A Responses API provider's error relayed as it gave it: status, message, `type`,
+    /// `param` and `code` (clients look for `previous_response_not_found`).
+    #[error("{message}")]
+    Relayed { status: StatusCode, message: String, kind: String, param: Option<String>, code: Option<String> },
     #[error(
         "litellm.Timeout: APITimeoutError - Request timed out. Error_str: Request timed out. timeout value={timeout_s}, time taken={elapsed_s:.2} seconds"
     )]
@@ -124,10 +133,14 @@ impl Error {
             | Error::UnsupportedApi { .. }
             | Error::UnsendableModel { .. }
             | Error::NotStored { .. }
-            | Error::BodyRead(_) => StatusCode::BAD_REQUEST,
+            | Error::BodyRead(_)
+            | Error::ResponseNotFound { previous: true, .. } => StatusCode::BAD_REQUEST,
+            Error::ResponseNotFound { previous: false, .. } => StatusCode::NOT_FOUND,
             Error::TooLarge { .. } | Error::OverBudget { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::ClientTimeout | Error::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
-            Error::Upstream { status, .. } | Error::TokenGrant { status, .. } => *status,
+            Error::Upstream { status, .. } | Error::TokenGrant { status, .. } | Error::Relayed { status, .. } => {
+                *status
+            }
             Error::Connect { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Error::MissingSecret { .. } | Error::Misconfigured { .. } | Error::BodyBudget { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -142,7 +155,9 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Error::NoKey | Error::MalformedKey | Error::WrongKey => "auth_error",
-            Error::Upstream { status, .. } | Error::TokenGrant { status, .. } => upstream_type(*status),
+            Error::Upstream { status, .. } | Error::TokenGrant { status, .. } | Error::Relayed { status, .. } => {
+                upstream_type(*status)
+            }
             Error::AllCoolingDown { .. } => "all_deployments_in_cooldown",
             Error::Saturated { .. } | Error::Busy { .. } => "throttling_error",
             Error::BodyBudget { .. } => "service_unavailable",
@@ -161,7 +176,8 @@ impl Error {
                 Some(param)
             }
             Error::InvalidModel { .. } | Error::NoDeployment { .. } | Error::UnsendableModel { .. } => Some("model"),
-            Error::Upstream { param, .. } => param.as_deref(),
+            Error::Upstream { param, .. } | Error::Relayed { param, .. } => param.as_deref(),
+            Error::ResponseNotFound { previous: true, .. } => Some("previous_response_id"),
             _ => None,
         }
     }
@@ -170,7 +186,7 @@ impl Error {
     /// connection failures, as LiteLLM retries.
     pub fn retryable(&self) -> bool {
         match self {
-            Error::Upstream { status, .. } | Error::TokenGrant { status, .. } => {
+            Error::Upstream { status, .. } | Error::TokenGrant { status, .. } | Error::Relayed { status, .. } => {
                 matches!(status.as_u16(), 408 | 409 | 429) || status.is_server_error()
             }
             Error::Timeout { .. } | Error::Connect { .. } => true,
@@ -195,13 +211,13 @@ impl Error {
     pub fn context_window(&self) -> bool {
         const SIGNS: &[&str] =
             &["context_length_exceeded", "maximum context length", "context window", "prompt is too long"];
-        matches!(self, Error::Upstream { status, message, .. } if *status == StatusCode::BAD_REQUEST && SIGNS.iter().any(|s| message.to_lowercase().contains(s)))
+        matches!(self, Error::Upstream { status, message, .. } | Error::Relayed { status, message, .. } if *status == StatusCode::BAD_REQUEST && SIGNS.iter().any(|s| message.to_lowercase().contains(s)))
     }
 
     /// A provider's 400 refusing the content (`content_policy_fallbacks`).
     pub fn content_policy(&self) -> bool {
         const SIGNS: &[&str] = &["content_policy_violation", "content management policy", "content_filter"];
-        matches!(self, Error::Upstream { status, message, .. } if *status == StatusCode::BAD_REQUEST && SIGNS.iter().any(|s| message.to_lowercase().contains(s)))
+        matches!(self, Error::Upstream { status, message, .. } | Error::Relayed { status, message, .. } if *status == StatusCode::BAD_REQUEST && SIGNS.iter().any(|s| message.to_lowercase().contains(s)))
     }
 
     /// Seconds the client should wait before trying again, for the gateway's own 429s and
@@ -219,7 +235,9 @@ impl Error {
     /// The provider's status, when it answered.
     pub fn upstream_status(&self) -> Option<u16> {
         match self {
-            Error::Upstream { status, .. } | Error::TokenGrant { status, .. } => Some(status.as_u16()),
+            Error::Upstream { status, .. } | Error::TokenGrant { status, .. } | Error::Relayed { status, .. } => {
+                Some(status.as_u16())
+            }
             Error::Timeout { .. } => Some(StatusCode::REQUEST_TIMEOUT.as_u16()),
             _ => None,
         }
@@ -228,9 +246,11 @@ impl Error {
     /// Which side caused it, for the log line.
     pub fn source_kind(&self) -> &'static str {
         match self {
-            Error::Upstream { .. } | Error::TokenGrant { .. } | Error::Timeout { .. } | Error::Connect { .. } => {
-                "upstream"
-            }
+            Error::Upstream { .. }
+            | Error::Relayed { .. }
+            | Error::TokenGrant { .. }
+            | Error::Timeout { .. }
+            | Error::Connect { .. } => "upstream",
             Error::MissingSecret { .. }
             | Error::Misconfigured { .. }
             | Error::AllCoolingDown { .. }
@@ -242,8 +262,21 @@ impl Error {
     }
 
     /// `{"error": {"message", "type", "param", "code"}}`, `code` being the status as a string.
+    /// A relayed Responses API error (and the gateway's unknown-response answer) keeps the
+    /// provider's `type` and `code` instead.
     pub fn body(&self) -> serde_json::Value {
         let message = self.to_string();
+        match self {
+            Error::Relayed { kind, param, code, .. } => {
+                return serde_json::json!({ "error": { "message": message, "type": kind, "param": param, "code": code } });
+            }
+            Error::ResponseNotFound { previous, .. } => {
+                let code = previous.then_some("previous_response_not_found");
+                let error = serde_json::json!({ "message": message, "type": "invalid_request_error", "param": self.param(), "code": code });
+                return serde_json::json!({ "error": error });
+            }
+            _ => {}
+        }
         let mut error = serde_json::json!({
             "message": message,
             "type": self.kind(),
@@ -276,6 +309,35 @@ impl Error {
             _ => StatusCode::BAD_GATEWAY,
         };
         Error::TokenGrant { status, class: upstream_class(status), deployment, token_uri: token_uri.to_owned(), reason }
+    }
+
+    /// A Responses API provider's non-2xx answer, relayed with its own `type`, `param` and
+    /// `code` when its body is OpenAI's `{"error": {...}}`; else as [`Error::upstream`].
+    pub fn relayed(status: StatusCode, exception: &'static str, body: &[u8]) -> Self {
+        #[derive(serde::Deserialize)]
+        struct Wrapper {
+            error: Inner,
+        }
+        #[derive(serde::Deserialize)]
+        struct Inner {
+            message: String,
+            #[serde(default, rename = "type")]
+            kind: Option<String>,
+            #[serde(default)]
+            param: Option<String>,
+            #[serde(default)]
+            code: Option<serde_json::Value>,
+        }
+        let Ok(Wrapper { error }) = serde_json::from_slice::<Wrapper>(body) else {
+            return Error::upstream(status, exception, body);
+        };
+        let code = error.code.and_then(|code| match code {
+            serde_json::Value::String(code) => Some(code),
+            serde_json::Value::Null => None,
+            other => Some(other.to_string()),
+        });
+        let kind = error.kind.unwrap_or_else(|| upstream_type(status).to_owned());
+        Error::Relayed { status, message: error.message, kind, param: error.param, code }
     }
 
     /// A provider's non-2xx answer as LiteLLM words it: `litellm.RateLimitError:

@@ -20,7 +20,7 @@ use crate::provider::{self, Endpoint, Unavailable};
 use crate::resolve::{self, Unresolved};
 use crate::respond::stream::Finisher;
 use crate::respond::{self, Body};
-use crate::route::{self, Api, Endpoint as Route};
+use crate::route::{self, Api, Endpoint as Route, Op};
 use crate::settings::Settings;
 use crate::state::State;
 use crate::table::{Deployment, Setting, Table};
@@ -167,8 +167,13 @@ impl Gateway {
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         let endpoint = route::route(request.method(), request.uri().path());
-        if let Route::Call { api, .. } = &endpoint {
-            call.route = api.route();
+        let route = match &endpoint {
+            Route::Call { api, .. } => Some(api.route()),
+            Route::Responses { op, .. } => Some(op.route()),
+            _ => None,
+        };
+        if let Some(route) = route {
+            call.route = route;
             call.model_call = true;
             self.metrics.start();
         }
@@ -198,18 +203,13 @@ impl Gateway {
             Route::Model(id) => catalog::model(self, &id)?,
             Route::ModelInfo => catalog::model_info(self),
             Route::Metrics => catalog::metrics(self),
-            Route::Call { api, path_model } => self.call(api, path_model.as_deref(), request, call).await?,
+            Route::Call { api, path_model } => self.call(Shape::Api(api, path_model.as_deref()), request, call).await?,
+            Route::Responses { op, id } => self.call(Shape::Responses(op, id), request, call).await?,
         })
     }
 
     /// A model call: parse, resolve, pick, call the provider, relay its answer.
-    async fn call<B>(
-        &self,
-        api: Api,
-        path_model: Option<&str>,
-        request: Request<B>,
-        call: &mut Call,
-    ) -> Result<Response<Body>, Error>
+    async fn call<B>(&self, shape: Shape<'_>, request: Request<B>, call: &mut Call) -> Result<Response<Body>, Error>
     where
         B: http_body::Body<Data = bytes::Bytes>,
         B::Error: std::error::Error + Send + Sync + 'static,
@@ -218,13 +218,21 @@ impl Gateway {
         let limit = self.table.general.max_request_bytes;
         // The charge is held as long as the body: until the call's attempts are over.
         let (body, charge) = parse::read_body(body, &parts.headers, limit, &self.budget).await?;
-        let request: CallRequest = parse::request(api, path_model, &body)?;
+        let mut request: CallRequest = match shape {
+            Shape::Api(api, path_model) => parse::request(api, path_model, &body)?,
+            Shape::Responses(op, id) => parse::responses(op, id, parts.uri.query(), &body)?,
+        };
         drop(body); // the request's members hold what is left of it
+        let target = provider::responses::target(self.table, &mut request)?;
         call.requested = Some(request.model.clone());
-        let target = resolve::resolve(self.table, &request.model).map_err(|why| match why {
-            Unresolved::InvalidModel => Error::InvalidModel { route: api.route(), model: request.model.clone() },
-            Unresolved::NoDeployment => Error::NoDeployment { model: request.model.clone() },
-        })?;
+        let route = call.route;
+        let target = match target {
+            Some(target) => target,
+            None => resolve::resolve(self.table, &request.model).map_err(|why| match why {
+                Unresolved::InvalidModel => Error::InvalidModel { route, model: request.model.clone() },
+                Unresolved::NoDeployment => Error::NoDeployment { model: request.model.clone() },
+            })?,
+        };
         let reply = crate::retry::call(self, target, &request, &parts.headers, call).await;
         drop((request, charge));
         reply
@@ -246,6 +254,13 @@ impl Gateway {
         let head = if stream { stream_timeout.unwrap_or(total) } else { total };
         (head, stream_timeout.unwrap_or(total))
     }
+}
+
+/// How a model call's request is read: a body in an API's format (the model perhaps in the
+/// path), or a Responses API operation (perhaps on a response the path names).
+enum Shape<'a> {
+    Api(Api, Option<&'a str>),
+    Responses(Op, Option<String>),
 }
 
 /// CORS pre-flight, answered as LiteLLM's proxy does.

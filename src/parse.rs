@@ -15,7 +15,7 @@ pub use fields::{Fields, Item, Member};
 
 use crate::budget::{Budget, Charge};
 use crate::error::Error;
-use crate::route::Api;
+use crate::route::{Api, Op};
 
 /// Deepest JSON nesting accepted; real requests use a handful of levels.
 pub const MAX_JSON_DEPTH: usize = 64;
@@ -44,6 +44,32 @@ pub struct CallRequest {
     /// Bytes of memory the request holds under its body's budget charge (its body's
     /// length), beside which a translation charges what it builds.
     pub held: u64,
+    /// What a Responses API request does and to which response; `None` for other APIs.
+    pub responses: Option<Box<Responses>>,
+}
+
+/// The parts of a Responses API request the gateway reads; `input` and everything else
+/// stay raw members of [`CallRequest::fields`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Responses {
+    pub op: Op,
+    /// The response the path names (retrieve, delete, input items, cancel), as the client
+    /// sent it.
+    pub id: Option<String>,
+    /// The path's query (`stream=true&starting_after=N`, `limit`, `after`, ...), passed on.
+    pub query: Option<String>,
+    /// `previous_response_id` of a create, as the client sent it.
+    pub previous_response_id: Option<String>,
+    /// The deployment the response named (`id` or `previous_response_id`) was issued by,
+    /// once `provider::responses` has decoded it: every attempt goes there.
+    pub pinned: Option<u16>,
+}
+
+impl CallRequest {
+    /// The Responses API operation, `None` for the other APIs.
+    pub fn op(&self) -> Option<Op> {
+        self.responses.as_ref().map(|r| r.op)
+    }
 }
 
 /// Reads the body, refusing more than `limit` bytes (413), a body that does not arrive
@@ -155,6 +181,7 @@ pub fn request(api: Api, path_model: Option<&str>, body: &Bytes) -> Result<CallR
         Api::Completions => &["prompt"],
         Api::Embeddings => &["input"],
         Api::Messages => &["messages", "max_tokens"],
+        Api::Responses => &[],
     };
     if let Some(param) = required.iter().find(|p| !fields.contains(p)) {
         return Err(Error::MissingParam { route, param });
@@ -168,7 +195,51 @@ pub fn request(api: Api, path_model: Option<&str>, body: &Bytes) -> Result<CallR
         .value("stream_options")
         .and_then(|v| v.get("include_usage").and_then(serde_json::Value::as_bool))
         .unwrap_or(false);
-    Ok(CallRequest { api, model, stream, include_usage, fields, held: body.len() as u64 })
+    Ok(CallRequest { api, model, stream, include_usage, fields, held: body.len() as u64, responses: None })
+}
+
+/// Parses a Responses API request. A create or input-token count is a JSON body with a
+/// `model` (`stream` and `previous_response_id` read, the rest kept raw); the operations
+/// on one response carry no body, their model is `model` from the query, else empty (the
+/// response's id decides where they go, `provider::responses`).
+pub fn responses(op: Op, id: Option<String>, query: Option<&str>, body: &Bytes) -> Result<CallRequest, Error> {
+    let query = query.filter(|q| !q.is_empty()).map(str::to_owned);
+    let mut request = if op.has_body() {
+        request(Api::Responses, None, body)?
+    } else {
+        let model = query.as_deref().and_then(|q| query_value(q, "model")).unwrap_or_default();
+        let stream = query.as_deref().and_then(|q| query_value(q, "stream")).is_some_and(|v| v == "true");
+        if model.len() > MAX_MODEL_LEN {
+            return Err(Error::BadParam {
+                route: op.route(),
+                param: "model",
+                reason: format!("longer than {MAX_MODEL_LEN} bytes"),
+            });
+        }
+        let fields = Fields::default();
+        CallRequest { api: Api::Responses, model, stream, include_usage: false, fields, held: 0, responses: None }
+    };
+    if op == Op::InputTokens {
+        request.stream = false;
+    }
+    let previous_response_id = match request.fields.get("previous_response_id").as_deref().map(RawValue::get) {
+        None | Some("null") => None,
+        Some(raw) => Some(serde_json::from_str::<String>(raw).map_err(|_| Error::BadParam {
+            route: op.route(),
+            param: "previous_response_id",
+            reason: "must be a string".into(),
+        })?),
+    };
+    request.responses = Some(Box::new(Responses { op, id, query, previous_response_id, pinned: None }));
+    Ok(request)
+}
+
+/// The percent-decoded value of `key` in a URL query, if it is there.
+pub fn query_value(query: &str, key: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == key).then(|| percent_encoding::percent_decode_str(&v.replace('+', " ")).decode_utf8_lossy().into_owned())
+    })
 }
 
 /// A body that must be one JSON object, nested no deeper than [`MAX_JSON_DEPTH`]; its
@@ -344,6 +415,46 @@ mod tests {
     fn repeated_keys_keep_the_last_value() {
         let req = call_request(Api::Chat, None, br#"{"model":"a","messages":[],"model":"b"}"#).map(|r| r.model);
         assert_eq!(req.ok().as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn responses_bodies_keep_input_and_unknown_fields_raw() {
+        let body = Bytes::from_static(
+            br#"{"model":"m","input":[{"role":"user","content":"hi"}],"stream":true,"previous_response_id":"resp_1","reasoning":{"effort":"low"}}"#,
+        );
+        let req = responses(Op::Create, None, None, &body).unwrap_or_else(|e| panic!("{e}"));
+        assert!(req.stream && req.api == Api::Responses && req.op() == Some(Op::Create));
+        let parts = req.responses.as_deref().map(|r| r.previous_response_id.clone());
+        assert_eq!(parts, Some(Some("resp_1".to_owned())));
+        assert_eq!(
+            req.fields.get("input").map(|raw| raw.get().to_owned()).as_deref(),
+            Some(r#"[{"role":"user","content":"hi"}]"#)
+        );
+        assert!(req.fields.contains("reasoning"));
+        let bad = Bytes::from_static(br#"{"model":"m","previous_response_id":7}"#);
+        assert!(matches!(
+            responses(Op::Create, None, None, &bad),
+            Err(Error::BadParam { param: "previous_response_id", .. })
+        ));
+        assert!(matches!(
+            responses(Op::Create, None, None, &Bytes::from_static(b"{}")),
+            Err(Error::MissingParam { .. })
+        ));
+    }
+
+    #[test]
+    fn response_operations_need_no_body() {
+        let req = responses(
+            Op::Retrieve,
+            Some("resp_1".into()),
+            Some("stream=true&starting_after=3&model=a%2Fb"),
+            &Bytes::new(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(req.stream);
+        assert_eq!(req.model, "a/b");
+        let parts = req.responses.as_deref().map(|r| (r.id.clone(), r.query.clone()));
+        assert_eq!(parts, Some((Some("resp_1".into()), Some("stream=true&starting_after=3&model=a%2Fb".into()))));
     }
 
     #[test]

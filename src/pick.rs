@@ -22,13 +22,18 @@ pub struct Choice {
 
 /// Picks among the target's deployments, skipping those without their secrets and those
 /// cooling down or at a limit; the chosen one is admitted in one step (on Redis when it is
-/// shared), and if it turns out full or cooled elsewhere the next best is tried.
-pub async fn pick(gateway: &Gateway, target: &Target, requested: &str) -> Result<Choice, Error> {
+/// shared), and if it turns out full or cooled elsewhere the next best is tried. A
+/// `pinned` deployment of the target (the one a Responses API id names) is the only
+/// candidate.
+pub async fn pick(gateway: &Gateway, target: &Target, requested: &str, pinned: Option<u16>) -> Result<Choice, Error> {
     let table = gateway.table;
-    let (candidates, captures): (&[u16], Option<&[String]>) = match target {
+    let (mut candidates, captures): (&[u16], Option<&[String]>) = match target {
         Target::Group { group, captures } => (table.group(*group).deployments, captures.as_deref()),
         Target::Deployment(index) => (std::slice::from_ref(index), None),
     };
+    if let Some(pin) = pinned.and_then(|pin| candidates.iter().find(|i| **i == pin)) {
+        candidates = std::slice::from_ref(pin);
+    }
     let now = Instant::now();
     let state = &gateway.state;
     // One pass sorts each configured deployment: resting, at a limit, or available.

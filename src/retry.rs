@@ -115,7 +115,8 @@ async fn once(
     headers: &HeaderMap,
     call: &mut Call,
 ) -> Result<Response<Body>, Error> {
-    let choice = pick::pick(gateway, target, &request.model).await?;
+    let pinned = request.responses.as_ref().and_then(|r| r.pinned);
+    let choice = pick::pick(gateway, target, &request.model, pinned).await?;
     let endpoint = gateway.endpoint(choice.index)?;
     call.permit = Some(choice.permit);
     call.deployment = Some(choice.deployment);

@@ -11,6 +11,43 @@ pub enum Api {
     Embeddings,
     /// Anthropic's Messages API (`/v1/messages`): Anthropic format in and out.
     Messages,
+    /// OpenAI's Responses API (`/v1/responses` and the operations on a response, [`Op`]).
+    Responses,
+}
+
+/// What a Responses API request does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `POST /responses`.
+    Create,
+    /// `POST /responses/input_tokens`.
+    InputTokens,
+    /// `GET /responses/{id}` (`?stream=true&starting_after=N` replays its events).
+    Retrieve,
+    /// `DELETE /responses/{id}`.
+    Delete,
+    /// `GET /responses/{id}/input_items`.
+    InputItems,
+    /// `POST /responses/{id}/cancel`.
+    Cancel,
+}
+
+impl Op {
+    /// The route label of metrics and messages.
+    pub fn route(self) -> &'static str {
+        match self {
+            Op::Create => Api::Responses.route(),
+            Op::InputTokens => "/v1/responses/input_tokens",
+            Op::Retrieve | Op::Delete => "/v1/responses/{response_id}",
+            Op::InputItems => "/v1/responses/{response_id}/input_items",
+            Op::Cancel => "/v1/responses/{response_id}/cancel",
+        }
+    }
+
+    /// Whether the request carries a JSON body with a `model` (the others name a response).
+    pub fn has_body(self) -> bool {
+        matches!(self, Op::Create | Op::InputTokens)
+    }
 }
 
 impl Api {
@@ -21,6 +58,7 @@ impl Api {
             Api::Completions => "/completions",
             Api::Embeddings => "/embeddings",
             Api::Messages => "/v1/messages",
+            Api::Responses => "/v1/responses",
         }
     }
 }
@@ -35,6 +73,11 @@ pub enum Endpoint {
         path_model: Option<String>,
     },
     Models,
+    /// A Responses API request: `id` names the response for the operations on one.
+    Responses {
+        op: Op,
+        id: Option<String>,
+    },
     Model(String),
     ModelInfo,
     /// Prometheus metrics.
@@ -50,7 +93,14 @@ pub enum Endpoint {
 impl Endpoint {
     /// Whether the endpoint needs the master key.
     pub fn needs_key(&self) -> bool {
-        matches!(self, Endpoint::Call { .. } | Endpoint::Models | Endpoint::Model(_) | Endpoint::ModelInfo)
+        matches!(
+            self,
+            Endpoint::Call { .. }
+                | Endpoint::Responses { .. }
+                | Endpoint::Models
+                | Endpoint::Model(_)
+                | Endpoint::ModelInfo
+        )
     }
 }
 
@@ -59,11 +109,34 @@ pub fn route(method: &Method, path: &str) -> Endpoint {
     if method == Method::OPTIONS {
         return Endpoint::Preflight;
     }
-    let (endpoint, allowed) = lookup(path);
+    let (endpoint, allowed) = match responses(method, path) {
+        Some(found) => found,
+        None => lookup(path),
+    };
     match endpoint {
         Endpoint::NotFound => Endpoint::NotFound,
         _ if allowed == *method || (allowed == Method::GET && method == Method::HEAD) => endpoint,
         _ => Endpoint::MethodNotAllowed,
+    }
+}
+
+/// The Responses API's endpoints, with and without `/v1`: `/responses/{id}` takes GET and
+/// DELETE, so the method picks the operation. `None` for other paths.
+fn responses(method: &Method, path: &str) -> Option<(Endpoint, Method)> {
+    let rest = path.strip_prefix("/v1").unwrap_or(path).strip_prefix("/responses")?;
+    let found = |op, id: Option<&str>, allowed| Some((Endpoint::Responses { op, id: id.map(str::to_owned) }, allowed));
+    let Some(rest) = rest.strip_prefix('/') else {
+        return if rest.is_empty() { found(Op::Create, None, Method::POST) } else { None };
+    };
+    if rest == "input_tokens" {
+        return found(Op::InputTokens, None, Method::POST);
+    }
+    match rest.split_once('/') {
+        None if !rest.is_empty() && method == Method::DELETE => found(Op::Delete, Some(rest), Method::DELETE),
+        None if !rest.is_empty() => found(Op::Retrieve, Some(rest), Method::GET),
+        Some((id, "input_items")) if !id.is_empty() => found(Op::InputItems, Some(id), Method::GET),
+        Some((id, "cancel")) if !id.is_empty() => found(Op::Cancel, Some(id), Method::POST),
+        _ => Some((Endpoint::NotFound, Method::GET)),
     }
 }
 
@@ -120,6 +193,27 @@ mod tests {
             route(&Method::POST, "/engines/e1/embeddings"),
             Endpoint::Call { api: Api::Embeddings, path_model: Some("e1".into()) }
         );
+    }
+
+    #[test]
+    fn responses_routes_at_root_and_v1() {
+        let at = |method: &Method, path: &str| route(method, path);
+        let op = |op, id: Option<&str>| Endpoint::Responses { op, id: id.map(str::to_owned) };
+        for prefix in ["", "/v1"] {
+            let path = |rest: &str| format!("{prefix}/responses{rest}");
+            assert_eq!(at(&Method::POST, &path("")), op(Op::Create, None));
+            assert_eq!(at(&Method::POST, &path("/input_tokens")), op(Op::InputTokens, None));
+            assert_eq!(at(&Method::GET, &path("/resp_1")), op(Op::Retrieve, Some("resp_1")));
+            assert_eq!(at(&Method::DELETE, &path("/resp_1")), op(Op::Delete, Some("resp_1")));
+            assert_eq!(at(&Method::GET, &path("/resp_1/input_items")), op(Op::InputItems, Some("resp_1")));
+            assert_eq!(at(&Method::POST, &path("/resp_1/cancel")), op(Op::Cancel, Some("resp_1")));
+            assert_eq!(at(&Method::GET, &path("")), Endpoint::MethodNotAllowed);
+            assert_eq!(at(&Method::POST, &path("/resp_1")), Endpoint::MethodNotAllowed);
+            assert_eq!(at(&Method::GET, &path("/resp_1/nope")), Endpoint::NotFound);
+            assert_eq!(at(&Method::GET, &path("//input_items")), Endpoint::NotFound);
+        }
+        assert_eq!(at(&Method::POST, "/responsesx"), Endpoint::NotFound);
+        assert!(at(&Method::GET, "/v1/responses/resp_1").needs_key());
     }
 
     #[test]

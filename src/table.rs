@@ -92,6 +92,9 @@ pub struct Deployment {
     pub default_params: &'static [(&'static str, &'static str)],
     pub mock: Mock,
     pub info: ModelInfo,
+    /// Responses API calls are relayed to it as they are (its provider speaks the API, or
+    /// `model_info.supported_endpoints` lists `/v1/responses`); else they are bridged.
+    pub responses_api: bool,
     /// This deployment's `/model/info` entry, credentials left out at build time.
     pub info_json: &'static str,
 }
@@ -223,6 +226,7 @@ pub(crate) fn test_deployment() -> Deployment {
             input_cost_per_token: None,
             output_cost_per_token: None,
         },
+        responses_api: false,
         info_json: "{}",
     }
 }

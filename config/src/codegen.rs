@@ -173,6 +173,7 @@ fn deployment(out: &mut String, d: &DeploymentSpec) {
         "            info: crate::table::ModelInfo {{ mode: {:?}, max_input_tokens: {:?}, max_output_tokens: {:?}, input_cost_per_token: {:?}, output_cost_per_token: {:?} }},",
         d.mode, d.max_input_tokens, d.max_output_tokens, d.input_cost_per_token, d.output_cost_per_token
     );
+    let _ = writeln!(out, "            responses_api: {},", d.responses_api);
     let _ = writeln!(out, "            info_json: {:?},", d.info_json);
     out.push_str("        },\n");
 }

@@ -42,6 +42,10 @@ pub(crate) fn parse(walker: &mut Walker<'_>, item: &Value, path: &str) -> Result
         walker.warn_literal(&join(&params_path, "api_key"), api_key.as_ref());
     }
     let weight = weight(walker, params, &params_path)?;
+    let responses_api = match supported_endpoints(walker, info, &info_path)? {
+        Some(endpoints) => endpoints.iter().any(|e| e == "responses"),
+        None => vendors::RESPONSES_API.contains(&provider.as_str()),
+    };
     let id = match walker.string(info, "id", &info_path)? {
         Some(id) => id,
         None => default_id(&model_name, params),
@@ -78,7 +82,51 @@ pub(crate) fn parse(walker: &mut Walker<'_>, item: &Value, path: &str) -> Result
         max_output_tokens: max_output_tokens(walker, info, &info_path)?,
         input_cost_per_token: walker.number(info, "input_cost_per_token", &info_path)?,
         output_cost_per_token: walker.number(info, "output_cost_per_token", &info_path)?,
+        responses_api,
     })
+}
+
+/// The endpoints `model_info.supported_endpoints` lists (LiteLLM's key), each without its
+/// `/v1/` (`responses`, `chat/completions`); `None` when absent. A name LiteLLM does not
+/// know fails the build.
+fn supported_endpoints(
+    walker: &Walker<'_>,
+    info: &Mapping,
+    info_path: &str,
+) -> Result<Option<Vec<String>>, ConfigError> {
+    const KNOWN: &[&str] = &[
+        "audio/speech",
+        "audio/transcriptions",
+        "batch",
+        "chat/completions",
+        "completions",
+        "embeddings",
+        "images/edits",
+        "images/generations",
+        "messages",
+        "moderations",
+        "rerank",
+        "responses",
+    ];
+    let path = join(info_path, "supported_endpoints");
+    let Some(value) = info.get("supported_endpoints") else { return Ok(None) };
+    let Some(list) = value.as_sequence() else {
+        return Err(
+            walker.error(&path, "expected a list of endpoints, such as [\"/v1/chat/completions\", \"/v1/responses\"]")
+        );
+    };
+    let mut endpoints = Vec::new();
+    for (i, item) in list.iter().enumerate() {
+        let at = format!("{path}[{i}]");
+        let text = item.as_str().ok_or_else(|| walker.error(&at, "expected a string such as \"/v1/responses\""))?;
+        let name = text.strip_prefix("/v1/").or_else(|| text.strip_prefix('/')).unwrap_or(text);
+        if !KNOWN.contains(&name) {
+            let known = KNOWN.iter().map(|k| format!("/v1/{k}")).collect::<Vec<_>>().join(", ");
+            return Err(walker.error(&at, format!("unknown endpoint \"{text}\"; known: {known}")));
+        }
+        endpoints.push(name.to_owned());
+    }
+    Ok(Some(endpoints))
 }
 
 /// `weight`, which must be more than 0 when given.

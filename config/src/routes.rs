@@ -67,6 +67,12 @@ pub struct DeploymentSpec {
     pub max_output_tokens: Option<u64>,
     pub input_cost_per_token: Option<f64>,
     pub output_cost_per_token: Option<f64>,
+    /// Whether Responses API calls are relayed to the deployment as they are (else bridged
+    /// through chat): `model_info.supported_endpoints` when it is given, else whether the
+    /// vendor speaks it ([`crate::vendors::RESPONSES_API`]). Left out of the routes hash when
+    /// false, so configs without Responses deployments hash as before.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub responses_api: bool,
     /// `/model/info` body for this deployment: `litellm_params` without credentials and
     /// `model_info` as given, as compact JSON.
     pub info_json: String,

@@ -138,6 +138,11 @@ pub const VENDORS: &[Vendor] = &[
     openai_like("xai", Some("https://api.x.ai/v1"), "XAI_API_BASE", "XAI_API_KEY"),
 ];
 
+/// Prefixes whose API serves OpenAI's Responses API (`/responses`), so a Responses call is
+/// relayed to them as it is; every other provider gets it bridged through chat. A
+/// deployment says otherwise with `model_info.supported_endpoints`.
+pub const RESPONSES_API: &[&str] = &["azure", "groq", "litellm_proxy", "openai", "xai"];
+
 /// Prefixes LiteLLM knows that this gateway does not serve yet, with what to use instead.
 pub const UNSUPPORTED: &[(&str, &str)] = &[("bedrock", "AWS Bedrock is not supported")];
 
@@ -163,6 +168,14 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(names, sorted);
+    }
+
+    #[test]
+    fn responses_vendors_are_known_and_speak_openai() {
+        for prefix in RESPONSES_API {
+            let vendor = find(prefix).unwrap_or_else(|| panic!("{prefix} is a vendor"));
+            assert!(matches!(vendor.protocol, Protocol::OpenAi | Protocol::Azure), "{prefix}");
+        }
     }
 
     #[test]

@@ -276,3 +276,31 @@ fn configs_without_redis_keep_their_hash() {
     assert!(without.redis.is_empty());
     assert!(!serde_json::to_string(&without).unwrap().contains("redis"));
 }
+
+#[test]
+fn responses_api_follows_the_vendor_unless_supported_endpoints_says() {
+    let routes = ok("model_list:
+  - {model_name: a, litellm_params: {model: openai/gpt-4o}}
+  - {model_name: b, litellm_params: {model: anthropic/claude}}
+  - {model_name: c, litellm_params: {model: hosted_vllm/m, api_base: http://h}, model_info: {supported_endpoints: [/v1/chat/completions, /v1/responses]}}
+  - {model_name: d, litellm_params: {model: openai/m}, model_info: {supported_endpoints: [/v1/chat/completions]}}
+  - {model_name: e, litellm_params: {model: azure/m, api_base: https://x}}
+")
+    .routes;
+    let speaks: Vec<bool> = routes.deployments.iter().map(|d| d.responses_api).collect();
+    assert_eq!(speaks, [true, false, true, false, true]);
+    let e = err(
+        "model_list:\n  - {model_name: a, litellm_params: {model: openai/m}, model_info: {supported_endpoints: [/v1/respones]}}\n",
+        "base",
+    );
+    let text = e.to_string();
+    assert!(
+        text.contains("model_list[0].model_info.supported_endpoints[0]") && text.contains("/v1/responses"),
+        "{text}"
+    );
+    let e = err(
+        "model_list:\n  - {model_name: a, litellm_params: {model: openai/m}, model_info: {supported_endpoints: /v1/responses}}\n",
+        "base",
+    );
+    assert!(e.to_string().contains("expected a list"), "{e}");
+}

@@ -50,7 +50,7 @@ pub async fn answer(attempt: &Attempt<'_>, request: &CallRequest) -> Result<Repl
         (Api::Completions, true) => stream(completion_chunks(model, mock.response.unwrap_or(STREAM_TEXT)), interval),
         (Api::Embeddings, _) => full_bytes(StatusCode::OK, embeddings::reply(model, request)?),
         // `provider::messages` hands the fake a chat request; this is never reached.
-        (Api::Messages, _) => full(StatusCode::NOT_FOUND, &json!({ "detail": "Not Found" })),
+        (Api::Messages | Api::Responses, _) => full(StatusCode::NOT_FOUND, &json!({ "detail": "Not Found" })),
     })
 }
 

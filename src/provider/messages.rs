@@ -64,5 +64,6 @@ fn chat_request(request: &CallRequest, charge: &mut Charge) -> Result<CallReques
         include_usage: false,
         fields: request::to_chat(request.fields.clone(), charge)?,
         held: request.held + charge.bytes(),
+        responses: None,
     })
 }

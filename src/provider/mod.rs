@@ -9,9 +9,8 @@ mod google_auth;
 mod head;
 mod list;
 mod messages;
-#[expect(dead_code, reason = "wired into the Responses route once it lands")]
-mod responses;
 mod openai;
+pub mod responses;
 mod translate;
 pub mod url;
 mod vertex;
@@ -226,7 +225,8 @@ impl Attempt<'_> {
     }
 }
 
-/// Calls the deployment's provider; `/v1/messages` calls go through [`messages`].
+/// Calls the deployment's provider; `/v1/messages` calls go through [`messages`], Responses
+/// API calls through [`responses`].
 pub async fn call(
     gateway: &Gateway,
     attempt: &Attempt<'_>,
@@ -235,6 +235,9 @@ pub async fn call(
 ) -> Result<Reply, Error> {
     if request.api == Api::Messages {
         return messages::call(gateway, attempt, request, headers).await;
+    }
+    if request.api == Api::Responses {
+        return responses::call(gateway, attempt, request, headers).await;
     }
     chat(gateway, attempt, Cow::Borrowed(request), headers).await
 }

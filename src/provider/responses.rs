@@ -1,87 +1,38 @@
-//! The Responses API bridged to chat, for deployments whose provider does not speak it
-//! (Anthropic, Gemini, Vertex AI, the fake, OpenAI-compatible servers): the request becomes
-//! a chat request ([`request`]) sent through the deployment's own chat path, and its answer
-//! becomes a Responses object ([`reply`]) or Responses events ([`stream`]), both built on
-//! [`object`]. Nothing is stored: what needs a stored conversation is refused with a 400
-//! that says how to do without. Replies go on to `respond`.
+//! OpenAI's Responses API (`/v1/responses` and the operations on a response): relayed as it
+//! is to a deployment whose provider speaks it (`relay`), bridged through the chat
+//! translation of the deployment's protocol for the others (`bridge`, with [`request`],
+//! [`reply`], [`stream`] and [`object`]). Which deployment a
+//! response lives on is encoded in the ids the gateway hands out (`ids`), so follow-ups
+//! reach it with no server state. The reply goes on to `respond`.
 
+mod bridge;
+mod ids;
 mod input;
 pub mod object;
+mod relay;
 pub mod reply;
 pub mod request;
 pub mod stream;
 
-use std::borrow::Cow;
-
-use bytes::Bytes;
 use http::HeaderMap;
 
-use super::translate::{self, Events, Translated};
-use super::{Attempt, Reply, Source};
-use crate::budget::Charge;
+pub use ids::{encode, target};
+
+use super::{Attempt, Reply};
 use crate::error::Error;
 use crate::gateway::Gateway;
-use crate::parse::{self, CallRequest, Fields, Member};
-use crate::route::Api;
+use crate::parse::CallRequest;
 
-/// The route LiteLLM's messages name for the Responses API.
-pub const ROUTE: &str = "/v1/responses";
-
-/// Serves a Responses call on the attempt's deployment through its chat path.
-pub async fn bridge(
+/// Calls the deployment with a Responses API request: relayed when it speaks the API
+/// (`Deployment::responses_api`), else bridged.
+pub async fn call(
     gateway: &Gateway,
     attempt: &Attempt<'_>,
     request: &CallRequest,
     headers: &HeaderMap,
 ) -> Result<Reply, Error> {
-    // What the translation holds is charged until the reply is back.
-    let budget = &gateway.budget;
-    let members = budget.charge_beside(request.held, tree_bytes(&request.fields))?;
-    let mut input = budget.charge_beside(request.held + members.bytes(), 0)?;
-    let head = object::Head::new(object::id("resp"), request.model.clone(), translate::now(), &request.fields);
-    let provider = attempt.deployment.provider;
-    let chat = chat_request(request, &mut input, provider, gateway.table.router.drop_params)?;
-    let reply = super::chat(gateway, attempt, Cow::Owned(chat), headers).await?;
-    if !reply.status.is_success() {
-        return Ok(reply);
+    if attempt.deployment.responses_api {
+        return relay::forward(gateway, attempt, request, headers).await;
     }
-    let Reply { status, headers, body, head_at } = reply;
-    if request.stream {
-        let events = Events::Responses(Box::new(stream::Events::new(head)));
-        let body = Source::Translated(Box::new(Translated::new(body, events)));
-        return Ok(Reply { status, headers, body, head_at });
-    }
-    let exception = super::exception(attempt.deployment);
-    let bytes = crate::respond::read(body, gateway.settings.max_upstream_bytes, attempt.deadline, exception).await?;
-    let response = reply::to_response(&bytes, &head).map_err(|what| translate::untranslatable(exception, &what))?;
-    Ok(Reply { status, headers, body: Source::Full(Some(Bytes::from(response))), head_at })
-}
-
-/// The most memory the members but `input` take as trees (`input` is charged item by item
-/// as it is translated).
-fn tree_bytes(fields: &Fields) -> u64 {
-    fields
-        .members()
-        .map(|(key, member)| match member {
-            Member::Raw(raw) if key != "input" => parse::scan(raw).tree_bytes(raw.len()),
-            _ => 0,
-        })
-        .sum()
-}
-
-/// The Responses request as a chat request for the same model.
-fn chat_request(
-    request: &CallRequest,
-    charge: &mut Charge,
-    provider: &'static str,
-    drop_params: bool,
-) -> Result<CallRequest, Error> {
-    Ok(CallRequest {
-        api: Api::Chat,
-        model: request.model.clone(),
-        stream: request.stream,
-        include_usage: false,
-        fields: request::to_chat(request.fields.clone(), charge, provider, drop_params)?,
-        held: request.held + charge.bytes(),
-    })
+    bridge::call(gateway, attempt, request, headers).await
 }

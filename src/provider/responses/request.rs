@@ -9,7 +9,7 @@
 
 use serde_json::Value;
 
-use super::ROUTE;
+use crate::route::Api;
 use super::input::{History, message};
 use crate::budget::Charge;
 use crate::error::Error;
@@ -38,7 +38,7 @@ const STATEFUL: &[&str] = &["previous_response_id", "conversation"];
 
 /// A 400 naming a Responses parameter.
 pub fn bad(param: &'static str, reason: impl Into<String>) -> Error {
-    Error::BadParam { route: ROUTE, param, reason: reason.into() }
+    Error::BadParam { route: Api::Responses.route(), param, reason: reason.into() }
 }
 
 /// Translates a Responses request's members, taking them apart: `input` one item at a time
@@ -83,7 +83,7 @@ pub fn to_chat(
         }
     }
     match request.remove("input") {
-        None => return Err(Error::MissingParam { route: ROUTE, param: "input" }),
+        None => return Err(Error::MissingParam { route: Api::Responses.route(), param: "input" }),
         Some(Member::Raw(raw)) if raw.first() == Some(&b'"') => {
             let text: String = serde_json::from_slice(&raw).map_err(|e| bad("input", e.to_string()))?;
             messages.push(message("user", Value::String(text)));
