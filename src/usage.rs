@@ -21,9 +21,10 @@ pub struct Usage {
     pub completion_tokens: u64,
     #[serde(default)]
     pub total_tokens: u64,
-    #[serde(default)]
+    /// The Responses API's `input_tokens_details` counts here too.
+    #[serde(default, alias = "input_tokens_details")]
     pub prompt_tokens_details: Option<PromptDetails>,
-    #[serde(default)]
+    #[serde(default, alias = "output_tokens_details")]
     pub completion_tokens_details: Option<CompletionDetails>,
 }
 

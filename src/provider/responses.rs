@@ -16,7 +16,7 @@ pub mod stream;
 
 use http::HeaderMap;
 
-pub use ids::{encode, target};
+pub use ids::{encode, prefix, target};
 
 use super::{Attempt, Reply};
 use crate::error::Error;

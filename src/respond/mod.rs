@@ -3,6 +3,7 @@
 //! [`Error`] as one OpenAI-shaped body. The last stage; `gateway` logs the outcome once.
 
 mod body;
+pub mod format;
 mod headers;
 mod redact;
 mod rewrite;
@@ -19,6 +20,7 @@ use serde_json::Value;
 
 pub use body::Body;
 use headers::call_headers;
+use stream::Format;
 
 use crate::error::Error;
 use crate::gateway::Call;
@@ -77,13 +79,23 @@ pub async fn relay(
     if !reply.status.is_success() {
         let body = read(reply.body, MAX_ERROR_BODY, deadline, exception).await.unwrap_or_default();
         let body = redact::credentials(body, credentials);
+        if request.api == Api::Responses && call.deployment.is_some_and(|d| d.responses_api) {
+            return Err(Error::relayed(reply.status, exception, &body));
+        }
         return Err(Error::upstream(reply.status, exception, &body));
     }
     let model = call.requested.clone().unwrap_or_default();
+    let issuer = responses_issuer(call, request);
     let mut response = if request.stream {
-        let relay = stream::Relay::new(reply.body, model, idle, request.include_usage);
-        let format = if request.api == Api::Messages { stream::Format::Messages } else { stream::Format::Chunks };
-        let relay = relay.with_format(format);
+        let format = match (request.api, issuer) {
+            (_, Some(issuer)) => Format::Responses(Box::new(format::responses::Events::new(issuer))),
+            (Api::Messages, _) => Format::Messages(format::messages::Messages::new(model)),
+            _ => {
+                let price = call.deployment.zip(call.upstream_model.clone());
+                Format::Chunks(format::chunks::Chunks::new(model, request.include_usage, price))
+            }
+        };
+        let relay = stream::Relay::new(reply.body, format, idle);
         let mut response = Response::new(Body::stream(relay));
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream; charset=utf-8"));
@@ -93,10 +105,15 @@ pub async fn relay(
     } else {
         let body = read(reply.body, max_body, deadline, exception).await?;
         let mut out = Vec::with_capacity(body.len() + model.len());
-        match rewrite::model(&body, &model, false, &mut out) {
-            Some(seen) => call.usage = seen.usage,
-            None if rewrite::reparse(&body, &model, false, &mut out) => call.usage = Usage::from_json(&body),
-            None => return Err(bad_reply(exception, "not a JSON object")),
+        if let Some(issuer) = &issuer {
+            let seen = format::responses::object(&body, issuer, &mut out);
+            call.usage = seen.ok_or_else(|| bad_reply(exception, "not a JSON object"))?.usage;
+        } else {
+            match rewrite::model(&body, &model, false, &mut out) {
+                Some(seen) => call.usage = seen.usage,
+                None if rewrite::reparse(&body, &model, false, &mut out) => call.usage = Usage::from_json(&body),
+                None => return Err(bad_reply(exception, "not a JSON object")),
+            }
         }
         if let Some(usage) = call.usage.as_mut().filter(|u| u.total_tokens == 0) {
             usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
@@ -112,6 +129,16 @@ pub async fn relay(
     };
     call_headers(call, response.headers_mut());
     Ok(response)
+}
+
+/// How a relayed Responses API reply is rewritten: ids issued for the deployment, `model`
+/// the requested name on a create. `None` for other calls, and for bridged ones (the
+/// bridge writes its own ids).
+fn responses_issuer(call: &Call, request: &CallRequest) -> Option<format::responses::Issuer> {
+    let d = call.deployment.filter(|d| d.responses_api)?;
+    let op = request.op()?;
+    let model = (op == crate::route::Op::Create).then(|| call.requested.clone().unwrap_or_default());
+    Some(format::responses::Issuer { prefix: crate::provider::responses::prefix(d), model })
 }
 
 /// The call's cost from its usage, deployment and the model it was sent with.

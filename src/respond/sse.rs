@@ -1,15 +1,17 @@
-//! Server-sent events: a bounded parser for a provider's stream, the rewrite of each chunk
-//! (`model` → the requested name, null `finish_reason` dropped) and LiteLLM's mid-stream
-//! error event; for `/v1/messages`, each Anthropic event relayed with its `event:` line and
-//! `model` set in `message_start`. `stream` relays with them.
+//! The SSE framing of an upstream stream: a bounded, incremental parser yielding each
+//! event's `event:` name, `id:` and `data` ([`Parser::next_frame`]; [`Parser::next_event`]
+//! for the data alone). It knows no event format: the client formats (`format`) read the
+//! data, the relay (`stream`) moves them. Chat's chunk rewrite and Anthropic's event
+//! rewrite are re-exported here from `format`, where they live.
 
 use bytes::{Buf as _, BytesMut};
 
+pub use super::format::chunks::{DONE, error_event, rewrite};
+pub use super::format::messages::{MessageSeen, message_event};
 pub use super::rewrite::Spliced;
 
 /// The largest single event accepted from a provider.
 pub const MAX_EVENT_BYTES: usize = 4 * 1024 * 1024;
-pub const DONE: &[u8] = b"data: [DONE]\n\n";
 
 /// Splits a byte stream into the `data` of each event. Lines end at LF, CRLF or a lone CR,
 /// as the SSE format allows; the buffer is searched for a line end from where the last
@@ -24,6 +26,9 @@ pub struct Parser {
     after_cr: bool,
     data: Vec<u8>,
     has_data: bool,
+    /// The `event:` and `id:` of the event being read.
+    name: Option<BytesMut>,
+    id: Option<BytesMut>,
     /// Bytes looked at for a line end, for the linearity test.
     #[cfg(test)]
     looked_at: usize,
@@ -33,6 +38,24 @@ pub struct Parser {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Parsed {
     Event(Vec<u8>),
+    /// An event or line over [`MAX_EVENT_BYTES`].
+    TooLarge,
+}
+
+/// One event as its framing delivered it.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Event {
+    /// `event:`, when the stream names its events (Anthropic's, the Responses API's).
+    pub name: Option<BytesMut>,
+    /// `id:`, when given.
+    pub id: Option<BytesMut>,
+    pub data: Vec<u8>,
+}
+
+/// One parse step with the event's framing kept.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Framed {
+    Event(Event),
     /// An event or line over [`MAX_EVENT_BYTES`].
     TooLarge,
 }
@@ -52,13 +75,23 @@ impl Parser {
 
     /// The next complete event's data, if one has arrived.
     pub fn next_event(&mut self) -> Option<Parsed> {
+        Some(match self.next_frame()? {
+            Framed::Event(event) => Parsed::Event(event.data),
+            Framed::TooLarge => Parsed::TooLarge,
+        })
+    }
+
+    /// The next complete event with its name and id, if one has arrived.
+    pub fn next_frame(&mut self) -> Option<Framed> {
         loop {
             let Line::Whole(line) = self.next_line()? else { return Some(self.discard()) };
             if line.is_empty() {
                 if self.has_data {
                     self.has_data = false;
-                    return Some(Parsed::Event(std::mem::take(&mut self.data)));
+                    let data = std::mem::take(&mut self.data);
+                    return Some(Framed::Event(Event { name: self.name.take(), id: self.id.take(), data }));
                 }
+                self.name = None;
                 continue;
             }
             if let Some(value) = line.strip_prefix(b"data:") {
@@ -71,8 +104,12 @@ impl Parser {
                 if self.data.len() > MAX_EVENT_BYTES {
                     return Some(self.discard());
                 }
+            } else if line.starts_with(b"event:") {
+                self.name = Some(field_value(line, b"event:".len()));
+            } else if line.starts_with(b"id:") {
+                self.id = Some(field_value(line, b"id:".len()));
             }
-            // Comments (`: ping`), `event:`, `id:` and `retry:` lines carry nothing to relay.
+            // Comments (`: ping`) and `retry:` lines carry nothing to relay.
         }
     }
 
@@ -110,82 +147,39 @@ impl Parser {
     }
 
     /// Drops everything buffered after an oversized event, so parsing can go on.
-    fn discard(&mut self) -> Parsed {
+    fn discard(&mut self) -> Framed {
         self.buffer.clear();
         self.searched = 0;
         self.data.clear();
         self.has_data = false;
-        Parsed::TooLarge
+        (self.name, self.id) = (None, None);
+        Framed::TooLarge
+    }
+
+    /// The last event's data when the stream ends without a blank line after it.
+    pub fn finish(&mut self) -> Option<Vec<u8>> {
+        self.finish_frame().map(|event| event.data)
     }
 
     /// The last event when the stream ends without a blank line after it.
-    pub fn finish(&mut self) -> Option<Vec<u8>> {
+    pub fn finish_frame(&mut self) -> Option<Event> {
         if !self.buffer.is_empty() {
             self.buffer.extend_from_slice(b"\n\n");
-            if let Some(Parsed::Event(data)) = self.next_event() {
-                return Some(data);
+            if let Some(Framed::Event(event)) = self.next_frame() {
+                return Some(event);
             }
         }
-        self.has_data.then(|| std::mem::take(&mut self.data))
+        let data = self.has_data.then(|| std::mem::take(&mut self.data))?;
+        self.has_data = false;
+        Some(Event { name: self.name.take(), id: self.id.take(), data })
     }
 }
 
-/// Rewrites one chunk for the client: `model` becomes the requested name, and a null
-/// `finish_reason` is left out as LiteLLM does. Data that is not JSON passes unchanged.
-/// Returns what the fast path saw of the chunk (its usage), if it took it.
-pub fn rewrite(data: &[u8], model: &str, out: &mut Vec<u8>) -> Option<Spliced> {
-    out.extend_from_slice(b"data: ");
-    let seen = super::rewrite::model(data, model, true, out);
-    if seen.is_none() {
-        let mark = out.len();
-        if !super::rewrite::reparse(data, model, true, out) {
-            out.truncate(mark);
-            out.extend_from_slice(data);
-        }
-    }
-    out.extend_from_slice(b"\n\n");
-    seen
-}
-
-/// What a relayed Anthropic event said, for the request's usage and outcome.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct MessageSeen {
-    pub input_tokens: Option<u64>,
-    pub output_tokens: Option<u64>,
-    /// The message of an `error` event.
-    pub error: Option<String>,
-}
-
-/// Writes one Anthropic event (`event: <type>` and its data) for the client, `model` set
-/// to the requested name in `message_start`; other events pass byte for byte. Data that is
-/// not a JSON object with a `type` is dropped.
-pub fn message_event(data: &[u8], model: &str, out: &mut Vec<u8>) -> MessageSeen {
-    let mut seen = MessageSeen::default();
-    let Ok(mut event) = serde_json::from_slice::<serde_json::Value>(data) else { return seen };
-    let Some(kind) = event.get("type").and_then(serde_json::Value::as_str).map(str::to_owned) else { return seen };
-    let count = |usage: Option<&serde_json::Value>, key: &str| usage?.get(key)?.as_u64();
-    out.extend_from_slice(b"event: ");
-    out.extend_from_slice(kind.as_bytes());
-    out.extend_from_slice(b"\ndata: ");
-    if kind == "message_start" {
-        let usage = event.pointer("/message/usage");
-        (seen.input_tokens, seen.output_tokens) = (count(usage, "input_tokens"), count(usage, "output_tokens"));
-        if let Some(message) = event.get_mut("message").and_then(serde_json::Value::as_object_mut) {
-            message.insert("model".into(), serde_json::Value::String(model.to_owned()));
-        }
-        // Writing a Value into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *out, &event);
-    } else {
-        let usage = event.get("usage");
-        (seen.input_tokens, seen.output_tokens) = (count(usage, "input_tokens"), count(usage, "output_tokens"));
-        if kind == "error" {
-            let message = event.pointer("/error/message").and_then(serde_json::Value::as_str);
-            seen.error = Some(message.unwrap_or("error").to_owned());
-        }
-        out.extend_from_slice(data);
-    }
-    out.extend_from_slice(b"\n\n");
-    seen
+/// A field line's value after its `name:` (`at` bytes) and the one space that may follow.
+fn field_value(mut line: BytesMut, at: usize) -> BytesMut {
+    let skip = at + usize::from(line.get(at) == Some(&b' '));
+    line.advance(skip);
+    line
 }
 
 /// Feeds a whole SSE transcript through `translate` event by event, then `finish`; what
@@ -204,12 +198,6 @@ pub fn transcript(
     }
     finish(&mut out);
     String::from_utf8(out).unwrap_or_default()
-}
-
-/// LiteLLM's mid-stream error event (its JSON uses `", "` separators).
-pub fn error_event(message: &str, kind: &str, code: u16) -> Vec<u8> {
-    let message = serde_json::to_string(message).unwrap_or_else(|_| "\"stream failed\"".to_owned());
-    format!("data: {{\"error\": {{\"message\": {message}, \"type\": \"{kind}\", \"param\": null, \"code\": \"{code}\"}}}}\n\n").into_bytes()
 }
 
 #[cfg(test)]
@@ -299,53 +287,17 @@ mod tests {
     }
 
     #[test]
-    fn rewrite_sets_model_and_drops_null_finish_reason() {
-        let mut out = Vec::new();
-        rewrite(
-            br#"{"model":"up","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}]}"#,
-            "asked",
-            &mut out,
-        );
-        let text = String::from_utf8(out).unwrap_or_default();
-        assert_eq!(text, "data: {\"model\":\"asked\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}\n\n");
-        let mut out = Vec::new();
-        rewrite(b"{ \"choices\": [{\"finish_reason\": null}] }", "asked", &mut out);
-        assert_eq!(out, b"data: {\"choices\":[{}],\"model\":\"asked\"}\n\n", "spaced JSON takes the full parse");
-        let mut out = Vec::new();
-        rewrite(b"not json", "asked", &mut out);
-        assert_eq!(out, b"data: not json\n\n");
-    }
-
-    #[test]
-    fn message_events_keep_their_type_and_get_the_model() {
-        let mut out = Vec::new();
-        let seen = message_event(
-            br#"{"type":"message_start","message":{"model":"up","usage":{"input_tokens":7,"output_tokens":1}}}"#,
-            "asked",
-            &mut out,
-        );
-        assert_eq!(seen, MessageSeen { input_tokens: Some(7), output_tokens: Some(1), error: None });
-        let text = String::from_utf8(out).unwrap_or_default();
-        assert!(text.starts_with("event: message_start\ndata: {") && text.contains(r#""model":"asked""#), "{text}");
-        let mut out = Vec::new();
-        let seen = message_event(
-            br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
-            "a",
-            &mut out,
-        );
-        assert_eq!(seen.error.as_deref(), Some("Overloaded"));
-        assert!(out.starts_with(b"event: error\ndata: {\"type\":\"error\""));
-        let mut out = Vec::new();
-        assert_eq!(message_event(b"[DONE]", "a", &mut out), MessageSeen::default());
-        assert!(out.is_empty());
-    }
-
-    #[test]
-    fn error_event_matches_litellm_spacing() {
-        let e = String::from_utf8(error_event("boom", "internal_server_error", 500)).unwrap_or_default();
-        assert_eq!(
-            e,
-            "data: {\"error\": {\"message\": \"boom\", \"type\": \"internal_server_error\", \"param\": null, \"code\": \"500\"}}\n\n"
-        );
+    fn event_names_and_ids_are_kept_with_their_data() {
+        let mut parser = Parser::default();
+        parser
+            .feed(b"event: response.created\nid: 7\ndata: {}\n\n: ping\n\nevent:x\n\ndata: a\n\nevent: last\ndata: b");
+        let frame = |name: Option<&[u8]>, id: Option<&[u8]>, data: &[u8]| {
+            Framed::Event(Event { name: name.map(BytesMut::from), id: id.map(BytesMut::from), data: data.to_vec() })
+        };
+        assert_eq!(parser.next_frame(), Some(frame(Some(b"response.created"), Some(b"7"), b"{}")));
+        assert_eq!(parser.next_frame(), Some(frame(None, None, b"a")), "a name without data is dropped");
+        assert_eq!(parser.next_frame(), None);
+        let last = parser.finish_frame();
+        assert_eq!(last.map(|e| (e.name, e.data)), Some((Some(BytesMut::from(&b"last"[..])), b"b".to_vec())));
     }
 }

@@ -1,10 +1,11 @@
-//! The body of a streamed answer: reads the provider's SSE, writes each chunk rewritten
-//! (`sse`), ends with `data: [DONE]`, turns a failure or a stalled provider into an error
-//! event, keeps a usage chunk the client did not ask for to itself (adding `cost` to one
-//! it did ask for), and reports the request (`report`) when the stream ends or the client
-//! leaves. `/v1/messages` streams are relayed as Anthropic events instead (no `[DONE]`,
-//! failures as an `error` event). Memory is bounded by the parser's limit, however long
-//! the stream.
+//! The body of a streamed answer, the relay between the upstream's framing and the
+//! client's format: it reads the provider's stream through the decoder of its framing
+//! ([`Decoder`]: SSE), hands each event to the client's [`Format`] (chat chunks, Anthropic
+//! events, Responses events) and moves what that wrote with backpressure. It knows neither
+//! format: the format tells it the usage, the end and any failure. A stalled or broken
+//! provider, or an event too large, ends the stream with the format's failure; the request
+//! is reported (`report`) when the stream ends or the client leaves. Memory is bounded by
+//! the parser's limit, however long the stream.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -16,7 +17,9 @@ use http::Method;
 use http_body::Frame;
 use tokio::time::Sleep;
 
-use super::sse::{DONE, Parsed, Parser, error_event, message_event, rewrite};
+use super::format::Failure;
+pub use super::format::Format;
+use super::sse::{Event, Framed, Parser};
 use crate::gateway::{Call, Gateway};
 use crate::provider::Source;
 use crate::report;
@@ -30,58 +33,61 @@ pub struct Finisher {
     pub status: u16,
 }
 
-/// What a relayed stream carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// OpenAI chunks, ended by `[DONE]`.
-    Chunks,
-    /// Anthropic events (`/v1/messages`), each with its `event:` line.
-    Messages,
+/// An upstream stream's framing, decoded incrementally: bytes already scanned are not
+/// scanned again. (AWS's binary event-stream is the next one.)
+pub enum Decoder {
+    Sse(Parser),
+}
+
+impl Decoder {
+    fn feed(&mut self, bytes: &[u8]) {
+        match self {
+            Decoder::Sse(parser) => parser.feed(bytes),
+        }
+    }
+
+    fn next(&mut self) -> Option<Framed> {
+        match self {
+            Decoder::Sse(parser) => parser.next_frame(),
+        }
+    }
+
+    /// The last event, when the stream ends in the middle of one.
+    fn finish(&mut self) -> Option<Event> {
+        match self {
+            Decoder::Sse(parser) => parser.finish_frame(),
+        }
+    }
 }
 
 /// The stream relay body.
 pub struct Relay {
     source: Source,
-    parser: Parser,
-    model: String,
+    decoder: Decoder,
+    format: Format,
     idle: Duration,
     sleep: Pin<Box<Sleep>>,
-    /// The client asked for the usage chunk (`stream_options.include_usage`).
-    client_usage: bool,
-    format: Format,
     finisher: Option<Box<Finisher>>,
-    usage: Option<crate::usage::Usage>,
     failure: Option<String>,
     first_at: Option<Instant>,
-    done_sent: bool,
     finished: bool,
 }
 
 impl Relay {
-    /// Relays `source`, naming `model` in every chunk, failing after `idle` without data.
-    pub fn new(source: Source, model: String, idle: Duration, client_usage: bool) -> Self {
+    /// Relays `source`, SSE-framed, to the client in `format`, failing after `idle`
+    /// without data.
+    pub fn new(source: Source, format: Format, idle: Duration) -> Self {
         Relay {
             source,
-            parser: Parser::default(),
-            model,
+            decoder: Decoder::Sse(Parser::default()),
+            format,
             idle,
             sleep: Box::pin(tokio::time::sleep(idle)),
-            client_usage,
-            format: Format::Chunks,
             finisher: None,
-            usage: None,
             failure: None,
             first_at: None,
-            done_sent: false,
             finished: false,
         }
-    }
-
-    /// Relays events in `format`.
-    #[must_use]
-    pub fn with_format(mut self, format: Format) -> Self {
-        self.format = format;
-        self
     }
 
     /// Hands over the request to report when the stream is over.
@@ -89,88 +95,29 @@ impl Relay {
         self.finisher = Some(Box::new(finisher));
     }
 
-    /// Every complete event in the parser, rewritten; `Err` after an oversized one.
+    /// Every complete event decoded so far, written in the client's format; `Err` after
+    /// an oversized one.
     fn drain(&mut self, out: &mut Vec<u8>) -> Result<(), ()> {
-        while let Some(parsed) = self.parser.next_event() {
-            let Parsed::Event(data) = parsed else { return Err(()) };
-            self.write(&data, out);
+        while let Some(framed) = self.decoder.next() {
+            let Framed::Event(event) = framed else { return Err(()) };
+            self.write(&event, out);
         }
         Ok(())
     }
 
-    fn write(&mut self, data: &[u8], out: &mut Vec<u8>) {
-        if self.done_sent {
-            return;
-        }
-        if self.format == Format::Messages {
-            let seen = message_event(data, &self.model, out);
-            let usage = self.usage.get_or_insert_default();
-            usage.prompt_tokens = seen.input_tokens.unwrap_or(usage.prompt_tokens);
-            usage.completion_tokens = seen.output_tokens.unwrap_or(usage.completion_tokens);
-            usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
-            if seen.error.is_some() {
-                self.failure = seen.error;
-            }
-            return;
-        }
-        if data == b"[DONE]" {
-            out.extend_from_slice(DONE);
-            self.done_sent = true;
-            return;
-        }
-        if let Some(message) = error_message(data) {
-            // A provider's (or translator's) error event goes to the client as it is, and
-            // the request counts as failed.
-            out.extend_from_slice(b"data: ");
-            out.extend_from_slice(data);
-            out.extend_from_slice(b"\n\n");
-            self.failure = Some(message);
-            return;
-        }
-        let mark = out.len();
-        let Some(seen) = rewrite(data, &self.model, out) else { return };
-        if let Some(usage) = seen.usage {
-            self.usage = Some(usage);
-            if !self.client_usage && seen.no_choices {
-                out.truncate(mark);
-            } else {
-                self.add_cost(out, mark);
-            }
+    fn write(&mut self, event: &Event, out: &mut Vec<u8>) {
+        if let Some(failure) = self.format.event(event, out) {
+            self.failure = Some(failure);
         }
     }
 
-    /// LiteLLM adds the call's `cost` to the usage chunk it relays.
-    fn add_cost(&self, out: &mut Vec<u8>, from: usize) {
-        const USAGE_OPEN: &[u8] = b"\"usage\":{";
-        let Some(finisher) = &self.finisher else { return };
-        let mut call_usage = Call::new(&http::HeaderMap::new());
-        call_usage.deployment = finisher.call.deployment;
-        call_usage.upstream_model.clone_from(&finisher.call.upstream_model);
-        call_usage.usage = self.usage;
-        let Some(cost) = super::cost(&call_usage) else { return };
-        if let Some(at) = out[from..].windows(USAGE_OPEN.len()).position(|w| w == USAGE_OPEN) {
-            let at = from + at + USAGE_OPEN.len();
-            let member = format!("\"cost\":{cost},");
-            out.splice(at..at, member.bytes());
-        }
-    }
-
-    /// Ends the stream with `failure`'s event (if any) and `[DONE]` (OpenAI chunks only),
-    /// then reports the request.
+    /// Ends the stream with the format's ending (`failure`'s event, chat's `[DONE]`), then
+    /// reports the request.
     fn end(&mut self, out: &mut Vec<u8>, failure: Option<(String, &str, u16)>) {
-        if !self.done_sent {
-            if let Some((message, kind, code)) = failure {
-                if self.format == Format::Messages {
-                    out.extend_from_slice(&crate::provider::message_error_event(&message, code));
-                } else {
-                    out.extend_from_slice(&error_event(&message, kind, code));
-                }
-                self.failure = Some(message);
-            }
-            if self.format == Format::Chunks {
-                out.extend_from_slice(DONE);
-            }
-            self.done_sent = true;
+        let told = failure.as_ref().map(|(message, kind, code)| Failure { message, kind, code: *code });
+        self.format.end(told, out);
+        if let Some((message, ..)) = failure {
+            self.failure = Some(message);
         }
         self.finished = true;
         self.report();
@@ -179,26 +126,11 @@ impl Relay {
     fn report(&mut self) {
         let Some(finisher) = self.finisher.take() else { return };
         let Finisher { gateway, mut call, method, path, status } = *finisher;
-        call.usage = self.usage;
+        call.usage = self.format.usage();
         call.cost = super::cost(&call);
         call.ttft = self.first_at.map(|at| at.saturating_duration_since(call.started));
         report::finish(&gateway, &call, &method, &path, status, None, self.failure.as_deref());
     }
-}
-
-/// The message of an `{"error": ...}` event, if `data` is one.
-fn error_message(data: &[u8]) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Event {
-        error: serde_json::Value,
-    }
-    let start = data.iter().position(|b| !b.is_ascii_whitespace())?;
-    if !data[start..].starts_with(b"{\"error\"") {
-        return None;
-    }
-    let event: Event = serde_json::from_slice(data).ok()?;
-    let message = event.error.get("message").and_then(serde_json::Value::as_str).map(str::to_owned);
-    Some(message.unwrap_or_else(|| event.error.to_string()))
 }
 
 impl Drop for Relay {
@@ -227,7 +159,7 @@ impl http_body::Body for Relay {
                     while data.has_remaining() {
                         let chunk = data.chunk();
                         let len = chunk.len();
-                        this.parser.feed(chunk);
+                        this.decoder.feed(chunk);
                         data.advance(len);
                     }
                     if this.drain(&mut out).is_err() {
@@ -240,7 +172,7 @@ impl http_body::Body for Relay {
                     this.end(&mut out, Some((message, "internal_server_error", 500)));
                 }
                 Poll::Ready(None) => {
-                    if let Some(last) = this.parser.finish() {
+                    if let Some(last) = this.decoder.finish() {
                         this.write(&last, &mut out);
                     }
                     this.end(&mut out, None);

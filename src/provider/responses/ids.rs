@@ -25,7 +25,12 @@ const TAG_DOMAIN: &[u8] = b"model-router response affinity\0";
 
 /// The id the client sees for `upstream`, issued by deployment `d`.
 pub fn encode(d: &Deployment, upstream: &str) -> String {
-    format!("{PREFIX}{}_{upstream}", tag(d))
+    format!("{}{upstream}", prefix(d))
+}
+
+/// What the ids deployment `d` issues start with.
+pub fn prefix(d: &Deployment) -> String {
+    format!("{PREFIX}{}_", tag(d))
 }
 
 /// `d`'s tag.
