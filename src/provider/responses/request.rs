@@ -9,13 +9,13 @@
 
 use serde_json::Value;
 
-use crate::route::Api;
 use super::input::{History, message};
 use crate::budget::Charge;
 use crate::error::Error;
 use crate::parse::{Fields, Member};
 use crate::provider::list::{self, Built};
 use crate::provider::translate::object;
+use crate::route::Api;
 
 /// Responses fields that mean the same in chat, passed as the client's text.
 const SAME: &[&str] = &["model", "temperature", "top_p", "parallel_tool_calls", "stream", "service_tier"];
