@@ -7,21 +7,25 @@
 //!    (a head that stops arriving gets 408, an idle HTTP/2 connection GOAWAY); [`gateway`]
 //!    walks each request through the stages below and logs its outcome once.
 //! 2. [`route`] maps `(method, path)` to an endpoint (`/v1/messages` is Anthropic's format,
-//!    relayed to `anthropic/` deployments and translated for the others by `provider`).
+//!    relayed to `anthropic/` deployments and translated for the others by `provider`;
+//!    `/v1/responses` and the operations on a response are OpenAI's Responses API, relayed
+//!    to deployments that speak it and bridged for the others).
 //! 3. [`auth`] finds the caller's key and checks it against the master key.
 //! 4. [`parse`] reads the bounded body, charged to the memory [`budget`], into a request
 //!    that keeps unknown fields as slices of it.
 //! 5. [`resolve`] maps the requested model to a group or deployment in the compiled
-//!    [`table`] (exact name, alias, longest wildcard, deployment name).
+//!    [`table`] (exact name, alias, longest wildcard, deployment name); a Responses API id
+//!    the gateway issued names its deployment instead (`provider::responses`).
 //! 6. [`retry`] runs the call's attempts (retries, fallbacks, [`cooldown`]s); each one
 //!    [`pick`]s an available deployment of the group and admits it through [`state`]
 //!    (in-process [`limits`] and cooldowns, shared through Redis when one is configured).
 //! 7. [`provider`] speaks the deployment's wire protocol (closed enum, `match` dispatch:
 //!    OpenAI-compatible, Azure, Anthropic, Gemini, Vertex AI with its service-account token)
 //!    through the pooled [`upstream`] client, or answers with the built-in fake.
-//! 8. [`respond`] relays the answer (JSON, or SSE chunk by chunk) with LiteLLM's headers, and
-//!    turns every [`error::Error`] into one OpenAI-shaped body (Anthropic-shaped on
-//!    `/v1/messages`).
+//! 8. [`respond`] relays the answer (JSON, or a stream: the upstream framing decoded by
+//!    `respond::sse`, each event written in the client's format by `respond::format`) with
+//!    LiteLLM's headers, and turns every [`error::Error`] into one OpenAI-shaped body
+//!    (Anthropic-shaped on `/v1/messages`).
 //!
 //! [`catalog`] answers what needs no provider (models, model info, health); [`settings`]
 //! holds what is read from the environment at start-up; [`budget`] bounds the memory that

@@ -19,6 +19,7 @@ use tokio::sync::{Notify, mpsc};
 /// What the mock received.
 #[derive(Debug, Clone)]
 pub struct Seen {
+    pub method: http::Method,
     pub version: http::Version,
     pub path: String,
     pub headers: HeaderMap,
@@ -149,7 +150,7 @@ async fn answer(
     let (parts, body) = request.into_parts();
     let body = body.collect().await.map(http_body_util::Collected::to_bytes).unwrap_or_default();
     let path = parts.uri.path_and_query().map(ToString::to_string).unwrap_or_default();
-    let request = Seen { version: parts.version, path, headers: parts.headers, body };
+    let request = Seen { method: parts.method, version: parts.version, path, headers: parts.headers, body };
     seen.lock().expect("lock").push(request.clone());
     let full = |status: u16, body: String| {
         let mut response = Response::new(Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed());

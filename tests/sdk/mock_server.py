@@ -42,7 +42,10 @@ class Response:
 
 
 class MockProvider:
-    """A provider on a free loopback port; subclasses implement `answer(recorded)`."""
+    """A provider on a free loopback port; subclasses implement `answer(recorded)`, which
+    gets the requests of every method in `METHODS` (the others are `not_found`)."""
+
+    METHODS = ("POST",)
 
     def __init__(self, key):
         self.key = key
@@ -65,10 +68,17 @@ class MockProvider:
                 self._send(mock.answer(recorded))
 
             def do_GET(self):
-                recorded = Recorded("GET", self.path, self.headers, b"")
+                self._bodyless("GET")
+
+            def do_DELETE(self):
+                self._bodyless("DELETE")
+
+            def _bodyless(self, method):
+                raw = self.rfile.read(int(self.headers.get("content-length", 0)))
+                recorded = Recorded(method, self.path, self.headers, raw)
                 with mock._lock:
                     mock.requests.append(recorded)
-                self._send(mock.not_found(recorded))
+                self._send(mock.answer(recorded) if method in mock.METHODS else mock.not_found(recorded))
 
             def _send(self, response):
                 self.send_response(response.status)

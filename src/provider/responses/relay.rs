@@ -157,3 +157,67 @@ fn body(attempt: &Attempt<'_>, request: &CallRequest) -> Result<Outgoing, Error>
     fields.insert("model", model);
     Ok(Outgoing::object(fields))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::OnceLock;
+
+    use super::*;
+    use crate::parse::responses;
+    use crate::provider::Endpoint;
+
+    fn url_for(protocol: Protocol, version: Option<&str>, op: Op, query: Option<&str>) -> String {
+        let mut d = crate::table::test_deployment();
+        d.protocol = protocol;
+        let d: &'static crate::table::Deployment = Box::leak(Box::new(d));
+        let endpoint = Endpoint {
+            base: "https://host/base".into(),
+            key: None,
+            api_version: version.map(str::to_owned),
+            organization: None,
+            google: None,
+        };
+        let attempt = Attempt {
+            deployment: d,
+            endpoint: &endpoint,
+            upstream_model: "my-deployment",
+            deadline: Instant::now(),
+            stream_usage: false,
+            traceparent: None,
+            token: OnceLock::new(),
+        };
+        let body = bytes::Bytes::from_static(br#"{"model":"m"}"#);
+        let id = (!op.has_body()).then(|| "resp_1".to_owned());
+        let request = responses(op, id, query, &body).unwrap_or_else(|e| panic!("{e}"));
+        let parts = request.responses.as_deref().unwrap_or_else(|| panic!("a Responses call"));
+        url(&attempt, &request, parts).map_or_else(|e| panic!("{e}"), Url::into_string)
+    }
+
+    #[test]
+    fn openai_paths_carry_the_id_and_the_apis_query_only() {
+        assert_eq!(url_for(Protocol::OpenAi, None, Op::Create, None), "https://host/base/responses");
+        assert_eq!(url_for(Protocol::OpenAi, None, Op::InputTokens, None), "https://host/base/responses/input_tokens");
+        assert_eq!(
+            url_for(Protocol::OpenAi, None, Op::Retrieve, Some("stream=true&starting_after=3&model=g&evil=1")),
+            "https://host/base/responses/resp_1?stream=true&starting_after=3"
+        );
+        assert_eq!(
+            url_for(Protocol::OpenAi, None, Op::InputItems, None),
+            "https://host/base/responses/resp_1/input_items"
+        );
+        assert_eq!(url_for(Protocol::OpenAi, None, Op::Cancel, None), "https://host/base/responses/resp_1/cancel");
+    }
+
+    #[test]
+    fn azure_takes_its_v1_api_or_the_deployment_path() {
+        assert_eq!(url_for(Protocol::Azure, Some("v1"), Op::Create, None), "https://host/base/openai/v1/responses");
+        assert_eq!(
+            url_for(Protocol::Azure, Some("preview"), Op::Retrieve, None),
+            "https://host/base/openai/v1/responses/resp_1?api-version=preview"
+        );
+        assert_eq!(
+            url_for(Protocol::Azure, Some("2025-04-01-preview"), Op::Create, None),
+            "https://host/base/openai/deployments/my-deployment/responses?api-version=2025-04-01-preview"
+        );
+    }
+}
