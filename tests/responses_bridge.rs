@@ -306,11 +306,21 @@ async fn state_and_hosted_tools_are_refused_before_any_call() {
     let message = error["message"].as_str().unwrap();
     assert!(message.contains("store: false") && message.contains("Redis"), "{message}");
 
-    let hosted = json!({ "model": "claude", "input": "News?", "tools": [{ "type": "web_search" }] });
+    let hosted = json!({ "model": "claude", "input": "News?", "tools": [{ "type": "file_search", "vector_store_ids": ["vs_1"] }] });
     let got = post(&gw, "/v1/responses", None, &hosted).await;
     assert_eq!(got.status, StatusCode::BAD_REQUEST, "{}", got.text());
-    assert!(got.json()["error"]["message"].as_str().unwrap().contains("'web_search'"), "{}", got.text());
+    assert!(got.json()["error"]["message"].as_str().unwrap().contains("'file_search'"), "{}", got.text());
+    let search = json!({ "model": "vllm", "input": "News?", "tools": [{ "type": "web_search" }] });
+    let got = post(&gw, "/v1/responses", None, &search).await;
+    assert_eq!(got.status, StatusCode::BAD_REQUEST, "an OpenAI-compatible server has no search: {}", got.text());
     assert!(mock.requests().is_empty(), "nothing reached the provider");
+
+    // Anthropic has its own web search: the hosted tool becomes it.
+    let search = json!({ "model": "claude", "input": "News?", "tools": [{ "type": "web_search", "search_context_size": "low" }] });
+    let got = post(&gw, "/v1/responses", None, &search).await;
+    assert_eq!(got.status, StatusCode::OK, "{}", got.text());
+    assert_eq!(mock.last().json()["tools"], json!([{ "type": "web_search_20250305", "name": "web_search" }]));
+    mock.seen.lock().unwrap().clear();
 
     // A bridged response's id names its deployment, so its follow-ups come back to be refused.
     let first = post(&gw, "/v1/responses", None, &json!({ "model": "fake", "input": "Hi" })).await.json();

@@ -111,8 +111,9 @@ def test_state_is_refused_with_what_to_do(providers_gateway, anthropic_upstream)
     assert refused.value.body["param"] == "previous_response_id"
     assert "store: false" in refused.value.body["message"] and "Redis" in refused.value.body["message"]
     with pytest.raises(openai.BadRequestError) as hosted:
-        client(providers_gateway).responses.create(model="claude", input="News?", tools=[{"type": "web_search"}])
-    assert "'web_search'" in hosted.value.body["message"]
+        client(providers_gateway).responses.create(model="claude", input="Find it.",
+                                                   tools=[{"type": "file_search", "vector_store_ids": ["vs_1"]}])
+    assert "'file_search'" in hosted.value.body["message"]
     assert not anthropic_upstream.requests, "nothing reached the provider"
 
 

@@ -17,6 +17,7 @@ use crate::error::Error;
 use crate::gateway::Gateway;
 use crate::parse::{self, CallRequest, Fields, Member};
 use crate::route::{Api, Op};
+use crate::table::Protocol;
 
 /// Serves a Responses call on the attempt's deployment through its chat path.
 pub async fn call(
@@ -41,7 +42,9 @@ pub async fn call(
     // `respond` encodes the deployment into the id as for a relayed response, so a
     // follow-up on it comes back here to be refused.
     let head = object::Head::new(object::id("resp"), request.model.clone(), translate::now(), &request.fields);
-    let chat = chat_request(request, &mut input, provider, gateway.table.router.drop_params)?;
+    let web_search = matches!(attempt.deployment.protocol, Protocol::Anthropic | Protocol::Gemini | Protocol::Vertex);
+    let options = request::Options { provider, drop_params: gateway.table.router.drop_params, web_search };
+    let chat = chat_request(request, &mut input, options)?;
     let reply = super::super::chat(gateway, attempt, Cow::Owned(chat), headers).await?;
     if !reply.status.is_success() {
         return Ok(reply);
@@ -71,18 +74,13 @@ fn tree_bytes(fields: &Fields) -> u64 {
 }
 
 /// The Responses request as a chat request for the same model.
-fn chat_request(
-    request: &CallRequest,
-    charge: &mut Charge,
-    provider: &'static str,
-    drop_params: bool,
-) -> Result<CallRequest, Error> {
+fn chat_request(request: &CallRequest, charge: &mut Charge, options: request::Options) -> Result<CallRequest, Error> {
     Ok(CallRequest {
         api: Api::Chat,
         model: request.model.clone(),
         stream: request.stream,
         include_usage: false,
-        fields: request::to_chat(request.fields.clone(), charge, provider, drop_params)?,
+        fields: request::to_chat(request.fields.clone(), charge, options)?,
         held: request.held + charge.bytes(),
         responses: None,
     })

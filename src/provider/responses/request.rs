@@ -4,10 +4,12 @@
 //! messages, `reasoning` items dropped) → `messages`; function `tools` and `tool_choice`
 //! from their flat shape to chat's nested one; `max_output_tokens`, `text.format`,
 //! `reasoning.effort` and `safety_identifier` to their chat names. What needs stored state
-//! (`previous_response_id`, `conversation`, `background`) is refused; hosted tools too,
-//! unless `drop_params`. The chat request goes on through the deployment's own chat path.
+//! (`previous_response_id`, `conversation`, `background`) is refused; a `web_search` tool
+//! becomes `web_search_options` where the provider has a search, other hosted tools are
+//! refused unless `drop_params`. The chat request goes on through the deployment's own
+//! chat path.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::input::{History, message};
 use crate::budget::Charge;
@@ -41,17 +43,22 @@ pub fn bad(param: &'static str, reason: impl Into<String>) -> Error {
     Error::BadParam { route: Api::Responses.route(), param, reason: reason.into() }
 }
 
+/// What the translation needs to know of the deployment.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// The deployment's provider, named in errors.
+    pub provider: &'static str,
+    /// Drop hosted tools rather than refuse them.
+    pub drop_params: bool,
+    /// The provider's chat translation has a web search (`web_search_options`).
+    pub web_search: bool,
+}
+
 /// Translates a Responses request's members, taking them apart: `input` one item at a time
 /// into a built list (`charge` following what it holds), strings moved rather than copied.
 /// Members it does not know pass through for the provider's translation to judge.
-/// `provider` names the deployment's provider in errors; `drop_params` drops hosted tools
-/// instead of refusing them.
-pub fn to_chat(
-    mut request: Fields,
-    charge: &mut Charge,
-    provider: &'static str,
-    drop_params: bool,
-) -> Result<Fields, Error> {
+pub fn to_chat(mut request: Fields, charge: &mut Charge, options: Options) -> Result<Fields, Error> {
+    let provider = options.provider;
     for param in STATEFUL {
         if request.is_set(param) {
             return Err(Error::NotStored { param, provider });
@@ -95,7 +102,8 @@ pub fn to_chat(
     }
     history.flush(&mut messages);
     chat.insert_member("messages", messages.finish());
-    parameters(&mut request, &mut chat, provider, drop_params)?;
+    parameters(&mut request, &mut chat)?;
+    tools(&mut request, &mut chat, options)?;
     for key in DROPPED {
         request.remove(key);
     }
@@ -106,7 +114,7 @@ pub fn to_chat(
 }
 
 /// The sampling, output and tool parameters under their chat names.
-fn parameters(request: &mut Fields, chat: &mut Fields, provider: &'static str, drop_params: bool) -> Result<(), Error> {
+fn parameters(request: &mut Fields, chat: &mut Fields) -> Result<(), Error> {
     let mut set = |key: &str, value: Value| chat.insert_member(key, Member::Tree(value));
     if let Some(max) = request.take("max_output_tokens") {
         set("max_tokens", max);
@@ -134,23 +142,40 @@ fn parameters(request: &mut Fields, chat: &mut Fields, provider: &'static str, d
             set("verbosity", verbosity);
         }
     }
+    Ok(())
+}
+
+/// Function `tools` and `tool_choice` in chat's shape; a web search tool as
+/// `web_search_options` where the provider has one; other hosted tools refused, or dropped
+/// with `drop_params`.
+fn tools(request: &mut Fields, chat: &mut Fields, options: Options) -> Result<(), Error> {
     let mut hosted = Vec::new();
     if let Some(tools) = request.take("tools") {
         let Value::Array(tools) = tools else { return Err(bad("tools", "must be a list")) };
-        let functions: Vec<Value> = tools.into_iter().filter_map(|t| function_tool(t, &mut hosted)).collect();
+        let mut functions = Vec::new();
+        for tool in tools {
+            match function_tool(tool) {
+                Tool::Function(function) => functions.push(function),
+                Tool::Hosted(kind, tool) if options.web_search && kind.starts_with("web_search") => {
+                    chat.insert_member("web_search_options", Member::Tree(web_search_options(tool)));
+                }
+                Tool::Hosted(kind, _) => hosted.push(kind),
+            }
+        }
         if !functions.is_empty() {
-            set("tools", Value::Array(functions));
+            chat.insert_member("tools", Member::Tree(Value::Array(functions)));
         }
     }
     if let Some(choice) = request.take("tool_choice") {
-        if let Some(choice) = tool_choice(choice, &mut hosted)? {
-            set("tool_choice", choice);
+        if let Some(choice) = tool_choice(choice, options, &mut hosted)? {
+            chat.insert_member("tool_choice", Member::Tree(choice));
         }
     }
-    if !hosted.is_empty() && !drop_params {
+    if !hosted.is_empty() && !options.drop_params {
         hosted.sort_unstable();
         hosted.dedup();
         let names = hosted.iter().map(|h| format!("'{h}'")).collect::<Vec<_>>().join(", ");
+        let provider = options.provider;
         return Err(bad(
             "tools",
             format!(
@@ -159,6 +184,22 @@ fn parameters(request: &mut Fields, chat: &mut Fields, provider: &'static str, d
         ));
     }
     Ok(())
+}
+
+/// A Responses `web_search` tool's options in chat's `web_search_options` shape.
+fn web_search_options(mut tool: Map<String, Value>) -> Value {
+    let mut options = Map::new();
+    if let Some(size) = tool.remove("search_context_size") {
+        options.insert("search_context_size".into(), size);
+    }
+    if let Some(Value::Object(mut location)) = tool.remove("user_location") {
+        location.remove("type");
+        options.insert(
+            "user_location".into(),
+            object([("type", "approximate".into()), ("approximate", Value::Object(location))]),
+        );
+    }
+    Value::Object(options)
 }
 
 /// `text.format` as `response_format`: `json_schema`'s flat members nested under
@@ -176,20 +217,25 @@ fn response_format(format: Value) -> Result<Option<Value>, Error> {
     }
 }
 
-/// A `function` tool in chat's shape; any other kind's name goes to `hosted`.
-fn function_tool(tool: Value, hosted: &mut Vec<String>) -> Option<Value> {
-    let Value::Object(mut tool) = tool else { return None };
+/// A Responses tool: a function, or one OpenAI hosts (by its type).
+enum Tool {
+    Function(Value),
+    Hosted(String, Map<String, Value>),
+}
+
+/// A `function` tool in chat's shape, or a hosted one.
+fn function_tool(tool: Value) -> Tool {
+    let Value::Object(mut tool) = tool else { return Tool::Hosted(String::new(), Map::new()) };
     let kind = tool.remove("type").and_then(|t| t.as_str().map(str::to_owned)).unwrap_or_default();
     if kind != "function" {
-        hosted.push(kind);
-        return None;
+        return Tool::Hosted(kind, tool);
     }
-    Some(object([("type", "function".into()), ("function", Value::Object(tool))]))
+    Tool::Function(object([("type", "function".into()), ("function", Value::Object(tool))]))
 }
 
 /// `tool_choice` in chat's shape: the modes as they are, a named function nested; a hosted
 /// tool's type goes to `hosted`.
-fn tool_choice(choice: Value, hosted: &mut Vec<String>) -> Result<Option<Value>, Error> {
+fn tool_choice(choice: Value, options: Options, hosted: &mut Vec<String>) -> Result<Option<Value>, Error> {
     let Value::Object(mut choice) = choice else { return Ok(Some(choice)) };
     let kind = choice.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
     match kind.as_str() {
@@ -199,6 +245,8 @@ fn tool_choice(choice: Value, hosted: &mut Vec<String>) -> Result<Option<Value>,
         }
         // Chat has no list of allowed tools: the mode is what it can honour.
         "allowed_tools" => Ok(choice.remove("mode")),
+        // The provider's search is offered; chat cannot force it.
+        _ if options.web_search && kind.starts_with("web_search") => Ok(None),
         _ => {
             hosted.push(kind);
             Ok(None)
@@ -216,7 +264,7 @@ mod tests {
     fn chat_with(body: &Value, drop_params: bool) -> Result<Value, Error> {
         let fields = Fields::parse(&bytes::Bytes::from(body.to_string())).unwrap_or_default();
         let mut charge = crate::budget::Budget::new(u64::MAX).charge(0)?;
-        to_chat(fields, &mut charge, "anthropic", drop_params)
+        to_chat(fields, &mut charge, Options { provider: "anthropic", drop_params, web_search: false })
             .map(|chat| serde_json::from_slice(&chat.to_json()).unwrap_or_default())
     }
 
@@ -261,6 +309,20 @@ mod tests {
         let e = chat(&json!({ "model": "m", "input": [{ "type": "item_reference", "id": "msg_1" }] })).err();
         assert_eq!(e.and_then(|e| e.param().map(str::to_owned)).as_deref(), Some("input"));
         assert!(matches!(chat(&json!({ "model": "m" })), Err(Error::MissingParam { param: "input", .. })));
+    }
+
+    #[test]
+    fn web_search_is_the_providers_own_where_it_has_one() {
+        let body = json!({ "model": "m", "input": "News?", "tool_choice": { "type": "web_search_preview" },
+            "tools": [{ "type": "web_search_preview", "search_context_size": "low",
+                "user_location": { "type": "approximate", "city": "Paris", "country": "FR" } }] });
+        let fields = Fields::parse(&bytes::Bytes::from(body.to_string())).unwrap_or_default();
+        let mut charge = crate::budget::Budget::new(u64::MAX).charge(0).unwrap_or_else(|e| panic!("{e}"));
+        let options = Options { provider: "anthropic", drop_params: false, web_search: true };
+        let got = to_chat(fields, &mut charge, options).map(|chat| chat.value("web_search_options")).ok().flatten();
+        let location = json!({ "type": "approximate", "approximate": { "city": "Paris", "country": "FR" } });
+        assert_eq!(got, Some(json!({ "search_context_size": "low", "user_location": location })));
+        assert!(chat(&body).is_err(), "refused where the provider has no search");
     }
 
     #[test]
