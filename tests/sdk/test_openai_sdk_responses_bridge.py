@@ -129,7 +129,8 @@ def test_fake_json_and_stream(base_gateway):
 
 
 def test_agents_sdk_runs_a_tool_on_anthropic(providers_gateway, anthropic_upstream):
-    agents = pytest.importorskip("agents", reason="openai-agents comes with tests/sdk/requirements.txt")
+    import agents  # openai-agents, from tests/sdk/requirements.txt
+
     agents.set_tracing_disabled(True)
     asked = []
 
