@@ -70,6 +70,13 @@ pub enum Error {
     /// counts against no deployment and triggers no retry or fallback.
     #[error("litellm.BadRequestError: model={model} cannot be sent to {provider}/ deployments: the name {reason}")]
     UnsendableModel { model: String, provider: &'static str, reason: &'static str },
+    /// A Responses request that needs a stored conversation (`previous_response_id`,
+    /// `conversation`, `background`, a retrieve) on a deployment the gateway bridges to chat,
+    /// whose responses are not stored.
+    #[error(
+        "litellm.BadRequestError: '{param}' needs the conversation stored, and responses from {provider}/ deployments are bridged to chat and not stored. Send the whole conversation in 'input' with store: false, or configure Redis (router_settings.redis_host or REDIS_HOST) for model-router to store bridged responses."
+    )]
+    NotStored { param: &'static str, provider: &'static str },
     /// A Responses API id the gateway issued for a deployment that is no longer configured:
     /// OpenAI's own answer for an unknown response (404, or 400
     /// `previous_response_not_found` for a `previous_response_id`).
@@ -154,6 +161,7 @@ impl Error {
             | Error::UnsupportedParams { .. }
             | Error::UnsupportedApi { .. }
             | Error::UnsendableModel { .. }
+            | Error::NotStored { .. }
             | Error::BodyRead(_)
             | Error::ResponseNotFound { previous: true, .. } => StatusCode::BAD_REQUEST,
             Error::UnknownKey { .. } | Error::ResponseNotFound { previous: false, .. } => StatusCode::NOT_FOUND,
@@ -199,7 +207,9 @@ impl Error {
     pub fn param(&self) -> Option<&str> {
         match self {
             Error::BadJson(_) | Error::BodyRead(_) => Some("request_body"),
-            Error::MissingParam { param, .. } | Error::BadParam { param, .. } => Some(param),
+            Error::MissingParam { param, .. } | Error::BadParam { param, .. } | Error::NotStored { param, .. } => {
+                Some(param)
+            }
             Error::InvalidModel { .. }
             | Error::NoDeployment { .. }
             | Error::UnsendableModel { .. }

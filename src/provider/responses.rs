@@ -1,11 +1,18 @@
 //! OpenAI's Responses API (`/v1/responses` and the operations on a response): relayed as it
 //! is to a deployment whose provider speaks it (`relay`), bridged through the chat
-//! translation of the deployment's protocol for the others ([`bridge`]). Which deployment a
+//! translation of the deployment's protocol for the others (`bridge`, with [`request`],
+//! [`reply`], [`stream`] and [`object`]). Which deployment a
 //! response lives on is encoded in the ids the gateway hands out (`ids`), so follow-ups
 //! reach it with no server state. The reply goes on to `respond`.
 
+mod bridge;
 mod ids;
+mod input;
+pub mod object;
 mod relay;
+pub mod reply;
+pub mod request;
+pub mod stream;
 
 use http::HeaderMap;
 
@@ -15,7 +22,6 @@ use super::{Attempt, Reply};
 use crate::error::Error;
 use crate::gateway::Gateway;
 use crate::parse::CallRequest;
-use crate::route::Api;
 
 /// Calls the deployment with a Responses API request: relayed when it speaks the API
 /// (`Deployment::responses_api`), else bridged.
@@ -28,23 +34,5 @@ pub async fn call(
     if attempt.deployment.responses_api {
         return relay::forward(gateway, attempt, request, headers).await;
     }
-    bridge(gateway, attempt, request, headers).await
-}
-
-/// A Responses API request for a deployment whose provider does not speak it: to become a
-/// chat request in the deployment's own protocol, its reply a Responses object.
-/// Not built yet: a 400 naming the provider.
-#[expect(clippy::unused_async, reason = "the bridge will await its provider")]
-pub async fn bridge(
-    gateway: &Gateway,
-    attempt: &Attempt<'_>,
-    request: &CallRequest,
-    headers: &HeaderMap,
-) -> Result<Reply, Error> {
-    let _ = (gateway, headers);
-    Err(Error::UnsupportedApi {
-        route: Api::Responses.route(),
-        provider: attempt.deployment.provider,
-        model: request.model.clone(),
-    })
+    bridge::call(gateway, attempt, request, headers).await
 }

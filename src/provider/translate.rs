@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use super::bedrock::eventstream::{Decoded, Decoder};
 use super::openai::{GATEWAY_FIELDS, misconfigured};
-use super::{Attempt, Reply, Source, anthropic, bedrock, gemini, messages};
+use super::{Attempt, Reply, Source, anthropic, bedrock, gemini, messages, responses};
 use crate::budget::Charge;
 use crate::error::Error;
 use crate::gateway::Gateway;
@@ -277,8 +277,8 @@ pub fn write_event(value: &Value, out: &mut Vec<u8>) {
     out.extend_from_slice(b"\n\n");
 }
 
-/// A stream translator; each turns one event's data into OpenAI chunks, or (`Messages`)
-/// OpenAI chunks into Anthropic events.
+/// A stream translator; each turns one event's data into OpenAI chunks, or OpenAI chunks
+/// into Anthropic events (`Messages`) or Responses events (`Responses`).
 pub enum Events {
     Anthropic(anthropic::stream::Events),
     Gemini(gemini::stream::Events),
@@ -286,6 +286,7 @@ pub enum Events {
     Bedrock(bedrock::stream::Events),
     /// InvokeModel's chunks as Anthropic events (`/v1/messages` relayed to Bedrock).
     Invoke(bedrock::invoke::Events),
+    Responses(Box<responses::stream::Events>),
 }
 
 impl Events {
@@ -295,6 +296,7 @@ impl Events {
             Events::Gemini(events) => events.event(data, out),
             Events::Messages(events) => events.event(data, out),
             Events::Bedrock(_) | Events::Invoke(_) => {}
+            Events::Responses(events) => events.event(data, out),
         }
     }
 
@@ -305,15 +307,18 @@ impl Events {
             Events::Messages(events) => events.finish(out),
             Events::Bedrock(events) => events.finish(out),
             Events::Invoke(events) => events.finish(out),
+            Events::Responses(events) => events.finish(out),
         }
     }
 
     /// Ends the stream after an event over the parser's limit.
     fn overflow(&mut self, out: &mut Vec<u8>) {
         const MESSAGE: &str = "litellm.APIError: a streamed event exceeded 4 MiB";
-        if let Events::Messages(events) = self {
-            events.fail(MESSAGE, StatusCode::INTERNAL_SERVER_ERROR.as_u16(), out);
-            return;
+        let status = StatusCode::INTERNAL_SERVER_ERROR.as_u16();
+        match self {
+            Events::Messages(events) => return events.fail(MESSAGE, status, out),
+            Events::Responses(events) => return events.fail(MESSAGE, status, out),
+            Events::Anthropic(_) | Events::Gemini(_) | Events::Bedrock(_) | Events::Invoke(_) => {}
         }
         out.extend_from_slice(&error_event(MESSAGE, "internal_server_error", 500));
         out.extend_from_slice(DONE);
@@ -367,6 +372,14 @@ impl Translated {
                     }
                     self.drain(&mut out);
                 }
+                // A Responses stream ends in its own format: the relay cannot know its state.
+                Some(Err(e)) if matches!(self.events, Events::Responses(_)) => {
+                    if let Events::Responses(events) = &mut self.events {
+                        let message = format!("litellm.APIConnectionError: stream from the provider failed: {e}");
+                        events.fail(&message, StatusCode::INTERNAL_SERVER_ERROR.as_u16(), &mut out);
+                    }
+                    self.ended = true;
+                }
                 Some(Err(e)) => return Poll::Ready(Some(Err(e))),
                 None => {
                     if let Framing::Sse(parser) = &mut self.framing {
@@ -386,6 +399,9 @@ impl Translated {
     }
 
     fn drain(&mut self, out: &mut Vec<u8>) {
+        if self.ended {
+            return;
+        }
         let parser = match &mut self.framing {
             Framing::Sse(parser) => parser,
             Framing::EventStream(decoder) => {

@@ -138,11 +138,11 @@ pub async fn relay(
     Ok(response)
 }
 
-/// How a relayed Responses API reply is rewritten: ids issued for the deployment, `model`
-/// the requested name on a create. `None` for other calls, and for bridged ones (the
-/// bridge writes its own ids).
+/// How a Responses API reply is rewritten: ids issued for the deployment, `model` the
+/// requested name on a create. A bridged reply is rewritten as a relayed one, so its id
+/// names its deployment too. `None` for other calls.
 fn responses_issuer(call: &Call, request: &CallRequest) -> Option<format::responses::Issuer> {
-    let d = call.deployment.filter(|d| d.responses_api)?;
+    let d = call.deployment?;
     let op = request.op()?;
     let model = (op == crate::route::Op::Create).then(|| call.requested.clone().unwrap_or_default());
     Some(format::responses::Issuer { prefix: crate::provider::responses::prefix(d), model })

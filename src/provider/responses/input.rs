@@ -1,0 +1,189 @@
+//! Responses input items → OpenAI chat messages, pure: `message` items (a developer
+//! message as a system one) with their `input_text`, `input_image`, `input_file` and
+//! `output_text` parts in chat's shape; consecutive `function_call` items (and the assistant
+//! text before them) as one assistant message's `tool_calls`; `function_call_output` as a
+//! `tool` message; `reasoning` items dropped, as one provider's thinking cannot be handed to
+//! another. Items that need OpenAI's state or tools are refused. Used by [`super::request`].
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::request::bad;
+use crate::error::Error;
+use crate::provider::list::Built;
+use crate::provider::translate::object;
+
+/// A chat message of `role` with `content`.
+pub fn message(role: &str, content: Value) -> Value {
+    object([("role", Value::String(role.to_owned())), ("content", content)])
+}
+
+/// A message item's or a tool output's content: a string or a list of parts.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Content {
+    Text(String),
+    Parts(Vec<Value>),
+}
+
+#[derive(Deserialize)]
+struct MessageItem {
+    role: String,
+    content: Content,
+}
+
+#[derive(Deserialize)]
+struct FunctionCall {
+    call_id: String,
+    name: String,
+    arguments: String,
+}
+
+#[derive(Deserialize)]
+struct FunctionCallOutput {
+    call_id: String,
+    output: Content,
+}
+
+/// The input items read so far: an assistant message that later `function_call` items may
+/// still join, so consecutive calls (and the text before them) become one chat message.
+#[derive(Default)]
+pub struct History {
+    assistant: Option<Map<String, Value>>,
+}
+
+impl History {
+    /// Translates one input item into `out`.
+    pub fn item(&mut self, item: Value, out: &mut Built) -> Result<(), Error> {
+        let kind = item.get("type").and_then(Value::as_str).unwrap_or("message").to_owned();
+        let typed = |e: serde_json::Error| bad("input", format!("a '{kind}' item: {e}"));
+        match kind.as_str() {
+            "message" => {
+                let MessageItem { role, content } = serde_json::from_value(item).map_err(typed)?;
+                self.flush(out);
+                let role = match role.as_str() {
+                    "developer" => "system".to_owned(),
+                    "user" | "assistant" | "system" => role,
+                    _ => return Err(bad("input", format!("unknown message role '{role}'"))),
+                };
+                let content = match content {
+                    Content::Text(text) => Value::String(text),
+                    Content::Parts(parts) => parts_content(parts, role == "assistant")?,
+                };
+                if role == "assistant" {
+                    let Value::Object(message) = message(&role, content) else { return Ok(()) };
+                    self.assistant = Some(message);
+                } else {
+                    out.push(message(&role, content));
+                }
+            }
+            "function_call" => {
+                let FunctionCall { call_id, name, arguments } = serde_json::from_value(item).map_err(typed)?;
+                let function = object([("name", Value::String(name)), ("arguments", Value::String(arguments))]);
+                let call =
+                    object([("id", Value::String(call_id)), ("type", "function".into()), ("function", function)]);
+                let assistant = self.assistant.get_or_insert_with(|| {
+                    let Value::Object(message) = message("assistant", Value::Null) else { return Map::new() };
+                    message
+                });
+                match assistant.get_mut("tool_calls") {
+                    Some(Value::Array(calls)) => calls.push(call),
+                    _ => {
+                        assistant.insert("tool_calls".into(), Value::Array(vec![call]));
+                    }
+                }
+            }
+            "function_call_output" => {
+                let FunctionCallOutput { call_id, output } = serde_json::from_value(item).map_err(typed)?;
+                self.flush(out);
+                let text = match output {
+                    Content::Text(text) => text,
+                    Content::Parts(parts) => joined(parts),
+                };
+                out.push(object([
+                    ("role", "tool".into()),
+                    ("tool_call_id", Value::String(call_id)),
+                    ("content", Value::String(text)),
+                ]));
+            }
+            // The provider's reasoning cannot be handed back to another one: dropped.
+            "reasoning" => {}
+            "item_reference" => {
+                return Err(bad("input", "an 'item_reference' needs stored responses; send the item itself"));
+            }
+            _ => return Err(bad("input", format!("'{kind}' items cannot be bridged to chat"))),
+        }
+        Ok(())
+    }
+
+    /// Writes out the assistant message being gathered.
+    pub fn flush(&mut self, out: &mut Built) {
+        if let Some(mut assistant) = self.assistant.take() {
+            if assistant.get("content").is_some_and(|c| c == "") && assistant.contains_key("tool_calls") {
+                assistant.insert("content".into(), Value::Null);
+            }
+            out.push(Value::Object(assistant));
+        }
+    }
+}
+
+/// The `text` of `parts` (`input_text`, `output_text`, `refusal`), joined; a lone text moves.
+fn joined(parts: Vec<Value>) -> String {
+    let mut texts = parts.into_iter().filter_map(|mut part| {
+        let key = if part.get("type").and_then(Value::as_str) == Some("refusal") { "refusal" } else { "text" };
+        match part.get_mut(key).map(Value::take) {
+            Some(Value::String(text)) => Some(text),
+            _ => None,
+        }
+    });
+    let first = texts.next().unwrap_or_default();
+    texts.fold(first, |mut all, text| {
+        all.push_str(&text);
+        all
+    })
+}
+
+/// A message's parts as chat content: text joined into a string for an assistant or when
+/// every part is text, else chat's parts (`text`, `image_url`, `file`).
+fn parts_content(parts: Vec<Value>, assistant: bool) -> Result<Value, Error> {
+    let is_text =
+        |p: &Value| matches!(p.get("type").and_then(Value::as_str), Some("input_text" | "output_text" | "refusal"));
+    if assistant || parts.iter().all(is_text) {
+        return Ok(Value::String(joined(parts)));
+    }
+    parts.into_iter().map(part).collect::<Result<Vec<_>, _>>().map(Value::Array)
+}
+
+/// One content part in chat's shape.
+fn part(part: Value) -> Result<Value, Error> {
+    let Value::Object(mut part) = part else { return Err(bad("input", "each content part must be an object")) };
+    let mut take = |key: &str| part.remove(key).filter(|v| !v.is_null());
+    let kind = take("type").and_then(|t| t.as_str().map(str::to_owned)).unwrap_or_default();
+    Ok(match kind.as_str() {
+        "input_text" | "output_text" => object([("type", "text".into()), ("text", take("text").unwrap_or_default())]),
+        "input_image" => {
+            let Some(url) = take("image_url") else {
+                return Err(bad("input", "an 'input_image' by file_id needs OpenAI's file store; send 'image_url'"));
+            };
+            let mut image = Map::new();
+            image.insert("url".into(), url);
+            if let Some(detail) = take("detail") {
+                image.insert("detail".into(), detail);
+            }
+            object([("type", "image_url".into()), ("image_url", Value::Object(image))])
+        }
+        "input_file" => {
+            let mut file = Map::new();
+            for key in ["file_data", "file_id", "filename"] {
+                if let Some(value) = take(key) {
+                    file.insert(key.into(), value);
+                }
+            }
+            if !file.contains_key("file_data") {
+                return Err(bad("input", "an 'input_file' needs 'file_data' here (no file store)"));
+            }
+            object([("type", "file".into()), ("file", Value::Object(file))])
+        }
+        _ => return Err(bad("input", format!("'{kind}' content parts cannot be bridged to chat"))),
+    })
+}

@@ -1,0 +1,254 @@
+//! The Responses object a bridged call answers with, shared by [`super::reply`] (whole) and
+//! [`super::stream`] (in `response.created`, `.in_progress` and the final event): its head
+//! (id, model, creation time), the request's parameters echoed back as OpenAI echoes them,
+//! output items, status and usage, written as JSON text with the echoed members copied as the
+//! client sent them (no tree is built of `tools` or `instructions`).
+
+use serde_json::{Value, json};
+
+use crate::parse::{Fields, Member};
+
+/// The request parameters a response echoes, and what OpenAI echoes when one is not given.
+const ECHOED: &[(&str, &str)] = &[
+    ("instructions", "null"),
+    ("max_output_tokens", "null"),
+    ("metadata", "{}"),
+    ("parallel_tool_calls", "true"),
+    ("previous_response_id", "null"),
+    ("reasoning", r#"{"effort":null,"summary":null}"#),
+    ("service_tier", "\"auto\""),
+    ("temperature", "1.0"),
+    ("text", r#"{"format":{"type":"text"}}"#),
+    ("tool_choice", "\"auto\""),
+    ("tools", "[]"),
+    ("top_p", "1.0"),
+    ("truncation", "\"disabled\""),
+    ("user", "null"),
+];
+
+/// Echoed only when the client sent them.
+const ECHOED_IF_SET: &[&str] = &["prompt_cache_key", "safety_identifier", "top_logprobs", "max_tool_calls"];
+
+/// What every rendering of one response repeats.
+#[derive(Debug)]
+pub struct Head {
+    pub id: String,
+    /// The name the client asked for.
+    pub model: String,
+    pub created_at: u64,
+    /// The echoed members: the client's (handles on its body) or the defaults' text.
+    echo: Vec<(&'static str, Member)>,
+}
+
+/// How a response ended (or has not yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    InProgress,
+    Completed,
+    /// Cut short: `max_output_tokens` or `content_filter`.
+    Incomplete(&'static str),
+    Failed,
+}
+
+impl Status {
+    /// The status a chat `finish_reason` means.
+    pub fn of_finish(finish_reason: &str) -> Self {
+        match finish_reason {
+            "length" => Status::Incomplete("max_output_tokens"),
+            "content_filter" => Status::Incomplete("content_filter"),
+            _ => Status::Completed,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::InProgress => "in_progress",
+            Status::Completed => "completed",
+            Status::Incomplete(_) => "incomplete",
+            Status::Failed => "failed",
+        }
+    }
+
+    /// The status of the items a response so ended holds.
+    pub fn item_status(self) -> &'static str {
+        match self {
+            Status::Completed => "completed",
+            Status::InProgress => "in_progress",
+            Status::Incomplete(_) | Status::Failed => "incomplete",
+        }
+    }
+}
+
+/// The rest of one rendering.
+pub struct Body<'a> {
+    pub status: Status,
+    pub output: &'a [Value],
+    pub usage: Option<&'a Value>,
+    /// `{"code", "message"}` of a failed response.
+    pub error: Option<&'a Value>,
+}
+
+impl Head {
+    /// The head of a response to `request` (read before it is translated), naming `model`.
+    pub fn new(id: String, model: String, created_at: u64, request: &Fields) -> Self {
+        let mut echo = Vec::with_capacity(ECHOED.len() + ECHOED_IF_SET.len());
+        let given = |key: &str| request.members().find(|(k, m)| *k == key && !m.is_null()).map(|(_, m)| m.clone());
+        for (key, default) in ECHOED {
+            let member = given(key).unwrap_or_else(|| Member::Raw(bytes::Bytes::from_static(default.as_bytes())));
+            echo.push((*key, member));
+        }
+        echo.extend(ECHOED_IF_SET.iter().filter_map(|key| Some((*key, given(key)?))));
+        Head { id, model, created_at, echo }
+    }
+
+    /// Writes the response object as JSON to `out`.
+    pub fn write(&self, body: &Body<'_>, out: &mut Vec<u8>) {
+        let incomplete = match body.status {
+            Status::Incomplete(reason) => json!({ "reason": reason }),
+            _ => Value::Null,
+        };
+        let completed_at =
+            if body.status == Status::Completed { json!(crate::provider::translate::now()) } else { Value::Null };
+        let fixed = [
+            ("id", json!(self.id)),
+            ("object", json!("response")),
+            ("created_at", json!(self.created_at)),
+            ("status", json!(body.status.name())),
+            ("background", Value::Bool(false)),
+            ("completed_at", completed_at),
+            ("error", body.error.cloned().unwrap_or(Value::Null)),
+            ("incomplete_details", incomplete),
+            ("model", json!(self.model)),
+            ("store", Value::Bool(false)),
+        ];
+        out.push(b'{');
+        for (i, (key, value)) in fixed.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_key(key, out);
+            // Writing a Value into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, value);
+        }
+        write_key_after(",", "output", out);
+        let _ = serde_json::to_writer(&mut *out, body.output);
+        write_key_after(",", "usage", out);
+        let _ = serde_json::to_writer(&mut *out, &body.usage);
+        for (key, member) in &self.echo {
+            write_key_after(",", key, out);
+            match member {
+                Member::Raw(raw) => out.extend_from_slice(raw),
+                Member::Tree(value) => {
+                    let _ = serde_json::to_writer(&mut *out, value);
+                }
+                built @ Member::List(_) => {
+                    let _ = serde_json::to_writer(&mut *out, &built.clone().into_value().unwrap_or_default());
+                }
+            }
+        }
+        out.push(b'}');
+    }
+}
+
+fn write_key(key: &str, out: &mut Vec<u8>) {
+    let _ = serde_json::to_writer(&mut *out, key);
+    out.push(b':');
+}
+
+fn write_key_after(separator: &str, key: &str, out: &mut Vec<u8>) {
+    out.extend_from_slice(separator.as_bytes());
+    write_key(key, out);
+}
+
+/// `<prefix>_<uuid4 hex>`: `resp`, `msg`, `fc`, `rs`.
+pub fn id(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A chat `usage` in the Responses shape (cached and reasoning tokens among its details).
+pub fn usage(chat: &Value) -> Value {
+    let count = |pointer: &str| chat.pointer(pointer).and_then(Value::as_u64);
+    let input = count("/prompt_tokens").unwrap_or(0);
+    let output = count("/completion_tokens").unwrap_or(0);
+    let cached =
+        count("/prompt_tokens_details/cached_tokens").or_else(|| count("/cache_read_input_tokens")).unwrap_or(0);
+    json!({
+        "input_tokens": input,
+        "input_tokens_details": { "cached_tokens": cached },
+        "output_tokens": output,
+        "output_tokens_details": { "reasoning_tokens": count("/completion_tokens_details/reasoning_tokens").unwrap_or(0) },
+        "total_tokens": count("/total_tokens").unwrap_or(input + output),
+    })
+}
+
+/// An assistant `message` item holding `text`.
+pub fn message_item(id: &str, text: &str, status: &str) -> Value {
+    json!({
+        "id": id, "type": "message", "status": status, "role": "assistant",
+        "content": [text_part(text)],
+    })
+}
+
+/// An `output_text` content part.
+pub fn text_part(text: &str) -> Value {
+    json!({ "type": "output_text", "text": text, "annotations": [], "logprobs": [] })
+}
+
+/// A `function_call` item.
+pub fn call_item(id: &str, call_id: &str, name: &str, arguments: &str, status: &str) -> Value {
+    json!({ "id": id, "type": "function_call", "status": status, "arguments": arguments, "call_id": call_id, "name": name })
+}
+
+/// A `reasoning` item whose summary is the provider's thinking.
+pub fn reasoning_item(id: &str, text: &str) -> Value {
+    let summary = if text.is_empty() { json!([]) } else { json!([{ "type": "summary_text", "text": text }]) };
+    json!({ "id": id, "type": "reasoning", "summary": summary })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_is_echoed_with_openai_defaults() {
+        let request = Fields::parse(&bytes::Bytes::from_static(
+            br#"{"model":"m","input":"x","instructions":"Be brief.","tools":[{"type":"function","name":"f"}],"temperature":0.5,"safety_identifier":"u"}"#,
+        ))
+        .unwrap_or_default();
+        let head = Head::new("resp_1".into(), "claude".into(), 7, &request);
+        let mut out = Vec::new();
+        let usage = json!({ "input_tokens": 1 });
+        head.write(
+            &Body { status: Status::Incomplete("max_output_tokens"), output: &[], usage: Some(&usage), error: None },
+            &mut out,
+        );
+        let got: Value = serde_json::from_slice(&out).unwrap_or_default();
+        assert_eq!(got["instructions"], "Be brief.");
+        assert_eq!(got["tools"], json!([{ "type": "function", "name": "f" }]));
+        assert_eq!((got["temperature"].as_f64(), got["top_p"].as_f64()), (Some(0.5), Some(1.0)));
+        assert_eq!(got["tool_choice"], "auto");
+        assert_eq!(got["safety_identifier"], "u");
+        assert!(got.get("prompt_cache_key").is_none());
+        assert_eq!(
+            (got["status"].as_str(), got["incomplete_details"]["reason"].as_str()),
+            (Some("incomplete"), Some("max_output_tokens"))
+        );
+        assert_eq!(
+            (got["model"].as_str(), got["object"].as_str(), got["store"].as_bool()),
+            (Some("claude"), Some("response"), Some(false))
+        );
+        assert_eq!(got["usage"], usage);
+    }
+
+    #[test]
+    fn chat_usage_takes_the_responses_shape() {
+        let chat = json!({ "prompt_tokens": 15, "completion_tokens": 7, "total_tokens": 22,
+            "prompt_tokens_details": { "cached_tokens": 3 }, "completion_tokens_details": { "reasoning_tokens": 4 } });
+        assert_eq!(
+            usage(&chat),
+            json!({ "input_tokens": 15, "input_tokens_details": { "cached_tokens": 3 }, "output_tokens": 7,
+                "output_tokens_details": { "reasoning_tokens": 4 }, "total_tokens": 22 })
+        );
+        assert_eq!(usage(&json!({ "prompt_tokens": 2, "completion_tokens": 3 }))["total_tokens"], 5);
+    }
+}
