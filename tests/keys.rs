@@ -286,7 +286,7 @@ async fn metrics_carry_the_keys_alias_and_team_and_its_budget_gauges() {
     let page = get(&gw, "/metrics", Some("sk-master")).await.text();
     let search = "b095adcc724f4f8a1b85094a159f0164bfe8a34524859411dbf0514747a71c06";
     let total = format!(
-        "litellm_proxy_total_requests_metric_total{{api_key_alias=\"search-agent\",api_provider=\"openai\",end_user=\"None\",hashed_api_key=\"{search}\",requested_model=\"cheap\",route=\"/chat/completions\",status_code=\"200\",team=\"search\",team_alias=\"Search\",user=\"None\"}} 1\n"
+        "litellm_proxy_total_requests_metric_total{{api_key_alias=\"search-agent\",api_provider=\"openai\",client_ip=\"None\",end_user=\"None\",hashed_api_key=\"{search}\",model_id=\"None\",org_alias=\"None\",org_id=\"None\",requested_model=\"cheap\",route=\"/chat/completions\",status_code=\"200\",team=\"search\",team_alias=\"Search\",user=\"None\",user_agent=\"None\",user_email=\"None\"}} 1\n"
     );
     assert!(page.contains(&total), "{page}");
     let budget = "025c374c329646e85513b352eb015a0a8b4aae9d0c507e563497ee10b2f99e44";

@@ -158,7 +158,7 @@ async fn a_stream_keeps_its_event_names_appends_nothing_and_counts_usage() {
 
     let page = get(&gw, "/metrics", None).await.text();
     let line = |metric: &str| {
-        page.lines().find(|l| l.starts_with(metric) && l.contains("model_group=\"solo\"")).map(str::to_owned)
+        page.lines().find(|l| l.starts_with(metric) && l.contains("requested_model=\"solo\"")).map(str::to_owned)
     };
     assert!(line("litellm_total_tokens_metric_total").is_some_and(|l| l.ends_with(" 8")), "{page}");
     let spend = line("litellm_spend_metric_total").unwrap();
