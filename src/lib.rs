@@ -21,14 +21,17 @@
 //!    [`pick`]s an available deployment of the group and admits it through [`state`]
 //!    (in-process [`limits`] and cooldowns, shared through Redis when one is configured).
 //! 7. [`provider`] speaks the deployment's wire protocol (closed enum, `match` dispatch:
-//!    OpenAI-compatible, Azure, Anthropic, Gemini, Vertex AI with its service-account token)
-//!    through the pooled [`upstream`] client, or answers with the built-in fake.
+//!    OpenAI-compatible, Azure, Anthropic, Gemini, Vertex AI with its service-account token,
+//!    AWS Bedrock signed with SigV4) through the pooled [`upstream`] client, or answers with
+//!    the built-in fake; a Responses API call is relayed or bridged through chat.
 //! 8. [`respond`] relays the answer (JSON, or a stream: the upstream framing decoded by
 //!    `respond::sse`, each event written in the client's format by `respond::format`) with
 //!    LiteLLM's headers, and turns every [`error::Error`] into one OpenAI-shaped body
-//!    (Anthropic-shaped on `/v1/messages`).
+//!    (Anthropic-shaped on `/v1/messages`). AWS's binary event stream is decoded beside SSE
+//!    (`provider::bedrock::eventstream`).
 //!
-//! [`catalog`] answers what needs no provider (models, model info, health); [`settings`]
+//! [`catalog`] answers what needs no provider (models, model info, health), with [`prices`]
+//! (LiteLLM's cost map, compiled in) for cost and context windows; [`settings`]
 //! holds what is read from the environment at start-up; [`budget`] bounds the memory that
 //! request bodies (and the trees translations build from them) hold at once.
 
