@@ -12,6 +12,7 @@ pub mod clock;
 pub mod codegen;
 mod deployment;
 pub mod keys;
+pub mod glob;
 pub mod kinds;
 pub mod parse;
 pub mod prices;
