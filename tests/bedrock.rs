@@ -7,7 +7,7 @@
 //! is in `tests/bedrock_messages.rs`, credentials from STS and the container endpoint in
 //! `tests/bedrock_credentials.rs`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![cfg(test)]
 
 mod common;
 
@@ -283,4 +283,55 @@ async fn a_stream_cut_before_message_stop_is_not_a_silent_end() {
     let events = stream_of(&gw, "claude").await;
     assert_eq!(events.len(), 3, "{events:?}");
     assert!(events[1].contains("before messageStop"), "{}", events[1]);
+}
+
+#[tokio::test]
+async fn the_responses_api_is_bridged_to_converse_json_and_stream() {
+    let reply = converse_reply(&json!([{ "text": "Hello!" }]), "end_turn");
+    let bedrock =
+        mock::start(
+            move |seen| {
+                if seen.path.ends_with("-stream") { frames(tool_stream(), None) } else { Answer::ok(&reply) }
+            },
+        )
+        .await;
+    let gw = gateway(&bedrock, &[]).await;
+    let request = json!({ "model": "claude", "instructions": "Be brief.", "input": "Hi", "max_output_tokens": 50 });
+    let answer = post(&gw, "/v1/responses", Some("sk-1234"), &request).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let body = answer.json();
+    assert_eq!((body["object"].as_str(), body["model"].as_str()), (Some("response"), Some("claude")));
+    assert_eq!(body["status"], "completed");
+    assert_eq!(body["output"][0]["type"], "message");
+    assert_eq!(body["output"][0]["content"][0]["text"], "Hello!");
+    assert_eq!(body["usage"]["total_tokens"], 18);
+    let seen = bedrock.last();
+    assert_eq!(seen.path, CLAUDE_PATH);
+    signed(&seen, KEY_ID, "eu-west-1", "bedrock");
+    let sent = seen.json();
+    assert_eq!(sent["system"], json!([{ "text": "Be brief." }]));
+    assert_eq!(sent["messages"][0]["content"], json!([{ "text": "Hi" }]));
+    assert_eq!(sent["inferenceConfig"]["maxTokens"], 50);
+
+    let mut streamed = request.clone();
+    streamed["stream"] = json!(true);
+    let answer = post(&gw, "/v1/responses", Some("sk-1234"), &streamed).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let text = answer.text();
+    assert!(!text.contains("[DONE]"), "{text}");
+    let names: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("event: ")).collect();
+    assert_eq!(names.first(), Some(&"response.created"), "{text}");
+    assert_eq!(names.last(), Some(&"response.completed"), "{text}");
+    assert!(names.contains(&"response.output_text.delta"), "{names:?}");
+    assert!(names.contains(&"response.function_call_arguments.done"), "{names:?}");
+    let last = text.lines().filter_map(|l| l.strip_prefix("data: ")).next_back().unwrap();
+    let done: Value = serde_json::from_str(last).unwrap();
+    let output = &done["response"]["output"];
+    assert_eq!(output[0]["content"][0]["text"], "Checking");
+    assert_eq!(
+        (output[1]["name"].as_str(), output[1]["arguments"].as_str()),
+        (Some("weather"), Some("{\"city\":\"Paris\"}"))
+    );
+    assert_eq!(done["response"]["usage"]["total_tokens"], 14);
+    assert_eq!(bedrock.last().path, format!("{CLAUDE_PATH}-stream"));
 }

@@ -5,7 +5,7 @@
 //! concurrent callers, and refused or missing credentials named by their source, never
 //! quoting a secret.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![cfg(test)]
 
 mod common;
 

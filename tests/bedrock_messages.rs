@@ -3,7 +3,7 @@
 //! Anthropic's own body (and its stream's `chunk` frames come back as Anthropic events);
 //! another model goes through Converse.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![cfg(test)]
 
 mod common;
 

@@ -3,7 +3,7 @@
 //! cost of a call to a model the old hand-written list did not have, in the response
 //! header and in the spend metric.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![cfg(test)]
 
 mod common;
 

@@ -1,7 +1,7 @@
 //! Virtual keys in process (the `keys` fixture): each check and its LiteLLM error, with what
 //! the client got and what the upstream received (nothing, when a key is refused).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![cfg(test)]
 
 mod common;
 

@@ -2,7 +2,7 @@
 //! a key's rpm and budget hold over both exactly, and spend counted while Redis was away is
 //! added once it is back.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![cfg(test)]
 
 mod common;
 

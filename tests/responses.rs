@@ -5,7 +5,7 @@
 //! and `param`, and ids the gateway issues bring follow-ups back to the deployment that
 //! answered, while foreign ids travel unchanged.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![cfg(test)]
 
 mod common;
 

@@ -3,7 +3,7 @@
 //! and what the client got, JSON and streams, text and function-call round trips with the
 //! whole history (`store: false`), and the 400s for what needs stored state or hosted tools.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![cfg(test)]
 
 mod common;
 

@@ -2,7 +2,7 @@
 //! table, and each mistake (unknown model or team, duplicate alias or hash, a literal key, a
 //! past expiry, a bad budget_duration) fails the build at its YAML path.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![cfg(test)]
 
 use model_router_config::{codegen, compile};
 
