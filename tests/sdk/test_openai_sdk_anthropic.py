@@ -72,7 +72,8 @@ def test_anthropic_stream_with_usage(providers_gateway, anthropic_upstream):
 
     body = anthropic_upstream.last.body
     assert body["stream"] is True
-    assert body["max_tokens"] == 4096, "the documented default when the client sets none"
+    assert body["max_tokens"] == 64000, \
+        "the documented default when the client sets none: claude-sonnet-4-5's maximum from the cost map"
 
 
 def test_anthropic_tool_call_round_trip(providers_gateway, anthropic_upstream):
