@@ -18,30 +18,10 @@ use super::super::{Attempt, Reply, Source, head};
 use crate::error::Error;
 use crate::gateway::Gateway;
 use crate::parse::{CallRequest, Responses};
+use crate::provider::openai::GATEWAY_FIELDS;
 use crate::route::Op;
 use crate::table::Protocol;
 use crate::upstream::Outgoing;
-
-/// Body fields that configure the gateway, never the provider. Unlike chat's list,
-/// `metadata` stays: it is a Responses API parameter.
-const GATEWAY_FIELDS: &[&str] = &[
-    "api_base",
-    "api_key",
-    "api_version",
-    "base_url",
-    "caching",
-    "context_window_fallbacks",
-    "custom_llm_provider",
-    "extra_headers",
-    "fallbacks",
-    "guardrails",
-    "mock_response",
-    "num_retries",
-    "stream_timeout",
-    "tags",
-    "timeout",
-    "user_config",
-];
 
 /// Query parameters of the operations on a response, passed on re-encoded; others (the
 /// gateway's `model`) are not.
@@ -143,7 +123,8 @@ fn url(attempt: &Attempt<'_>, request: &CallRequest, parts: &Responses) -> Resul
 /// set none, and the upstream model. Copying them copies handles on the client's body.
 fn body(attempt: &Attempt<'_>, request: &CallRequest) -> Result<Outgoing, Error> {
     let mut fields = request.fields.clone();
-    for field in GATEWAY_FIELDS {
+    // Chat's list of gateway-only fields, but `metadata` stays: it is a Responses parameter.
+    for field in GATEWAY_FIELDS.iter().filter(|f| **f != "metadata") {
         fields.remove(field);
     }
     for (name, json) in attempt.deployment.default_params {
