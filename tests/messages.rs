@@ -259,7 +259,6 @@ async fn gemini_deployments_are_translated_twice_over() {
 
 #[tokio::test]
 async fn a_broken_stream_ends_with_an_anthropic_error_event() {
-    use http_body_util::BodyExt as _;
     let reset = std::sync::Arc::new(tokio::sync::Notify::new());
     let held = reset.clone();
     let chunk =
@@ -267,17 +266,7 @@ async fn a_broken_stream_ends_with_an_anthropic_error_event() {
     let mock = mock::start(move |_| Answer::SseThenReset { events: vec![chunk.clone()], gate: held.clone() }).await;
     let gw = gateway(&mock).await;
     let body = json!({ "model": "gpt-4o", "max_tokens": 8, "stream": true, "messages": [{ "role": "user", "content": "Hi" }] });
-    let headers = [("content-type", "application/json")];
-    let response = common::open(&gw, http::Method::POST, "/v1/messages", &headers, body.to_string()).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let mut body = response.into_body();
-    let mut text = String::new();
-    while !text.contains("content_block_delta") {
-        let frame = body.frame().await.expect("a frame").expect("no error");
-        text.push_str(&String::from_utf8_lossy(&frame.into_data().unwrap_or_default()));
-    }
-    reset.notify_one();
-    text.push_str(&String::from_utf8_lossy(&body.collect().await.expect("the rest").to_bytes()));
+    let text = common::stream_past_reset(&gw, "/v1/messages", &body, "content_block_delta", &reset).await;
     let got = events(&text);
     let names: Vec<&str> = got.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(names, ["message_start", "content_block_start", "content_block_delta", "error"], "{got:?}");

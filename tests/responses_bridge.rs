@@ -360,24 +360,13 @@ async fn an_error_mid_stream_is_an_error_event_and_a_failed_response() {
 
 #[tokio::test]
 async fn a_broken_upstream_stream_fails_the_response_in_its_own_events() {
-    use http_body_util::BodyExt as _;
     let reset = std::sync::Arc::new(tokio::sync::Notify::new());
     let held = reset.clone();
     let chunk = json!({ "model": "llama-3", "choices": [{ "index": 0, "delta": { "content": "Hel" } }] }).to_string();
     let mock = mock::start(move |_| Answer::SseThenReset { events: vec![chunk.clone()], gate: held.clone() }).await;
     let gw = gateway(&mock).await;
     let body = json!({ "model": "vllm", "input": "Hi", "stream": true });
-    let headers = [("content-type", "application/json")];
-    let response = common::open(&gw, http::Method::POST, "/v1/responses", &headers, body.to_string()).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let mut body = response.into_body();
-    let mut text = String::new();
-    while !text.contains("response.output_text.delta") {
-        let frame = body.frame().await.expect("a frame").expect("no error");
-        text.push_str(&String::from_utf8_lossy(&frame.into_data().unwrap_or_default()));
-    }
-    reset.notify_one();
-    text.push_str(&String::from_utf8_lossy(&body.collect().await.expect("the rest").to_bytes()));
+    let text = common::stream_past_reset(&gw, "/v1/responses", &body, "response.output_text.delta", &reset).await;
     let got = events(&text);
     let names: Vec<&str> = got.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(&names[names.len() - 2..], ["error", "response.failed"], "{text}");

@@ -69,6 +69,29 @@ fn client() -> Client<HttpConnector, Full<Bytes>> {
     Client::builder(TokioExecutor::new()).build(HttpConnector::new())
 }
 
+/// POSTs `body` to a streaming `path`, reads the answer until `marker` has arrived, then
+/// lets the mock reset the connection (`gate`) and returns all the client got.
+pub async fn stream_past_reset(
+    running: &Running,
+    path: &str,
+    body: &Value,
+    marker: &str,
+    gate: &tokio::sync::Notify,
+) -> String {
+    let headers = [("content-type", "application/json")];
+    let response = open(running, Method::POST, path, &headers, body.to_string()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut body = response.into_body();
+    let mut text = String::new();
+    while !text.contains(marker) {
+        let frame = body.frame().await.expect("a frame").expect("no error");
+        text.push_str(&String::from_utf8_lossy(&frame.into_data().unwrap_or_default()));
+    }
+    gate.notify_one();
+    text.push_str(&String::from_utf8_lossy(&body.collect().await.expect("the rest").to_bytes()));
+    text
+}
+
 /// Sends a request and returns the response head with its body still streaming.
 pub async fn open(
     running: &Running,
