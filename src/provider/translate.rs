@@ -162,6 +162,16 @@ pub fn take_url(holder: Option<&mut Value>, key: &str) -> Option<String> {
     if let Value::String(url) = url.take() { Some(url) } else { None }
 }
 
+/// An assistant tool call's `function.arguments` as the JSON object providers take: `{}`
+/// when empty, a 400 when not JSON.
+pub fn call_arguments(function: &Value) -> Result<Value, Error> {
+    let arguments = function.get("arguments").and_then(Value::as_str).unwrap_or_default();
+    if arguments.trim().is_empty() {
+        return Ok(json!({}));
+    }
+    serde_json::from_str(arguments).map_err(|e| bad("messages", format!("tool call arguments are not JSON: {e}")))
+}
+
 /// A 400 naming a bad chat parameter.
 pub fn bad(param: &'static str, reason: impl Into<String>) -> Error {
     Error::BadParam { route: Api::Chat.route(), param, reason: reason.into() }

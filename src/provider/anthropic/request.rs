@@ -11,7 +11,7 @@ use crate::budget::Charge;
 use crate::error::Error;
 use crate::parse::{Fields, Member};
 use crate::provider::list::{self, Turns};
-use crate::provider::translate::{bad, data_uri, object, take, take_url};
+use crate::provider::translate::{bad, call_arguments, data_uri, object, take, take_url};
 use crate::upstream::{self, Builder};
 
 /// `max_tokens` when the client sets none and neither the deployment's `model_info` nor the
@@ -183,13 +183,7 @@ fn assistant(message: &Value, content: Value) -> Result<Vec<Value>, Error> {
     let calls = message.get("tool_calls").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
     for call in calls {
         let function = call.get("function").unwrap_or(&Value::Null);
-        let arguments = function.get("arguments").and_then(Value::as_str).unwrap_or_default();
-        let input: Value = if arguments.trim().is_empty() {
-            json!({})
-        } else {
-            serde_json::from_str(arguments)
-                .map_err(|e| bad("messages", format!("tool call arguments are not JSON: {e}")))?
-        };
+        let input = call_arguments(function)?;
         out.push(json!({
             "type": "tool_use", "id": call.get("id").cloned().unwrap_or(Value::Null),
             "name": function.get("name").cloned().unwrap_or(Value::Null), "input": input,

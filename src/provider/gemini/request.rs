@@ -15,7 +15,7 @@ use crate::budget::Charge;
 use crate::error::Error;
 use crate::parse::{Fields, Member};
 use crate::provider::list::{self, Turns};
-use crate::provider::translate::{bad, data_uri, object, take, take_url};
+use crate::provider::translate::{bad, call_arguments, data_uri, object, take, take_url};
 use crate::upstream::{Builder, Outgoing};
 
 /// Thinking budgets LiteLLM uses for `reasoning_effort`.
@@ -148,13 +148,7 @@ fn assistant(message: &Value, content: Value, names: &mut HashMap<String, String
     for call in calls {
         let function = call.get("function").unwrap_or(&Value::Null);
         let name = function.get("name").and_then(Value::as_str).unwrap_or_default();
-        let arguments = function.get("arguments").and_then(Value::as_str).unwrap_or_default();
-        let args: Value = if arguments.trim().is_empty() {
-            json!({})
-        } else {
-            serde_json::from_str(arguments)
-                .map_err(|e| bad("messages", format!("tool call arguments are not JSON: {e}")))?
-        };
+        let args = call_arguments(function)?;
         let id = call.get("id").and_then(Value::as_str);
         if let Some(id) = id {
             names.insert(id.to_owned(), name.to_owned());
