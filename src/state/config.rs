@@ -2,7 +2,7 @@
 //! `redis_password` (each a literal or `os.environ/NAME`), else LiteLLM's `REDIS_URL`,
 //! `REDIS_HOST`, `REDIS_PORT` and `REDIS_PASSWORD`; none of them means in-process state only.
 //! `MODEL_ROUTER_REDIS_PREFIX` (default `model-router:`) starts every key. `rediss://` is TLS
-//! (rustls) against the compiled-in web PKI roots, or `SSL_CERT_FILE`'s when that is set.
+//! (rustls) against the compiled-in web PKI roots, plus `SSL_CERT_FILE`'s when that is set.
 
 use std::sync::Arc;
 
@@ -23,8 +23,8 @@ pub struct Config {
     pub prefix: String,
     /// `host:port`, for logs and errors; never the password.
     pub shown: String,
-    /// `SSL_CERT_FILE`: with `rediss://`, the roots Redis's certificate is checked against
-    /// instead of the compiled-in ones (redis-rs takes one root store, not two).
+    /// `SSL_CERT_FILE`: with `rediss://`, roots Redis's certificate is also checked against,
+    /// beside the compiled-in ones.
     pub roots: Option<String>,
 }
 
@@ -101,16 +101,59 @@ pub(super) fn is_tls(e: &RedisError) -> bool {
     false
 }
 
-/// The client for `config`: TLS roots from `SSL_CERT_FILE` when it is set and the URL is
-/// `rediss://`.
+/// The client for `config`: with `rediss://` and `SSL_CERT_FILE` set, TLS roots are the
+/// compiled-in ones plus the file's.
 pub(super) fn client(config: &Config) -> Result<Client, String> {
     let failed = |e: RedisError| format!("Redis at {}: {e}", config.shown);
     match (&config.roots, config.info.addr()) {
         (Some(path), redis::ConnectionAddr::TcpTls { .. }) => {
-            let pem = std::fs::read(path).map_err(|e| format!("SSL_CERT_FILE={path} cannot be read for Redis: {e}"))?;
-            let certificates = redis::TlsCertificates { client_tls: None, root_cert: Some(pem) };
+            let extra =
+                std::fs::read(path).map_err(|e| format!("SSL_CERT_FILE={path} cannot be read for Redis: {e}"))?;
+            let certificates = redis::TlsCertificates { client_tls: None, root_cert: Some(roots_with(&extra)) };
             Client::build_with_tls(config.info.clone(), certificates).map_err(failed)
         }
         _ => Client::open(config.info.clone()).map_err(failed),
+    }
+}
+
+/// The compiled-in web PKI roots as PEM, followed by `extra` (PEM). redis-rs takes one PEM
+/// bundle that replaces its compiled-in roots, so the bundle carries both; the roots come
+/// as whole certificates (`webpki-root-certs`, the same Mozilla set as `webpki-roots`) because
+/// a PEM bundle needs certificates, not the trust anchors `webpki-roots` keeps.
+fn roots_with(extra: &[u8]) -> Vec<u8> {
+    use base64::Engine as _;
+    /// PEM's line length.
+    const PEM_LINE: usize = 64;
+    let mut pem = Vec::with_capacity(webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() * 2048 + extra.len());
+    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
+        pem.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
+        for line in encoded.as_bytes().chunks(PEM_LINE) {
+            pem.extend_from_slice(line);
+            pem.push(b'\n');
+        }
+        pem.extend_from_slice(b"-----END CERTIFICATE-----\n");
+    }
+    pem.extend_from_slice(extra);
+    pem
+}
+
+#[cfg(test)]
+mod tests {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject as _;
+
+    use super::roots_with;
+
+    #[test]
+    fn the_bundle_holds_the_compiled_in_roots_and_the_files() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let ca = rcgen::CertificateParams::new(vec!["redis.test".to_owned()]).unwrap().self_signed(&key).unwrap();
+        let bundle = roots_with(ca.pem().as_bytes());
+        let certs: Vec<CertificateDer<'_>> = CertificateDer::pem_slice_iter(&bundle).map(Result::unwrap).collect();
+        let compiled = webpki_root_certs::TLS_SERVER_ROOT_CERTS;
+        assert_eq!(certs.len(), compiled.len() + 1);
+        assert_eq!(&certs[..compiled.len()], compiled);
+        assert_eq!(certs[compiled.len()].as_ref(), ca.der().as_ref());
     }
 }
