@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::table::Resilience;
 
 /// The window failures are counted in.
-const WINDOW: Duration = Duration::from_secs(60);
+pub const WINDOW: Duration = Duration::from_secs(60);
 /// LiteLLM's `DEFAULT_ALLOWED_FAILS`.
 const DEFAULT_ALLOWED_FAILS: u32 = 3;
 const TOO_MANY_REQUESTS: u16 = 429;
@@ -25,6 +25,16 @@ struct State {
 #[derive(Debug)]
 pub struct Cooldowns {
     states: Vec<Mutex<State>>,
+}
+
+/// How many failures in a [`WINDOW`] deployment may have before it cools, `None` when
+/// failures alone never cool it (no `allowed_fails` and no other deployment to take over;
+/// a 429 is decided per attempt by [`Cooldowns::failed`]).
+pub fn allowed_fails(rules: &Resilience, group_size: usize) -> Option<u32> {
+    match rules.allowed_fails {
+        Some(allowed) => Some(allowed),
+        None => (group_size > 1).then_some(DEFAULT_ALLOWED_FAILS),
+    }
 }
 
 impl Cooldowns {
@@ -60,10 +70,8 @@ impl Cooldowns {
             state.fails = 0;
         }
         state.fails += 1;
-        let cool = match rules.allowed_fails {
-            Some(allowed) => state.fails > allowed,
-            None => group_size > 1 && (status == Some(TOO_MANY_REQUESTS) || state.fails > DEFAULT_ALLOWED_FAILS),
-        };
+        let over = allowed_fails(rules, group_size).is_some_and(|allowed| state.fails > allowed);
+        let cool = over || (rules.allowed_fails.is_none() && group_size > 1 && status == Some(TOO_MANY_REQUESTS));
         if cool && state.until.is_none_or(|until| until <= now) {
             state.until = Some(now + Duration::from_millis(rules.cooldown_ms));
             state.fails = 0;

@@ -15,7 +15,7 @@ pub mod stats;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::cooldown::Cooldowns;
+use crate::cooldown::{self, Cooldowns};
 use crate::limits::{self, Limits};
 use crate::table::{Deployment, Resilience, Table};
 use redis::{Lease, Shared, Slot, Verdict};
@@ -140,8 +140,12 @@ impl State {
     /// every replica, with Redis).
     pub fn failed(&self, i: u16, status: Option<u16>, group_size: usize, rules: &Resilience, now: Instant) -> bool {
         let cooled = self.cooldowns.failed(i, status, group_size, rules, now);
-        if let Some(shared) = self.shared().filter(|_| cooled) {
-            shared.cool(i, Duration::from_millis(rules.cooldown_ms));
+        let rest = Duration::from_millis(rules.cooldown_ms);
+        match (self.shared().filter(|_| self.cooldowns_on), cooldown::allowed_fails(rules, group_size)) {
+            (Some(shared), _) if cooled => shared.cool(i, rest),
+            // Counted for every replica too: failures spread over replicas add up.
+            (Some(shared), Some(allowed)) => shared.failed(i, allowed, rest),
+            _ => {}
         }
         cooled
     }

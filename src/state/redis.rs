@@ -61,6 +61,7 @@ pub struct Shared {
     refresh: Script,
     read_stats: Script,
     latency: Script,
+    fail: Script,
     /// The routing strategy's figures, when it reads any.
     stats: Option<Stats>,
     shown: String,
@@ -114,6 +115,7 @@ impl Shared {
             refresh: Script::new(scripts::REFRESH),
             read_stats: Script::new(scripts::STATS),
             latency: Script::new(scripts::LATENCY),
+            fail: Script::new(scripts::FAIL),
             stats: Measure::of(strategy).map(|m| Stats::new(m, ids.len())),
             shown: config.shown.clone(),
         });
@@ -315,6 +317,19 @@ impl Shared {
                 Ok(Err(e)) => shared.lost(Some(&e)),
                 Err(_) => shared.lost(None),
             }
+        });
+    }
+
+    /// Counts a failed attempt on deployment `i` for every replica, off the request path:
+    /// past `allowed` failures in the cooldown window, Redis cools it for `rest` (seen by
+    /// every replica's next admission).
+    pub fn failed(self: &Arc<Self>, i: u16, allowed: u32, rest: Duration) {
+        let shared = Arc::clone(self);
+        spawn(async move {
+            let keys = shared.keys(Slot::Deployment(i));
+            let mut invocation = shared.fail.key(&keys.fails);
+            invocation.key(&keys.cool).arg(allowed).arg(millis(crate::cooldown::WINDOW)).arg(millis(rest).max(1));
+            let _: Option<i64> = shared.run(&invocation).await;
         });
     }
 

@@ -98,12 +98,29 @@ redis.call('HSET', KEYS[1], 'l', value)
 return value
 ";
 
+/// Counts one failed attempt on the deployment across replicas and cools it for every
+/// replica once the count in the window passes what is allowed (then counting starts again,
+/// as in process). KEYS: fails, cool. ARGV: allowed failures, window ms, cooldown ms.
+/// Returns 1 when this failure cooled the deployment.
+pub const FAIL: &str = r"
+local fails = redis.call('INCR', KEYS[1])
+if fails == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if fails > tonumber(ARGV[1]) then
+  redis.call('DEL', KEYS[1])
+  redis.call('SET', KEYS[2], 1, 'PX', ARGV[3], 'NX')
+  return 1
+end
+return 0
+";
+
 /// One counted thing's keys (a deployment's, or the gateway-wide parallel limit's).
 #[derive(Debug, Clone)]
 pub struct Keys {
     pub rate: String,
     pub lease: String,
     pub cool: String,
+    /// Failed attempts in the current cooldown window.
+    pub fails: String,
 }
 
 impl Keys {
@@ -113,7 +130,12 @@ impl Keys {
         let tag =
             if id.contains(['{', '}']) { crate::table::hex(&Sha256::digest(id.as_bytes())) } else { id.to_owned() };
         let base = format!("{prefix}{LAYOUT}:{{{tag}}}");
-        Keys { rate: format!("{base}:rate"), lease: format!("{base}:lease"), cool: format!("{base}:cool") }
+        Keys {
+            rate: format!("{base}:rate"),
+            lease: format!("{base}:lease"),
+            cool: format!("{base}:cool"),
+            fails: format!("{base}:fails"),
+        }
     }
 }
 
@@ -129,6 +151,7 @@ mod tests {
         let k = Keys::new("model-router:", "dep-1");
         assert_eq!(k.rate, "model-router:v1:{dep-1}:rate");
         assert_eq!(k.lease, "model-router:v1:{dep-1}:lease");
+        assert_eq!(k.fails, "model-router:v1:{dep-1}:fails");
         let odd = Keys::new("p:", "a{b}");
         assert_eq!(odd.cool.matches('{').count(), 1, "{}", odd.cool);
         assert!(!odd.cool.contains("a{b}"));

@@ -126,6 +126,31 @@ async fn a_deployment_cooled_on_one_replica_gets_nothing_from_the_other() {
 }
 
 #[tokio::test]
+async fn failures_spread_over_replicas_add_up_to_a_cooldown_for_all() {
+    let redis = RedisServer::start().await;
+    let mock = upstream(Arc::new(Notify::new())).await;
+    let (a, b) = pair(&mock, &redis).await;
+    // Four failures a minute cool a deployment that has another beside it; each replica sees
+    // only two of them.
+    for replica in [&a, &b, &a, &b] {
+        assert_eq!(status(replica, "fragile").await, StatusCode::INTERNAL_SERVER_ERROR, "broken serves first");
+    }
+    let mut conn = redis.connection().await.unwrap();
+    let keys = Keys::new("model-router:", "shared-broken");
+    eventually("the fourth failure cools it on Redis", || {
+        let (mut conn, cool) = (conn.clone(), keys.cool.clone());
+        async move { redis::cmd("PTTL").arg(&cool).query_async::<i64>(&mut conn).await.unwrap() > 0 }
+    })
+    .await;
+    let fails: Option<u64> = redis::cmd("GET").arg(&keys.fails).query_async(&mut conn).await.unwrap();
+    assert_eq!(fails, None, "the count starts again once it cooled");
+    for replica in [&a, &b, &a] {
+        assert_eq!(status(replica, "fragile").await, StatusCode::OK);
+    }
+    assert_eq!(upstream_models(&mock), ["broken", "broken", "broken", "broken", "steady", "steady", "steady"]);
+}
+
+#[tokio::test]
 async fn global_max_parallel_requests_counts_every_replica_through_redis_url() {
     let redis = RedisServer::start().await;
     let gate = Arc::new(Notify::new());

@@ -31,6 +31,10 @@ pub async fn upstream(gate: Arc<Notify>) -> Mock {
             let body = json!({ "error": { "message": "slow down", "type": "rate_limit" } }).to_string();
             return Answer::Json { status: 429, body, headers: vec![] };
         }
+        if model == "broken" {
+            let body = json!({ "error": { "message": "upstream broke", "type": "server_error" } }).to_string();
+            return Answer::Json { status: 500, body, headers: vec![] };
+        }
         if seen.json()["stream"] == true {
             let chunk = json!({ "object": "chat.completion.chunk", "model": model, "choices": [{ "index": 0, "delta": { "content": "x" } }] });
             return Answer::Sse { events: vec![chunk.to_string(), "[DONE]".into()], gate: Some(Arc::clone(&gate)) };
