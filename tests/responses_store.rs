@@ -223,6 +223,30 @@ async fn with_redis_down_a_create_still_answers_and_a_follow_up_is_a_prompt_503(
 }
 
 #[tokio::test]
+async fn a_frozen_redis_is_a_503_within_the_command_timeout_not_a_hang() {
+    let redis = RedisServer::start().await;
+    let mock = anthropic().await;
+    let gw = replica(&mock, redis.port, &redis.password).await;
+    let stored = post(&gw, "/v1/responses", None, &json!({ "model": "fake", "input": "Hi" })).await.json();
+    redis.signal("-STOP");
+    let started = Instant::now();
+    let follow_up = post(
+        &gw,
+        "/v1/responses",
+        None,
+        &json!({ "model": "fake", "input": "And?", "previous_response_id": stored["id"] }),
+    )
+    .await;
+    assert!(started.elapsed() < WITHIN_TIMEOUT, "{:?}", started.elapsed());
+    assert_unreachable(&follow_up, Some("previous_response_id"));
+    let started = Instant::now();
+    let created = post(&gw, "/v1/responses", None, &json!({ "model": "fake", "input": "Hi" })).await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.text());
+    assert!(started.elapsed() < WITHIN_TIMEOUT, "{:?}", started.elapsed());
+    redis.signal("-CONT");
+}
+
+#[tokio::test]
 async fn a_redis_that_never_answered_is_a_503_for_follow_ups_too() {
     let mock = anthropic().await;
     let gw = replica(&mock, RedisServer::free_port(), "pw").await;
