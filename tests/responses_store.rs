@@ -2,7 +2,8 @@
 //! gateways share the redis-server the test starts, a `previous_response_id` gives the
 //! provider the whole history, retrieve, input-items pagination and delete answer from the
 //! store, the TTL and size bound hold, and a Redis that is down costs a create nothing but
-//! makes a follow-up a prompt 503.
+//! makes a follow-up a prompt 503. `input_tokens` on the Anthropic deployment is Anthropic's
+//! own count of the whole history.
 
 #![cfg(test)]
 
@@ -220,6 +221,36 @@ async fn with_redis_down_a_create_still_answers_and_a_follow_up_is_a_prompt_503(
     }
     assert_unreachable(&delete(&gw, &format!("/v1/responses/{id}")).await, None);
     assert_eq!(mock.requests().len(), 3, "only the creates reached the provider");
+}
+
+#[tokio::test]
+async fn input_tokens_on_anthropic_are_its_own_count_of_the_whole_history() {
+    let redis = RedisServer::start().await;
+    let mock = mock::start(|seen| {
+        if seen.path.ends_with("/count_tokens") {
+            return Answer::ok(&json!({ "input_tokens": 42 }));
+        }
+        Answer::Json { status: 200, body: ANTHROPIC_REPLY.into(), headers: vec![] }
+    })
+    .await;
+    let gw = replica(&mock, redis.port, &redis.password).await;
+    let first =
+        post(&gw, "/v1/responses", None, &json!({ "model": "claude", "input": "Weather in Paris?" })).await.json();
+    let ask = json!({ "model": "claude", "instructions": "Be brief.", "input": "And Rome?", "previous_response_id": first["id"],
+        "max_output_tokens": 10, "temperature": 0.5 });
+    let counted = post(&gw, "/v1/responses/input_tokens", None, &ask).await;
+    assert_eq!(counted.status, StatusCode::OK, "{}", counted.text());
+    assert_eq!(counted.json(), json!({ "object": "response.input_tokens", "input_tokens": 42 }));
+    let seen = mock.last();
+    assert_eq!((seen.path.as_str(), seen.header("x-api-key")), ("/v1/messages/count_tokens", Some("sk-up")));
+    let sent = seen.json();
+    assert_eq!(sent["model"], "claude-sonnet-4-5");
+    assert_eq!(sent["system"], json!([{ "type": "text", "text": "Be brief." }]));
+    let roles: Vec<&str> = sent["messages"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["user", "assistant", "user"], "the stored history counted too: {sent}");
+    assert!(sent.get("max_tokens").is_none() && sent.get("temperature").is_none(), "counting refuses them: {sent}");
+    let fake = post(&gw, "/v1/responses/input_tokens", None, &json!({ "model": "fake", "input": "Hi" })).await;
+    assert_eq!(fake.status, StatusCode::BAD_REQUEST, "no token counting to ask: {}", fake.text());
 }
 
 #[tokio::test]

@@ -32,6 +32,9 @@ pub async fn call(
     let provider = attempt.deployment.provider;
     match request.op() {
         None | Some(Op::Create) => {}
+        Some(Op::InputTokens) if attempt.deployment.protocol == Protocol::Anthropic => {
+            return input_tokens(gateway, attempt, request, headers).await;
+        }
         Some(Op::InputTokens) => {
             let (route, model) = (Op::InputTokens.route(), request.model.clone());
             return Err(Error::UnsupportedApi { route, provider, model });
@@ -43,7 +46,7 @@ pub async fn call(
     // What the translation holds is charged until the reply is back.
     let budget = &gateway.budget;
     let members = budget.charge_beside(request.held, tree_bytes(&request.fields))?;
-    let (fields, keep) = stored(gateway, request).await?;
+    let (fields, keep) = stored(gateway, request, true).await?;
     let copy =
         budget.charge_beside(request.held + members.bytes(), keep.as_ref().map_or(0, |k| k.input.len() as u64))?;
     let mut input = budget.charge_beside(request.held + members.bytes() + copy.bytes(), 0)?;
@@ -76,6 +79,35 @@ pub async fn call(
     Ok(Reply { status, headers, body: Source::Full(Some(Bytes::from(response))), head_at })
 }
 
+/// `POST /responses/input_tokens` on an Anthropic deployment: the request translated as a
+/// create would be (the stored history before it, with Redis), counted by Anthropic, the
+/// count in OpenAI's shape (`{"object": "response.input_tokens", "input_tokens": n}`).
+async fn input_tokens(
+    gateway: &Gateway,
+    attempt: &Attempt<'_>,
+    request: &CallRequest,
+    headers: &HeaderMap,
+) -> Result<Reply, Error> {
+    let budget = &gateway.budget;
+    let members = budget.charge_beside(request.held, tree_bytes(&request.fields))?;
+    let (fields, _) = stored(gateway, request, false).await?;
+    let mut input = budget.charge_beside(request.held + members.bytes(), 0)?;
+    let provider = attempt.deployment.provider;
+    let options = request::Options { provider, drop_params: gateway.table.router.drop_params, web_search: true };
+    let chat = chat_request(request, fields, &mut input, options)?;
+    let reply = super::super::anthropic::count_tokens(gateway, attempt, Cow::Owned(chat), headers).await?;
+    if !reply.status.is_success() {
+        return Ok(reply);
+    }
+    let Reply { status, headers, body, head_at } = reply;
+    let exception = super::super::exception(attempt.deployment);
+    let bytes = crate::respond::read(body, gateway.settings.max_upstream_bytes, attempt.deadline, exception).await?;
+    let count = serde_json::from_slice::<serde_json::Value>(&bytes).ok().and_then(|v| v["input_tokens"].as_u64());
+    let count = count.ok_or_else(|| translate::untranslatable(exception, "no input_tokens in the count"))?;
+    let body = serde_json::json!({ "object": "response.input_tokens", "input_tokens": count }).to_string();
+    Ok(Reply { status, headers, body: Source::Full(Some(Bytes::from(body))), head_at })
+}
+
 /// The most memory the members but `input` take as trees (`input` is charged item by item
 /// as it is translated).
 fn tree_bytes(fields: &Fields) -> u64 {
@@ -98,11 +130,12 @@ struct Stored {
 }
 
 /// The request's members to translate: with Redis, the input after the history the
-/// `previous_response_id` names (and what to store), else the client's as they are.
-async fn stored(gateway: &Gateway, request: &CallRequest) -> Result<(Fields, Option<Stored>), Error> {
+/// `previous_response_id` names (and what to store, when `creates` and the client lets
+/// it), else the client's as they are.
+async fn stored(gateway: &Gateway, request: &CallRequest, creates: bool) -> Result<(Fields, Option<Stored>), Error> {
     let mut fields = request.fields.clone();
     let Some(conversations) = gateway.state.conversations() else { return Ok((fields, None)) };
-    let wanted = store::wanted(&fields);
+    let wanted = creates && store::wanted(&fields);
     let shown = request.responses.as_deref().and_then(|p| p.previous_response_id.as_deref());
     let upstream = fields.text("previous_response_id");
     let previous = upstream.as_deref().zip(shown);
