@@ -77,8 +77,9 @@ pub enum Error {
         "litellm.BadRequestError: '{param}' needs the conversation stored, and responses from {provider}/ deployments are bridged to chat and not stored. Send the whole conversation in 'input' with store: false, or configure Redis (router_settings.redis_host or REDIS_HOST) for model-router to store bridged responses."
     )]
     NotStored { param: &'static str, provider: &'static str },
-    /// A Responses API id the gateway issued for a deployment that is no longer configured:
-    /// OpenAI's own answer for an unknown response (404, or 400
+    /// A Responses API id the gateway issued for a deployment that is no longer configured,
+    /// or for a bridged response no longer stored (expired, deleted, over the bound): OpenAI's
+    /// own answer for an unknown response (404, or 400
     /// `previous_response_not_found` for a `previous_response_id`).
     #[error("{}Response with id '{id}' not found.", if *.previous { "Previous " } else { "" })]
     ResponseNotFound { id: String, previous: bool },
@@ -139,6 +140,12 @@ pub enum Error {
         "model-router is holding its {budget_mb} MiB budget for request bodies (MODEL_ROUTER_BODY_BUDGET_MB). Try again in {wait_s} seconds."
     )]
     BodyBudget { budget_mb: u64, wait_s: u64 },
+    /// A stored bridged response (`previous_response_id`, a retrieve, delete or input-items
+    /// listing) could not be read because Redis did not answer within its command timeout.
+    #[error(
+        "model-router stores bridged responses on Redis, which did not answer within {timeout_ms} ms. Try again in {wait_s} seconds, or send the whole conversation in 'input' with store: false."
+    )]
+    StoreUnreachable { param: Option<&'static str>, timeout_ms: u128, wait_s: u64 },
 }
 
 impl Error {
@@ -172,9 +179,10 @@ impl Error {
             | Error::Relayed { status, .. }
             | Error::AwsCredentials { status, .. } => *status,
             Error::Connect { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-            Error::MissingSecret { .. } | Error::Misconfigured { .. } | Error::BodyBudget { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Error::MissingSecret { .. }
+            | Error::Misconfigured { .. }
+            | Error::BodyBudget { .. }
+            | Error::StoreUnreachable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::AllCoolingDown { .. } | Error::Saturated { .. } | Error::Busy { .. } | Error::KeyLimited(_) => {
                 StatusCode::TOO_MANY_REQUESTS
             }
@@ -195,7 +203,7 @@ impl Error {
             | Error::AwsCredentials { status, .. } => upstream_type(*status),
             Error::AllCoolingDown { .. } => "all_deployments_in_cooldown",
             Error::Saturated { .. } | Error::Busy { .. } | Error::KeyLimited(_) => "throttling_error",
-            Error::BodyBudget { .. } => "service_unavailable",
+            Error::BodyBudget { .. } | Error::StoreUnreachable { .. } => "service_unavailable",
             Error::Connect { .. } | Error::MissingSecret { .. } | Error::Misconfigured { .. } => {
                 "internal_server_error"
             }
@@ -217,6 +225,7 @@ impl Error {
             | Error::TeamModel { .. } => Some("model"),
             Error::Upstream { param, .. } | Error::Relayed { param, .. } => param.as_deref(),
             Error::ResponseNotFound { previous: true, .. } => Some("previous_response_id"),
+            Error::StoreUnreachable { param, .. } => *param,
             _ => None,
         }
     }
@@ -269,7 +278,8 @@ impl Error {
             Error::AllCoolingDown { wait_s, .. }
             | Error::Saturated { wait_s, .. }
             | Error::Busy { wait_s, .. }
-            | Error::BodyBudget { wait_s, .. } => Some(*wait_s),
+            | Error::BodyBudget { wait_s, .. }
+            | Error::StoreUnreachable { wait_s, .. } => Some(*wait_s),
             Error::KeyLimited(hit) => Some(hit.wait_s),
             _ => None,
         }
@@ -288,9 +298,10 @@ impl Error {
             Error::AllCoolingDown { .. } => (false, "RouterRateLimitError"),
             Error::Saturated { .. } | Error::Busy { .. } => (false, "HTTPException"),
             Error::ClientTimeout => (false, "Timeout"),
-            Error::MissingSecret { .. } | Error::Misconfigured { .. } | Error::BodyBudget { .. } => {
-                (false, "InternalServerError")
-            }
+            Error::MissingSecret { .. }
+            | Error::Misconfigured { .. }
+            | Error::BodyBudget { .. }
+            | Error::StoreUnreachable { .. } => (false, "InternalServerError"),
             _ => (false, "ProxyException"),
         }
     }
@@ -320,7 +331,8 @@ impl Error {
             | Error::AllCoolingDown { .. }
             | Error::Saturated { .. }
             | Error::Busy { .. }
-            | Error::BodyBudget { .. } => "internal",
+            | Error::BodyBudget { .. }
+            | Error::StoreUnreachable { .. } => "internal",
             _ => "client",
         }
     }

@@ -100,6 +100,12 @@ impl Gateway {
             if gateway.keys.enabled() {
                 gateway.keys.share(crate::state::keys::SharedKeys::new(Arc::clone(&shared), &config.prefix));
             }
+            let store = crate::state::conversations::Conversations::new(
+                Arc::clone(&shared),
+                &config.prefix,
+                table.redis.store_ttl_s,
+            );
+            gateway.state.store_conversations(store);
             gateway.state.share(shared);
         }
         Ok(gateway)

@@ -108,6 +108,7 @@ fn spans(gateway: &Gateway, call: &Call, method: &Method, path: &str, status: u1
     let operation = match call.route {
         "/completions" => "text_completion",
         "/embeddings" => "embeddings",
+        route if route.starts_with(crate::route::Api::Responses.route()) => "responses",
         _ => "chat",
     };
     let wall = |at: Instant| call.trace.started + at.saturating_duration_since(call.started);

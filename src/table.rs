@@ -166,13 +166,16 @@ pub struct General {
     pub global_max_parallel: Option<u32>,
 }
 
-/// `router_settings.redis_*`, each resolved at start-up by `state` (then `REDIS_*`).
+/// `router_settings.redis_*`, each resolved at start-up by `state` (then `REDIS_*`), and
+/// `responses_store_ttl`.
 #[derive(Debug, Clone, Copy)]
 pub struct Redis {
     pub host: Option<Setting>,
     pub port: Option<Setting>,
     pub password: Option<Setting>,
     pub url: Option<Setting>,
+    /// How long a bridged Responses conversation stays stored, seconds (`None`: the default).
+    pub store_ttl_s: Option<u64>,
 }
 
 /// A key's or team's limits (`rpm_limit`, `tpm_limit`, `max_parallel_requests`,

@@ -124,6 +124,7 @@ pub const ROUTER: Section = Section {
         "redis_password",
         "redis_port",
         "redis_url",
+        "responses_store_ttl",
         "retry_after",
         "routing_strategy",
         "stream_timeout",

@@ -271,6 +271,21 @@ fn a_literal_redis_password_is_warned_about_and_bad_values_fail() {
 }
 
 #[test]
+fn responses_store_ttl_is_whole_seconds_within_30_days() {
+    let with = |ttl: &str| format!("{REDIS}  responses_store_ttl: {ttl}\n");
+    let compiled = ok(&with("120"));
+    assert_eq!(compiled.routes.redis.store_ttl_s, Some(120));
+    assert!(codegen::emit(&compiled.routes).contains("store_ttl_s: Some(120)"));
+    assert_eq!(ok(REDIS).routes.redis.store_ttl_s, None);
+    for bad in ["0", "1.5", "2592001", "soon"] {
+        assert_eq!(err(&with(bad), "base").path, "router_settings.responses_store_ttl", "{bad}");
+    }
+    let hash = ok(REDIS).routes.sha256();
+    assert_ne!(hash, compiled.routes.sha256());
+    assert!(!serde_json::to_string(&ok(REDIS).routes).unwrap().contains("store_ttl"), "absent, left out of the hash");
+}
+
+#[test]
 fn configs_without_redis_keep_their_hash() {
     let without = ok(ORIGINAL).routes;
     assert!(without.redis.is_empty());

@@ -1,6 +1,7 @@
 //! Anthropic Messages behind the OpenAI chat API: the chat request translated
 //! ([`request`]), POSTed to `{base}/v1/messages` with `x-api-key` and `anthropic-version`,
-//! the reply translated back ([`response`], or [`stream`] event by event). Errors pass
+//! the reply translated back ([`response`], or [`stream`] event by event); a bridged
+//! Responses `input_tokens` is counted by `{base}/v1/messages/count_tokens`. Errors pass
 //! untranslated to `respond`, which reads Anthropic's error shape.
 
 pub mod request;
@@ -73,6 +74,40 @@ pub async fn forward(
         response::translate(body, &translate::completion_id(), translate::now())
     })
     .await
+}
+
+/// The members of a Messages body Anthropic's token counting takes (it refuses the others).
+const COUNTED: &[&str] = &["messages", "model", "system", "thinking", "tool_choice", "tools"];
+
+/// Counts the chat call's input tokens with `{base}/v1/messages/count_tokens`: its
+/// translation without what counting refuses (`max_tokens`, sampling). The reply is
+/// Anthropic's (`{"input_tokens": n}`), untranslated.
+pub async fn count_tokens(
+    gateway: &Gateway,
+    attempt: &Attempt<'_>,
+    chat: Cow<'_, CallRequest>,
+    client_headers: &HeaderMap,
+) -> Result<Reply, Error> {
+    let held = chat.held;
+    let (fields, members) = translate::chat_fields(gateway, attempt, chat, &PROVIDER)?;
+    let mut messages = gateway.budget.charge_beside(held + members.bytes(), 0)?;
+    let outgoing = request::translate(fields, attempt.upstream_model, None, false, &mut messages)?;
+    let Ok(written) = http_body_util::BodyExt::collect(outgoing.body).await;
+    let body: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&written.to_bytes())
+        .map_err(|e| super::openai::misconfigured(attempt, e.to_string()))?;
+    let mut counted = crate::parse::Fields::default();
+    for (key, value) in body.into_iter().filter(|(key, _)| COUNTED.contains(&key.as_str())) {
+        counted.insert_member(&key, crate::parse::Member::Tree(value));
+    }
+    let key = attempt.endpoint.key.as_deref().unwrap_or_default();
+    let mut auth =
+        vec![(HeaderName::from_static("x-api-key"), key), (HeaderName::from_static("anthropic-version"), API_VERSION)];
+    if let Some(beta) = outgoing.beta {
+        auth.push((HeaderName::from_static("anthropic-beta"), beta));
+    }
+    let url = Url::new(&attempt.endpoint.base).path("/v1/messages/count_tokens");
+    let upstream = head::request(gateway, attempt, url, false, client_headers, &auth, Outgoing::object(counted))?;
+    translate::send(gateway, attempt, upstream, EXCEPTION).await
 }
 
 /// A `/v1/messages` call relayed as it is: the client's body (its members slices of it, not

@@ -4,9 +4,11 @@
 //! ([`Limits`], [`Cooldowns`]; the default and the fall-back) and, when the config or
 //! environment names one, Redis ([`redis::Shared`]), which makes them hold for every replica.
 //! Admitting a deployment is one step (one round trip on Redis); tokens are counted from the
-//! request's end (`report`).
+//! request's end (`report`). Bridged Responses API conversations are stored beside them on
+//! the same Redis ([`conversations`]).
 
 pub mod config;
+pub mod conversations;
 pub mod keys;
 pub mod redis;
 pub mod scripts;
@@ -51,6 +53,8 @@ pub struct State {
     /// Whether cooldowns happen at all (`disable_cooldowns` unset), so Redis has them to share.
     cooldowns_on: bool,
     shared: Option<Arc<Shared>>,
+    /// Bridged Responses conversations, with Redis.
+    conversations: Option<Arc<conversations::Conversations>>,
 }
 
 impl State {
@@ -62,12 +66,23 @@ impl State {
             global_max: table.general.global_max_parallel,
             cooldowns_on: !table.resilience.disable_cooldowns,
             shared: None,
+            conversations: None,
         }
     }
 
     /// Shares the state through `shared` from now on.
     pub fn share(&mut self, shared: Arc<Shared>) {
         self.shared = Some(shared);
+    }
+
+    /// Stores bridged Responses conversations in `store` from now on.
+    pub fn store_conversations(&mut self, store: conversations::Conversations) {
+        self.conversations = Some(Arc::new(store));
+    }
+
+    /// Where bridged Responses conversations are stored: `None` without Redis.
+    pub fn conversations(&self) -> Option<&Arc<conversations::Conversations>> {
+        self.conversations.as_ref()
     }
 
     /// `None` without Redis; else whether it is answering now.

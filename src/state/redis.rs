@@ -196,6 +196,23 @@ impl Shared {
         }
     }
 
+    /// Runs one plain command within [`COMMAND_TIMEOUT`]; `None` (and the switch to local
+    /// state) on any failure, at once while Redis is away.
+    pub(crate) async fn command<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> Option<T> {
+        let mut conn = self.conn()?;
+        match tokio::time::timeout(COMMAND_TIMEOUT, command.query_async::<T>(&mut conn)).await {
+            Ok(Ok(value)) => Some(value),
+            Ok(Err(e)) => {
+                self.lost(Some(&e));
+                None
+            }
+            Err(_) => {
+                self.lost(None);
+                None
+            }
+        }
+    }
+
     fn keys(&self, slot: Slot) -> &Keys {
         match slot {
             Slot::Deployment(i) => self.keys.get(usize::from(i)).unwrap_or(&self.global),

@@ -84,6 +84,22 @@ async fn spans_continue_the_clients_trace_and_name_the_upstream_attempt() {
 }
 
 #[tokio::test]
+async fn a_responses_api_call_is_traced_as_responses_not_chat() {
+    let receiver = mock::start(|_| Answer::ok(&json!({}))).await;
+    let otlp = format!("http://{}", receiver.addr);
+    let gw = start(&fixtures::responses_bridge::TABLE, &[("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.as_str())]).await;
+    let body = json!({ "model": "fake", "input": "hi" }).to_string();
+    let reply = send(&gw, Method::POST, "/v1/responses", &[("content-type", "application/json")], body).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
+    gw.stop().await;
+    let export = receiver.requests()[0].json();
+    let spans = export["resourceSpans"][0]["scopeSpans"][0]["spans"].as_array().unwrap().clone();
+    let server = spans.iter().find(|s| s["kind"] == 2).unwrap();
+    assert_eq!(server["name"], "responses fake");
+    assert_eq!(attribute(server, "gen_ai.operation.name")["stringValue"], "responses");
+}
+
+#[tokio::test]
 async fn without_an_endpoint_nothing_is_traced_or_propagated() {
     let upstream =
         mock::start(|_| Answer::ok(&json!({ "object": "chat.completion", "model": "m", "choices": [] }))).await;

@@ -1,22 +1,25 @@
 //! A Responses create on a deployment whose provider does not speak the API (Anthropic,
 //! Gemini, Vertex AI, the fake, OpenAI-compatible servers): the request becomes a chat
 //! request (`request`) sent through the deployment's own chat path, its answer a Responses
-//! object (`reply`) or Responses events (`stream`). Nothing is stored, so the operations on
-//! a stored response are a 400 that says how to do without. The reply goes on to `respond`.
+//! object (`reply`) or Responses events (`stream`). With Redis configured the response is
+//! stored with its conversation (`store`), and the operations on it answered from there;
+//! without, they are a 400 that says how to do without. The reply goes on to `respond`.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::HeaderMap;
 
 use super::super::translate::{self, Events, Translated};
 use super::super::{Attempt, Reply, Source};
-use super::{object, reply, request, stream};
+use super::{object, reply, request, store, stream};
 use crate::budget::Charge;
 use crate::error::Error;
 use crate::gateway::Gateway;
 use crate::parse::{self, CallRequest, Fields, Member};
 use crate::route::{Api, Op};
+use crate::state::conversations::Conversations;
 use crate::table::Protocol;
 
 /// Serves a Responses call on the attempt's deployment through its chat path.
@@ -29,36 +32,80 @@ pub async fn call(
     let provider = attempt.deployment.provider;
     match request.op() {
         None | Some(Op::Create) => {}
+        Some(Op::InputTokens) if attempt.deployment.protocol == Protocol::Anthropic => {
+            return input_tokens(gateway, attempt, request, headers).await;
+        }
         Some(Op::InputTokens) => {
             let (route, model) = (Op::InputTokens.route(), request.model.clone());
             return Err(Error::UnsupportedApi { route, provider, model });
         }
-        Some(_) => return Err(Error::NotStored { param: "response_id", provider }),
+        Some(op) => {
+            return store::operation(gateway.state.conversations().map(AsRef::as_ref), attempt, request, op).await;
+        }
     }
     // What the translation holds is charged until the reply is back.
     let budget = &gateway.budget;
     let members = budget.charge_beside(request.held, tree_bytes(&request.fields))?;
-    let mut input = budget.charge_beside(request.held + members.bytes(), 0)?;
+    let (fields, keep) = stored(gateway, request, true).await?;
+    let copy =
+        budget.charge_beside(request.held + members.bytes(), keep.as_ref().map_or(0, |k| k.input.len() as u64))?;
+    let mut input = budget.charge_beside(request.held + members.bytes() + copy.bytes(), 0)?;
     // `respond` encodes the deployment into the id as for a relayed response, so a
-    // follow-up on it comes back here to be refused.
-    let head = object::Head::new(object::id("resp"), request.model.clone(), translate::now(), &request.fields);
+    // follow-up on it comes back here.
+    let mut head = object::Head::new(object::id("resp"), request.model.clone(), translate::now(), &request.fields);
+    head.store = keep.as_ref().is_some_and(|k| k.wanted);
     let web_search = matches!(attempt.deployment.protocol, Protocol::Anthropic | Protocol::Gemini | Protocol::Vertex);
     let options = request::Options { provider, drop_params: gateway.table.router.drop_params, web_search };
-    let chat = chat_request(request, &mut input, options)?;
+    let chat = chat_request(request, fields, &mut input, options)?;
     let reply = super::super::chat(gateway, attempt, Cow::Owned(chat), headers).await?;
     if !reply.status.is_success() {
         return Ok(reply);
     }
     let Reply { status, headers, body, head_at } = reply;
+    let keep = keep.filter(|k| k.wanted).map(|k| store::Keep { store: k.store, input: k.input });
     if request.stream {
-        let events = Events::Responses(Box::new(stream::Events::new(head)));
+        let mut events = stream::Events::new(head);
+        events.keep = keep;
+        let events = Events::Responses(Box::new(events));
         let body = Source::Translated(Box::new(Translated::new(body, events)));
         return Ok(Reply { status, headers, body, head_at });
     }
     let exception = super::super::exception(attempt.deployment);
     let bytes = crate::respond::read(body, gateway.settings.max_upstream_bytes, attempt.deadline, exception).await?;
     let response = reply::to_response(&bytes, &head).map_err(|what| translate::untranslatable(exception, &what))?;
+    if let Some(keep) = keep {
+        keep.store.save(&head.id, &response, &keep.input).await;
+    }
     Ok(Reply { status, headers, body: Source::Full(Some(Bytes::from(response))), head_at })
+}
+
+/// `POST /responses/input_tokens` on an Anthropic deployment: the request translated as a
+/// create would be (the stored history before it, with Redis), counted by Anthropic, the
+/// count in OpenAI's shape (`{"object": "response.input_tokens", "input_tokens": n}`).
+async fn input_tokens(
+    gateway: &Gateway,
+    attempt: &Attempt<'_>,
+    request: &CallRequest,
+    headers: &HeaderMap,
+) -> Result<Reply, Error> {
+    let budget = &gateway.budget;
+    let members = budget.charge_beside(request.held, tree_bytes(&request.fields))?;
+    let (fields, _) = stored(gateway, request, false).await?;
+    let mut input = budget.charge_beside(request.held + members.bytes(), 0)?;
+    let provider = attempt.deployment.provider;
+    let options = request::Options { provider, drop_params: gateway.table.router.drop_params, web_search: true };
+    let chat = chat_request(request, fields, &mut input, options)?;
+    let reply = super::super::anthropic::count_tokens(gateway, attempt, Cow::Owned(chat), headers).await?;
+    if !reply.status.is_success() {
+        return Ok(reply);
+    }
+    let Reply { status, headers, body, head_at } = reply;
+    let exception = super::super::exception(attempt.deployment);
+    let bytes = crate::respond::read(body, gateway.settings.max_upstream_bytes, attempt.deadline, exception).await?;
+    let count = serde_json::from_slice::<serde_json::Value>(&bytes).ok().and_then(|v| v["input_tokens"].as_u64());
+    let count = count.ok_or_else(|| translate::untranslatable(exception, "no input_tokens in the count"))?;
+    let body = serde_json::json!({ "object": "response.input_tokens", "input_tokens": count }).to_string();
+    Ok(Reply { status, headers, body: Source::Full(Some(Bytes::from(body))), head_at })
 }
 
 /// The most memory the members but `input` take as trees (`input` is charged item by item
@@ -73,14 +120,45 @@ fn tree_bytes(fields: &Fields) -> u64 {
         .sum()
 }
 
-/// The Responses request as a chat request for the same model.
-fn chat_request(request: &CallRequest, charge: &mut Charge, options: request::Options) -> Result<CallRequest, Error> {
+/// The conversation a create continues and keeps, with Redis.
+struct Stored {
+    store: Arc<Conversations>,
+    /// The input with the history before it, as stored.
+    input: Bytes,
+    /// The client lets it be stored (`store` not `false`).
+    wanted: bool,
+}
+
+/// The request's members to translate: with Redis, the input after the history the
+/// `previous_response_id` names (and what to store, when `creates` and the client lets
+/// it), else the client's as they are.
+async fn stored(gateway: &Gateway, request: &CallRequest, creates: bool) -> Result<(Fields, Option<Stored>), Error> {
+    let mut fields = request.fields.clone();
+    let Some(conversations) = gateway.state.conversations() else { return Ok((fields, None)) };
+    let wanted = creates && store::wanted(&fields);
+    let shown = request.responses.as_deref().and_then(|p| p.previous_response_id.as_deref());
+    let upstream = fields.text("previous_response_id");
+    let previous = upstream.as_deref().zip(shown);
+    if !wanted && previous.is_none() {
+        return Ok((fields, None));
+    }
+    let input = store::expand(conversations, &mut fields, previous).await?;
+    Ok((fields, Some(Stored { store: Arc::clone(conversations), input, wanted })))
+}
+
+/// The Responses request (its members, `fields`) as a chat request for the same model.
+fn chat_request(
+    request: &CallRequest,
+    fields: Fields,
+    charge: &mut Charge,
+    options: request::Options,
+) -> Result<CallRequest, Error> {
     Ok(CallRequest {
         api: Api::Chat,
         model: request.model.clone(),
         stream: request.stream,
         include_usage: false,
-        fields: request::to_chat(request.fields.clone(), charge, options)?,
+        fields: request::to_chat(fields, charge, options)?,
         held: request.held + charge.bytes(),
         responses: None,
     })

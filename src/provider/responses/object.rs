@@ -36,6 +36,8 @@ pub struct Head {
     /// The name the client asked for.
     pub model: String,
     pub created_at: u64,
+    /// Whether the response is kept (`store`), as the object says.
+    pub store: bool,
     /// The echoed members: the client's (handles on its body) or the defaults' text.
     echo: Vec<(&'static str, Member)>,
 }
@@ -98,7 +100,7 @@ impl Head {
             echo.push((*key, member));
         }
         echo.extend(ECHOED_IF_SET.iter().filter_map(|key| Some((*key, given(key)?))));
-        Head { id, model, created_at, echo }
+        Head { id, model, created_at, store: false, echo }
     }
 
     /// Writes the response object as JSON to `out`.
@@ -119,7 +121,7 @@ impl Head {
             ("error", body.error.cloned().unwrap_or(Value::Null)),
             ("incomplete_details", incomplete),
             ("model", json!(self.model)),
-            ("store", Value::Bool(false)),
+            ("store", Value::Bool(self.store)),
         ];
         out.push(b'{');
         for (i, (key, value)) in fixed.iter().enumerate() {

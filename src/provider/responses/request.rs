@@ -4,7 +4,8 @@
 //! messages, `reasoning` items dropped) → `messages`; function `tools` and `tool_choice`
 //! from their flat shape to chat's nested one; `max_output_tokens`, `text.format`,
 //! `reasoning.effort` and `safety_identifier` to their chat names. What needs stored state
-//! (`previous_response_id`, `conversation`, `background`) is refused; a `web_search` tool
+//! (`previous_response_id`, `conversation`, `background`) is refused (with Redis, `store`
+//! has put the history in `input` and taken `previous_response_id` out); a `web_search` tool
 //! becomes `web_search_options` where the provider has a search, other hosted tools are
 //! refused unless `drop_params`. The chat request goes on through the deployment's own
 //! chat path.

@@ -106,6 +106,8 @@ pub struct Events {
     /// `[DONE]` arrived.
     done: bool,
     ended: bool,
+    /// Where the response is stored once it has completed (or is incomplete), with Redis.
+    pub(super) keep: Option<super::store::Keep>,
 }
 
 impl Events {
@@ -121,6 +123,7 @@ impl Events {
             held: 0,
             done: false,
             ended: false,
+            keep: None,
         }
     }
 
@@ -336,6 +339,11 @@ impl Events {
         let usage = if status == Status::InProgress { None } else { self.usage.as_ref() };
         let mut response = Vec::new();
         self.head.write(&Body { status, output: &output, usage, error }, &mut response);
+        if matches!(status, Status::Completed | Status::Incomplete(_)) {
+            if let Some(keep) = self.keep.take() {
+                keep.save(&self.head.id, &response);
+            }
+        }
         write_head(kind, out);
         out.extend_from_slice(b"{\"type\":");
         let _ = serde_json::to_writer(&mut *out, kind);
