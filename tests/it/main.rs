@@ -27,6 +27,7 @@ mod properties;
 mod resilience;
 mod responses;
 mod responses_bridge;
+mod responses_store;
 mod shared;
 mod shared_outage;
 mod stream;

@@ -55,6 +55,11 @@ impl RedisServer {
         (server, ca_file)
     }
 
+    /// A port nothing listens on (a Redis that is down).
+    pub fn free_port() -> u16 {
+        TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    }
+
     /// Starts (again) on the same port and password, empty, and waits until it answers.
     pub async fn restart(&mut self) {
         self.stop();

@@ -5,9 +5,7 @@
 //! makes a follow-up a prompt 503. `input_tokens` on the Anthropic deployment is Anthropic's
 //! own count of the whole history.
 
-#![cfg(test)]
-
-mod common;
+use crate::common;
 
 use std::time::Instant;
 
@@ -21,7 +19,7 @@ use model_router::state::conversations::{self, MAX_STORED_BYTES};
 use model_router::table::fixtures;
 use serde_json::{Value, json};
 
-const ANTHROPIC_REPLY: &str = include_str!("fixtures/translate/anthropic/response.anthropic.json");
+const ANTHROPIC_REPLY: &str = include_str!("../fixtures/translate/anthropic/response.anthropic.json");
 /// What the ids the gateway issues start with before the provider's (bridge's) id.
 const ISSUED_PREFIX_LEN: usize = "resp_mr1_0123456789abcdef_".len();
 
