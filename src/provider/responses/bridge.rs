@@ -14,14 +14,14 @@ use super::super::{Attempt, Reply, Source};
 use super::{object, reply, request, stream};
 use crate::budget::Charge;
 use crate::error::Error;
-use crate::gateway::Gateway;
 use crate::parse::{self, CallRequest, Fields, Member};
+use crate::provider::Context;
 use crate::route::{Api, Op};
 use crate::table::Protocol;
 
 /// Serves a Responses call on the attempt's deployment through its chat path.
 pub async fn call(
-    gateway: &Gateway,
+    cx: &Context,
     attempt: &Attempt<'_>,
     request: &CallRequest,
     headers: &HeaderMap,
@@ -36,16 +36,16 @@ pub async fn call(
         Some(_) => return Err(Error::NotStored { param: "response_id", provider }),
     }
     // What the translation holds is charged until the reply is back.
-    let budget = &gateway.budget;
+    let budget = &cx.budget;
     let members = budget.charge_beside(request.held, tree_bytes(&request.fields))?;
     let mut input = budget.charge_beside(request.held + members.bytes(), 0)?;
     // `respond` encodes the deployment into the id as for a relayed response, so a
     // follow-up on it comes back here to be refused.
     let head = object::Head::new(object::id("resp"), request.model.clone(), translate::now(), &request.fields);
     let web_search = matches!(attempt.deployment.protocol, Protocol::Anthropic | Protocol::Gemini | Protocol::Vertex);
-    let options = request::Options { provider, drop_params: gateway.table.router.drop_params, web_search };
+    let options = request::Options { provider, drop_params: cx.drop_params, web_search };
     let chat = chat_request(request, &mut input, options)?;
-    let reply = super::super::chat(gateway, attempt, Cow::Owned(chat), headers).await?;
+    let reply = super::super::chat(cx, attempt, Cow::Owned(chat), headers).await?;
     if !reply.status.is_success() {
         return Ok(reply);
     }
@@ -56,7 +56,7 @@ pub async fn call(
         return Ok(Reply { status, headers, body, head_at });
     }
     let exception = super::super::exception(attempt.deployment);
-    let bytes = crate::respond::read(body, gateway.settings.max_upstream_bytes, attempt.deadline, exception).await?;
+    let bytes = crate::respond::read(body, cx.max_upstream_bytes, attempt.deadline, exception).await?;
     let response = reply::to_response(&bytes, &head).map_err(|what| translate::untranslatable(exception, &what))?;
     Ok(Reply { status, headers, body: Source::Full(Some(Bytes::from(response))), head_at })
 }
