@@ -134,7 +134,7 @@ fn checks_provider_endpoint(cx: &Context<'_>, d: &Deployment) -> bool {
 /// lists `gpt-4o`; `fake/*` → `openai/*` lists `fake/gpt-4o`). What the provider offers is
 /// the price table's models of that provider, or with `check_provider_endpoint` its own
 /// list (the table's while that fails). Each name comes with its table row, if any.
-pub async fn wildcard_models(cx: Context<'_>, group: &Group) -> Vec<(String, Option<&'static Entry>)> {
+async fn wildcard_models(cx: Context<'_>, group: &Group) -> Vec<(String, Option<&'static Entry>)> {
     let mut listed = Vec::new();
     if group.name.matches('*').count() != 1 {
         return listed;

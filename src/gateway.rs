@@ -11,10 +11,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use sha2::{Digest, Sha256};
 
-pub use crate::call::Call;
-
 use crate::attempt;
 use crate::budget::{self, Budget};
+use crate::call::{Call, Outcome};
 use crate::error::Error;
 use crate::keys::Keys;
 use crate::metrics::Metrics;
@@ -251,7 +250,7 @@ impl Gateway {
         target: Target,
         (request, headers): (&CallRequest, &HeaderMap),
         call: &Call,
-    ) -> (Result<Response<Body>, Error>, crate::call::Outcome) {
+    ) -> (Result<Response<Body>, Error>, Outcome) {
         let (table, books) = (self.table, &*self.books);
         let cx = attempt::Context {
             pool: Pool {
@@ -267,7 +266,7 @@ impl Gateway {
         let key = call.key.map(|k| (&books.keys, k));
         let mut plan = match retry::Plan::new(table, target, (&request.model, headers), key) {
             Ok(plan) => plan,
-            Err(error) => return (Err(error), crate::call::Outcome::default()),
+            Err(error) => return (Err(error), Outcome::default()),
         };
         loop {
             let (result, attempted) = attempt::once(&cx, plan.target(), (request, headers), &call.trace).await;

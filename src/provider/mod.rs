@@ -83,7 +83,7 @@ const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
 
 /// Resolves every deployment's endpoint, in table order; deployments naming the same Google
 /// service account share its token cache.
-pub fn endpoints(settings: &Settings, table: &Table) -> Vec<Result<Endpoint, Unavailable>> {
+fn endpoints(settings: &Settings, table: &Table) -> Vec<Result<Endpoint, Unavailable>> {
     let mut accounts = vertex::Accounts::default();
     let mut aws = bedrock::credentials::chain::Shared::default();
     table
@@ -166,7 +166,7 @@ fn check_base(base: &str) -> Result<(), Unavailable> {
 
 /// The URL segment a deployment's model fills; `None` when the model travels in the body
 /// (OpenAI-compatible vendors, Anthropic), where any name can be sent.
-pub fn model_room(d: &Deployment) -> Option<Room> {
+fn model_room(d: &Deployment) -> Option<Room> {
     match d.protocol {
         Protocol::Azure => Some(openai::AZURE_MODEL_ROOM),
         Protocol::Gemini | Protocol::Vertex => Some(gemini::MODEL_ROOM),
