@@ -1,10 +1,12 @@
-//! One request's facts as the stages learn them (ids, model, deployment, timings, usage),
-//! for its response headers (`respond`), its log line and its metrics (`report`).
+//! One request's facts: what is known before its attempts (ids, start, route, key,
+//! requested model, trace) and, once `retry` is done, their final [`Outcome`], from which
+//! `respond` sets the response headers and `report` writes the log line and the metrics.
 
 use std::time::{Duration, Instant};
 
 use http::HeaderMap;
 
+use crate::route::Kind;
 use crate::state::Permit;
 use crate::table::Deployment;
 use crate::trace;
@@ -21,36 +23,107 @@ pub struct Call {
     /// `x-request-id`: the client's, else the call id; returned and logged.
     pub request_id: String,
     pub started: Instant,
-    /// The route label of metrics (`/chat/completions`, ...).
-    pub route: &'static str,
-    /// Whether this is a model call, counted by metrics.
-    pub model_call: bool,
+    /// The model call's route (the metrics label); `None` for the answers that need no model.
+    pub route: Option<Kind>,
     /// The `hashed_api_key` metrics label.
     pub key_label: String,
     /// The virtual key calling (index into the table's keys), and its held parallel slots.
     pub key: Option<u16>,
     pub key_ticket: Option<crate::keys::limit::Ticket>,
     pub requested: Option<String>,
-    pub deployment_index: Option<u16>,
-    pub deployment: Option<&'static Deployment>,
-    pub upstream_model: Option<String>,
-    pub api_base: Option<String>,
-    pub upstream_headers: Option<HeaderMap>,
-    pub sent_at: Option<Instant>,
-    pub head_at: Option<Instant>,
-    pub ttft: Option<Duration>,
+    /// The global parallel-request slot, held until the call ends.
+    pub global_permit: Option<Permit>,
+    /// Where the request stands in a trace (continued from the client's `traceparent`).
+    pub trace: trace::Context,
+    /// What the attempts came to; empty until `retry` returns.
+    pub outcome: Outcome,
+}
+
+/// The deployment an attempt reached, and when it sent the request there.
+#[derive(Debug)]
+pub struct Reached {
+    pub index: u16,
+    pub deployment: &'static Deployment,
+    /// The model name sent upstream.
+    pub upstream_model: String,
+    /// The deployment's base URL as it may be shown (`x-litellm-model-api-base`).
+    pub api_base: String,
+    pub sent_at: Instant,
+    /// The deployment's slot, held until the call ends.
+    pub permit: Permit,
+}
+
+/// The provider's response head as an attempt heard it.
+#[derive(Debug)]
+pub struct Head {
+    pub at: Instant,
+    pub headers: HeaderMap,
+}
+
+/// What one attempt came to besides its answer or error.
+#[derive(Debug, Default)]
+pub struct Attempted {
+    /// The deployment it reached; `None` when none could be picked.
+    pub reached: Option<Reached>,
+    /// The provider's response head, when one came.
+    pub head: Option<Head>,
+    /// Usage read from a whole reply, and its cost (a stream reports its own at its end).
     pub usage: Option<Usage>,
     pub cost: Option<f64>,
+}
+
+/// The call's attempts, summed up once by `retry`.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// The last deployment an attempt reached (perhaps before a last attempt that could pick none).
+    pub reached: Option<Reached>,
+    /// Whether the last attempt reached it: the deployment metrics and statistics are charged to.
+    pub last: bool,
+    /// When the provider's response head came, on the attempt that reached [`Outcome::reached`].
+    pub head_at: Option<Instant>,
+    /// The last attempt's provider response headers.
+    pub headers: Option<HeaderMap>,
+    pub usage: Option<Usage>,
+    pub cost: Option<f64>,
+    /// Time to the first streamed bytes, reported by the stream at its end.
+    pub ttft: Option<Duration>,
     /// Attempts after the first, in any group (`x-litellm-attempted-retries`).
     pub retries: u32,
     /// Fallback groups tried (`x-litellm-attempted-fallbacks`), and the last one.
     pub fallbacks: u32,
     pub fallback_group: Option<&'static str>,
-    /// The chosen deployment's slot and the global one, held until the call ends.
-    pub permit: Option<Permit>,
-    pub global_permit: Option<Permit>,
-    /// Where the request stands in a trace (continued from the client's `traceparent`).
-    pub trace: trace::Context,
+}
+
+impl Outcome {
+    /// The deployment the last attempt reached, for metrics and statistics.
+    pub fn charged(&self) -> Option<&Reached> {
+        self.reached.as_ref().filter(|_| self.last)
+    }
+
+    /// The time from sending to the provider's response head.
+    pub fn api_latency(&self) -> Option<Duration> {
+        let sent = self.reached.as_ref()?.sent_at;
+        Some(self.head_at?.saturating_duration_since(sent))
+    }
+
+    /// Folds in one attempt, the latest: its deployment and head replace the earlier ones'.
+    pub fn add(&mut self, attempted: Attempted) {
+        let Attempted { reached, head, usage, cost } = attempted;
+        self.last = reached.is_some();
+        if let Some(reached) = reached {
+            self.reached = Some(reached);
+            self.head_at = None;
+        }
+        self.head_at = head.as_ref().map(|h| h.at).or(self.head_at);
+        self.headers = head.map(|h| h.headers);
+        (self.usage, self.cost) = (usage, cost);
+    }
+
+    /// The call's cost from its usage, deployment and the model it was sent with.
+    pub fn price(&self) -> Option<f64> {
+        let reached = self.reached.as_ref()?;
+        crate::usage::cost(reached.deployment, &reached.upstream_model, self.usage.as_ref()?)
+    }
 }
 
 impl Call {
@@ -66,28 +139,14 @@ impl Call {
             id,
             request_id,
             started: Instant::now(),
-            route: "",
-            model_call: false,
+            route: None,
             key_label: "None".to_owned(),
             key: None,
             key_ticket: None,
             requested: None,
-            deployment_index: None,
-            deployment: None,
-            upstream_model: None,
-            api_base: None,
-            upstream_headers: None,
-            sent_at: None,
-            head_at: None,
-            ttft: None,
-            usage: None,
-            cost: None,
-            retries: 0,
-            fallbacks: 0,
-            fallback_group: None,
-            permit: None,
             global_permit: None,
             trace: trace::Context::from_headers(headers),
+            outcome: Outcome::default(),
         }
     }
 }
@@ -107,5 +166,41 @@ mod tests {
         let call = Call::new(&headers);
         assert_eq!(call.request_id, call.id);
         assert_ne!(Call::new(&HeaderMap::new()).id, call.id);
+    }
+
+    /// An attempt that reached deployment 0 of the compiled table, with a head or not.
+    async fn attempted(state: &crate::state::State, sent_at: Instant, head: bool) -> Attempted {
+        let table = crate::table::COMPILED;
+        let crate::state::Admission::Admitted(permit) = state.admit(0, table.deployment(0), sent_at).await else {
+            panic!("the base table's deployment takes calls")
+        };
+        let reached = Reached {
+            index: 0,
+            deployment: table.deployment(0),
+            upstream_model: "m".into(),
+            api_base: "b".into(),
+            sent_at,
+            permit,
+        };
+        let head = head.then(|| Head { at: sent_at + Duration::from_millis(5), headers: HeaderMap::new() });
+        Attempted { reached: Some(reached), head, usage: None, cost: None }
+    }
+
+    #[tokio::test]
+    async fn an_outcome_keeps_the_last_deployment_reached_and_only_the_last_attempts_head() {
+        let state = crate::state::State::local(crate::table::COMPILED);
+        let sent = Instant::now();
+        let mut outcome = Outcome::default();
+        outcome.add(attempted(&state, sent, true).await);
+        assert_eq!(outcome.api_latency(), Some(Duration::from_millis(5)));
+        assert!(outcome.charged().is_some() && outcome.headers.is_some());
+        // A retry that picks no deployment: the one reached before is still shown, not charged.
+        outcome.add(Attempted::default());
+        assert!(outcome.reached.is_some() && outcome.charged().is_none() && outcome.headers.is_none());
+        assert_eq!(outcome.api_latency(), Some(Duration::from_millis(5)));
+        // A retry on a deployment that sent no head: no latency from the earlier head.
+        outcome.add(attempted(&state, sent + Duration::from_millis(10), false).await);
+        assert!(outcome.charged().is_some());
+        assert_eq!(outcome.api_latency(), None);
     }
 }

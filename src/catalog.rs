@@ -2,8 +2,9 @@
 //! the models their provider offers), `/model/info` (built at compile time, no credentials,
 //! completed from the price table), liveliness and readiness. Served from the compiled
 //! tables; only a wildcard deployment with `model_info.check_provider_endpoint: true` asks
-//! its provider ([`offered`]).
+//! its provider ([`offered`]). Each answer reads its [`Context`], not the gateway.
 
+pub mod key_info;
 mod offered;
 
 use std::borrow::Cow;
@@ -13,11 +14,26 @@ use http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use crate::error::Error;
-use crate::gateway::Gateway;
 use crate::prices::{self, Entry};
+use crate::provider::Endpoints;
+use crate::report::Books;
 use crate::respond::{self, Body};
-use crate::table::{Deployment, Group};
+use crate::table::{Deployment, Group, Table};
+use crate::upstream;
 pub use offered::Cache;
+
+/// What the catalog's answers read: the compiled table, the deployments' endpoints (and the
+/// client to ask a provider for its list, cached in `cache`), the keys, state and metrics in
+/// the books, and whether the gateway is draining.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    pub table: &'static Table,
+    pub books: &'a Books,
+    pub endpoints: &'a Endpoints,
+    pub client: &'a upstream::Client,
+    pub cache: &'a Cache,
+    pub draining: bool,
+}
 
 /// The gauge saying whether the shared state is on Redis (1) or in process (0); present
 /// only when a Redis is configured. Its value follows.
@@ -42,8 +58,8 @@ fn entry(id: &str, mode: Option<&str>, max_input: Option<u64>, max_output: Optio
 }
 
 /// Whether the caller's virtual key (if any) may call `name`: `/v1/models` lists only those.
-fn visible(gateway: &Gateway, key: Option<u16>, name: &str) -> bool {
-    key.is_none_or(|k| gateway.keys.allows(k, name))
+fn visible(cx: &Context<'_>, key: Option<u16>, name: &str) -> bool {
+    key.is_none_or(|k| cx.books.keys.allows(k, name))
 }
 
 /// The price table's row for what deployment `d` calls, unless it is a wildcard.
@@ -52,9 +68,9 @@ fn row(d: &Deployment) -> Option<&'static Entry> {
 }
 
 /// A group's entry: its first deployment's `model_info`, completed from the price table.
-fn model_entry(id: &str, group: &Group, gateway: &Gateway) -> Value {
+fn model_entry(id: &str, group: &Group, cx: &Context<'_>) -> Value {
     let Some(first) = group.deployments.first() else { return entry(id, None, None, None) };
-    let d = gateway.table.deployment(*first);
+    let d = cx.table.deployment(*first);
     let (info, row) = (d.info, row(d));
     entry(
         id,
@@ -68,28 +84,28 @@ fn model_entry(id: &str, group: &Group, gateway: &Gateway) -> Value {
 /// offers ([`wildcard_models`]); the wildcard patterns themselves only with
 /// `?return_wildcard_routes=true`. A name is listed once, and only if the caller's key may
 /// call it.
-pub async fn models(gateway: &Gateway, query: Option<&str>, key: Option<u16>) -> http::Response<Body> {
+pub async fn models(cx: Context<'_>, query: Option<&str>, key: Option<u16>) -> http::Response<Body> {
     let with_wildcards = query.is_some_and(|q| q.split('&').any(|p| p == "return_wildcard_routes=true"));
-    let table = gateway.table;
+    let table = cx.table;
     let aliases = table
         .aliases
         .iter()
-        .filter(|a| !a.hidden && visible(gateway, key, a.alias))
-        .map(|a| (a.alias, model_entry(a.alias, table.group(a.group), gateway)));
+        .filter(|a| !a.hidden && visible(&cx, key, a.alias))
+        .map(|a| (a.alias, model_entry(a.alias, table.group(a.group), &cx)));
     let groups = table
         .groups
         .iter()
-        .filter(|g| !g.name.contains('*') && visible(gateway, key, g.name))
-        .map(|g| (g.name, model_entry(g.name, g, gateway)));
+        .filter(|g| !g.name.contains('*') && visible(&cx, key, g.name))
+        .map(|g| (g.name, model_entry(g.name, g, &cx)));
     let mut seen = HashSet::new();
     let mut data: Vec<Value> =
         aliases.chain(groups).filter(|(id, _)| seen.insert((*id).to_owned())).map(|(_, e)| e).collect();
     for group in table.groups.iter().filter(|g| g.name.contains('*')) {
-        if with_wildcards && visible(gateway, key, group.name) && seen.insert(group.name.to_owned()) {
-            data.push(model_entry(group.name, group, gateway));
+        if with_wildcards && visible(&cx, key, group.name) && seen.insert(group.name.to_owned()) {
+            data.push(model_entry(group.name, group, &cx));
         }
-        for (id, row) in wildcard_models(gateway, group).await {
-            if visible(gateway, key, &id) && seen.insert(id.clone()) {
+        for (id, row) in wildcard_models(cx, group).await {
+            if visible(&cx, key, &id) && seen.insert(id.clone()) {
                 data.push(entry(
                     &id,
                     row.map(Entry::mode),
@@ -104,8 +120,8 @@ pub async fn models(gateway: &Gateway, query: Option<&str>, key: Option<u16>) ->
 
 /// Whether deployment `d` lists its provider's own models: `model_info.check_provider_endpoint:
 /// true`, or LiteLLM's `litellm_settings.check_provider_endpoint` for every deployment.
-fn checks_provider_endpoint(gateway: &Gateway, d: &Deployment) -> bool {
-    if gateway.table.router.check_provider_endpoint {
+fn checks_provider_endpoint(cx: &Context<'_>, d: &Deployment) -> bool {
+    if cx.table.router.check_provider_endpoint {
         return true;
     }
     let info: Option<Value> = serde_json::from_str(d.info_json).ok();
@@ -118,18 +134,17 @@ fn checks_provider_endpoint(gateway: &Gateway, d: &Deployment) -> bool {
 /// lists `gpt-4o`; `fake/*` → `openai/*` lists `fake/gpt-4o`). What the provider offers is
 /// the price table's models of that provider, or with `check_provider_endpoint` its own
 /// list (the table's while that fails). Each name comes with its table row, if any.
-pub async fn wildcard_models(gateway: &Gateway, group: &Group) -> Vec<(String, Option<&'static Entry>)> {
+async fn wildcard_models(cx: Context<'_>, group: &Group) -> Vec<(String, Option<&'static Entry>)> {
     let mut listed = Vec::new();
     if group.name.matches('*').count() != 1 {
         return listed;
     }
     for &index in group.deployments {
-        let d = gateway.table.deployment(index);
+        let d = cx.table.deployment(index);
         let Some((before, after)) = d.upstream_model.split_once('*').filter(|(_, after)| !after.contains('*')) else {
             continue;
         };
-        let own =
-            if checks_provider_endpoint(gateway, d) { gateway.catalog.models(gateway, index).await } else { None };
+        let own = if checks_provider_endpoint(&cx, d) { cx.cache.models(cx, index).await } else { None };
         let offered: Vec<(Cow<'_, str>, Option<&'static Entry>)> = match &own {
             Some(ids) => ids.iter().map(|id| (Cow::Borrowed(id.as_str()), prices::lookup(d.provider, id))).collect(),
             None => prices::models_of(d.provider).into_iter().map(|(id, row)| (Cow::Borrowed(id), Some(row))).collect(),
@@ -145,19 +160,19 @@ pub async fn wildcard_models(gateway: &Gateway, group: &Group) -> Vec<(String, O
 }
 
 /// `/v1/models/{id}`: one listed model.
-pub fn model(gateway: &Gateway, id: &str, key: Option<u16>) -> Result<http::Response<Body>, Error> {
-    let table = gateway.table;
+pub fn model(cx: &Context<'_>, id: &str, key: Option<u16>) -> Result<http::Response<Body>, Error> {
+    let table = cx.table;
     let group = table.names.get(id).map(|g| table.group(*g)).filter(|g| !g.name.contains('*'));
-    let group = group.filter(|_| visible(gateway, key, id));
+    let group = group.filter(|_| visible(cx, key, id));
     match group {
-        Some(group) => Ok(respond::json(StatusCode::OK, &model_entry(id, group, gateway))),
+        Some(group) => Ok(respond::json(StatusCode::OK, &model_entry(id, group, cx))),
         None => Err(Error::InvalidModel { route: "/models", model: id.to_owned() }),
     }
 }
 
 /// `/model/info`: each deployment's params (no credentials) and model info.
-pub fn model_info(gateway: &Gateway) -> http::Response<Body> {
-    let entries: Vec<Cow<'_, str>> = gateway.table.deployments.iter().map(info_entry).collect();
+pub fn model_info(cx: &Context<'_>) -> http::Response<Body> {
+    let entries: Vec<Cow<'_, str>> = cx.table.deployments.iter().map(info_entry).collect();
     let body = format!("{{\"data\":[{}]}}", entries.join(","));
     respond::raw_json(StatusCode::OK, body.into())
 }
@@ -203,8 +218,8 @@ fn table_fields(key: &str, row: &Entry) -> Map<String, Value> {
 }
 
 /// `/health/liveliness`: the JSON string LiteLLM answers, or 503 while draining.
-pub fn liveliness(gateway: &Gateway) -> http::Response<Body> {
-    if gateway.is_draining() {
+pub fn liveliness(cx: &Context<'_>) -> http::Response<Body> {
+    if cx.draining {
         return respond::json(StatusCode::SERVICE_UNAVAILABLE, &json!({ "status": "shutting_down" }));
     }
     respond::json(StatusCode::OK, &json!("I'm alive!"))
@@ -213,11 +228,11 @@ pub fn liveliness(gateway: &Gateway) -> http::Response<Body> {
 /// `/health/readiness`: healthy while not draining and some deployment can serve; names
 /// the build (env, routes hash, version) and, with Redis, whether it answers (an outage
 /// keeps readiness 200: each replica then counts alone).
-pub fn readiness(gateway: &Gateway) -> http::Response<Body> {
-    let table = gateway.table;
+pub fn readiness(cx: &Context<'_>) -> http::Response<Body> {
+    let table = cx.table;
     let available =
-        (0..table.deployments.len()).filter(|i| u16::try_from(*i).is_ok_and(|i| gateway.available(i))).count();
-    let (status, word) = match (gateway.is_draining(), available) {
+        (0..table.deployments.len()).filter(|i| u16::try_from(*i).is_ok_and(|i| cx.endpoints.available(i))).count();
+    let (status, word) = match (cx.draining, available) {
         (true, _) => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
         (false, 0) => (StatusCode::SERVICE_UNAVAILABLE, "unhealthy"),
         (false, _) => (StatusCode::OK, "healthy"),
@@ -234,7 +249,7 @@ pub fn readiness(gateway: &Gateway) -> http::Response<Body> {
         "deployments_total": table.deployments.len(),
         "success_callbacks": table.router.callbacks,
     });
-    if let (Some(up), Some(fields)) = (gateway.state.redis_connected(), body.as_object_mut()) {
+    if let (Some(up), Some(fields)) = (cx.books.state.redis_connected(), body.as_object_mut()) {
         fields.insert("redis".into(), json!(if up { "connected" } else { "unreachable" }));
     }
     respond::json(status, &body)
@@ -242,13 +257,13 @@ pub fn readiness(gateway: &Gateway) -> http::Response<Body> {
 
 /// `/metrics`: the Prometheus page, or 404 as LiteLLM answers without the `prometheus`
 /// callback.
-pub fn metrics(gateway: &Gateway) -> http::Response<Body> {
-    if !gateway.metrics.enabled {
+pub fn metrics(cx: &Context<'_>) -> http::Response<Body> {
+    if !cx.books.metrics.enabled {
         return respond::detail(StatusCode::NOT_FOUND, "Not Found");
     }
-    let mut page = gateway.metrics.render(gateway.table);
-    page.push_str(&crate::keys::gauges::render(&gateway.keys));
-    if let Some(up) = gateway.state.redis_connected() {
+    let mut page = cx.books.metrics.render(cx.table);
+    page.push_str(&crate::keys::gauges::render(&cx.books.keys));
+    if let Some(up) = cx.books.state.redis_connected() {
         page.push_str(REDIS_GAUGE);
         page.push_str(if up { " 1\n" } else { " 0\n" });
     }

@@ -1,52 +1,53 @@
-//! The shared state (compiled table, resolved endpoints, upstream client) and the
-//! request's walk through the stages: route → auth → parse → resolve → pick → provider →
-//! respond. The outcome, error or not, is logged here once.
+//! The gateway: what requests share (compiled table, settings, the providers' context and
+//! endpoints, the books), built once at start-up, and each request's walk through the
+//! stages: route → auth → parse → resolve → retry (attempts: pick → provider → respond).
+//! Each stage gets the narrow context it reads, never the gateway; the one place the call's
+//! outcome is turned into response headers, and the request reported (`report`) once.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use sha2::{Digest, Sha256};
 
-pub use crate::call::Call;
-
+use crate::attempt;
 use crate::budget::{self, Budget};
+use crate::call::{Call, Outcome};
 use crate::error::Error;
 use crate::keys::Keys;
 use crate::metrics::Metrics;
 use crate::parse::{self, CallRequest};
-use crate::provider::{self, Endpoint, Unavailable};
-use crate::resolve::{self, Unresolved};
-use crate::respond::stream::Finisher;
+use crate::pick::Pool;
+use crate::provider::{self, Endpoints};
+use crate::report::{self, Books, Finisher};
+use crate::resolve::{self, Target, Unresolved};
 use crate::respond::{self, Body};
+use crate::retry::{self, Step};
 use crate::route::{self, Api, Endpoint as Route, Op};
 use crate::settings::Settings;
 use crate::state::State;
-use crate::table::{Deployment, Setting, Table};
+use crate::table::{Setting, Table};
 use crate::trace::Tracer;
-use crate::{auth, catalog, report, upstream};
+use crate::{auth, catalog, upstream};
 
 /// Everything requests share; built once at start-up.
 pub struct Gateway {
     pub table: &'static Table,
     pub settings: Settings,
-    pub client: upstream::Client,
-    endpoints: Vec<Result<Endpoint, Unavailable>>,
+    /// What providers read: the upstream client, the memory budget request bodies are
+    /// charged to, the router settings they follow.
+    pub provider: provider::Context,
+    /// Every deployment's endpoint and credential sources, or why it cannot serve.
+    endpoints: Endpoints,
     master_key: Option<String>,
     /// `hashed_api_key` of callers holding the master key: its SHA-256, as LiteLLM hashes keys.
     master_key_label: Option<String>,
-    pub metrics: Metrics,
-    pub tracer: Tracer,
-    /// The memory budget request bodies are charged to.
-    pub budget: Budget,
-    /// Limits, cooldowns and routing statistics; shared through Redis after [`Gateway::start`].
-    pub state: State,
-    /// The virtual keys, their limits and spend (shared through the same Redis).
-    pub keys: Keys,
+    /// Metrics, tracer, the shared state (limits, cooldowns, statistics; on Redis after
+    /// [`Gateway::start`]) and the virtual keys; streams hold them until they end.
+    pub books: Arc<Books>,
     /// Providers' own model lists, for `/v1/models` on wildcards that ask for them.
-    pub catalog: catalog::Cache,
+    catalog: catalog::Cache,
     draining: AtomicBool,
 }
 
@@ -60,31 +61,30 @@ impl Gateway {
             Some(Setting::Literal(key)) => Some(key.to_owned()),
             None => settings.var(table, "LITELLM_MASTER_KEY"),
         };
-        let endpoints = provider::endpoints(&settings, table);
+        let endpoints = Endpoints::resolve(&settings, table);
         let client = upstream::Client::new(settings.extra_roots.as_deref(), settings.connect_timeout)?;
         let master_key_label = master_key.as_ref().map(|k| crate::table::hex(&Sha256::digest(k.as_bytes())));
-        let metrics = Metrics::new(table);
         let tracer = Tracer::start(&settings, table, client.clone());
-        let draining = AtomicBool::new(false);
         let max_body = table.general.max_request_bytes;
         let budget =
             Budget::new(settings.body_budget.unwrap_or_else(|| budget::sized_to(budget::memory_limit(), max_body)));
-        let state = State::local(table);
-        let keys = Keys::new(table, &settings);
+        let books = Books {
+            table,
+            metrics: Metrics::new(table),
+            tracer,
+            state: State::local(table),
+            keys: Keys::new(table, &settings),
+        };
         Ok(Gateway {
             table,
+            provider: provider::Context::new(table, &settings, client, budget),
             settings,
-            client,
             endpoints,
             master_key,
             master_key_label,
-            metrics,
-            tracer,
-            budget,
-            state,
-            keys,
+            books: Arc::new(books),
             catalog: catalog::Cache::default(),
-            draining,
+            draining: AtomicBool::new(false),
         })
     }
 
@@ -97,16 +97,18 @@ impl Gateway {
             let ids: Vec<&str> = table.deployments.iter().map(|d| d.id).collect();
             let strategy = table.router.routing_strategy;
             let shared = crate::state::redis::Shared::connect(&config, &ids, strategy).await?;
-            if gateway.keys.enabled() {
-                gateway.keys.share(crate::state::keys::SharedKeys::new(Arc::clone(&shared), &config.prefix));
+            // Nothing else holds the books before the gateway serves.
+            let books = Arc::get_mut(&mut gateway.books).ok_or("the books are shared before start-up")?;
+            if books.keys.enabled() {
+                books.keys.share(crate::state::keys::SharedKeys::new(Arc::clone(&shared), &config.prefix));
             }
             let store = crate::state::conversations::Conversations::new(
                 Arc::clone(&shared),
                 &config.prefix,
                 table.redis.store_ttl_s,
             );
-            gateway.state.store_conversations(store);
-            gateway.state.share(shared);
+            gateway.provider.conversations = Some(Arc::new(store));
+            books.state.share(shared);
         }
         Ok(gateway)
     }
@@ -118,32 +120,16 @@ impl Gateway {
             warnings.push("no master key configured: every caller is let in".to_owned());
         }
         let max_body = self.table.general.max_request_bytes;
-        if self.budget.total() < max_body {
+        if self.provider.budget.total() < max_body {
             warnings.push(format!(
                 "MODEL_ROUTER_BODY_BUDGET_MB ({} MiB) is below max_request_size_mb ({} MiB): larger bodies get 413",
-                self.budget.total() >> 20,
+                self.provider.budget.total() >> 20,
                 max_body >> 20
             ));
         }
-        warnings.extend(self.keys.warnings(&self.settings));
-        for (d, endpoint) in self.table.deployments.iter().zip(&self.endpoints) {
-            if let Err(why) = endpoint {
-                warnings.push(why.error(d).to_string());
-            }
-        }
+        warnings.extend(self.books.keys.warnings(&self.settings));
+        warnings.extend(self.endpoints.problems().map(|why| why.to_string()));
         warnings
-    }
-
-    pub fn available(&self, deployment: u16) -> bool {
-        self.endpoints.get(usize::from(deployment)).is_some_and(Result::is_ok)
-    }
-
-    pub fn unavailable(&self, deployment: u16) -> Error {
-        let d = self.table.deployment(deployment);
-        match self.endpoints.get(usize::from(deployment)) {
-            Some(Err(why)) => why.error(d),
-            _ => Error::Misconfigured { deployment: d.model_name, reason: "not available".into() },
-        }
     }
 
     pub fn drain(&self) {
@@ -173,9 +159,9 @@ impl Gateway {
         let status = response.status().as_u16();
         match response.body_mut() {
             Body::Stream(relay) => {
-                relay.finish_with(Finisher { gateway: Arc::clone(self), call, method, path, status });
+                relay.finish_with(Finisher { books: Arc::clone(&self.books), call, method, path, status });
             }
-            Body::Full(_) => report::finish(self, &call, &method, &path, status, error.as_ref(), None),
+            Body::Full(_) => report::finish(&self.books, &call, &method, &path, status, error.as_ref(), None),
         }
         Ok(response)
     }
@@ -186,18 +172,10 @@ impl Gateway {
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         let endpoint = route::route(request.method(), request.uri().path());
-        let route = match &endpoint {
-            Route::Call { api, .. } => Some(api.route()),
-            Route::Responses { op, .. } => Some(op.route()),
-            _ => None,
-        };
-        if let Some(route) = route {
-            call.route = route;
-            call.model_call = true;
-            self.metrics.start();
-        }
-        if call.model_call {
-            call.global_permit = Some(self.state.enter().await.ok_or_else(|| Error::Busy {
+        call.route = endpoint.kind();
+        if call.route.is_some() {
+            self.books.metrics.start();
+            call.global_permit = Some(self.books.state.enter().await.ok_or_else(|| Error::Busy {
                 limit: self.table.general.global_max_parallel.unwrap_or_default(),
                 wait_s: 1,
             })?);
@@ -206,7 +184,7 @@ impl Gateway {
             endpoint.needs_key() || (endpoint == Route::Metrics && self.table.router.require_auth_for_metrics);
         if needs_key {
             let (master, header) = (self.master_key.as_deref(), self.table.general.key_header);
-            let caller = auth::authenticate(request.headers(), master, header, Some(&self.keys))?;
+            let caller = auth::authenticate(request.headers(), master, header, Some(&self.books.keys))?;
             call.key_label = match (&self.master_key_label, caller.key, caller.virtual_key) {
                 (_, _, Some(found)) => {
                     call.key = Some(found.index);
@@ -220,13 +198,13 @@ impl Gateway {
             Route::NotFound => respond::detail(StatusCode::NOT_FOUND, "Not Found"),
             Route::MethodNotAllowed => respond::detail(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed"),
             Route::Preflight => preflight(request.headers()),
-            Route::Liveliness => catalog::liveliness(self),
-            Route::Readiness => catalog::readiness(self),
-            Route::Models => catalog::models(self, request.uri().query(), call.key).await,
-            Route::Model(id) => catalog::model(self, &id, call.key)?,
-            Route::KeyInfo => crate::keys::info::answer(self, call.key, request.uri().query())?,
-            Route::ModelInfo => catalog::model_info(self),
-            Route::Metrics => catalog::metrics(self),
+            Route::Liveliness => catalog::liveliness(&self.catalog()),
+            Route::Readiness => catalog::readiness(&self.catalog()),
+            Route::Models => catalog::models(self.catalog(), request.uri().query(), call.key).await,
+            Route::Model(id) => catalog::model(&self.catalog(), &id, call.key)?,
+            Route::KeyInfo => catalog::key_info::answer(&self.books.keys, call.key, request.uri().query())?,
+            Route::ModelInfo => catalog::model_info(&self.catalog()),
+            Route::Metrics => catalog::metrics(&self.catalog()),
             Route::Call { api, path_model } => self.call(Shape::Api(api, path_model.as_deref()), request, call).await?,
             Route::Responses { op, id } => self.call(Shape::Responses(op, id), request, call).await?,
         })
@@ -241,7 +219,7 @@ impl Gateway {
         let (parts, body) = request.into_parts();
         let limit = self.table.general.max_request_bytes;
         // The charge is held as long as the body: until the call's attempts are over.
-        let (body, charge) = parse::read_body(body, &parts.headers, limit, &self.budget).await?;
+        let (body, charge) = parse::read_body(body, &parts.headers, limit, &self.provider.budget).await?;
         let mut request: CallRequest = match shape {
             Shape::Api(api, path_model) => parse::request(api, path_model, &body)?,
             Shape::Responses(op, id) => parse::responses(op, id, parts.uri.query(), &body)?,
@@ -249,13 +227,14 @@ impl Gateway {
         drop(body); // the request's members hold what is left of it
         let target = provider::responses::target(self.table, &mut request)?;
         call.requested = Some(request.model.clone());
+        let keys = &self.books.keys;
         if let Some(key) = call.key {
-            self.keys.check_model(key, &request.model)?;
-            if self.keys.limited(key) {
-                call.key_ticket = Some(self.keys.admit(key).await?);
+            keys.check_model(key, &request.model)?;
+            if keys.limited(key) {
+                call.key_ticket = Some(keys.admit(key).await?);
             }
         }
-        let route = call.route;
+        let route = call.route.map_or("", route::Kind::as_str);
         let target = match target {
             Some(target) => target,
             None => resolve::resolve(self.table, &request.model).map_err(|why| match why {
@@ -263,26 +242,58 @@ impl Gateway {
                 Unresolved::NoDeployment => Error::NoDeployment { model: request.model.clone() },
             })?,
         };
-        let reply = crate::retry::call(self, target, &request, &parts.headers, call).await;
+        let (reply, outcome) = self.attempts(target, (&request, &parts.headers), call).await;
+        call.outcome = outcome;
         drop((request, charge));
-        reply
+        let mut response = reply?;
+        respond::call_headers(call, response.headers_mut());
+        Ok(response)
     }
 
-    /// The resolved endpoint of an available deployment.
-    pub fn endpoint(&self, deployment: u16) -> Result<&Endpoint, Error> {
-        match self.endpoints.get(usize::from(deployment)) {
-            Some(Ok(endpoint)) => Ok(endpoint),
-            _ => Err(self.unavailable(deployment)),
+    /// The call's attempts, each with the narrow context it reads, under the retry policy.
+    async fn attempts(
+        &self,
+        target: Target,
+        (request, headers): (&CallRequest, &HeaderMap),
+        call: &Call,
+    ) -> (Result<Response<Body>, Error>, Outcome) {
+        let (table, books) = (self.table, &*self.books);
+        let cx = attempt::Context {
+            pool: Pool {
+                table,
+                endpoints: &self.endpoints,
+                state: &books.state,
+                strategy: table.router.routing_strategy,
+            },
+            provider: &self.provider,
+            metrics: &books.metrics,
+            tracing: books.tracer.enabled(),
+        };
+        let key = call.key.map(|k| (&books.keys, k));
+        let mut plan = match retry::Plan::new(table, target, (&request.model, headers), key) {
+            Ok(plan) => plan,
+            Err(error) => return (Err(error), Outcome::default()),
+        };
+        loop {
+            let (result, attempted) = attempt::once(&cx, plan.target(), (request, headers), &call.trace).await;
+            match plan.after(result, attempted) {
+                Step::Done(result) => return (result, plan.into_outcome()),
+                Step::Wait(pause) => tokio::time::sleep(pause).await,
+                Step::Next => {}
+            }
         }
     }
 
-    /// (time allowed for the answer, or for a stream's head; longest gap between chunks).
-    pub fn timeouts(&self, d: &Deployment, stream: bool) -> (Duration, Duration) {
-        let router = &self.table.router;
-        let total = Duration::from_millis(d.timeout_ms.or(router.timeout_ms).unwrap_or(router.request_timeout_ms));
-        let stream_timeout = d.stream_timeout_ms.or(router.stream_timeout_ms).map(Duration::from_millis);
-        let head = if stream { stream_timeout.unwrap_or(total) } else { total };
-        (head, stream_timeout.unwrap_or(total))
+    /// What the catalog's answers read.
+    fn catalog(&self) -> catalog::Context<'_> {
+        catalog::Context {
+            table: self.table,
+            books: &self.books,
+            endpoints: &self.endpoints,
+            client: &self.provider.client,
+            cache: &self.catalog,
+            draining: self.is_draining(),
+        }
     }
 }
 

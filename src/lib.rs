@@ -5,8 +5,11 @@
 //!
 //! 1. [`server`] accepts the connection and frames HTTP/1.1 or h2c within the head limits
 //!    (a head that stops arriving gets 408, an idle HTTP/2 connection GOAWAY); [`gateway`]
-//!    walks each request through the stages below and logs its outcome once.
-//! 2. [`route`] maps `(method, path)` to an endpoint (`/v1/messages` is Anthropic's format,
+//!    walks each request through the stages below, lending each the narrow context it reads
+//!    (no stage names the gateway), and logs its outcome once. What is known of a request
+//!    before its attempts, and their final outcome, is its [`call`].
+//! 2. [`route`] maps `(method, path)` to an endpoint, and a model call's endpoint to its
+//!    route kind (the metrics label) (`/v1/messages` is Anthropic's format,
 //!    relayed to `anthropic/` deployments and translated for the others by `provider`;
 //!    `/v1/responses` and the operations on a response are OpenAI's Responses API, relayed
 //!    to deployments that speak it and bridged for the others).
@@ -17,21 +20,27 @@
 //! 5. [`resolve`] maps the requested model to a group or deployment in the compiled
 //!    [`table`] (exact name, alias, longest wildcard, deployment name); a Responses API id
 //!    the gateway issued names its deployment instead (`provider::responses`).
-//! 6. [`retry`] runs the call's attempts (retries, fallbacks, [`cooldown`]s); each one
-//!    [`pick`]s an available deployment of the group and admits it through [`state`]
-//!    (in-process [`limits`] and cooldowns, shared through Redis when one is configured).
+//! 6. [`retry`] plans the call's attempts (retries, fallbacks) from the table's resilience
+//!    settings and sums up their outcome; each [`attempt`] [`pick`]s an available deployment
+//!    of the group from its pool and admits it through [`state`] (in-process [`limits`] and
+//!    [`cooldown`]s, shared through Redis when one is configured), and returns what it came
+//!    to (deployment, provider head, usage) instead of writing it anywhere.
 //! 7. [`provider`] speaks the deployment's wire protocol (closed enum, `match` dispatch:
 //!    OpenAI-compatible, Azure, Anthropic, Gemini, Vertex AI with its service-account token,
 //!    AWS Bedrock signed with SigV4) through the pooled [`upstream`] client, or answers with
-//!    the built-in fake; a Responses API call is relayed or bridged through chat.
+//!    the built-in fake; a Responses API call is relayed or bridged through chat. It reads
+//!    its `provider::Context` (client, budget, router settings) and the attempt.
 //! 8. [`respond`] relays the answer (JSON, or a stream: the upstream framing decoded by
-//!    `respond::sse`, each event written in the client's format by `respond::format`) with
-//!    LiteLLM's headers, and turns every [`error::Error`] into one OpenAI-shaped body
-//!    (Anthropic-shaped on `/v1/messages`). AWS's binary event stream is decoded beside SSE
-//!    (`provider::bedrock::eventstream`).
+//!    `respond::sse`, each event written in the client's format by `respond::format`), sets
+//!    LiteLLM's headers once from the call's outcome, and turns every [`error::Error`] into
+//!    one OpenAI-shaped body (Anthropic-shaped on `/v1/messages`). AWS's binary event stream
+//!    is decoded beside SSE (`provider::bedrock::eventstream`).
+//! 9. [`report`] enters the finished request in its books (log line, [`metrics`], [`trace`]
+//!    spans, the state's statistics, the keys' spend): at once, or through the one handle a
+//!    stream tells its end.
 //!
-//! [`catalog`] answers what needs no provider (models, model info, health), with [`prices`]
-//! (LiteLLM's cost map, compiled in) for cost and context windows; [`settings`]
+//! [`catalog`] answers what needs no provider (models, model info, key info, health), with
+//! [`prices`] (LiteLLM's cost map, compiled in) for cost and context windows; [`settings`]
 //! holds what is read from the environment at start-up; [`budget`] bounds the memory that
 //! request bodies (and the trees translations build from them) hold at once.
 
@@ -48,6 +57,7 @@ pub mod parse;
 pub mod table;
 pub mod resolve;
 pub mod retry;
+pub mod attempt;
 pub mod pick;
 pub mod cooldown;
 pub mod limits;
@@ -55,6 +65,7 @@ pub mod state;
 pub mod provider;
 pub mod upstream;
 pub mod respond;
+pub mod report;
 
 // Beside the stages.
 pub mod budget;
@@ -65,7 +76,6 @@ pub mod usage;
 pub mod prices;
 pub mod metrics;
 pub mod trace;
-pub mod report;
 
 /// `model-router 0.1.0 (env base, routes sha256 …)`: what `--version` prints and what
 /// start-up logs.

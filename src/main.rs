@@ -97,7 +97,7 @@ async fn run(settings: Settings) -> ExitCode {
         }
     };
     let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    let body_budget_mib = gateway.budget.total() >> 20;
+    let body_budget_mib = gateway.provider.budget.total() >> 20;
     tracing::info!(%addr, version = %version_line(), body_budget_mib, "listening");
     server::serve(listener, Arc::new(gateway), shutdown_signal()).await;
     ExitCode::SUCCESS

@@ -1,14 +1,25 @@
 //! Chooses the deployment that serves a resolved model: available ones only (their
 //! secrets present, not cooling down), lowest `order` first, then LiteLLM's simple shuffle weighted by
-//! `weight`, else `rpm`, else `tpm`. The request goes on to `provider`.
+//! `weight`, else `rpm`, else `tpm`. It reads only its [`Pool`] (the deployments, their
+//! endpoints' availability, the state and the strategy). The request goes on to `provider`.
 
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
-use crate::gateway::Gateway;
+use crate::provider::Endpoints;
 use crate::resolve::{Target, upstream_model};
-use crate::state::{Admission, Permit};
-use crate::table::{Deployment, Strategy};
+use crate::state::{Admission, Permit, State};
+use crate::table::{Deployment, Strategy, Table};
+
+/// What picking reads: the compiled deployments and groups, which of them have their
+/// secrets, their limits, cooldowns and statistics, and the routing strategy.
+#[derive(Clone, Copy)]
+pub struct Pool<'a> {
+    pub table: &'static Table,
+    pub endpoints: &'a Endpoints,
+    pub state: &'a State,
+    pub strategy: Strategy,
+}
 
 /// The chosen deployment and the model name it is called with.
 #[derive(Debug)]
@@ -25,8 +36,8 @@ pub struct Choice {
 /// shared), and if it turns out full or cooled elsewhere the next best is tried. A
 /// `pinned` deployment of the target (the one a Responses API id names) is the only
 /// candidate.
-pub async fn pick(gateway: &Gateway, target: &Target, requested: &str, pinned: Option<u16>) -> Result<Choice, Error> {
-    let table = gateway.table;
+pub async fn pick(pool: Pool<'_>, target: &Target, requested: &str, pinned: Option<u16>) -> Result<Choice, Error> {
+    let table = pool.table;
     let (mut candidates, captures): (&[u16], Option<&[String]>) = match target {
         Target::Group { group, captures } => (table.group(*group).deployments, captures.as_deref()),
         Target::Deployment(index) => (std::slice::from_ref(index), None),
@@ -35,10 +46,10 @@ pub async fn pick(gateway: &Gateway, target: &Target, requested: &str, pinned: O
         candidates = std::slice::from_ref(pin);
     }
     let now = Instant::now();
-    let state = &gateway.state;
+    let state = pool.state;
     // One pass sorts each configured deployment: resting, at a limit, or available.
     let (mut resting, mut full, mut available) = (Vec::<(u16, Duration)>::new(), Vec::new(), Vec::new());
-    for i in candidates.iter().copied().filter(|i| gateway.available(*i)) {
+    for i in candidates.iter().copied().filter(|i| pool.endpoints.available(*i)) {
         if let Some(left) = state.remaining(i, now) {
             resting.push((i, left));
         } else if let Err(wait) = state.room(i, table.deployment(i), now) {
@@ -47,7 +58,7 @@ pub async fn pick(gateway: &Gateway, target: &Target, requested: &str, pinned: O
             available.push(i);
         }
     }
-    while let Some(index) = best(gateway, &available, now) {
+    while let Some(index) = best(pool, &available, now) {
         let deployment = table.deployment(index);
         match state.admit(index, deployment, now).await {
             Admission::Admitted(permit) => {
@@ -68,14 +79,14 @@ pub async fn pick(gateway: &Gateway, target: &Target, requested: &str, pinned: O
         return Err(Error::AllCoolingDown { model: requested.to_owned(), wait_s: soonest.as_secs().max(1), ids });
     }
     let first = candidates.first().copied().unwrap_or_default();
-    Err(gateway.unavailable(first))
+    Err(pool.endpoints.unavailable(first))
 }
 
 /// The routing strategy's choice among the lowest `order` of `available`.
-fn best(gateway: &Gateway, available: &[u16], now: Instant) -> Option<u16> {
-    let (table, state) = (gateway.table, &gateway.state);
+fn best(pool: Pool<'_>, available: &[u16], now: Instant) -> Option<u16> {
+    let (table, state) = (pool.table, pool.state);
     let tier = lowest_order(table.deployments, available);
-    match table.router.routing_strategy {
+    match pool.strategy {
         Strategy::LeastBusy => least(&tier, |i| state.in_flight(i)),
         Strategy::LatencyBased => least(&tier, |i| state.latency_us(i)),
         Strategy::UsageBased => least(&tier, |i| state.minute_tokens(i, now)),

@@ -1,22 +1,23 @@
-//! The attempts of one model call: `num_retries` more tries on retryable failures (each
-//! picking again, after `retry_after` or the provider's `retry-after`), then the group's
-//! fallbacks (`fallbacks`, `default_fallbacks`, or the context-window and content-policy
-//! kinds for those 400s), at most `max_fallbacks`. Each attempt is `pick` → `provider` →
-//! `respond`; failures feed the cooldowns. A wildcard capture no deployment URL has room for
-//! is refused first, before any attempt. A stream is never retried once it has begun.
+//! The retry policy of one model call: `num_retries` more tries on retryable failures
+//! (each picking again, after `retry_after` or the provider's `retry-after`), then the
+//! group's fallbacks (`fallbacks`, `default_fallbacks`, or the context-window and
+//! content-policy kinds for those 400s), at most `max_fallbacks`, those the caller's key
+//! may call. A [`Plan`] says which target the next attempt is on and, told what each
+//! attempt came to, whether to wait and try again or stop; it sums the call's [`Outcome`]
+//! up from the attempts. It runs no attempt itself (`gateway` drives `attempt` with it),
+//! so it needs only the table's resilience settings. A wildcard capture no deployment URL
+//! has room for is refused first, before any attempt. A stream is never retried once it
+//! has begun.
 
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use http::{HeaderMap, Response};
+use http::HeaderMap;
 
+use crate::call::{Attempted, Outcome};
 use crate::error::Error;
-use crate::gateway::{Call, Gateway};
-use crate::parse::CallRequest;
-use crate::pick;
-use crate::provider::{self, Attempt};
+use crate::keys::Keys;
+use crate::provider;
 use crate::resolve::Target;
-use crate::respond::{self, Body};
 use crate::table::Table;
 
 /// Most retries a client may ask for with `x-litellm-num-retries`.
@@ -26,130 +27,102 @@ const MAX_RETRIES: u32 = 10;
 /// client decides whether to wait.
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
 
-/// Serves a resolved call, retrying and falling back as configured.
-pub async fn call(
-    gateway: &Gateway,
+/// Where a call's attempts stand.
+pub struct Plan<'a> {
+    table: &'static Table,
+    /// The caller's virtual key, which may not call every fallback.
+    key: Option<(&'a Keys, u16)>,
+    retries: u32,
+    /// Retries made on the current target.
+    tried: u32,
     target: Target,
-    request: &CallRequest,
-    headers: &HeaderMap,
-    call: &mut Call,
-) -> Result<Response<Body>, Error> {
-    let table = gateway.table;
-    provider::check_captures(table, &target, &request.model)?;
-    let retries = headers
-        .get("x-litellm-num-retries")
-        .and_then(|v| v.to_str().ok()?.trim().parse::<u32>().ok())
-        .map_or(table.router.num_retries, |n| n.min(MAX_RETRIES));
-    let group = group_of(table, &target);
-    let mut error = match attempts(gateway, &target, request, headers, call, retries).await {
-        Ok(response) => return Ok(response),
-        Err(error) => error,
-    };
-    let plan = fallbacks(table, group, &error);
-    let most = usize::try_from(table.resilience.max_fallbacks).unwrap_or(usize::MAX);
-    // A fallback the caller's key may not call is skipped, as if it were not configured.
-    let allowed = |g: u16| call.key.is_none_or(|k| gateway.keys.allows(k, table.group(g).name));
-    let plan: Vec<u16> = plan.into_iter().filter(|g| allowed(*g)).collect();
-    for fallback in plan.into_iter().take(most) {
-        call.fallbacks += 1;
-        call.fallback_group = Some(table.group(fallback).name);
-        let target = Target::Group { group: fallback, captures: None };
-        match attempts(gateway, &target, request, headers, call, retries).await {
-            Ok(response) => return Ok(response),
-            Err(next) => error = next,
-        }
-        if !error.falls_back() {
-            break;
-        }
-    }
-    Err(error)
+    /// The group the call resolved to, whose fallbacks are tried.
+    group: Option<u16>,
+    /// The fallbacks left, once the first target has failed.
+    fallbacks: Option<std::vec::IntoIter<u16>>,
+    outcome: Outcome,
 }
 
-/// The first try and up to `retries` more within one target.
-async fn attempts(
-    gateway: &Gateway,
-    target: &Target,
-    request: &CallRequest,
-    headers: &HeaderMap,
-    call: &mut Call,
-    retries: u32,
-) -> Result<Response<Body>, Error> {
-    let mut tried = 0;
-    loop {
-        call.deployment_index = None;
-        call.upstream_headers = None;
-        let error = match once(gateway, target, request, headers, call).await {
-            Ok(response) => return Ok(response),
+/// What follows an attempt.
+#[derive(Debug)]
+pub enum Step<R> {
+    /// The call's answer or error.
+    Done(Result<R, Error>),
+    /// Wait this long, then attempt [`Plan::target`] again.
+    Wait(Duration),
+    /// Attempt [`Plan::target`] (a fallback) now.
+    Next,
+}
+
+impl<'a> Plan<'a> {
+    /// The plan for a call resolved to `target` for the requested `model`, with the
+    /// client's `headers` (`x-litellm-num-retries`); refuses at once a wildcard capture no
+    /// deployment URL has room for.
+    pub fn new(
+        table: &'static Table,
+        target: Target,
+        (model, headers): (&str, &HeaderMap),
+        key: Option<(&'a Keys, u16)>,
+    ) -> Result<Self, Error> {
+        provider::check_captures(table, &target, model)?;
+        let retries = headers
+            .get("x-litellm-num-retries")
+            .and_then(|v| v.to_str().ok()?.trim().parse::<u32>().ok())
+            .map_or(table.router.num_retries, |n| n.min(MAX_RETRIES));
+        let group = group_of(table, &target);
+        Ok(Plan { table, key, retries, tried: 0, target, group, fallbacks: None, outcome: Outcome::default() })
+    }
+
+    /// The target of the next attempt.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Takes in what an attempt came to and says what follows.
+    pub fn after<R>(&mut self, result: Result<R, Error>, attempted: Attempted) -> Step<R> {
+        self.outcome.add(attempted);
+        let error = match result {
+            Ok(answer) => return Step::Done(Ok(answer)),
             Err(error) => error,
         };
-        // A name the URL had no room for is the client's fault, not the deployment's.
-        let charged = !matches!(error, Error::UnsendableModel { .. });
-        if let Some(index) = call.deployment_index.filter(|_| charged) {
-            gateway.metrics.attempt_failed(index, error.status().as_u16(), error.metric_class());
-            let group_size = match target {
-                Target::Group { group, .. } => gateway.table.group(*group).deployments.len(),
-                Target::Deployment(_) => 1,
-            };
-            let rules = &gateway.table.resilience;
-            if error.retryable()
-                && gateway.state.failed(index, error.upstream_status(), group_size, rules, Instant::now())
-            {
-                gateway.metrics.cooled_down(index, error.status().as_u16());
-                tracing::warn!(
-                    deployment = gateway.table.deployment(index).id,
-                    cooldown_ms = rules.cooldown_ms,
-                    "deployment cooling down"
-                );
-            }
+        let pause = wait(self.table, self.outcome.headers.as_ref());
+        if let Some(pause) = pause.filter(|_| error.retryable() && self.tried < self.retries) {
+            self.tried += 1;
+            self.outcome.retries += 1;
+            return Step::Wait(pause);
         }
-        let pause = wait(gateway, call);
-        let Some(pause) = pause.filter(|_| error.retryable() && tried < retries) else { return Err(error) };
-        tried += 1;
-        call.retries += 1;
-        tokio::time::sleep(pause).await;
+        let table = self.table;
+        let fallbacks = match &mut self.fallbacks {
+            Some(left) if error.falls_back() => left,
+            Some(_) => return Step::Done(Err(error)),
+            None => {
+                let most = usize::try_from(table.resilience.max_fallbacks).unwrap_or(usize::MAX);
+                // A fallback the caller's key may not call is skipped, as if it were not configured.
+                let allowed = |g: &u16| self.key.is_none_or(|(keys, k)| keys.allows(k, table.group(*g).name));
+                let plan: Vec<u16> =
+                    fallbacks(table, self.group, &error).into_iter().filter(allowed).take(most).collect();
+                self.fallbacks.insert(plan.into_iter())
+            }
+        };
+        let Some(fallback) = fallbacks.next() else { return Step::Done(Err(error)) };
+        self.outcome.fallbacks += 1;
+        self.outcome.fallback_group = Some(table.group(fallback).name);
+        self.target = Target::Group { group: fallback, captures: None };
+        self.tried = 0;
+        Step::Next
     }
-}
 
-/// One attempt: pick a deployment, call its provider, relay the answer.
-async fn once(
-    gateway: &Gateway,
-    target: &Target,
-    request: &CallRequest,
-    headers: &HeaderMap,
-    call: &mut Call,
-) -> Result<Response<Body>, Error> {
-    let pinned = request.responses.as_ref().and_then(|r| r.pinned);
-    let choice = pick::pick(gateway, target, &request.model, pinned).await?;
-    let endpoint = gateway.endpoint(choice.index)?;
-    call.permit = Some(choice.permit);
-    call.deployment = Some(choice.deployment);
-    call.deployment_index = Some(choice.index);
-    call.upstream_model = Some(choice.upstream_model.clone());
-    call.api_base = Some(provider::url::shown(&endpoint.base).into_owned());
-    let (timeout, idle) = gateway.timeouts(choice.deployment, request.stream);
-    let now = Instant::now();
-    let attempt = Attempt {
-        deployment: choice.deployment,
-        endpoint,
-        upstream_model: &choice.upstream_model,
-        deadline: now + timeout,
-        stream_usage: request.stream,
-        traceparent: gateway.tracer.enabled().then(|| call.trace.upstream_traceparent()),
-        token: OnceLock::new(),
-    };
-    call.sent_at = Some(now);
-    let reply = provider::call(gateway, &attempt, request, headers).await?;
-    let limits = (gateway.settings.max_upstream_bytes, now + timeout, idle);
-    respond::relay(call, reply, request, limits, &attempt.credentials()).await
+    /// The call's outcome, once the plan is done.
+    pub fn into_outcome(self) -> Outcome {
+        self.outcome
+    }
 }
 
 /// Time before the next attempt: `retry_after`, or the provider's `retry-after` if longer;
 /// `None` when the provider asks for more than [`MAX_RETRY_WAIT`].
-fn wait(gateway: &Gateway, call: &Call) -> Option<Duration> {
-    let configured = Duration::from_millis(gateway.table.resilience.retry_after_ms);
-    let asked = call
-        .upstream_headers
-        .as_ref()
+fn wait(table: &Table, headers: Option<&HeaderMap>) -> Option<Duration> {
+    let configured = Duration::from_millis(table.resilience.retry_after_ms);
+    let asked = headers
         .and_then(|h| h.get(http::header::RETRY_AFTER)?.to_str().ok()?.trim().parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s > 0.0)
         .map_or(Duration::ZERO, Duration::from_secs_f64);

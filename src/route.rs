@@ -33,15 +33,20 @@ pub enum Op {
 }
 
 impl Op {
+    /// The route of metrics and messages.
+    pub const fn kind(self) -> Kind {
+        match self {
+            Op::Create => Kind::Responses,
+            Op::InputTokens => Kind::ResponsesInputTokens,
+            Op::Retrieve | Op::Delete => Kind::Response,
+            Op::InputItems => Kind::ResponseInputItems,
+            Op::Cancel => Kind::ResponseCancel,
+        }
+    }
+
     /// The route label of metrics and messages.
     pub fn route(self) -> &'static str {
-        match self {
-            Op::Create => Api::Responses.route(),
-            Op::InputTokens => "/v1/responses/input_tokens",
-            Op::Retrieve | Op::Delete => "/v1/responses/{response_id}",
-            Op::InputItems => "/v1/responses/{response_id}/input_items",
-            Op::Cancel => "/v1/responses/{response_id}/cancel",
-        }
+        self.kind().as_str()
     }
 
     /// Whether the request carries a JSON body with a `model` (the others name a response).
@@ -51,14 +56,53 @@ impl Op {
 }
 
 impl Api {
+    /// The route of metrics and messages.
+    pub const fn kind(self) -> Kind {
+        match self {
+            Api::Chat => Kind::Chat,
+            Api::Completions => Kind::Completions,
+            Api::Embeddings => Kind::Embeddings,
+            Api::Messages => Kind::Messages,
+            Api::Responses => Kind::Responses,
+        }
+    }
+
     /// The route name LiteLLM's messages start with.
     pub fn route(self) -> &'static str {
+        self.kind().as_str()
+    }
+}
+
+/// A model call's route: the `route` label of metrics, and the name LiteLLM's messages
+/// start with. Defined here once, beside the endpoints that have them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Chat,
+    Completions,
+    Embeddings,
+    Messages,
+    /// `POST /v1/responses`.
+    Responses,
+    ResponsesInputTokens,
+    /// Retrieving or deleting a response.
+    Response,
+    ResponseInputItems,
+    ResponseCancel,
+}
+
+impl Kind {
+    /// Today's label, as LiteLLM spells it.
+    pub const fn as_str(self) -> &'static str {
         match self {
-            Api::Chat => "/chat/completions",
-            Api::Completions => "/completions",
-            Api::Embeddings => "/embeddings",
-            Api::Messages => "/v1/messages",
-            Api::Responses => "/v1/responses",
+            Kind::Chat => "/chat/completions",
+            Kind::Completions => "/completions",
+            Kind::Embeddings => "/embeddings",
+            Kind::Messages => "/v1/messages",
+            Kind::Responses => "/v1/responses",
+            Kind::ResponsesInputTokens => "/v1/responses/input_tokens",
+            Kind::Response => "/v1/responses/{response_id}",
+            Kind::ResponseInputItems => "/v1/responses/{response_id}/input_items",
+            Kind::ResponseCancel => "/v1/responses/{response_id}/cancel",
         }
     }
 }
@@ -93,6 +137,15 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
+    /// The route of a model call (counted by metrics); `None` for the others.
+    pub fn kind(&self) -> Option<Kind> {
+        match self {
+            Endpoint::Call { api, .. } => Some(api.kind()),
+            Endpoint::Responses { op, .. } => Some(op.kind()),
+            _ => None,
+        }
+    }
+
     /// Whether the endpoint needs the master key.
     pub fn needs_key(&self) -> bool {
         matches!(
@@ -238,5 +291,22 @@ mod tests {
     fn only_model_endpoints_need_the_key() {
         assert!(route(&Method::GET, "/v1/models").needs_key());
         assert!(!route(&Method::GET, "/health/readiness").needs_key());
+    }
+
+    #[test]
+    fn route_kinds_keep_the_metric_labels() {
+        let call = |api| Endpoint::Call { api, path_model: None }.kind().map(Kind::as_str);
+        assert_eq!(call(Api::Chat), Some("/chat/completions"));
+        assert_eq!(call(Api::Completions), Some("/completions"));
+        assert_eq!(call(Api::Embeddings), Some("/embeddings"));
+        assert_eq!(call(Api::Messages), Some("/v1/messages"));
+        let op = |op| Endpoint::Responses { op, id: None }.kind().map(Kind::as_str);
+        assert_eq!(op(Op::Create), Some("/v1/responses"));
+        assert_eq!(op(Op::InputTokens), Some("/v1/responses/input_tokens"));
+        assert_eq!(op(Op::Retrieve), Some("/v1/responses/{response_id}"));
+        assert_eq!(op(Op::Delete), Some("/v1/responses/{response_id}"));
+        assert_eq!(op(Op::InputItems), Some("/v1/responses/{response_id}/input_items"));
+        assert_eq!(op(Op::Cancel), Some("/v1/responses/{response_id}/cancel"));
+        assert_eq!(Endpoint::Models.kind(), None);
     }
 }

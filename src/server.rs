@@ -76,7 +76,7 @@ pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl 
         () = drain.closed() => tracing::info!("drained"),
         () = tokio::time::sleep(period) => tracing::warn!("drain period over; closing remaining connections"),
     }
-    gateway.tracer.shutdown().await;
+    gateway.books.tracer.shutdown().await;
 }
 
 /// hyper's connection settings: the head limits, HTTP/1 keep-alive, HTTP/2 pings.

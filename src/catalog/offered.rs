@@ -12,7 +12,7 @@ use http::header::{ACCEPT, AUTHORIZATION, USER_AGENT};
 use http::{HeaderName, Method, Request};
 use serde::Deserialize;
 
-use crate::gateway::Gateway;
+use super::Context;
 use crate::provider::url::Url;
 use crate::provider::{self, Source};
 use crate::table::Protocol;
@@ -41,7 +41,7 @@ pub struct Cache {
 impl Cache {
     /// Deployment `index`'s provider list, from the cache while fresh, else fetched now;
     /// `None` while the provider fails.
-    pub async fn models(&self, gateway: &Gateway, index: u16) -> Option<Arc<[String]>> {
+    pub async fn models(&self, cx: Context<'_>, index: u16) -> Option<Arc<[String]>> {
         let fresh = |(at, ids): &Listed| {
             let keep = if ids.is_some() { LISTED_FOR } else { FAILED_FOR };
             (at.elapsed() < keep).then(|| ids.clone())
@@ -49,8 +49,8 @@ impl Cache {
         if let Some(cached) = self.lists.lock().ok()?.get(&index).and_then(fresh) {
             return cached;
         }
-        let d = gateway.table.deployment(index);
-        let ids = match fetch(gateway, index).await {
+        let d = cx.table.deployment(index);
+        let ids = match fetch(cx, index).await {
             Ok(ids) => Some(Arc::from(ids)),
             Err(error) => {
                 tracing::warn!(deployment = d.id, model = d.model, %error, "provider model list unavailable; listing the price table's models");
@@ -63,9 +63,9 @@ impl Cache {
 }
 
 /// Asks deployment `index`'s provider for its models.
-async fn fetch(gateway: &Gateway, index: u16) -> Result<Vec<String>, String> {
-    let d = gateway.table.deployment(index);
-    let endpoint = gateway.endpoint(index).map_err(|e| e.to_string())?;
+async fn fetch(cx: Context<'_>, index: u16) -> Result<Vec<String>, String> {
+    let d = cx.table.deployment(index);
+    let endpoint = cx.endpoints.get(index).map_err(|e| e.to_string())?;
     let key = endpoint.key.as_deref().unwrap_or_default();
     let (url, auth): (Url, Vec<(HeaderName, String)>) = match d.protocol {
         Protocol::OpenAi => (Url::new(&endpoint.base).path("/models"), vec![(AUTHORIZATION, format!("Bearer {key}"))]),
@@ -89,7 +89,7 @@ async fn fetch(gateway: &Gateway, index: u16) -> Result<Vec<String>, String> {
     let request = request.body(Outgoing::from(bytes::Bytes::new())).map_err(|e| e.to_string())?;
     let deadline = Instant::now() + FETCH_TIMEOUT;
     let exception = provider::exception(d);
-    let response = gateway.client.send(request, deadline, exception).await.map_err(|e| e.to_string())?;
+    let response = cx.client.send(request, deadline, exception).await.map_err(|e| e.to_string())?;
     if !response.status().is_success() {
         return Err(format!("the provider answered {}", response.status()));
     }

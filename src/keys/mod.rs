@@ -8,7 +8,6 @@
 pub mod cli;
 pub mod clock;
 pub mod gauges;
-pub mod info;
 pub mod limit;
 
 // The very pattern matcher the config compiler checks keys' model lists with.

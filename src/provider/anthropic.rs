@@ -16,8 +16,8 @@ use super::translate::{self, Events, Provider};
 use super::url::Url;
 use super::{Attempt, Reply, head};
 use crate::error::Error;
-use crate::gateway::Gateway;
 use crate::parse::CallRequest;
+use crate::provider::Context;
 use crate::upstream::Outgoing;
 
 /// The Messages API version every request names.
@@ -48,15 +48,15 @@ pub const PROVIDER: Provider = Provider {
 
 /// Translates the chat call, sends it, and returns the reply (translated when 2xx).
 pub async fn forward(
-    gateway: &Gateway,
+    cx: &Context,
     attempt: &Attempt<'_>,
     chat: Cow<'_, CallRequest>,
     client_headers: &HeaderMap,
 ) -> Result<Reply, Error> {
     let (streaming, include_usage, held) = (chat.stream, chat.include_usage, chat.held);
     // The charges for what the translation holds are kept until the reply is back.
-    let (fields, members) = translate::chat_fields(gateway, attempt, chat, &PROVIDER)?;
-    let mut messages = gateway.budget.charge_beside(held + members.bytes(), 0)?;
+    let (fields, members) = translate::chat_fields(cx, attempt, chat, &PROVIDER)?;
+    let mut messages = cx.budget.charge_beside(held + members.bytes(), 0)?;
     let max_output = crate::prices::max_output_tokens(attempt.deployment, attempt.upstream_model);
     let outgoing = request::translate(fields, attempt.upstream_model, max_output, streaming, &mut messages)?;
     let key = attempt.endpoint.key.as_deref().unwrap_or_default();
@@ -65,12 +65,12 @@ pub async fn forward(
     if let Some(beta) = outgoing.beta {
         auth.push((HeaderName::from_static("anthropic-beta"), beta));
     }
-    let upstream = head::request(gateway, attempt, url(attempt), streaming, client_headers, &auth, outgoing.body)?;
+    let upstream = head::request(cx, attempt, url(attempt), streaming, client_headers, &auth, outgoing.body)?;
     // The usage chunk is written when the gateway wants it for metrics too; `respond` keeps
     // it from a client that did not ask.
     let usage = include_usage || attempt.stream_usage;
     let events = streaming.then(|| Events::Anthropic(stream::Events::new(translate::completion_id(), usage)));
-    translate::exchange(gateway, attempt, upstream, EXCEPTION, events, |body| {
+    translate::exchange(cx, attempt, upstream, EXCEPTION, events, |body| {
         response::translate(body, &translate::completion_id(), translate::now())
     })
     .await
@@ -83,14 +83,14 @@ const COUNTED: &[&str] = &["messages", "model", "system", "thinking", "tool_choi
 /// translation without what counting refuses (`max_tokens`, sampling). The reply is
 /// Anthropic's (`{"input_tokens": n}`), untranslated.
 pub async fn count_tokens(
-    gateway: &Gateway,
+    cx: &Context,
     attempt: &Attempt<'_>,
     chat: Cow<'_, CallRequest>,
     client_headers: &HeaderMap,
 ) -> Result<Reply, Error> {
     let held = chat.held;
-    let (fields, members) = translate::chat_fields(gateway, attempt, chat, &PROVIDER)?;
-    let mut messages = gateway.budget.charge_beside(held + members.bytes(), 0)?;
+    let (fields, members) = translate::chat_fields(cx, attempt, chat, &PROVIDER)?;
+    let mut messages = cx.budget.charge_beside(held + members.bytes(), 0)?;
     let outgoing = request::translate(fields, attempt.upstream_model, None, false, &mut messages)?;
     let Ok(written) = http_body_util::BodyExt::collect(outgoing.body).await;
     let body: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&written.to_bytes())
@@ -106,8 +106,8 @@ pub async fn count_tokens(
         auth.push((HeaderName::from_static("anthropic-beta"), beta));
     }
     let url = Url::new(&attempt.endpoint.base).path("/v1/messages/count_tokens");
-    let upstream = head::request(gateway, attempt, url, false, client_headers, &auth, Outgoing::object(counted))?;
-    translate::send(gateway, attempt, upstream, EXCEPTION).await
+    let upstream = head::request(cx, attempt, url, false, client_headers, &auth, Outgoing::object(counted))?;
+    translate::send(cx, attempt, upstream, EXCEPTION).await
 }
 
 /// A `/v1/messages` call relayed as it is: the client's body (its members slices of it, not
@@ -116,7 +116,7 @@ pub async fn count_tokens(
 /// key, the client's `anthropic-version` and `anthropic-beta` kept. The reply, JSON or SSE,
 /// goes back untranslated; `respond` sets `model` to the requested name.
 pub async fn relay(
-    gateway: &Gateway,
+    cx: &Context,
     attempt: &Attempt<'_>,
     request: &CallRequest,
     client_headers: &HeaderMap,
@@ -137,8 +137,8 @@ pub async fn relay(
         auth.push((HeaderName::from_static("anthropic-beta"), beta));
     }
     let body = Outgoing::object(fields);
-    let upstream = head::request(gateway, attempt, url(attempt), request.stream, client_headers, &auth, body)?;
-    translate::send(gateway, attempt, upstream, EXCEPTION).await
+    let upstream = head::request(cx, attempt, url(attempt), request.stream, client_headers, &auth, body)?;
+    translate::send(cx, attempt, upstream, EXCEPTION).await
 }
 
 /// `{base}/v1/messages`; the model travels in the body.

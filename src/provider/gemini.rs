@@ -19,8 +19,8 @@ use super::url::{Refused, Room, Url};
 use super::{Attempt, Reply, head};
 use crate::budget::Charge;
 use crate::error::Error;
-use crate::gateway::Gateway;
 use crate::parse::CallRequest;
+use crate::provider::Context;
 use crate::upstream::Outgoing;
 
 pub const EXCEPTION: &str = "GeminiException";
@@ -53,15 +53,15 @@ pub const PROVIDER: Provider = Provider {
 
 /// Translates the chat call, sends it, and returns the reply (translated when 2xx).
 pub async fn forward(
-    gateway: &Gateway,
+    cx: &Context,
     attempt: &Attempt<'_>,
     chat: Cow<'_, CallRequest>,
     client_headers: &HeaderMap,
 ) -> Result<Reply, Error> {
-    let prepared = prepare(gateway, attempt, chat, &PROVIDER)?;
+    let prepared = prepare(cx, attempt, chat, &PROVIDER)?;
     let key = attempt.endpoint.key.as_deref().unwrap_or_default();
     let auth = [(HeaderName::from_static("x-goog-api-key"), key)];
-    exchange(gateway, attempt, client_headers, prepared, &auth, EXCEPTION).await
+    exchange(cx, attempt, client_headers, prepared, &auth, EXCEPTION).await
 }
 
 /// A translated call ready to send: `generateContent` (or the SSE stream) under the
@@ -79,7 +79,7 @@ pub struct Prepared {
 
 /// Checks and translates the chat call for `provider` (`gemini` or `vertex_ai`).
 pub fn prepare(
-    gateway: &Gateway,
+    cx: &Context,
     attempt: &Attempt<'_>,
     chat: Cow<'_, CallRequest>,
     provider: &Provider,
@@ -88,8 +88,8 @@ pub fn prepare(
     let (stream, include_usage, held) = (request.stream, request.include_usage, request.held);
     let url = url(&attempt.endpoint.base, attempt.upstream_model, request.stream)
         .map_err(|why| super::unsendable(attempt.deployment, &request.model, why))?;
-    let (fields, members) = translate::chat_fields(gateway, attempt, chat, provider)?;
-    let mut messages = gateway.budget.charge_beside(held + members.bytes(), 0)?;
+    let (fields, members) = translate::chat_fields(cx, attempt, chat, provider)?;
+    let mut messages = cx.budget.charge_beside(held + members.bytes(), 0)?;
     let body = request::translate(fields, &mut messages)?;
     Ok(Prepared { url, body, stream, include_usage, charges: (members, messages) })
 }
@@ -103,7 +103,7 @@ pub fn url(base: &str, model: &str, stream: bool) -> Result<Url, Refused> {
 
 /// Sends a prepared call with `auth` and returns the reply (translated when 2xx).
 pub async fn exchange(
-    gateway: &Gateway,
+    cx: &Context,
     attempt: &Attempt<'_>,
     client_headers: &HeaderMap,
     prepared: Prepared,
@@ -111,12 +111,12 @@ pub async fn exchange(
     exception: &'static str,
 ) -> Result<Reply, Error> {
     let Prepared { url, body, stream: streaming, include_usage, charges: _charges } = prepared;
-    let upstream = head::request(gateway, attempt, url, streaming, client_headers, auth, body)?;
+    let upstream = head::request(cx, attempt, url, streaming, client_headers, auth, body)?;
     // The usage chunk is written when the gateway wants it for metrics too; `respond` keeps
     // it from a client that did not ask.
     let usage = include_usage || attempt.stream_usage;
     let events = streaming.then(|| Events::Gemini(stream::Events::new(translate::completion_id(), usage)));
-    translate::exchange(gateway, attempt, upstream, exception, events, |body| {
+    translate::exchange(cx, attempt, upstream, exception, events, |body| {
         response::translate(body, &translate::completion_id(), translate::now(), &mut response::call_id)
     })
     .await

@@ -11,7 +11,7 @@ use super::Attempt;
 use super::openai::misconfigured;
 use super::url::Url;
 use crate::error::Error;
-use crate::gateway::Gateway;
+use crate::provider::Context;
 use crate::upstream::Outgoing;
 
 pub const GATEWAY_USER_AGENT: &str = concat!("model-router/", env!("CARGO_PKG_VERSION"));
@@ -27,7 +27,7 @@ const HOP_BY_HOP: &[&str] =
 /// provider headers in `auth`, the trace context, the deployment's `extra_headers` and, when
 /// the config asks for it, the client's forwardable headers.
 pub fn request(
-    gateway: &Gateway,
+    cx: &Context,
     attempt: &Attempt<'_>,
     url: Url,
     stream: bool,
@@ -44,8 +44,8 @@ pub fn request(
     let headers = builder
         .headers_mut()
         .ok_or_else(|| misconfigured(attempt, "the upstream URL is not a valid URL; check api_base".into()))?;
-    if gateway.table.general.forward_client_headers {
-        forward_client_headers(client_headers, gateway.table.general.key_header, headers);
+    if cx.forward_client_headers {
+        forward_client_headers(client_headers, cx.key_header, headers);
     }
     for (name, value) in auth {
         headers.insert(name.clone(), header_value(attempt, value)?);

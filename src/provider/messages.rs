@@ -16,30 +16,30 @@ use super::translate::{self, Events, Translated};
 use super::{Attempt, Reply, Source, anthropic, bedrock};
 use crate::budget::Charge;
 use crate::error::Error;
-use crate::gateway::Gateway;
 use crate::parse::CallRequest;
+use crate::provider::Context;
 use crate::route::Api;
 use crate::table::Protocol;
 
 /// Serves a Messages call on the attempt's deployment.
 pub async fn call(
-    gateway: &Gateway,
+    cx: &Context,
     attempt: &Attempt<'_>,
     request: &CallRequest,
     headers: &HeaderMap,
 ) -> Result<Reply, Error> {
     if attempt.deployment.protocol == Protocol::Anthropic {
-        return anthropic::relay(gateway, attempt, request, headers).await;
+        return anthropic::relay(cx, attempt, request, headers).await;
     }
     if attempt.deployment.protocol == Protocol::Bedrock && bedrock::invoke::serves(attempt.upstream_model) {
-        return bedrock::invoke::relay(gateway, attempt, request, headers).await;
+        return bedrock::invoke::relay(cx, attempt, request, headers).await;
     }
     // What the translation holds is charged until the reply is back.
-    let budget = &gateway.budget;
+    let budget = &cx.budget;
     let members = budget.charge_beside(request.held, translate::translation_bytes(&request.fields))?;
     let mut messages = budget.charge_beside(request.held + members.bytes(), 0)?;
     let chat = chat_request(request, &mut messages)?;
-    let reply = super::chat(gateway, attempt, Cow::Owned(chat), headers).await?;
+    let reply = super::chat(cx, attempt, Cow::Owned(chat), headers).await?;
     if !reply.status.is_success() {
         return Ok(reply);
     }
@@ -50,7 +50,7 @@ pub async fn call(
         return Ok(Reply { status, headers, body, head_at });
     }
     let exception = super::exception(attempt.deployment);
-    let bytes = crate::respond::read(body, gateway.settings.max_upstream_bytes, attempt.deadline, exception).await?;
+    let bytes = crate::respond::read(body, cx.max_upstream_bytes, attempt.deadline, exception).await?;
     let message = response::to_message(&bytes, &response::message_id())
         .map_err(|what| translate::untranslatable(exception, &what))?;
     let body = Source::Full(Some(Bytes::from(message.to_string())));

@@ -1,9 +1,11 @@
 //! Providers: a closed set of wire protocols with `match` dispatch. Each turns the parsed
-//! request into a [`Reply`] (status, headers, body still streaming); `respond` takes it
-//! from there. OpenAI-compatible vendors are rows of data (`config/src/vendors.rs`).
+//! request into a [`Reply`] (status, headers, body still streaming) from its [`Attempt`]
+//! and the shared [`Context`] (client, budget, the router settings it reads), never the
+//! whole gateway; `respond` takes it from there. OpenAI-compatible vendors are rows of data (`config/src/vendors.rs`).
 
 mod anthropic;
 pub mod bedrock;
+mod context;
 mod fake;
 mod gemini;
 mod google_auth;
@@ -27,11 +29,11 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 
+pub use context::{Context, Endpoints};
 pub use fake::FakeStream;
 pub use messages::stream::error_event as message_error_event;
 
 use crate::error::Error;
-use crate::gateway::Gateway;
 use crate::parse::CallRequest;
 use crate::resolve::{self, Target};
 use crate::route::Api;
@@ -81,7 +83,7 @@ const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
 
 /// Resolves every deployment's endpoint, in table order; deployments naming the same Google
 /// service account share its token cache.
-pub fn endpoints(settings: &Settings, table: &Table) -> Vec<Result<Endpoint, Unavailable>> {
+fn endpoints(settings: &Settings, table: &Table) -> Vec<Result<Endpoint, Unavailable>> {
     let mut accounts = vertex::Accounts::default();
     let mut aws = bedrock::credentials::chain::Shared::default();
     table
@@ -164,7 +166,7 @@ fn check_base(base: &str) -> Result<(), Unavailable> {
 
 /// The URL segment a deployment's model fills; `None` when the model travels in the body
 /// (OpenAI-compatible vendors, Anthropic), where any name can be sent.
-pub fn model_room(d: &Deployment) -> Option<Room> {
+fn model_room(d: &Deployment) -> Option<Room> {
     match d.protocol {
         Protocol::Azure => Some(openai::AZURE_MODEL_ROOM),
         Protocol::Gemini | Protocol::Vertex => Some(gemini::MODEL_ROOM),
@@ -239,35 +241,35 @@ impl Attempt<'_> {
 /// Calls the deployment's provider; `/v1/messages` calls go through [`messages`], Responses
 /// API calls through [`responses`].
 pub async fn call(
-    gateway: &Gateway,
+    cx: &Context,
     attempt: &Attempt<'_>,
     request: &CallRequest,
     headers: &HeaderMap,
 ) -> Result<Reply, Error> {
     if request.api == Api::Messages {
-        return messages::call(gateway, attempt, request, headers).await;
+        return messages::call(cx, attempt, request, headers).await;
     }
     if request.api == Api::Responses {
-        return responses::call(gateway, attempt, request, headers).await;
+        return responses::call(cx, attempt, request, headers).await;
     }
-    chat(gateway, attempt, Cow::Borrowed(request), headers).await
+    chat(cx, attempt, Cow::Borrowed(request), headers).await
 }
 
 /// Calls the deployment's provider with an OpenAI-format request: the client's, or one the
 /// gateway built (`messages`), which the provider may take apart as it builds its own.
 async fn chat(
-    gateway: &Gateway,
+    cx: &Context,
     attempt: &Attempt<'_>,
     request: Cow<'_, CallRequest>,
     headers: &HeaderMap,
 ) -> Result<Reply, Error> {
     match attempt.deployment.protocol {
         Protocol::Fake => fake::answer(attempt, &request).await,
-        Protocol::OpenAi | Protocol::Azure => openai::forward(gateway, attempt, request, headers).await,
-        Protocol::Anthropic => anthropic::forward(gateway, attempt, request, headers).await,
-        Protocol::Gemini => gemini::forward(gateway, attempt, request, headers).await,
-        Protocol::Vertex => vertex::forward(gateway, attempt, request, headers).await,
-        Protocol::Bedrock => bedrock::forward(gateway, attempt, request, headers).await,
+        Protocol::OpenAi | Protocol::Azure => openai::forward(cx, attempt, request, headers).await,
+        Protocol::Anthropic => anthropic::forward(cx, attempt, request, headers).await,
+        Protocol::Gemini => gemini::forward(cx, attempt, request, headers).await,
+        Protocol::Vertex => vertex::forward(cx, attempt, request, headers).await,
+        Protocol::Bedrock => bedrock::forward(cx, attempt, request, headers).await,
     }
 }
 

@@ -15,8 +15,8 @@ use serde_json::value::RawValue;
 use super::url::{Room, Url};
 use super::{Attempt, Reply, Source, head};
 use crate::error::Error;
-use crate::gateway::Gateway;
 use crate::parse::CallRequest;
+use crate::provider::Context;
 use crate::table::Protocol;
 use crate::upstream::Outgoing;
 
@@ -51,7 +51,7 @@ pub const AZURE_MODEL_ROOM: Room = Room::Name;
 
 /// Sends the call upstream and returns the response head.
 pub async fn forward(
-    gateway: &Gateway,
+    cx: &Context,
     attempt: &Attempt<'_>,
     chat: Cow<'_, CallRequest>,
     client_headers: &HeaderMap,
@@ -69,8 +69,8 @@ pub async fn forward(
     }
     let stream = request.stream;
     let body = body(attempt, chat)?;
-    let upstream = head::request(gateway, attempt, url, stream, client_headers, &auth, body)?;
-    let response = gateway.client.send(upstream, attempt.deadline, super::exception(d)).await?;
+    let upstream = head::request(cx, attempt, url, stream, client_headers, &auth, body)?;
+    let response = cx.client.send(upstream, attempt.deadline, super::exception(d)).await?;
     let head_at = Instant::now();
     let (parts, incoming) = response.into_parts();
     Ok(Reply { status: parts.status, headers: parts.headers, body: Source::Upstream(incoming), head_at })

@@ -21,19 +21,19 @@ pub use ids::{encode, prefix, target};
 
 use super::{Attempt, Reply};
 use crate::error::Error;
-use crate::gateway::Gateway;
 use crate::parse::CallRequest;
+use crate::provider::Context;
 
 /// Calls the deployment with a Responses API request: relayed when it speaks the API
 /// (`Deployment::responses_api`), else bridged.
 pub async fn call(
-    gateway: &Gateway,
+    cx: &Context,
     attempt: &Attempt<'_>,
     request: &CallRequest,
     headers: &HeaderMap,
 ) -> Result<Reply, Error> {
     if attempt.deployment.responses_api {
-        return relay::forward(gateway, attempt, request, headers).await;
+        return relay::forward(cx, attempt, request, headers).await;
     }
-    bridge::call(gateway, attempt, request, headers).await
+    bridge::call(cx, attempt, request, headers).await
 }

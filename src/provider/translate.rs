@@ -22,8 +22,8 @@ use super::openai::{GATEWAY_FIELDS, misconfigured};
 use super::{Attempt, Reply, Source, anthropic, bedrock, gemini, messages, responses};
 use crate::budget::Charge;
 use crate::error::Error;
-use crate::gateway::Gateway;
 use crate::parse::{self, CallRequest, Fields, Member};
+use crate::provider::Context as ProviderContext;
 use crate::respond::sse::{DONE, Parsed, Parser, error_event};
 use crate::route::Api;
 use crate::upstream::Outgoing;
@@ -77,7 +77,7 @@ pub struct Provider {
 /// `messages`) are first charged to the memory budget ([`translation_bytes`]); the charge
 /// comes back with the members, to be held until the translated body is sent.
 pub fn chat_fields(
-    gateway: &Gateway,
+    cx: &ProviderContext,
     attempt: &Attempt<'_>,
     chat: Cow<'_, CallRequest>,
     provider: &Provider,
@@ -94,7 +94,7 @@ pub fn chat_fields(
         Cow::Borrowed(request) => (request.fields.clone(), request.held),
         Cow::Owned(request) => (request.fields, request.held),
     };
-    let charge = gateway.budget.charge_beside(held, translation_bytes(&fields))?;
+    let charge = cx.budget.charge_beside(held, translation_bytes(&fields))?;
     for field in GATEWAY_FIELDS {
         fields.remove(field);
     }
@@ -106,7 +106,7 @@ pub fn chat_fields(
     }
     let refused: Vec<&str> =
         OPENAI_PARAMS.iter().copied().filter(|p| fields.is_set(p) && !provider.supported.contains(p)).collect();
-    if !refused.is_empty() && !gateway.table.router.drop_params {
+    if !refused.is_empty() && !cx.drop_params {
         let params = refused.iter().map(|p| format!("'{p}'")).collect::<Vec<_>>().join(", ");
         return Err(Error::UnsupportedParams {
             provider: provider.name,
@@ -180,14 +180,14 @@ pub fn bad(param: &'static str, reason: impl Into<String>) -> Error {
 /// Sends `upstream` and shapes the reply: an error untranslated, a stream through `events`,
 /// a whole body read (bounded in size and time) and passed to `translate`.
 pub async fn exchange(
-    gateway: &Gateway,
+    cx: &ProviderContext,
     attempt: &Attempt<'_>,
     upstream: Request<Outgoing>,
     exception: &'static str,
     events: Option<Events>,
     translate: impl FnOnce(&[u8]) -> Result<Value, String>,
 ) -> Result<Reply, Error> {
-    let reply = send(gateway, attempt, upstream, exception).await?;
+    let reply = send(cx, attempt, upstream, exception).await?;
     if !reply.status.is_success() {
         return Ok(reply);
     }
@@ -197,7 +197,7 @@ pub async fn exchange(
         return Ok(Reply { status, headers, body, head_at });
     }
     let Source::Upstream(incoming) = body else { return Ok(Reply { status, headers, body, head_at }) };
-    let bytes = read(incoming, gateway.settings.max_upstream_bytes, attempt.deadline, exception).await?;
+    let bytes = read(incoming, cx.max_upstream_bytes, attempt.deadline, exception).await?;
     let json = translate(&bytes).map_err(|what| untranslatable(exception, &what))?;
     let body = Source::Full(Some(Bytes::from(json.to_string())));
     Ok(Reply { status: StatusCode::OK, headers, body, head_at })
@@ -216,12 +216,12 @@ pub fn untranslatable(exception: &'static str, what: &str) -> Error {
 
 /// Sends `upstream` and returns the reply head, its body still streaming.
 pub async fn send(
-    gateway: &Gateway,
+    cx: &ProviderContext,
     attempt: &Attempt<'_>,
     upstream: Request<Outgoing>,
     exception: &'static str,
 ) -> Result<Reply, Error> {
-    let response = gateway.client.send(upstream, attempt.deadline, exception).await?;
+    let response = cx.client.send(upstream, attempt.deadline, exception).await?;
     let head_at = Instant::now();
     let (parts, incoming) = response.into_parts();
     Ok(Reply { status: parts.status, headers: parts.headers, body: Source::Upstream(incoming), head_at })

@@ -19,8 +19,8 @@ use super::translate::Provider;
 use super::url::{self, Refused, Room, Url};
 use super::{Attempt, Endpoint, Reply, Unavailable, gemini};
 use crate::error::Error;
-use crate::gateway::Gateway;
 use crate::parse::CallRequest;
+use crate::provider::Context;
 use crate::settings::Settings;
 use crate::table::{Deployment, Setting, Table};
 
@@ -156,22 +156,22 @@ fn base(host: &str, project: &str, location: &str) -> Result<String, Refused> {
 /// Translates the chat call, gets an access token, sends the call and returns the reply
 /// (translated when 2xx).
 pub async fn forward(
-    gateway: &Gateway,
+    cx: &Context,
     attempt: &Attempt<'_>,
     chat: Cow<'_, CallRequest>,
     client_headers: &HeaderMap,
 ) -> Result<Reply, Error> {
     let deployment = attempt.deployment.model_name;
-    let prepared = gemini::prepare(gateway, attempt, chat, &PROVIDER)?;
+    let prepared = gemini::prepare(cx, attempt, chat, &PROVIDER)?;
     let source = attempt.endpoint.google.as_ref().ok_or_else(|| Error::Misconfigured {
         deployment,
         reason: "no service account was loaded for this vertex_ai/ deployment".into(),
     })?;
-    let token = source.token(&gateway.client, attempt.deadline, deployment).await?;
+    let token = source.token(&cx.client, attempt.deadline, deployment).await?;
     let auth = [(AUTHORIZATION, token.authorization())];
     // An attempt fetches at most one token; a second `set` cannot happen.
     let _ = attempt.token.set(token.clone());
-    gemini::exchange(gateway, attempt, client_headers, prepared, &auth, EXCEPTION).await
+    gemini::exchange(cx, attempt, client_headers, prepared, &auth, EXCEPTION).await
 }
 
 #[cfg(test)]

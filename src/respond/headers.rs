@@ -1,10 +1,11 @@
 //! LiteLLM's response headers on every model call's answer: `x-litellm-*` (call id,
 //! deployment, group, attempts, timings) and each provider header again as
-//! `llm_provider-<name>`. Set by `respond` on the answer it builds.
+//! `llm_provider-<name>`. Set once from the call's final outcome: by `gateway` on a model
+//! call's answer, by `respond` on an error.
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::gateway::Call;
+use crate::call::Call;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -82,26 +83,23 @@ pub fn call_headers(call: &Call, headers: &mut HeaderMap) {
     if let Some(requested) = &call.requested {
         set("x-litellm-model-group", requested);
     }
-    if let Some(d) = call.deployment {
+    let outcome = &call.outcome;
+    if let Some(reached) = &outcome.reached {
+        let d = reached.deployment;
         set("x-litellm-model-id", d.id);
-        set(
-            "x-litellm-model-name",
-            &format!("{}/{}", d.provider, call.upstream_model.as_deref().unwrap_or(d.upstream_model)),
-        );
+        set("x-litellm-model-name", &format!("{}/{}", d.provider, reached.upstream_model));
+        set("x-litellm-model-api-base", &reached.api_base);
     }
-    if let Some(base) = &call.api_base {
-        set("x-litellm-model-api-base", base);
-    }
-    set("x-litellm-attempted-retries", &call.retries.to_string());
-    set("x-litellm-attempted-fallbacks", &call.fallbacks.to_string());
+    set("x-litellm-attempted-retries", &outcome.retries.to_string());
+    set("x-litellm-attempted-fallbacks", &outcome.fallbacks.to_string());
     let total = call.started.elapsed();
     set("x-litellm-response-duration-ms", &format!("{:.3}", total.as_secs_f64() * 1000.0));
-    if let (Some(sent), Some(head)) = (call.sent_at, call.head_at) {
-        let overhead = total.saturating_sub(head.saturating_duration_since(sent));
+    if let Some(api) = outcome.api_latency() {
+        let overhead = total.saturating_sub(api);
         set("x-litellm-overhead-duration-ms", &format!("{:.3}", overhead.as_secs_f64() * 1000.0));
     }
     set("x-content-type-options", "nosniff");
-    if let Some(upstream) = &call.upstream_headers {
+    if let Some(upstream) = &outcome.headers {
         for (name, value) in upstream {
             if name == "x-request-id" {
                 headers.insert(HeaderName::from_static("request-id"), value.clone());

@@ -4,34 +4,23 @@
 //! events, Responses events) and moves what that wrote with backpressure. It knows neither
 //! format: the format tells it the usage, the end and any failure. A stalled or broken
 //! provider, or an event too large, ends the stream with the format's failure; the request
-//! is reported (`report`) when the stream ends or the client leaves. Memory is bounded by
-//! the parser's limit, however long the stream.
+//! is reported through its [`Finisher`] (`report`), told only the usage, the time of the
+//! first bytes and the failure, when the stream ends or the client leaves. Memory is
+//! bounded by the parser's limit, however long the stream.
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
-use http::Method;
 use http_body::Frame;
 use tokio::time::Sleep;
 
 use super::format::Failure;
 pub use super::format::Format;
 use super::sse::{Event, Framed, Parser};
-use crate::gateway::{Call, Gateway};
 use crate::provider::Source;
-use crate::report;
-
-/// What reports a streamed request once its stream is over.
-pub struct Finisher {
-    pub gateway: Arc<Gateway>,
-    pub call: Call,
-    pub method: Method,
-    pub path: String,
-    pub status: u16,
-}
+use crate::report::Finisher;
 
 /// An upstream stream's framing, decoded incrementally: bytes already scanned are not
 /// scanned again. (AWS's binary event-stream is the next one.)
@@ -125,11 +114,7 @@ impl Relay {
 
     fn report(&mut self) {
         let Some(finisher) = self.finisher.take() else { return };
-        let Finisher { gateway, mut call, method, path, status } = *finisher;
-        call.usage = self.format.usage();
-        call.cost = super::cost(&call);
-        call.ttft = self.first_at.map(|at| at.saturating_duration_since(call.started));
-        report::finish(&gateway, &call, &method, &path, status, None, self.failure.as_deref());
+        finisher.stream_ended(self.format.usage(), self.first_at, self.failure.as_deref());
     }
 }
 

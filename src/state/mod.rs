@@ -53,8 +53,6 @@ pub struct State {
     /// Whether cooldowns happen at all (`disable_cooldowns` unset), so Redis has them to share.
     cooldowns_on: bool,
     shared: Option<Arc<Shared>>,
-    /// Bridged Responses conversations, with Redis.
-    conversations: Option<Arc<conversations::Conversations>>,
 }
 
 impl State {
@@ -66,23 +64,12 @@ impl State {
             global_max: table.general.global_max_parallel,
             cooldowns_on: !table.resilience.disable_cooldowns,
             shared: None,
-            conversations: None,
         }
     }
 
     /// Shares the state through `shared` from now on.
     pub fn share(&mut self, shared: Arc<Shared>) {
         self.shared = Some(shared);
-    }
-
-    /// Stores bridged Responses conversations in `store` from now on.
-    pub fn store_conversations(&mut self, store: conversations::Conversations) {
-        self.conversations = Some(Arc::new(store));
-    }
-
-    /// Where bridged Responses conversations are stored: `None` without Redis.
-    pub fn conversations(&self) -> Option<&Arc<conversations::Conversations>> {
-        self.conversations.as_ref()
     }
 
     /// `None` without Redis; else whether it is answering now.

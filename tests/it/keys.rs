@@ -204,7 +204,7 @@ async fn a_spent_budget_is_400_until_its_period_resets_streams_included() {
     assert_eq!(mock.requests().len(), 2, "the refused call reached no upstream");
     let info = get(&gw, "/key/info", Some("sk-budget")).await.json();
     assert_eq!(info["info"]["spend"], 0.16);
-    gw.gateway.keys.clock.advance(30_000);
+    gw.gateway.books.keys.clock.advance(30_000);
     assert_eq!(chat(&gw, "sk-budget", "cheap").await.status, StatusCode::OK, "a new 30 s period");
     assert_eq!(mock.requests().len(), 3);
 }
@@ -213,8 +213,8 @@ async fn a_spent_budget_is_400_until_its_period_resets_streams_included() {
 async fn an_expired_key_is_401_expired_key() {
     let (mock, gw, _) = setup().await;
     assert_eq!(chat(&gw, "sk-expiring", "cheap").await.status, StatusCode::OK);
-    let until_2100_ms = 4_102_444_800_000 - gw.gateway.keys.clock.now_ms();
-    gw.gateway.keys.clock.advance(until_2100_ms);
+    let until_2100_ms = 4_102_444_800_000 - gw.gateway.books.keys.clock.now_ms();
+    gw.gateway.books.keys.clock.advance(until_2100_ms);
     let reply = chat(&gw, "sk-expiring", "cheap").await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     let (kind, message) = error(&reply);

@@ -9,6 +9,7 @@
 mod common;
 
 mod api;
+mod architecture;
 mod bedrock;
 mod bedrock_credentials;
 mod bedrock_messages;

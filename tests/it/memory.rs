@@ -216,7 +216,8 @@ async fn measure_here(path: Path, shape: Shape, at_once: usize) {
         assert_eq!(got.content_length, Some(got.len), "the upstream body has its exact length");
     }
     let growth = peak.saturating_sub(before);
-    let bound = (served * bound(sent, seen[1].len)).min(usize::try_from(gw.gateway.budget.total()).unwrap() + SLACK);
+    let bound =
+        (served * bound(sent, seen[1].len)).min(usize::try_from(gw.gateway.provider.budget.total()).unwrap() + SLACK);
     eprintln!(
         "memory {path:?} {shape:?} ×{at_once} ({served} served): body {:.1} MiB, upstream body {:.1} MiB, peak RSS growth {:.1} MiB ({:.2}× the bodies served), bound {:.1} MiB",
         sent as f64 / MIB as f64,
@@ -288,7 +289,7 @@ async fn second_body_beyond_the_budget(chunked: bool) {
     let first_len = first.remaining;
     let first = tokio::spawn(send(gw.addr, Path::OpenAi, first));
     hold.arrived.notified().await;
-    assert_eq!(gw.gateway.budget.held(), first_len, "the first body is held while its call is");
+    assert_eq!(gw.gateway.provider.budget.held(), first_len, "the first body is held while its call is");
     let (second, _) = body(Path::OpenAi, Shape::BigString, BODY_BYTES, chunked);
     let (status, headers, reply) = send(gw.addr, Path::OpenAi, second).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{}", String::from_utf8_lossy(&reply));
@@ -303,7 +304,7 @@ async fn second_body_beyond_the_budget(chunked: bool) {
     let seen = sink.requests();
     assert_eq!(seen.len(), 1, "the refused body never reached the upstream");
     assert_eq!(seen[0].marks, marks);
-    assert_eq!(gw.gateway.budget.held(), 0, "both charges came back");
+    assert_eq!(gw.gateway.provider.budget.held(), 0, "both charges came back");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -326,7 +327,7 @@ async fn refused_as_too_large(path: Path, shape: Shape, chunked: bool, budget: u
     let error: serde_json::Value = serde_json::from_slice(&reply).unwrap();
     assert!(error["error"]["message"].as_str().unwrap().contains("MODEL_ROUTER_BODY_BUDGET_MB"), "{error}");
     assert!(sink.requests().is_empty(), "nothing reached the upstream");
-    assert_eq!(gw.gateway.budget.held(), 0);
+    assert_eq!(gw.gateway.provider.budget.held(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

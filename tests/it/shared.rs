@@ -238,7 +238,7 @@ async fn usage_based_routing_counts_the_tokens_of_every_replica() {
     // Of two unused deployments the first serves; its 6 tokens count on Redis.
     assert_eq!(status(&a, "pair").await, StatusCode::OK);
     assert_eq!(upstream_models(&mock), ["a"]);
-    let state = &b.gateway.state;
+    let state = &b.gateway.books.state;
     eventually("b reads a's tokens from Redis", || async { state.minute_tokens(0, Instant::now()) == 6 }).await;
     assert_eq!(status(&b, "pair").await, StatusCode::OK);
     assert_eq!(upstream_models(&mock), ["a", "b"], "b's first call goes to the deployment with fewer tokens");

@@ -19,8 +19,8 @@ use serde_json::value::to_raw_value;
 use super::eventstream::{Frame, Kind};
 use super::{EVENT_STREAM, MODEL_ROOM, errors, request::base_model};
 use crate::error::Error;
-use crate::gateway::Gateway;
 use crate::parse::CallRequest;
+use crate::provider::Context;
 use crate::provider::messages::stream::error_event;
 use crate::provider::openai::{GATEWAY_FIELDS, misconfigured};
 use crate::provider::translate::{self, Translated};
@@ -44,7 +44,7 @@ pub fn url(base: &str, model: &str, stream: bool) -> Result<Url, Refused> {
 
 /// Relays a Messages call to InvokeModel; the reply goes back as Anthropic's.
 pub async fn relay(
-    gateway: &Gateway,
+    cx: &Context,
     attempt: &Attempt<'_>,
     request: &CallRequest,
     client_headers: &HeaderMap,
@@ -67,7 +67,7 @@ pub async fn relay(
     }
     let body = Outgoing::object(fields).collect().await.map_err(|e: Infallible| match e {})?.to_bytes();
     let accept = if request.stream { EVENT_STREAM } else { "application/json" };
-    let reply = super::send(gateway, attempt, url, request.stream, client_headers, accept, body).await?;
+    let reply = super::send(cx, attempt, url, request.stream, client_headers, accept, body).await?;
     if !request.stream {
         return Ok(reply);
     }

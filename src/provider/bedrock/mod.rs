@@ -29,8 +29,8 @@ use super::translate::{self, Events, Provider, Translated};
 use super::url::{Refused, Room, Url};
 use super::{Attempt, Endpoint, Reply, Source, Unavailable, head};
 use crate::error::Error;
-use crate::gateway::Gateway;
 use crate::parse::CallRequest;
+use crate::provider::Context;
 use crate::settings::Settings;
 use crate::table::{Deployment, Table};
 use credentials::chain::{self, Shared};
@@ -115,7 +115,7 @@ pub fn url(base: &str, model: &str, stream: bool) -> Result<Url, Refused> {
 
 /// Translates the chat call, signs and sends it, and returns the reply (translated when 2xx).
 pub async fn forward(
-    gateway: &Gateway,
+    cx: &Context,
     attempt: &Attempt<'_>,
     chat: Cow<'_, CallRequest>,
     client_headers: &HeaderMap,
@@ -124,13 +124,13 @@ pub async fn forward(
     let url = url(&attempt.endpoint.base, attempt.upstream_model, streaming)
         .map_err(|why| super::unsendable(attempt.deployment, &chat.model, why))?;
     // The charges for what the translation holds are kept until the reply is back.
-    let (fields, members) = translate::chat_fields(gateway, attempt, chat, &PROVIDER)?;
-    let mut messages = gateway.budget.charge_beside(held + members.bytes(), 0)?;
-    let drop_params = gateway.table.router.drop_params;
+    let (fields, members) = translate::chat_fields(cx, attempt, chat, &PROVIDER)?;
+    let mut messages = cx.budget.charge_beside(held + members.bytes(), 0)?;
+    let drop_params = cx.drop_params;
     let outgoing = request::translate(fields, attempt.upstream_model, drop_params, &mut messages)?;
     let body = outgoing.body.collect().await.map_err(|e: Infallible| match e {})?.to_bytes();
     let accept = if streaming { EVENT_STREAM } else { "application/json" };
-    let reply = send(gateway, attempt, url, streaming, client_headers, accept, body).await?;
+    let reply = send(cx, attempt, url, streaming, client_headers, accept, body).await?;
     let Reply { status, headers, body, head_at } = reply;
     if streaming {
         // The usage chunk is written when the gateway wants it for metrics too; `respond`
@@ -145,7 +145,7 @@ pub async fn forward(
         let body = Source::Translated(Box::new(Translated::event_stream(body, Events::Bedrock(events))));
         return Ok(Reply { status, headers, body, head_at });
     }
-    let bytes = crate::respond::read(body, gateway.settings.max_upstream_bytes, attempt.deadline, EXCEPTION).await?;
+    let bytes = crate::respond::read(body, cx.max_upstream_bytes, attempt.deadline, EXCEPTION).await?;
     let json = response::translate(
         &bytes,
         &translate::completion_id(),
@@ -161,7 +161,7 @@ pub async fn forward(
 /// Signs `body` for `url` with the deployment's credentials and sends it; a non-2xx reply
 /// becomes its error ([`errors::reply`]).
 pub async fn send(
-    gateway: &Gateway,
+    cx: &Context,
     attempt: &Attempt<'_>,
     url: Url,
     streaming: bool,
@@ -174,12 +174,12 @@ pub async fn send(
         deployment,
         reason: "no AWS settings were resolved for this bedrock/ deployment".into(),
     })?;
-    let credentials = aws.credentials.get(&gateway.client, attempt.deadline, deployment).await?;
+    let credentials = aws.credentials.get(&cx.client, attempt.deadline, deployment).await?;
     let auth = [(ACCEPT, accept)];
-    let mut upstream = head::request(gateway, attempt, url, streaming, client_headers, &auth, body.clone().into())?;
+    let mut upstream = head::request(cx, attempt, url, streaming, client_headers, &auth, body.clone().into())?;
     sign::sign_request(&mut upstream, &body, &credentials, &aws.region, sign::SERVICE)
         .map_err(|reason| Error::Misconfigured { deployment, reason })?;
-    let reply = translate::send(gateway, attempt, upstream, EXCEPTION).await?;
+    let reply = translate::send(cx, attempt, upstream, EXCEPTION).await?;
     if reply.status.is_success() {
         return Ok(reply);
     }

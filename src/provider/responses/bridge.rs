@@ -16,15 +16,15 @@ use super::super::{Attempt, Reply, Source};
 use super::{object, reply, request, store, stream};
 use crate::budget::Charge;
 use crate::error::Error;
-use crate::gateway::Gateway;
 use crate::parse::{self, CallRequest, Fields, Member};
+use crate::provider::Context;
 use crate::route::{Api, Op};
 use crate::state::conversations::Conversations;
 use crate::table::Protocol;
 
 /// Serves a Responses call on the attempt's deployment through its chat path.
 pub async fn call(
-    gateway: &Gateway,
+    cx: &Context,
     attempt: &Attempt<'_>,
     request: &CallRequest,
     headers: &HeaderMap,
@@ -33,20 +33,20 @@ pub async fn call(
     match request.op() {
         None | Some(Op::Create) => {}
         Some(Op::InputTokens) if attempt.deployment.protocol == Protocol::Anthropic => {
-            return input_tokens(gateway, attempt, request, headers).await;
+            return input_tokens(cx, attempt, request, headers).await;
         }
         Some(Op::InputTokens) => {
             let (route, model) = (Op::InputTokens.route(), request.model.clone());
             return Err(Error::UnsupportedApi { route, provider, model });
         }
         Some(op) => {
-            return store::operation(gateway.state.conversations().map(AsRef::as_ref), attempt, request, op).await;
+            return store::operation(cx.conversations.as_deref(), attempt, request, op).await;
         }
     }
     // What the translation holds is charged until the reply is back.
-    let budget = &gateway.budget;
+    let budget = &cx.budget;
     let members = budget.charge_beside(request.held, tree_bytes(&request.fields))?;
-    let (fields, keep) = stored(gateway, request, true).await?;
+    let (fields, keep) = stored(cx, request, true).await?;
     let copy =
         budget.charge_beside(request.held + members.bytes(), keep.as_ref().map_or(0, |k| k.input.len() as u64))?;
     let mut input = budget.charge_beside(request.held + members.bytes() + copy.bytes(), 0)?;
@@ -55,9 +55,9 @@ pub async fn call(
     let mut head = object::Head::new(object::id("resp"), request.model.clone(), translate::now(), &request.fields);
     head.store = keep.as_ref().is_some_and(|k| k.wanted);
     let web_search = matches!(attempt.deployment.protocol, Protocol::Anthropic | Protocol::Gemini | Protocol::Vertex);
-    let options = request::Options { provider, drop_params: gateway.table.router.drop_params, web_search };
+    let options = request::Options { provider, drop_params: cx.drop_params, web_search };
     let chat = chat_request(request, fields, &mut input, options)?;
-    let reply = super::super::chat(gateway, attempt, Cow::Owned(chat), headers).await?;
+    let reply = super::super::chat(cx, attempt, Cow::Owned(chat), headers).await?;
     if !reply.status.is_success() {
         return Ok(reply);
     }
@@ -71,7 +71,7 @@ pub async fn call(
         return Ok(Reply { status, headers, body, head_at });
     }
     let exception = super::super::exception(attempt.deployment);
-    let bytes = crate::respond::read(body, gateway.settings.max_upstream_bytes, attempt.deadline, exception).await?;
+    let bytes = crate::respond::read(body, cx.max_upstream_bytes, attempt.deadline, exception).await?;
     let response = reply::to_response(&bytes, &head).map_err(|what| translate::untranslatable(exception, &what))?;
     if let Some(keep) = keep {
         keep.store.save(&head.id, &response, &keep.input).await;
@@ -83,25 +83,25 @@ pub async fn call(
 /// create would be (the stored history before it, with Redis), counted by Anthropic, the
 /// count in OpenAI's shape (`{"object": "response.input_tokens", "input_tokens": n}`).
 async fn input_tokens(
-    gateway: &Gateway,
+    cx: &Context,
     attempt: &Attempt<'_>,
     request: &CallRequest,
     headers: &HeaderMap,
 ) -> Result<Reply, Error> {
-    let budget = &gateway.budget;
+    let budget = &cx.budget;
     let members = budget.charge_beside(request.held, tree_bytes(&request.fields))?;
-    let (fields, _) = stored(gateway, request, false).await?;
+    let (fields, _) = stored(cx, request, false).await?;
     let mut input = budget.charge_beside(request.held + members.bytes(), 0)?;
     let provider = attempt.deployment.provider;
-    let options = request::Options { provider, drop_params: gateway.table.router.drop_params, web_search: true };
+    let options = request::Options { provider, drop_params: cx.drop_params, web_search: true };
     let chat = chat_request(request, fields, &mut input, options)?;
-    let reply = super::super::anthropic::count_tokens(gateway, attempt, Cow::Owned(chat), headers).await?;
+    let reply = super::super::anthropic::count_tokens(cx, attempt, Cow::Owned(chat), headers).await?;
     if !reply.status.is_success() {
         return Ok(reply);
     }
     let Reply { status, headers, body, head_at } = reply;
     let exception = super::super::exception(attempt.deployment);
-    let bytes = crate::respond::read(body, gateway.settings.max_upstream_bytes, attempt.deadline, exception).await?;
+    let bytes = crate::respond::read(body, cx.max_upstream_bytes, attempt.deadline, exception).await?;
     let count = serde_json::from_slice::<serde_json::Value>(&bytes).ok().and_then(|v| v["input_tokens"].as_u64());
     let count = count.ok_or_else(|| translate::untranslatable(exception, "no input_tokens in the count"))?;
     let body = serde_json::json!({ "object": "response.input_tokens", "input_tokens": count }).to_string();
@@ -132,9 +132,9 @@ struct Stored {
 /// The request's members to translate: with Redis, the input after the history the
 /// `previous_response_id` names (and what to store, when `creates` and the client lets
 /// it), else the client's as they are.
-async fn stored(gateway: &Gateway, request: &CallRequest, creates: bool) -> Result<(Fields, Option<Stored>), Error> {
+async fn stored(cx: &Context, request: &CallRequest, creates: bool) -> Result<(Fields, Option<Stored>), Error> {
     let mut fields = request.fields.clone();
-    let Some(conversations) = gateway.state.conversations() else { return Ok((fields, None)) };
+    let Some(conversations) = cx.conversations.as_ref() else { return Ok((fields, None)) };
     let wanted = creates && store::wanted(&fields);
     let shown = request.responses.as_deref().and_then(|p| p.previous_response_id.as_deref());
     let upstream = fields.text("previous_response_id");

@@ -16,8 +16,8 @@ use super::super::openai::{AZURE_MODEL_ROOM, misconfigured};
 use super::super::url::Url;
 use super::super::{Attempt, Reply, Source, head};
 use crate::error::Error;
-use crate::gateway::Gateway;
 use crate::parse::{CallRequest, Responses};
+use crate::provider::Context;
 use crate::provider::openai::GATEWAY_FIELDS;
 use crate::route::Op;
 use crate::table::Protocol;
@@ -37,7 +37,7 @@ const AZURE_V1: &[&str] = &["v1", "latest", "preview"];
 
 /// Sends the request upstream and returns the response head.
 pub async fn forward(
-    gateway: &Gateway,
+    cx: &Context,
     attempt: &Attempt<'_>,
     request: &CallRequest,
     client_headers: &HeaderMap,
@@ -60,7 +60,7 @@ pub async fn forward(
         Op::Delete => (Method::DELETE, Outgoing::default()),
     };
     let bodyless = body.is_empty();
-    let mut upstream = head::request(gateway, attempt, url, request.stream, client_headers, &auth, body)?;
+    let mut upstream = head::request(cx, attempt, url, request.stream, client_headers, &auth, body)?;
     *upstream.method_mut() = method;
     if bodyless {
         upstream.headers_mut().remove(CONTENT_TYPE);
@@ -68,7 +68,7 @@ pub async fn forward(
             upstream.headers_mut().insert(CONTENT_LENGTH, http::HeaderValue::from(0));
         }
     }
-    let response = gateway.client.send(upstream, attempt.deadline, super::super::exception(d)).await?;
+    let response = cx.client.send(upstream, attempt.deadline, super::super::exception(d)).await?;
     let head_at = Instant::now();
     let (head, incoming) = response.into_parts();
     Ok(Reply { status: head.status, headers: head.headers, body: Source::Upstream(incoming), head_at })

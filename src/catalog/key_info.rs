@@ -1,31 +1,30 @@
 //! `GET /key/info`: a virtual key's alias, team, models, limits, spend and remaining budget
 //! this period, and expiry, in LiteLLM's `{"key": <hash>, "info": {...}}` shape. A key sees
-//! itself; the master key names any alias with `?key=`. Served from the counters, no provider.
+//! itself; the master key names any alias with `?key=`. Served from the counters, no provider
+//! (in `catalog`, with the other answers that need none, so `keys` needs no `respond`).
 
 use http::StatusCode;
 use serde_json::{Value, json};
 
-use super::clock::python_utc;
-use super::limit::Usage;
 use crate::error::Error;
-use crate::gateway::Gateway;
+use crate::keys::Keys;
+use crate::keys::clock::python_utc;
+use crate::keys::limit::Usage;
 use crate::respond::{self, Body};
 
 /// The answer for the caller's key `caller` (`None`: the master key, or open access).
-pub fn answer(gateway: &Gateway, caller: Option<u16>, query: Option<&str>) -> Result<http::Response<Body>, Error> {
+pub fn answer(keys: &Keys, caller: Option<u16>, query: Option<&str>) -> Result<http::Response<Body>, Error> {
     let asked = query.and_then(|q| q.split('&').find_map(|p| p.strip_prefix("key="))).filter(|a| !a.is_empty());
-    let keys = &gateway.keys;
     let index = match (caller, asked) {
         (Some(own), None) => own,
         (Some(own), Some(alias)) if keys.key(own).alias == alias || keys.key(own).hashes.contains(&alias) => own,
         (None, Some(alias)) => keys.by_alias(alias).ok_or_else(|| Error::UnknownKey { alias: alias.to_owned() })?,
         (Some(_), Some(_)) | (None, None) => return Err(Error::KeyInfoDenied),
     };
-    Ok(respond::json(StatusCode::OK, &body(gateway, index)))
+    Ok(respond::json(StatusCode::OK, &body(keys, index)))
 }
 
-fn body(gateway: &Gateway, index: u16) -> Value {
-    let keys = &gateway.keys;
+fn body(keys: &Keys, index: u16) -> Value {
     let key = keys.key(index);
     let usage = keys.usage(index);
     let own = usage.first().copied().unwrap_or_default();
