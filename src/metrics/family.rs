@@ -92,6 +92,7 @@ impl<K: Eq + Hash, V: Default> Family<K, V> {
 
     /// The series for a key whose labels come from the routes alone (a deployment and a
     /// status code), capped in series only.
+    #[expect(clippy::needless_pass_by_value, reason = "such keys are small Copy values, passed as they are made")]
     pub(crate) fn at(&mut self, key: K) -> &mut V
     where
         K: Clone,
