@@ -26,8 +26,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
+use http::{Request, Response};
+
 use crate::gateway::Gateway;
-use idle::{Streams, Tracked};
+use crate::respond::Body;
+use idle::{OpenStream, Streams, Tracked};
 use inbound::{HeadWatch, Inbound};
 
 /// Pause after a failed accept (out of file descriptors), so the loop does not spin.
@@ -115,20 +118,33 @@ fn accept(
     let streams = Streams::new();
     let service = {
         let (gateway, streams) = (Arc::clone(gateway), Arc::clone(&streams));
-        service_fn(move |request| {
-            let gateway = Arc::clone(&gateway);
-            let stream = streams.open();
-            async move {
-                let response = gateway.handle(request).await?;
-                Ok::<_, Infallible>(response.map(|body| Tracked::new(body, stream)))
-            }
-        })
+        service_fn(move |request| answer(Arc::clone(&gateway), streams.open(), request))
     };
     let watch = Arc::new(HeadWatch::default());
     let io = Inbound::new(stream, Arc::clone(&watch), settings.header_timeout);
     let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service).into_owned();
     let watched = Watched { watch, streams, header_timeout: settings.header_timeout, draining, slot };
     tokio::spawn(serve_connection(connection, watched));
+}
+
+/// One request's answer, as the future hyper keeps for the connection's whole life (one
+/// allocation, reused by its next request). The gateway's walk (parse → retry → provider →
+/// respond) is a large state machine: boxed apart, it is freed as soon as the response head
+/// is ready, so an open stream or an idle keep-alive connection does not hold it.
+fn answer<B>(
+    gateway: Arc<Gateway>,
+    stream: OpenStream,
+    request: Request<B>,
+) -> impl Future<Output = Result<Response<Tracked<Body>>, Infallible>> + Send
+where
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let handling = Box::pin(async move { gateway.handle(request).await });
+    async move {
+        let response = handling.await?;
+        Ok(response.map(|body| Tracked::new(body, stream)))
+    }
 }
 
 /// What a connection's task watches besides the connection itself.
@@ -272,5 +288,26 @@ impl Running {
             let _ = stop.send(());
         }
         let _ = (&mut self.task).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Most bytes the future hyper keeps per connection may take: the boxed walk's handle,
+    /// the request's place in the open-stream count, the state.
+    const MOST_KEPT_BYTES: usize = 64;
+
+    #[tokio::test]
+    async fn a_connection_keeps_a_small_future_not_the_gateways_walk() {
+        let settings = crate::settings::Settings::from_vars(std::iter::empty()).unwrap_or_else(|e| panic!("{e}"));
+        let gateway = Arc::new(Gateway::new(crate::table::COMPILED, settings).unwrap_or_else(|e| panic!("{e}")));
+        let request = Request::new(http_body_util::Empty::<bytes::Bytes>::new());
+        let walk = std::mem::size_of_val(&gateway.handle(Request::new(http_body_util::Empty::<bytes::Bytes>::new())));
+        let kept = answer(Arc::clone(&gateway), Streams::new().open(), request);
+        let kept = std::mem::size_of_val(&kept);
+        assert!(kept <= MOST_KEPT_BYTES, "{kept} bytes kept per connection (the walk takes {walk})");
+        assert!(walk > 4 * MOST_KEPT_BYTES, "the walk is what boxing frees: {walk} bytes");
     }
 }

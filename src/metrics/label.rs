@@ -3,6 +3,8 @@
 //! SHA-256), and every other client string cut to a bounded length. `Metrics::record` stores
 //! only what these return; `render` escapes it.
 
+use std::borrow::Cow;
+
 use sha2::{Digest, Sha256};
 
 use super::NONE;
@@ -80,12 +82,13 @@ fn looks_random(run: &str) -> bool {
     run.len() >= SECRET_RUN || (run.len() >= SECRET_RUN_WITH_DIGIT && run.bytes().any(|b| b.is_ascii_digit()))
 }
 
-/// `value` if it renders to at most [`MAX_LABEL_BYTES`], else as much of its start as fits
-/// with `~` and 16 hex digits of its SHA-256, so distinct long values stay distinct.
-pub fn bounded(value: &str) -> String {
+/// `value` if it renders to at most [`MAX_LABEL_BYTES`] (borrowed: most are), else as much
+/// of its start as fits with `~` and 16 hex digits of its SHA-256, so distinct long values
+/// stay distinct.
+pub fn bounded(value: &str) -> Cow<'_, str> {
     let width = |c: char| if matches!(c, '\\' | '"' | '\n') { 2 } else { c.len_utf8() };
     if value.chars().map(width).sum::<usize>() <= MAX_LABEL_BYTES {
-        return value.to_owned();
+        return Cow::Borrowed(value);
     }
     let room = MAX_LABEL_BYTES - SUFFIX_SEPARATOR.len_utf8() - 2 * SUFFIX_HEX_BYTES;
     let (mut used, mut end) = (0, 0);
@@ -97,7 +100,7 @@ pub fn bounded(value: &str) -> String {
         end = at + c.len_utf8();
     }
     let digest = Sha256::digest(value.as_bytes());
-    format!("{}{SUFFIX_SEPARATOR}{}", &value[..end], hex(&digest[..SUFFIX_HEX_BYTES]))
+    Cow::Owned(format!("{}{SUFFIX_SEPARATOR}{}", &value[..end], hex(&digest[..SUFFIX_HEX_BYTES])))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod label;
 mod names;
 mod render;
 
+use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -68,7 +69,7 @@ impl Class {
 }
 
 /// Labels of proxy-level request counts; `class` only for failures.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct ProxyKey {
     pub(super) key: String,
     /// The virtual key calling, for `api_key_alias`, `team` and `team_alias`.
@@ -80,14 +81,90 @@ pub(super) struct ProxyKey {
     pub(super) class: Option<Class>,
 }
 
+/// A [`ProxyKey`] borrowed from a call: how a known series is found without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct ProxyLabels<'a> {
+    key: &'a str,
+    vkey: Option<u16>,
+    requested: &'a str,
+    route: &'static str,
+    status: u16,
+    provider: &'static str,
+    class: Option<Class>,
+}
+
+impl ProxyKey {
+    fn labels(&self) -> ProxyLabels<'_> {
+        let ProxyKey { key, vkey, requested, route, status, provider, class } = self;
+        ProxyLabels { key, vkey: *vkey, requested, route, status: *status, provider, class: *class }
+    }
+}
+
+impl ProxyLabels<'_> {
+    fn owned(&self) -> ProxyKey {
+        let ProxyLabels { key, vkey, requested, route, status, provider, class } = *self;
+        ProxyKey { key: key.to_owned(), vkey, requested: requested.to_owned(), route, status, provider, class }
+    }
+}
+
+/// Hashed as its borrowed form, so that the two find the same series.
+impl Hash for ProxyKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.labels().hash(state);
+    }
+}
+
+impl hashbrown::Equivalent<ProxyKey> for ProxyLabels<'_> {
+    fn equivalent(&self, key: &ProxyKey) -> bool {
+        *self == key.labels()
+    }
+}
+
 /// Labels of per-deployment call metrics; `model` is the model sent upstream.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct ModelKey {
     pub(super) key: String,
     pub(super) vkey: Option<u16>,
     pub(super) requested: String,
     pub(super) model: String,
     pub(super) deployment: u16,
+}
+
+/// A [`ModelKey`] borrowed from a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct ModelLabels<'a> {
+    key: &'a str,
+    vkey: Option<u16>,
+    requested: &'a str,
+    model: &'a str,
+    deployment: u16,
+}
+
+impl ModelKey {
+    fn labels(&self) -> ModelLabels<'_> {
+        let ModelKey { key, vkey, requested, model, deployment } = self;
+        ModelLabels { key, vkey: *vkey, requested, model, deployment: *deployment }
+    }
+}
+
+impl ModelLabels<'_> {
+    fn owned(&self) -> ModelKey {
+        let ModelLabels { key, vkey, requested, model, deployment } = *self;
+        ModelKey { key: key.to_owned(), vkey, requested: requested.to_owned(), model: model.to_owned(), deployment }
+    }
+}
+
+/// Hashed as its borrowed form, so that the two find the same series.
+impl Hash for ModelKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.labels().hash(state);
+    }
+}
+
+impl hashbrown::Equivalent<ModelKey> for ModelLabels<'_> {
+    fn equivalent(&self, key: &ModelKey) -> bool {
+        *self == key.labels()
+    }
 }
 
 /// Labels of deployment health metrics; `status` is 0 and `class` `None` where they are
@@ -295,24 +372,25 @@ impl Metrics {
         }
         let Ok(mut f) = self.families.lock() else { return };
         let (key, requested) = (label::bounded(r.key), label::bounded(r.requested));
+        let (key, requested) = (key.as_ref(), requested.as_ref());
         let provider = r.deployment.map_or(NONE, |(d, _)| table.deployment(d).provider);
         let class = (r.status >= 400).then(|| Class::new(r.error.unwrap_or((false, "ProxyException"))));
         let (route, status, vkey) = (r.route, r.status, r.vkey);
-        let proxy = ProxyKey { key: key.clone(), vkey, requested: requested.clone(), route, status, provider, class };
-        let proxy_over = || ProxyKey { key: OVERFLOW.into(), vkey: None, requested: OVERFLOW.into(), ..proxy.clone() };
+        let proxy = ProxyLabels { key, vkey, requested, route, status, provider, class };
+        let proxy_over = || ProxyLabels { key: OVERFLOW, vkey: None, requested: OVERFLOW, ..proxy }.owned();
         let cost = |k: &ProxyKey| {
             render::cost(render::PROXY_LINES, &render::labels(names::PROXY_FAILED, &render::proxy_view(table, k)))
         };
-        let series = f.proxies.get(proxy.clone(), cost, proxy_over);
+        let series = f.proxies.get(&proxy, ProxyLabels::owned, cost, proxy_over);
         series.total += 1.0;
         if r.status >= 400 {
             series.failed += 1.0;
         }
         if let Some(fallback) = r.fallback {
             let key = FallbackKey {
-                key: key.clone(),
+                key: key.to_owned(),
                 vkey: r.vkey,
-                requested: requested.clone(),
+                requested: requested.to_owned(),
                 fallback: fallback.to_owned(),
             };
             let over = || FallbackKey {
@@ -323,32 +401,28 @@ impl Metrics {
             };
             let cost = |k: &FallbackKey| render::cost(render::FALLBACK_LINES, &render::fallback_labels(table, k));
             let family = if r.status < 400 { &mut f.fallbacks_ok } else { &mut f.fallbacks_failed };
-            *family.get(key, cost, over) += 1.0;
+            *family.get(&key, Clone::clone, cost, over) += 1.0;
         }
         if let Some(vkey) = r.vkey {
-            let at = (vkey, requested.clone());
+            let at = (vkey, requested.to_owned());
             let cost = |k: &(u16, String)| render::cost(1, &k.1);
             let over = || (vkey, OVERFLOW.to_owned());
             if let Some(left) = r.vkey_remaining.0 {
                 #[expect(clippy::cast_precision_loss, reason = "limits are far below 2^52")]
                 let left = left as f64;
-                *f.key_requests.get(at.clone(), cost, over) = left;
+                *f.key_requests.get(&at, Clone::clone, cost, over) = left;
             }
             if let Some(left) = r.vkey_remaining.1 {
                 #[expect(clippy::cast_precision_loss, reason = "limits are far below 2^52")]
                 let left = left as f64;
-                *f.key_tokens.get(at, cost, over) = left;
+                *f.key_tokens.get(&at, Clone::clone, cost, over) = left;
             }
         }
         let Some((deployment, sent)) = r.deployment else { return };
-        let key = ModelKey { key, vkey: r.vkey, requested, model: label::bounded(sent), deployment };
-        let over = || ModelKey {
-            key: OVERFLOW.into(),
-            vkey: None,
-            requested: OVERFLOW.into(),
-            model: OVERFLOW.into(),
-            deployment,
-        };
+        let model = label::bounded(sent);
+        let labels = ModelLabels { key, vkey: r.vkey, requested, model: &model, deployment };
+        let over =
+            || ModelLabels { key: OVERFLOW, vkey: None, requested: OVERFLOW, model: OVERFLOW, deployment }.owned();
         let cost = |k: &ModelKey| {
             render::cost(render::MODEL_LINES, &render::labels(names::SPEND, &render::model_view(table, k)))
         };
@@ -357,7 +431,7 @@ impl Metrics {
             // Failed attempts were counted one by one by `attempt_failed`.
             outcome(&mut f, deployment, r.status, None);
         }
-        f.models.get(key, cost, over).observe(r);
+        f.models.get(&labels, ModelLabels::owned, cost, over).observe(r);
         if let Some(v) = r.remaining.0 {
             *f.remaining_requests.at(at) = v;
         }

@@ -9,15 +9,29 @@ use crate::call::Call;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The `llm_provider-` prefix LiteLLM puts on a relayed provider header.
+/// The `llm_provider-` prefix LiteLLM puts on a relayed provider header: [`known`] gives
+/// the prefixed name of a header providers commonly send, built at compile time.
 macro_rules! prefixed {
-    ($($name:literal),* $(,)?) => { &[$(($name, concat!("llm_provider-", $name))),*] };
+    ($($name:literal),* $(,)?) => {
+        /// The prefixed name of a common provider header: no allocation and no check of the
+        /// name at run time (the test checks every one).
+        fn known(name: &str) -> Option<HeaderName> {
+            match name {
+                $($name => Some({
+                    const PREFIXED: HeaderName = HeaderName::from_static(concat!("llm_provider-", $name));
+                    PREFIXED
+                }),)*
+                _ => None,
+            }
+        }
+
+        #[cfg(test)]
+        const KNOWN: &[&str] = &[$($name),*];
+    };
 }
 
-/// Headers OpenAI, Azure, Anthropic and Gemini commonly send, with their prefixed names
-/// spelled out at compile time: relaying them needs no allocation (`from_static` only
-/// checks the name; the test checks every one). Others are prefixed at run time.
-const KNOWN: &[(&str, &str)] = prefixed![
+// Headers OpenAI, Azure, Anthropic and Gemini commonly send; others are prefixed at run time.
+prefixed![
     "access-control-expose-headers",
     "alt-svc",
     "anthropic-organization-id",
@@ -70,39 +84,57 @@ const KNOWN: &[(&str, &str)] = prefixed![
     "x-xss-protection",
 ];
 
+const CALL_ID: HeaderName = HeaderName::from_static("x-litellm-call-id");
+const VERSION_NAME: HeaderName = HeaderName::from_static("x-litellm-version");
+const VERSION_VALUE: HeaderValue = HeaderValue::from_static(VERSION);
+const MODEL_GROUP: HeaderName = HeaderName::from_static("x-litellm-model-group");
+const MODEL_ID: HeaderName = HeaderName::from_static("x-litellm-model-id");
+const MODEL_NAME: HeaderName = HeaderName::from_static("x-litellm-model-name");
+const MODEL_API_BASE: HeaderName = HeaderName::from_static("x-litellm-model-api-base");
+const RETRIES: HeaderName = HeaderName::from_static("x-litellm-attempted-retries");
+const FALLBACKS: HeaderName = HeaderName::from_static("x-litellm-attempted-fallbacks");
+const DURATION: HeaderName = HeaderName::from_static("x-litellm-response-duration-ms");
+const OVERHEAD: HeaderName = HeaderName::from_static("x-litellm-overhead-duration-ms");
+const NOSNIFF_NAME: HeaderName = HeaderName::from_static("x-content-type-options");
+const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
+const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
+/// Every call's attempted retries and fallbacks (and a duration that cannot be written).
+const ZERO: HeaderValue = HeaderValue::from_static("0");
+/// Room for a duration in milliseconds with three decimals (`f64` seconds never need more
+/// than a few dozen bytes; a longer one is written to the heap).
+const DURATION_BYTES: usize = 32;
+
 /// LiteLLM's response headers: call id, deployment, group, timings, and the provider's own
 /// headers prefixed `llm_provider-`.
 pub fn call_headers(call: &Call, headers: &mut HeaderMap) {
-    let mut set = |name: &'static str, value: &str| {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
-    };
-    set("x-litellm-call-id", &call.id);
-    set("x-litellm-version", VERSION);
+    set(headers, CALL_ID, &call.id);
+    headers.insert(VERSION_NAME, VERSION_VALUE);
     if let Some(requested) = &call.requested {
-        set("x-litellm-model-group", requested);
+        set(headers, MODEL_GROUP, requested);
     }
     let outcome = &call.outcome;
     if let Some(reached) = &outcome.reached {
         let d = reached.deployment;
-        set("x-litellm-model-id", d.id);
-        set("x-litellm-model-name", &format!("{}/{}", d.provider, reached.upstream_model));
-        set("x-litellm-model-api-base", &reached.api_base);
+        set(headers, MODEL_ID, d.id);
+        let name = format!("{}/{}", d.provider, reached.upstream_model);
+        // The name's own buffer becomes the value: no second copy.
+        if let Ok(value) = HeaderValue::from_maybe_shared(bytes::Bytes::from(name)) {
+            headers.insert(MODEL_NAME, value);
+        }
+        set(headers, MODEL_API_BASE, &reached.api_base);
     }
-    set("x-litellm-attempted-retries", &outcome.retries.to_string());
-    set("x-litellm-attempted-fallbacks", &outcome.fallbacks.to_string());
+    headers.insert(RETRIES, count(outcome.retries));
+    headers.insert(FALLBACKS, count(outcome.fallbacks));
     let total = call.started.elapsed();
-    set("x-litellm-response-duration-ms", &format!("{:.3}", total.as_secs_f64() * 1000.0));
+    headers.insert(DURATION, millis(total));
     if let Some(api) = outcome.api_latency() {
-        let overhead = total.saturating_sub(api);
-        set("x-litellm-overhead-duration-ms", &format!("{:.3}", overhead.as_secs_f64() * 1000.0));
+        headers.insert(OVERHEAD, millis(total.saturating_sub(api)));
     }
-    set("x-content-type-options", "nosniff");
+    headers.insert(NOSNIFF_NAME, NOSNIFF);
     if let Some(upstream) = &outcome.headers {
         for (name, value) in upstream {
             if name == "x-request-id" {
-                headers.insert(HeaderName::from_static("request-id"), value.clone());
+                headers.insert(REQUEST_ID, value.clone());
             }
             if let Some(prefixed) = provider_header(name) {
                 headers.append(prefixed, value.clone());
@@ -111,13 +143,40 @@ pub fn call_headers(call: &Call, headers: &mut HeaderMap) {
     }
 }
 
+/// `value` under `name`, when it is a valid header value (copied: it is borrowed).
+fn set(headers: &mut HeaderMap, name: HeaderName, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(name, value);
+    }
+}
+
+/// An attempt count as a header value.
+fn count(n: u32) -> HeaderValue {
+    match n {
+        0 => ZERO,
+        1 => HeaderValue::from_static("1"),
+        2 => HeaderValue::from_static("2"),
+        _ => HeaderValue::from(n),
+    }
+}
+
+/// A duration as milliseconds with three decimals, formatted on the stack.
+fn millis(duration: std::time::Duration) -> HeaderValue {
+    use std::io::Write;
+    let ms = duration.as_secs_f64() * 1000.0;
+    let mut buf = [0u8; DURATION_BYTES];
+    let mut room = &mut buf[..];
+    let written = match write!(room, "{ms:.3}") {
+        Ok(()) => DURATION_BYTES - room.len(),
+        Err(_) => return HeaderValue::from_maybe_shared(format!("{ms:.3}")).unwrap_or(ZERO),
+    };
+    HeaderValue::from_bytes(&buf[..written]).unwrap_or(ZERO)
+}
+
 /// `llm_provider-<name>`.
 fn provider_header(name: &HeaderName) -> Option<HeaderName> {
     let name = name.as_str();
-    match KNOWN.iter().find(|(known, _)| *known == name) {
-        Some((_, prefixed)) => Some(HeaderName::from_static(prefixed)),
-        None => HeaderName::from_bytes(format!("llm_provider-{name}").as_bytes()).ok(),
-    }
+    known(name).or_else(|| HeaderName::from_bytes(format!("llm_provider-{name}").as_bytes()).ok())
 }
 
 #[cfg(test)]
@@ -130,8 +189,8 @@ mod tests {
             let prefixed = provider_header(&HeaderName::from_static(name)).map(|h| h.as_str().to_owned());
             assert_eq!(prefixed, Some(format!("llm_provider-{name}")));
         }
-        for (name, prefixed) in KNOWN {
-            assert_eq!(HeaderName::from_static(prefixed).as_str(), format!("llm_provider-{name}"));
+        for name in KNOWN {
+            assert_eq!(known(name).map(|h| h.as_str().to_owned()), Some(format!("llm_provider-{name}")));
         }
     }
 }
