@@ -8,17 +8,17 @@
 //! client's format ([`stream`]). Replies go on to `respond`, streams through
 //! `respond::stream::Relay`.
 
-// pub mod conversation;
+pub mod conversation;
 pub mod exchange;
-// pub mod params;
+pub mod params;
 // pub mod reply;
 pub mod stream;
 
 use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use serde_json::Value;
 use serde_json::value::RawValue;
-use serde_json::{Value, json};
 
 pub use exchange::{exchange, send, untranslatable};
 pub use stream::{ChunkHead, Events, Translated};
@@ -140,39 +140,6 @@ pub fn translation_bytes(fields: &Fields) -> u64 {
 /// string and tree, so translations build anything that may be large with this.
 pub fn object<const N: usize>(members: [(&str, Value); N]) -> Value {
     Value::Object(members.into_iter().map(|(key, value)| (key.to_owned(), value)).collect())
-}
-
-/// Takes a member out as a tree, `None` when absent or null.
-pub fn take(fields: &mut Fields, key: &str) -> Option<Value> {
-    fields.take(key)
-}
-
-/// `data:image/png;base64,AAAA` → (`image/png`, `AAAA`), the data moved out of the URI
-/// rather than copied; any other URL comes back as it is.
-pub fn data_uri(mut url: String) -> Result<(String, String), String> {
-    let Some((head, data)) = url.strip_prefix("data:").and_then(|rest| rest.split_once(',')) else { return Err(url) };
-    let Some(media_type) = head.strip_suffix(";base64") else { return Err(url) };
-    let (media_type, start) = (media_type.to_owned(), url.len() - data.len());
-    url.drain(..start);
-    Ok((media_type, url))
-}
-
-/// A URL a content part holds: `holder[key]` when present, else `holder` itself, taken out
-/// of the part; `None` when it is not a string.
-pub fn take_url(holder: Option<&mut Value>, key: &str) -> Option<String> {
-    let holder = holder?;
-    let url = if holder.get(key).is_some() { holder.get_mut(key)? } else { holder };
-    if let Value::String(url) = url.take() { Some(url) } else { None }
-}
-
-/// An assistant tool call's `function.arguments` as the JSON object providers take: `{}`
-/// when empty, a 400 when not JSON.
-pub fn call_arguments(function: &Value) -> Result<Value, Error> {
-    let arguments = function.get("arguments").and_then(Value::as_str).unwrap_or_default();
-    if arguments.trim().is_empty() {
-        return Ok(json!({}));
-    }
-    serde_json::from_str(arguments).map_err(|e| bad("messages", format!("tool call arguments are not JSON: {e}")))
 }
 
 /// A 400 naming a bad chat parameter.
