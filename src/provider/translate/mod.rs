@@ -11,7 +11,7 @@
 pub mod conversation;
 pub mod exchange;
 pub mod params;
-// pub mod reply;
+pub mod reply;
 pub mod stream;
 
 use std::borrow::Cow;
