@@ -28,7 +28,7 @@
 //!    `respond::sse`, each event written in the client's format by `respond::format`) with
 //!    LiteLLM's headers, and turns every [`error::Error`] into one OpenAI-shaped body
 //!    (Anthropic-shaped on `/v1/messages`). AWS's binary event stream is decoded beside SSE
-//!    (`provider::bedrock::eventstream`).
+//!    (`respond::eventstream`), both behind `respond::framing`.
 //!
 //! [`catalog`] answers what needs no provider (models, model info, health), with [`prices`]
 //! (LiteLLM's cost map, compiled in) for cost and context windows; [`settings`]

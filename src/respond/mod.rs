@@ -3,7 +3,9 @@
 //! [`Error`] as one OpenAI-shaped body. The last stage; `gateway` logs the outcome once.
 
 mod body;
+pub mod eventstream;
 pub mod format;
+pub mod framing;
 mod headers;
 mod redact;
 mod rewrite;

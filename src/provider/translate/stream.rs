@@ -11,9 +11,9 @@ use http::StatusCode;
 use http_body::{Body as _, Frame};
 use serde_json::{Value, json};
 
-use crate::provider::bedrock::eventstream::{Decoded, Decoder};
 use crate::provider::{Source, anthropic, bedrock, gemini, messages, responses};
-use crate::respond::sse::{DONE, Parsed, Parser, error_event};
+use crate::respond::framing::{Decoded, Decoder};
+use crate::respond::sse::{DONE, error_event};
 
 /// What every chunk of one translated stream repeats.
 #[derive(Debug)]
@@ -95,31 +95,25 @@ impl Events {
     }
 }
 
-/// How a provider's stream is framed: SSE, or AWS's binary event stream.
-enum Framing {
-    Sse(Parser),
-    EventStream(Decoder),
-}
-
-/// A provider's stream body read through its framing ([`Parser`] or the event-stream
-/// [`Decoder`]) and yielded as translated events: one frame per upstream frame (empty when
-/// the frame held no whole event, so the relay's idle timer still sees the provider alive),
-/// memory bounded by the framing's event limit.
+/// A provider's stream body read through its framing (`respond::framing`: SSE, or AWS's
+/// event stream) and yielded as translated events: one frame per upstream frame (empty
+/// when the frame held no whole event, so the relay's idle timer still sees the provider
+/// alive), memory bounded by the framing's event limit.
 pub struct Translated {
     source: Source,
-    framing: Framing,
+    decoder: Decoder,
     events: Events,
     ended: bool,
 }
 
 impl Translated {
     pub fn new(source: Source, events: Events) -> Self {
-        Translated { source, framing: Framing::Sse(Parser::default()), events, ended: false }
+        Translated { source, decoder: Decoder::sse(), events, ended: false }
     }
 
     /// A body in AWS's event-stream framing (Bedrock).
     pub fn event_stream(source: Source, events: Events) -> Self {
-        Translated { source, framing: Framing::EventStream(Decoder::default()), events, ended: false }
+        Translated { source, decoder: Decoder::event_stream(), events, ended: false }
     }
 
     pub fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
@@ -134,10 +128,7 @@ impl Translated {
                     while data.has_remaining() {
                         let chunk = data.chunk();
                         let len = chunk.len();
-                        match &mut self.framing {
-                            Framing::Sse(parser) => parser.feed(chunk),
-                            Framing::EventStream(decoder) => decoder.feed(chunk),
-                        }
+                        self.decoder.feed(chunk);
                         data.advance(len);
                     }
                     self.drain(&mut out);
@@ -152,10 +143,8 @@ impl Translated {
                 }
                 Some(Err(e)) => return Poll::Ready(Some(Err(e))),
                 None => {
-                    if let Framing::Sse(parser) = &mut self.framing {
-                        if let Some(last) = parser.finish() {
-                            self.events.event(&last, &mut out);
-                        }
+                    if let Some(last) = self.decoder.finish() {
+                        self.events.event(&last.data, &mut out);
                     }
                     self.events.finish(&mut out);
                     self.ended = true;
@@ -168,34 +157,23 @@ impl Translated {
         }
     }
 
+    /// Every whole event decoded so far, translated into `out`; a framing that cannot go
+    /// on ends the stream with the translator's failure.
     fn drain(&mut self, out: &mut Vec<u8>) {
         if self.ended {
             return;
         }
-        let parser = match &mut self.framing {
-            Framing::Sse(parser) => parser,
-            Framing::EventStream(decoder) => {
-                while let Some(decoded) = decoder.next_frame() {
-                    match decoded {
-                        Decoded::Frame(frame) => self.events.frame(&frame, out),
-                        Decoded::Broken(why) => {
-                            self.events.broken(&why, out);
-                            self.ended = true;
-                            return;
-                        }
-                    }
-                }
-                return;
+        while let Some(decoded) = self.decoder.next_decoded() {
+            let ends = matches!(decoded, Decoded::TooLarge | Decoded::Broken(_));
+            match decoded {
+                Decoded::Event(event) => self.events.event(&event.data, out),
+                Decoded::Frame(frame) => self.events.frame(&frame, out),
+                Decoded::TooLarge => self.events.overflow(out),
+                Decoded::Broken(why) => self.events.broken(&why, out),
             }
-        };
-        while let Some(parsed) = parser.next_event() {
-            match parsed {
-                Parsed::Event(data) => self.events.event(&data, out),
-                Parsed::TooLarge => {
-                    self.events.overflow(out);
-                    self.ended = true;
-                    return;
-                }
+            if ends {
+                self.ended = true;
+                return;
             }
         }
     }
