@@ -34,7 +34,7 @@
 //!    `respond::sse`, each event written in the client's format by `respond::format`), sets
 //!    LiteLLM's headers once from the call's outcome, and turns every [`error::Error`] into
 //!    one OpenAI-shaped body (Anthropic-shaped on `/v1/messages`). AWS's binary event stream
-//!    is decoded beside SSE (`provider::bedrock::eventstream`).
+//!    is decoded beside SSE (`respond::eventstream`), both behind `respond::framing`.
 //! 9. [`report`] enters the finished request in its books (log line, [`metrics`], [`trace`]
 //!    spans, the state's statistics, the keys' spend): at once, or through the one handle a
 //!    stream tells its end.

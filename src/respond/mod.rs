@@ -6,7 +6,9 @@
 //! outcome once.
 
 mod body;
+pub mod eventstream;
 pub mod format;
+pub mod framing;
 mod headers;
 mod redact;
 mod rewrite;

@@ -1,6 +1,7 @@
 //! The body of a streamed answer, the relay between the upstream's framing and the
 //! client's format: it reads the provider's stream through the decoder of its framing
-//! ([`Decoder`]: SSE), hands each event to the client's [`Format`] (chat chunks, Anthropic
+//! (`framing::Decoder`: SSE here; a translated stream has been decoded and translated by
+//! `provider::translate::stream` already), hands each event to the client's [`Format`] (chat chunks, Anthropic
 //! events, Responses events) and moves what that wrote with backpressure. It knows neither
 //! format: the format tells it the usage, the end and any failure. A stalled or broken
 //! provider, or an event too large, ends the stream with the format's failure; the request
@@ -18,36 +19,10 @@ use tokio::time::Sleep;
 
 use super::format::Failure;
 pub use super::format::Format;
-use super::sse::{Event, Framed, Parser};
+use super::framing::{Decoded, Decoder};
+use super::sse::Event;
 use crate::provider::Source;
 use crate::report::Finisher;
-
-/// An upstream stream's framing, decoded incrementally: bytes already scanned are not
-/// scanned again. (AWS's binary event-stream is the next one.)
-pub enum Decoder {
-    Sse(Parser),
-}
-
-impl Decoder {
-    fn feed(&mut self, bytes: &[u8]) {
-        match self {
-            Decoder::Sse(parser) => parser.feed(bytes),
-        }
-    }
-
-    fn next(&mut self) -> Option<Framed> {
-        match self {
-            Decoder::Sse(parser) => parser.next_frame(),
-        }
-    }
-
-    /// The last event, when the stream ends in the middle of one.
-    fn finish(&mut self) -> Option<Event> {
-        match self {
-            Decoder::Sse(parser) => parser.finish_frame(),
-        }
-    }
-}
 
 /// The stream relay body.
 pub struct Relay {
@@ -68,7 +43,7 @@ impl Relay {
     pub fn new(source: Source, format: Format, idle: Duration) -> Self {
         Relay {
             source,
-            decoder: Decoder::Sse(Parser::default()),
+            decoder: Decoder::sse(),
             format,
             idle,
             sleep: Box::pin(tokio::time::sleep(idle)),
@@ -87,9 +62,12 @@ impl Relay {
     /// Every complete event decoded so far, written in the client's format; `Err` after
     /// an oversized one.
     fn drain(&mut self, out: &mut Vec<u8>) -> Result<(), ()> {
-        while let Some(framed) = self.decoder.next() {
-            let Framed::Event(event) = framed else { return Err(()) };
-            self.write(&event, out);
+        while let Some(decoded) = self.decoder.next_decoded() {
+            match decoded {
+                Decoded::Event(event) => self.write(&event, out),
+                Decoded::Frame(frame) => self.write(&Event { data: frame.payload.to_vec(), ..Event::default() }, out),
+                Decoded::TooLarge | Decoded::Broken(_) => return Err(()),
+            }
         }
         Ok(())
     }

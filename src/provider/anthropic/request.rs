@@ -9,9 +9,12 @@ use serde_json::{Map, Value, json};
 
 use crate::budget::Charge;
 use crate::error::Error;
-use crate::parse::{Fields, Member};
-use crate::provider::list::{self, Turns};
-use crate::provider::translate::{bad, call_arguments, data_uri, object, take, take_url};
+use crate::parse::Fields;
+use crate::provider::translate::conversation::{self, Content, Part, Render, ToolCall, ToolResult, data_uri};
+use crate::provider::translate::params::{
+    self, Function, ResponseFormat, Stop, ToolChoice, is_function, take, thinking_enabled,
+};
+use crate::provider::translate::{bad, object};
 use crate::upstream::{self, Builder};
 
 /// `max_tokens` when the client sets none and neither the deployment's `model_info` nor the
@@ -21,8 +24,6 @@ use crate::upstream::{self, Builder};
 pub const DEFAULT_MAX_TOKENS: u64 = 4096;
 /// The beta `output_format` (structured outputs) needs.
 pub const STRUCTURED_OUTPUTS_BETA: &str = "structured-outputs-2025-11-13";
-/// Thinking budgets LiteLLM uses for `reasoning_effort`.
-const THINKING_BUDGETS: &[(&str, u64)] = &[("low", 1024), ("medium", 2048), ("high", 4096)];
 
 /// The Messages request and the beta header it needs, if any.
 #[derive(Debug)]
@@ -42,38 +43,31 @@ pub fn translate(
     stream: bool,
     charge: &mut Charge,
 ) -> Result<Outgoing, Error> {
-    let Some(messages) = fields.remove("messages").filter(|m| !m.is_null()) else {
-        return Err(bad("messages", "must be a list of messages"));
-    };
+    let messages = conversation::take_messages(&mut fields)?;
     let mut out = Builder::default();
     out.bytes(b"{");
     out.key("messages");
-    let system = conversation(messages, &mut out, charge)?;
+    let system = conversation::write(messages, "content", &mut Blocks, &mut out, charge)?;
     let mut body = Map::new();
     body.insert("model".into(), json!(model));
     if !system.is_empty() {
         body.insert("system".into(), Value::Array(system));
     }
-    let completion = take(&mut fields, "max_completion_tokens");
-    let max_tokens = take(&mut fields, "max_tokens");
-    let asked_max = completion.or(max_tokens);
+    let asked_max = params::max_tokens(&mut fields);
     fields.remove("stream");
     fields.remove("stream_options");
     if stream {
         body.insert("stream".into(), Value::Bool(true));
     }
-    if let Some(stop) = take(&mut fields, "stop") {
-        let stop = if stop.is_string() { json!([stop]) } else { stop };
-        body.insert("stop_sequences".into(), stop);
+    if let Some(stop) = Stop::take(&mut fields) {
+        body.insert("stop_sequences".into(), stop.into_list());
     }
     if let Some(user) = take(&mut fields, "user") {
         body.insert("metadata".into(), json!({ "user_id": user }));
     }
     tools(&mut fields, &mut body)?;
-    if let Some(effort) = take(&mut fields, "reasoning_effort") {
-        let budget = THINKING_BUDGETS.iter().find(|(name, _)| effort.as_str() == Some(name));
-        let Some((_, budget)) = budget else { return Err(bad("reasoning_effort", "must be low, medium or high")) };
-        body.insert("thinking".into(), json!({ "type": "enabled", "budget_tokens": budget }));
+    if let Some(budget) = params::thinking_budget(&mut fields)? {
+        body.insert("thinking".into(), thinking_enabled(budget));
     }
     let beta = response_format(&mut fields, &mut body)?;
     if let Some(thinking) = take(&mut fields, "thinking").filter(|_| !body.contains_key("thinking")) {
@@ -99,67 +93,50 @@ pub fn translate(
     Ok(Outgoing { body: out.build(), beta })
 }
 
-/// Writes the turns `messages` make into `out` (adjacent ones of a role merged, as
-/// Anthropic wants them alternating) and returns the system blocks.
-fn conversation(messages: Member, out: &mut Builder, charge: &mut Charge) -> Result<Vec<Value>, Error> {
-    let mut system = Vec::new();
-    let mut turns = Turns::start("content", out);
-    list::each(
-        messages,
-        out,
-        charge,
-        || bad("messages", "must be a list of messages"),
-        |mut message, out| {
-            let content = message.get_mut("content").map_or(Value::Null, Value::take);
-            let role = message.get("role").and_then(Value::as_str).unwrap_or_default();
-            let (role, blocks) = match role {
-                "system" | "developer" => {
-                    system.extend(blocks(content)?);
-                    return Ok(());
-                }
-                "user" => ("user", blocks(content)?),
-                "assistant" => ("assistant", assistant(&message, content)?),
-                "tool" | "function" => ("user", vec![tool_result(&message, content)?]),
-                other => return Err(bad("messages", format!("unknown role {other:?}"))),
-            };
-            turns.push(role, blocks, out);
-            Ok(())
-        },
-    )?;
-    turns.finish(out);
-    Ok(system)
-}
+/// Anthropic's blocks for the neutral conversation (`translate::conversation`).
+struct Blocks;
 
-/// A message's content as Anthropic blocks: a string is one text block (none when empty).
-fn blocks(content: Value) -> Result<Vec<Value>, Error> {
-    match content {
-        Value::Null => Ok(Vec::new()),
-        Value::String(text) if text.is_empty() => Ok(Vec::new()),
-        Value::String(text) => Ok(vec![object([("type", "text".into()), ("text", Value::String(text))])]),
-        Value::Array(parts) => parts.into_iter().map(part).collect(),
-        _ => Err(bad("messages", "content must be a string or a list of parts")),
+impl Render for Blocks {
+    const ASSISTANT: &'static str = "assistant";
+
+    /// A message's content as Anthropic blocks; parts already in Anthropic's shape pass.
+    fn parts(&mut self, content: Vec<Content>) -> Result<Vec<Value>, Error> {
+        content.into_iter().map(block).collect()
+    }
+
+    fn tool_call(&mut self, call: ToolCall) -> Result<Value, Error> {
+        Ok(object([("type", "tool_use".into()), ("id", call.id), ("name", call.name), ("input", call.arguments)]))
+    }
+
+    /// A `tool` message as a `tool_result` block; text stays a string as LiteLLM sends it.
+    fn tool_result(&mut self, result: ToolResult) -> Result<Value, Error> {
+        let content = match result.content {
+            content @ Value::Array(_) => Value::Array(self.parts(Content::read(content)?)?),
+            Value::Null => Value::String(String::new()),
+            other => other,
+        };
+        Ok(object([("type", "tool_result".into()), ("tool_use_id", result.id), ("content", content)]))
     }
 }
 
-/// One OpenAI content part as an Anthropic block; parts already in Anthropic's shape pass.
-fn part(part: Value) -> Result<Value, Error> {
-    let Value::Object(mut part) = part else { return Err(bad("messages", "a content part must be an object")) };
-    let cache_control = part.remove("cache_control");
-    let mut block = match part.get("type").and_then(Value::as_str) {
-        Some("image_url") => {
-            let Some(url) = take_url(part.get_mut("image_url"), "url") else {
-                return Err(bad("messages", "image_url needs a url"));
-            };
-            object([("type", "image".into()), ("source", source(url))])
+/// One content part as an Anthropic block, its `cache_control` kept.
+fn block(content: Content) -> Result<Value, Error> {
+    let mut block = match content.part {
+        Part::Text { text, mut rest } => {
+            rest.insert("type".into(), "text".into());
+            if let Some(text) = text {
+                rest.insert("text".into(), text);
+            }
+            Value::Object(rest)
         }
-        Some("file") => {
-            let data = part.get_mut("file").and_then(|f| f.get_mut("file_data")).map(Value::take);
-            let Some(Value::String(data)) = data else { return Err(bad("messages", "file parts need file_data")) };
-            object([("type", "document".into()), ("source", source(data))])
-        }
-        _ => Value::Object(part),
+        Part::Image { url: Some(url) } => object([("type", "image".into()), ("source", source(url))]),
+        Part::Image { url: None } => return Err(bad("messages", "image_url needs a url")),
+        Part::File { data: Some(data) } => object([("type", "document".into()), ("source", source(data))]),
+        Part::File { data: None } => return Err(bad("messages", "file parts need file_data")),
+        Part::Other(part @ Value::Object(_)) => part,
+        Part::Other(_) => return Err(bad("messages", "a content part must be an object")),
     };
-    if let (Some(cache_control), Some(map)) = (cache_control, block.as_object_mut()) {
+    if let (Some(cache_control), Some(map)) = (content.cache_control, block.as_object_mut()) {
         map.insert("cache_control".into(), cache_control);
     }
     Ok(block)
@@ -177,41 +154,9 @@ fn source(url: String) -> Value {
     }
 }
 
-/// An assistant message: its text, then a `tool_use` block per tool call.
-fn assistant(message: &Value, content: Value) -> Result<Vec<Value>, Error> {
-    let mut out = blocks(content)?;
-    let calls = message.get("tool_calls").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-    for call in calls {
-        let function = call.get("function").unwrap_or(&Value::Null);
-        let input = call_arguments(function)?;
-        out.push(json!({
-            "type": "tool_use", "id": call.get("id").cloned().unwrap_or(Value::Null),
-            "name": function.get("name").cloned().unwrap_or(Value::Null), "input": input,
-        }));
-    }
-    Ok(out)
-}
-
-/// A `tool` message as a `tool_result` block; text stays a string as LiteLLM sends it.
-fn tool_result(message: &Value, content: Value) -> Result<Value, Error> {
-    let content = match content {
-        Value::Array(_) => Value::Array(blocks(content)?),
-        Value::Null => Value::String(String::new()),
-        other => other,
-    };
-    let id = message.get("tool_call_id").or_else(|| message.get("name")).cloned().unwrap_or(Value::Null);
-    Ok(object([("type", "tool_result".into()), ("tool_use_id", id), ("content", content)]))
-}
-
 /// `tools`, `tool_choice`, `parallel_tool_calls` and `web_search_options`.
 fn tools(fields: &mut Fields, body: &mut Map<String, Value>) -> Result<(), Error> {
-    let mut list = Vec::new();
-    if let Some(tools) = take(fields, "tools") {
-        let Value::Array(tools) = tools else { return Err(bad("tools", "must be a list")) };
-        for tool in tools {
-            list.push(tool_definition(tool)?);
-        }
-    }
+    let mut list = params::tools(fields)?.into_iter().map(tool_definition).collect::<Result<Vec<_>, _>>()?;
     if let Some(search) = take(fields, "web_search_options") {
         let mut tool = json!({ "type": "web_search_20250305", "name": "web_search" });
         if let Some(location) = search.get("user_location").and_then(|l| l.get("approximate")) {
@@ -226,20 +171,13 @@ fn tools(fields: &mut Fields, body: &mut Map<String, Value>) -> Result<(), Error
     if !list.is_empty() {
         body.insert("tools".into(), Value::Array(list));
     }
-    let mut choice = match take(fields, "tool_choice") {
-        None => None,
-        Some(Value::String(mode)) => Some(match mode.as_str() {
-            "auto" => json!({ "type": "auto" }),
-            "required" => json!({ "type": "any" }),
-            "none" => json!({ "type": "none" }),
-            _ => return Err(bad("tool_choice", "must be auto, required, none or a function")),
-        }),
-        Some(named) => {
-            let name = named.get("function").and_then(|f| f.get("name")).and_then(Value::as_str);
-            let Some(name) = name else { return Err(bad("tool_choice", "a named choice needs function.name")) };
-            Some(json!({ "type": "tool", "name": name }))
-        }
-    };
+    let choice = ToolChoice::take(fields, "must be auto, required, none or a function")?;
+    let mut choice = choice.map(|choice| match choice {
+        ToolChoice::Auto => json!({ "type": "auto" }),
+        ToolChoice::Required => json!({ "type": "any" }),
+        ToolChoice::None => json!({ "type": "none" }),
+        ToolChoice::Function(name) => json!({ "type": "tool", "name": name }),
+    });
     if take(fields, "parallel_tool_calls") == Some(Value::Bool(false)) {
         let choice = choice.get_or_insert_with(|| json!({ "type": "auto" }));
         choice["disable_parallel_tool_use"] = Value::Bool(true);
@@ -252,14 +190,13 @@ fn tools(fields: &mut Fields, body: &mut Map<String, Value>) -> Result<(), Error
 
 /// An OpenAI function tool as an Anthropic custom tool; other tools pass as they are.
 fn tool_definition(tool: Value) -> Result<Value, Error> {
-    if tool.get("type").and_then(Value::as_str) != Some("function") {
+    if !is_function(&tool) {
         return Ok(tool);
     }
-    let Some(function) = tool.get("function") else { return Err(bad("tools", "a function tool needs function")) };
-    let Some(name) = function.get("name") else { return Err(bad("tools", "a function needs a name")) };
-    let schema = function.get("parameters").cloned().unwrap_or_else(|| json!({ "type": "object", "properties": {} }));
-    let mut out = object([("name", name.clone()), ("input_schema", schema), ("type", "custom".into())]);
-    if let Some(description) = function.get("description") {
+    let Some(function) = Function::of(&tool) else { return Err(bad("tools", "a function tool needs function")) };
+    let Some(name) = function.name else { return Err(bad("tools", "a function needs a name")) };
+    let mut out = object([("name", name.clone()), ("input_schema", function.schema()), ("type", "custom".into())]);
+    if let Some(description) = function.description {
         out["description"] = description.clone();
     }
     if let Some(cache_control) = tool.get("cache_control") {
@@ -271,12 +208,11 @@ fn tool_definition(tool: Value) -> Result<Value, Error> {
 /// `response_format`: a JSON schema becomes `output_format` (with its beta header); `text`
 /// needs nothing; `json_object` has no Anthropic equivalent.
 fn response_format(fields: &mut Fields, body: &mut Map<String, Value>) -> Result<Option<&'static str>, Error> {
-    let Some(format) = take(fields, "response_format") else { return Ok(None) };
-    match format.get("type").and_then(Value::as_str) {
-        Some("text") => Ok(None),
-        Some("json_schema") => {
-            let schema = format.get("json_schema").and_then(|s| s.get("schema"));
-            let Some(mut schema) = schema.cloned() else {
+    let Some(format) = ResponseFormat::take(fields) else { return Ok(None) };
+    match format {
+        ResponseFormat::Text => Ok(None),
+        ResponseFormat::JsonSchema { schema, .. } => {
+            let Some(mut schema) = schema else {
                 return Err(bad("response_format", "json_schema needs json_schema.schema"));
             };
             if let Some(map) = schema.as_object_mut() {

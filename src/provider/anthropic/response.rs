@@ -5,27 +5,29 @@
 
 use serde_json::{Value, json};
 
+use crate::provider::translate::reply::{CachedUsage, Finish};
+
+/// Anthropic's `stop_reason`s that are not LiteLLM's `stop`.
+const FINISHES: &[(&str, Finish)] = &[
+    ("max_tokens", Finish::Length),
+    ("pause_turn", Finish::Length),
+    ("compaction", Finish::Length),
+    ("model_context_window_exceeded", Finish::Length),
+    ("tool_use", Finish::ToolCalls),
+    ("refusal", Finish::ContentFilter),
+];
+/// Anthropic's usage counts: input, output, cache reads, cache writes.
+const USAGE_KEYS: [&str; 4] =
+    ["input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"];
+
 /// LiteLLM's `finish_reason` for an Anthropic `stop_reason`.
 pub fn finish_reason(stop_reason: &str) -> &'static str {
-    match stop_reason {
-        "max_tokens" | "pause_turn" | "compaction" | "model_context_window_exceeded" => "length",
-        "tool_use" => "tool_calls",
-        "refusal" => "content_filter",
-        _ => "stop",
-    }
+    Finish::of(stop_reason, FINISHES).as_str()
 }
 
 /// OpenAI usage from Anthropic's: the prompt counts cached reads and cache writes too.
 pub fn usage(usage: &Value) -> Value {
-    let count = |key: &str| usage.get(key).and_then(Value::as_u64).unwrap_or(0);
-    let (input, output) = (count("input_tokens"), count("output_tokens"));
-    let (read, created) = (count("cache_read_input_tokens"), count("cache_creation_input_tokens"));
-    let prompt = input + read + created;
-    json!({
-        "prompt_tokens": prompt, "completion_tokens": output, "total_tokens": prompt + output,
-        "prompt_tokens_details": { "cached_tokens": read, "cache_creation_tokens": created },
-        "cache_read_input_tokens": read, "cache_creation_input_tokens": created,
-    })
+    CachedUsage::read(usage, USAGE_KEYS, None).to_openai()
 }
 
 /// Translates a Messages response body; `Err` says what is wrong with it.

@@ -16,7 +16,6 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use serde_json::value::to_raw_value;
 
-use super::eventstream::{Frame, Kind};
 use super::{EVENT_STREAM, MODEL_ROOM, errors, request::base_model};
 use crate::error::Error;
 use crate::parse::CallRequest;
@@ -26,6 +25,7 @@ use crate::provider::openai::{GATEWAY_FIELDS, misconfigured};
 use crate::provider::translate::{self, Translated};
 use crate::provider::url::{Refused, Url};
 use crate::provider::{Attempt, Reply, Source};
+use crate::respond::eventstream::{Frame, Kind};
 use crate::upstream::Outgoing;
 
 /// The `anthropic_version` Bedrock's Anthropic models take.
@@ -132,7 +132,7 @@ impl Events {
 #[cfg(test)]
 pub fn chunk(event: &Value) -> bytes::Bytes {
     let payload = serde_json::json!({ "bytes": STANDARD.encode(event.to_string()), "p": "abc" });
-    bytes::Bytes::from(super::eventstream::encode("event", "chunk", payload.to_string().as_bytes()))
+    bytes::Bytes::from(crate::respond::eventstream::encode("event", "chunk", payload.to_string().as_bytes()))
 }
 
 #[cfg(test)]
@@ -140,7 +140,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::provider::bedrock::eventstream::{Decoded, Decoder};
+    use crate::respond::eventstream::{Decoded, Decoder};
 
     fn run(frames: &[bytes::Bytes]) -> String {
         let mut decoder = Decoder::default();

@@ -3,13 +3,12 @@
 //! ([`credentials::chain`]); each call is translated ([`request`]), POSTed to
 //! `{base}/model/{model id}/converse` (or `/converse-stream`, the model id one
 //! percent-encoded segment, `:` and `/` included), signed with SigV4 ([`sign`]) and its reply
-//! translated back ([`response`], or frame by frame: [`eventstream`] then [`stream`]).
+//! translated back ([`response`], or frame by frame: `respond::eventstream` then [`stream`]).
 //! Errors are read by [`errors`]; replies go on to `respond`. `/v1/messages` on an Anthropic
 //! model goes to InvokeModel with Anthropic's own body instead ([`invoke`]).
 
 pub mod credentials;
 pub mod errors;
-pub mod eventstream;
 pub mod invoke;
 pub mod request;
 pub mod response;

@@ -13,14 +13,13 @@ use crate::budget::Charge;
 use crate::error::Error;
 use crate::parse::{Fields, Member};
 use crate::provider::anthropic::request::DEFAULT_MAX_TOKENS;
-use crate::provider::list::{self, Turns};
-use crate::provider::translate::{bad, call_arguments, data_uri, object, take, take_url};
+use crate::provider::translate::conversation::{self, Content, Part, Render, ToolCall, ToolResult, data_uri};
+use crate::provider::translate::params::{self, Function, ResponseFormat, Stop, ToolChoice, take, thinking_enabled};
+use crate::provider::translate::{bad, object};
 use crate::upstream::{self, Builder};
 
 /// The tool `response_format` becomes when its schema names none (LiteLLM's name).
 pub const JSON_TOOL: &str = "json_tool_call";
-/// Thinking budgets LiteLLM uses for `reasoning_effort` (as for Anthropic).
-const THINKING_BUDGETS: &[(&str, u64)] = &[("low", 1024), ("medium", 2048), ("high", 4096)];
 /// Top-level Converse members a request may set itself.
 const CONFIG_BLOCKS: &[&str] = &["guardrailConfig", "performanceConfig", "promptVariables", "requestMetadata"];
 
@@ -34,13 +33,11 @@ pub struct Outgoing {
 /// Translates the chat `fields` for `model` (its family decides where `top_k` goes);
 /// `drop_params` drops what Bedrock cannot take instead of refusing it.
 pub fn translate(mut fields: Fields, model: &str, drop_params: bool, charge: &mut Charge) -> Result<Outgoing, Error> {
-    let Some(messages) = fields.remove("messages").filter(|m| !m.is_null()) else {
-        return Err(bad("messages", "must be a list of messages"));
-    };
+    let messages = conversation::take_messages(&mut fields)?;
     let mut out = Builder::default();
     out.bytes(b"{");
     out.key("messages");
-    let system = conversation(messages, &mut out, charge)?;
+    let system = conversation::write(messages, "content", &mut Blocks::default(), &mut out, charge)?;
     for key in ["stream", "stream_options"] {
         fields.remove(key);
     }
@@ -101,24 +98,19 @@ fn member_value(member: Member) -> Result<Value, Error> {
 /// `maxTokens`, `temperature`, `topP`, `stopSequences`.
 fn inference_config(fields: &mut Fields) -> Map<String, Value> {
     let mut config = Map::new();
-    let completion = take(fields, "max_completion_tokens");
-    if let Some(max) = completion.or_else(|| take(fields, "max_tokens")) {
+    if let Some(max) = params::max_tokens(fields) {
         config.insert("maxTokens".into(), max);
     }
-    fields.remove("max_tokens");
     if let Some(temperature) = take(fields, "temperature") {
         config.insert("temperature".into(), temperature);
     }
     if let Some(top_p) = take(fields, "top_p") {
         config.insert("topP".into(), top_p);
     }
-    match take(fields, "stop") {
-        Some(Value::String(stop)) if stop.is_empty() => {}
-        Some(Value::String(stop)) => {
-            config.insert("stopSequences".into(), json!([stop]));
-        }
+    match Stop::take(fields) {
+        Some(Stop::One(stop)) if stop.is_empty() => {}
         Some(stop) => {
-            config.insert("stopSequences".into(), stop);
+            config.insert("stopSequences".into(), stop.into_list());
         }
         None => {}
     }
@@ -127,15 +119,13 @@ fn inference_config(fields: &mut Fields) -> Map<String, Value> {
 
 /// `thinking` as given, else `reasoning_effort` as Anthropic's thinking budget.
 fn thinking(fields: &mut Fields, additional: &mut Map<String, Value>) -> Result<(), Error> {
-    let effort = take(fields, "reasoning_effort");
     if let Some(thinking) = take(fields, "thinking") {
+        fields.remove("reasoning_effort");
         additional.insert("thinking".into(), thinking);
         return Ok(());
     }
-    if let Some(effort) = effort {
-        let budget = THINKING_BUDGETS.iter().find(|(name, _)| effort.as_str() == Some(name));
-        let Some((_, budget)) = budget else { return Err(bad("reasoning_effort", "must be low, medium or high")) };
-        additional.insert("thinking".into(), json!({ "type": "enabled", "budget_tokens": budget }));
+    if let Some(budget) = params::thinking_budget(fields)? {
+        additional.insert("thinking".into(), thinking_enabled(budget));
     }
     Ok(())
 }
@@ -158,92 +148,76 @@ pub fn base_model(model: &str) -> &str {
     REGIONS.iter().find_map(|r| model.strip_prefix(r)).unwrap_or(model)
 }
 
-/// Writes the turns of `messages` into `out` and returns the system blocks.
-fn conversation(messages: Member, out: &mut Builder, charge: &mut Charge) -> Result<Vec<Value>, Error> {
-    let mut system = Vec::new();
-    let mut turns = Turns::start("content", out);
-    let mut documents = 0usize;
-    list::each(
-        messages,
-        out,
-        charge,
-        || bad("messages", "must be a list of messages"),
-        |mut message, out| {
-            let content = message.get_mut("content").map_or(Value::Null, Value::take);
-            let role = message.get("role").and_then(Value::as_str).unwrap_or_default();
-            let (role, blocks) = match role {
-                "system" | "developer" => {
-                    system.extend(
-                        blocks(content, &mut documents)?
-                            .into_iter()
-                            .filter(|b| b.get("text").is_some() || b.get("cachePoint").is_some()),
-                    );
-                    return Ok(());
-                }
-                "user" => ("user", blocks(content, &mut documents)?),
-                "assistant" => ("assistant", assistant(&message, content, &mut documents)?),
-                "tool" | "function" => ("user", vec![tool_result(&message, content, &mut documents)?]),
-                other => return Err(bad("messages", format!("unknown role {other:?}"))),
-            };
-            turns.push(role, blocks, out);
-            Ok(())
-        },
-    )?;
-    turns.finish(out);
-    Ok(system)
+/// Converse's blocks for the neutral conversation (`translate::conversation`), numbering
+/// the documents it names.
+#[derive(Default)]
+struct Blocks {
+    documents: usize,
 }
 
-/// A message's content as Converse blocks (a string is one text block, none when empty);
-/// a part with `cache_control` is followed by a cache point.
-fn blocks(content: Value, documents: &mut usize) -> Result<Vec<Value>, Error> {
-    match content {
-        Value::Null => Ok(Vec::new()),
-        Value::String(text) if text.is_empty() => Ok(Vec::new()),
-        Value::String(text) => Ok(vec![object([("text", Value::String(text))])]),
-        Value::Array(parts) => {
-            let mut out = Vec::with_capacity(parts.len());
-            for part in parts {
-                let cache = part.get("cache_control").is_some();
-                if let Some(block) = self::part(part, documents)? {
-                    out.push(block);
-                }
-                if cache {
-                    out.push(json!({ "cachePoint": { "type": "default" } }));
-                }
+impl Render for Blocks {
+    const ASSISTANT: &'static str = "assistant";
+
+    /// A message's content as Converse blocks; a part with `cache_control` is followed by
+    /// a cache point.
+    fn parts(&mut self, content: Vec<Content>) -> Result<Vec<Value>, Error> {
+        let mut out = Vec::with_capacity(content.len());
+        for content in content {
+            if let Some(block) = self.block(content.part)? {
+                out.push(block);
             }
-            Ok(out)
+            if content.cache_control.is_some() {
+                out.push(json!({ "cachePoint": { "type": "default" } }));
+            }
         }
-        _ => Err(bad("messages", "content must be a string or a list of parts")),
+        Ok(out)
+    }
+
+    /// System blocks: text and cache points only.
+    fn system(&mut self, content: Vec<Content>) -> Result<Vec<Value>, Error> {
+        let blocks = self.parts(content)?;
+        Ok(blocks.into_iter().filter(|b| b.get("text").is_some() || b.get("cachePoint").is_some()).collect())
+    }
+
+    fn tool_call(&mut self, call: ToolCall) -> Result<Value, Error> {
+        Ok(json!({ "toolUse": { "toolUseId": call.id, "name": call.name, "input": call.arguments } }))
+    }
+
+    /// A `tool` message as a `toolResult` block.
+    fn tool_result(&mut self, result: ToolResult) -> Result<Value, Error> {
+        let content = match result.content {
+            Value::String(text) => vec![object([("text", Value::String(text))])],
+            Value::Null => vec![json!({ "text": "" })],
+            other => self.parts(Content::read(other)?)?.into_iter().filter(|b| b.get("cachePoint").is_none()).collect(),
+        };
+        Ok(json!({ "toolResult": { "toolUseId": result.id, "content": content } }))
     }
 }
 
-/// One OpenAI content part as a Converse block; empty text is left out.
-fn part(mut part: Value, documents: &mut usize) -> Result<Option<Value>, Error> {
-    match part.get("type").and_then(Value::as_str) {
-        Some("text") => match part.get_mut("text").map(Value::take) {
-            Some(Value::String(text)) if text.is_empty() => Ok(None),
-            Some(text @ Value::String(_)) => Ok(Some(object([("text", text)]))),
-            _ => Err(bad("messages", "a text part needs text")),
-        },
-        Some("image_url") => {
-            let Some(url) = take_url(part.get_mut("image_url"), "url") else {
-                return Err(bad("messages", "image_url needs a url"));
-            };
-            let (media_type, data) = media(url)?;
-            let format = media_type.strip_prefix("image/").unwrap_or(&media_type);
-            let format = if format == "jpg" { "jpeg" } else { format };
-            Ok(Some(json!({ "image": { "format": format, "source": { "bytes": data } } })))
+impl Blocks {
+    /// One content part as a Converse block; empty text is left out.
+    fn block(&mut self, part: Part) -> Result<Option<Value>, Error> {
+        match part {
+            Part::Text { text: Some(Value::String(text)), .. } if text.is_empty() => Ok(None),
+            Part::Text { text: Some(text @ Value::String(_)), .. } => Ok(Some(object([("text", text)]))),
+            Part::Text { .. } => Err(bad("messages", "a text part needs text")),
+            Part::Image { url: None } => Err(bad("messages", "image_url needs a url")),
+            Part::Image { url: Some(url) } => {
+                let (media_type, data) = media(url)?;
+                let format = media_type.strip_prefix("image/").unwrap_or(&media_type);
+                let format = if format == "jpg" { "jpeg" } else { format };
+                Ok(Some(json!({ "image": { "format": format, "source": { "bytes": data } } })))
+            }
+            Part::File { data: None } => Err(bad("messages", "file parts need file_data")),
+            Part::File { data: Some(data) } => {
+                let (media_type, data) = media(data)?;
+                let format = document_format(&media_type);
+                self.documents += 1;
+                let name = format!("document-{}", self.documents);
+                Ok(Some(json!({ "document": { "format": format, "name": name, "source": { "bytes": data } } })))
+            }
+            Part::Other(_) => Err(bad("messages", "bedrock/ deployments take text, image_url and file content parts")),
         }
-        Some("file") => {
-            let data = part.get_mut("file").and_then(|f| f.get_mut("file_data")).map(Value::take);
-            let Some(Value::String(data)) = data else { return Err(bad("messages", "file parts need file_data")) };
-            let (media_type, data) = media(data)?;
-            let format = document_format(&media_type);
-            *documents += 1;
-            let name = format!("document-{documents}");
-            Ok(Some(json!({ "document": { "format": format, "name": name, "source": { "bytes": data } } })))
-        }
-        _ => Err(bad("messages", "bedrock/ deployments take text, image_url and file content parts")),
     }
 }
 
@@ -276,47 +250,14 @@ fn document_format(media_type: &str) -> &str {
     }
 }
 
-/// An assistant message: its text, then a `toolUse` block per tool call.
-fn assistant(message: &Value, content: Value, documents: &mut usize) -> Result<Vec<Value>, Error> {
-    let mut out = blocks(content, documents)?;
-    let calls = message.get("tool_calls").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-    for call in calls {
-        let function = call.get("function").unwrap_or(&Value::Null);
-        let input = call_arguments(function)?;
-        out.push(json!({ "toolUse": {
-            "toolUseId": call.get("id").cloned().unwrap_or(Value::Null),
-            "name": function.get("name").cloned().unwrap_or(Value::Null),
-            "input": input,
-        }}));
-    }
-    Ok(out)
-}
-
-/// A `tool` message as a `toolResult` block.
-fn tool_result(message: &Value, content: Value, documents: &mut usize) -> Result<Value, Error> {
-    let content = match content {
-        Value::String(text) => vec![object([("text", Value::String(text))])],
-        Value::Null => vec![json!({ "text": "" })],
-        other => blocks(other, documents)?.into_iter().filter(|b| b.get("cachePoint").is_none()).collect(),
-    };
-    let id = message.get("tool_call_id").or_else(|| message.get("name")).cloned().unwrap_or(Value::Null);
-    Ok(json!({ "toolResult": { "toolUseId": id, "content": content } }))
-}
-
 /// `tools` as `toolSpec`s.
 fn tool_list(fields: &mut Fields) -> Result<Vec<Value>, Error> {
-    let Some(tools) = take(fields, "tools") else { return Ok(Vec::new()) };
-    let Value::Array(tools) = tools else { return Err(bad("tools", "must be a list")) };
-    tools
-        .into_iter()
+    params::tools(fields)?
+        .iter()
         .map(|tool| {
-            let Some(function) = tool.get("function") else {
-                return Err(bad("tools", "bedrock/ takes function tools"));
-            };
-            let Some(name) = function.get("name") else { return Err(bad("tools", "a function needs a name")) };
-            let schema =
-                function.get("parameters").cloned().unwrap_or_else(|| json!({ "type": "object", "properties": {} }));
-            Ok(spec(name.clone(), function.get("description").cloned(), schema))
+            let Some(function) = Function::of(tool) else { return Err(bad("tools", "bedrock/ takes function tools")) };
+            let Some(name) = function.name else { return Err(bad("tools", "a function needs a name")) };
+            Ok(spec(name.clone(), function.description.cloned(), function.schema()))
         })
         .collect()
 }
@@ -332,22 +273,15 @@ fn spec(name: Value, description: Option<Value>, schema: Value) -> Value {
 /// `tool_choice`: `auto`, `required` (`any`) or a named function (`tool`); Bedrock has no
 /// `none`, which is refused (dropped with `drop_params`), as LiteLLM does.
 fn tool_choice(fields: &mut Fields, drop_params: bool) -> Result<Option<Value>, Error> {
-    match take(fields, "tool_choice") {
+    match ToolChoice::take(fields, "must be auto, required or a function")? {
         None => Ok(None),
-        Some(Value::String(mode)) => match mode.as_str() {
-            "auto" => Ok(Some(json!({ "auto": {} }))),
-            "required" => Ok(Some(json!({ "any": {} }))),
-            "none" if drop_params => Ok(None),
-            "none" => {
-                Err(bad("tool_choice", "Bedrock has no tool_choice none; leave the tools out, or set drop_params"))
-            }
-            _ => Err(bad("tool_choice", "must be auto, required or a function")),
-        },
-        Some(named) => {
-            let name = named.get("function").and_then(|f| f.get("name")).and_then(Value::as_str);
-            let Some(name) = name else { return Err(bad("tool_choice", "a named choice needs function.name")) };
-            Ok(Some(json!({ "tool": { "name": name } })))
+        Some(ToolChoice::Auto) => Ok(Some(json!({ "auto": {} }))),
+        Some(ToolChoice::Required) => Ok(Some(json!({ "any": {} }))),
+        Some(ToolChoice::None) if drop_params => Ok(None),
+        Some(ToolChoice::None) => {
+            Err(bad("tool_choice", "Bedrock has no tool_choice none; leave the tools out, or set drop_params"))
         }
+        Some(ToolChoice::Function(name)) => Ok(Some(json!({ "tool": { "name": name } }))),
     }
 }
 
@@ -359,17 +293,15 @@ fn response_format(
     choice: &mut Option<Value>,
     thinking: bool,
 ) -> Result<bool, Error> {
-    let Some(format) = take(fields, "response_format") else { return Ok(false) };
-    let (name, schema, description) = match format.get("type").and_then(Value::as_str) {
-        Some("text") => return Ok(false),
-        Some("json_schema") => {
-            let inner = format.get("json_schema").unwrap_or(&Value::Null);
-            let schema = inner.get("schema").cloned();
-            let name = inner.get("name").and_then(Value::as_str).filter(|n| !n.is_empty()).unwrap_or(JSON_TOOL);
-            (name.to_owned(), schema, inner.get("description").cloned())
+    let Some(format) = ResponseFormat::take(fields) else { return Ok(false) };
+    let (name, schema, description) = match format {
+        ResponseFormat::Text => return Ok(false),
+        ResponseFormat::JsonSchema { name, description, schema } => {
+            let name = name.filter(|n| !n.is_empty()).unwrap_or_else(|| JSON_TOOL.to_owned());
+            (name, schema, description)
         }
-        Some("json_object") => (JSON_TOOL.to_owned(), None, None),
-        _ => return Err(bad("response_format", "must be text, json_object or json_schema")),
+        ResponseFormat::JsonObject => (JSON_TOOL.to_owned(), None, None),
+        ResponseFormat::Other => return Err(bad("response_format", "must be text, json_object or json_schema")),
     };
     let schema = schema.unwrap_or_else(|| json!({ "type": "object", "additionalProperties": true, "properties": {} }));
     tools.push(spec(Value::String(name.clone()), description, schema));

@@ -6,28 +6,28 @@
 
 use serde_json::{Value, json};
 
+use crate::provider::translate::reply::{CachedUsage, Finish};
+
+/// Converse's `stopReason`s that are not LiteLLM's `stop`.
+const FINISHES: &[(&str, Finish)] = &[
+    ("max_tokens", Finish::Length),
+    ("model_context_window_exceeded", Finish::Length),
+    ("tool_use", Finish::ToolCalls),
+    ("guardrail_intervened", Finish::ContentFilter),
+    ("content_filtered", Finish::ContentFilter),
+];
+/// Converse's usage counts: input, output, cache reads, cache writes.
+const USAGE_KEYS: [&str; 4] = ["inputTokens", "outputTokens", "cacheReadInputTokens", "cacheWriteInputTokens"];
+
 /// LiteLLM's `finish_reason` for a Converse `stopReason`.
 pub fn finish_reason(stop_reason: &str) -> &'static str {
-    match stop_reason {
-        "max_tokens" | "model_context_window_exceeded" => "length",
-        "tool_use" => "tool_calls",
-        "guardrail_intervened" | "content_filtered" => "content_filter",
-        _ => "stop",
-    }
+    Finish::of(stop_reason, FINISHES).as_str()
 }
 
-/// OpenAI usage from Converse's: the prompt counts cache reads and writes too.
+/// OpenAI usage from Converse's: the prompt counts cache reads and writes too, the total
+/// is Converse's own when it gives one.
 pub fn usage(usage: &Value) -> Value {
-    let count = |key: &str| usage.get(key).and_then(Value::as_u64).unwrap_or(0);
-    let (input, output) = (count("inputTokens"), count("outputTokens"));
-    let (read, written) = (count("cacheReadInputTokens"), count("cacheWriteInputTokens"));
-    let prompt = input + read + written;
-    let total = usage.get("totalTokens").and_then(Value::as_u64).unwrap_or(prompt + output);
-    json!({
-        "prompt_tokens": prompt, "completion_tokens": output, "total_tokens": total,
-        "prompt_tokens_details": { "cached_tokens": read, "cache_creation_tokens": written },
-        "cache_read_input_tokens": read, "cache_creation_input_tokens": written,
-    })
+    CachedUsage::read(usage, USAGE_KEYS, Some("totalTokens")).to_openai()
 }
 
 /// Translates a Converse response body; `Err` says what is wrong with it.

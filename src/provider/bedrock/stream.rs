@@ -1,4 +1,4 @@
-//! Bedrock ConverseStream events (frames from `eventstream`) → OpenAI
+//! Bedrock ConverseStream events (frames from `respond::eventstream`) → OpenAI
 //! `chat.completion.chunk` events, pure and in constant memory: text and reasoning deltas,
 //! a tool call's start and its argument deltas as they arrive (under OpenAI's tool index),
 //! the finish chunk at `messageStop`, the usage chunk from `metadata` when asked, then
@@ -9,9 +9,9 @@
 use serde_json::{Value, json};
 
 use super::errors;
-use super::eventstream::{Frame, Kind};
 use super::response::{finish_reason, usage};
 use crate::provider::translate::{self, ChunkHead};
+use crate::respond::eventstream::{Frame, Kind};
 use crate::respond::sse::{DONE, error_event};
 
 /// One stream's translation state.

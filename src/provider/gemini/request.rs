@@ -5,21 +5,17 @@
 //! `gemini::schema`), `tool_choice` to `toolConfig`, sampling and output parameters to
 //! `generationConfig`. The result goes back to `gemini::forward`.
 
-use std::collections::HashMap;
-
 use serde_json::{Map, Value, json};
 
 use super::response::THOUGHT_SIGNATURE_SEPARATOR;
 use super::schema;
 use crate::budget::Charge;
 use crate::error::Error;
-use crate::parse::{Fields, Member};
-use crate::provider::list::{self, Turns};
-use crate::provider::translate::{bad, call_arguments, data_uri, object, take, take_url};
+use crate::parse::Fields;
+use crate::provider::translate::conversation::{self, Content, Part, Render, ToolCall, ToolResult, data_uri};
+use crate::provider::translate::params::{self, Function, ResponseFormat, Stop, ToolChoice, is_function, take};
+use crate::provider::translate::{bad, object};
 use crate::upstream::{Builder, Outgoing};
-
-/// Thinking budgets LiteLLM uses for `reasoning_effort`.
-const THINKING_BUDGETS: &[(&str, u64)] = &[("low", 1024), ("medium", 2048), ("high", 4096)];
 /// Gemini request fields that stand at the top level; any other unknown field is taken
 /// as a `generationConfig` one (`top_k`, `thinking_config`, ...).
 const TOP_LEVEL: &[&str] = &["cached_content", "cachedContent", "labels", "safety_settings", "safetySettings"];
@@ -37,13 +33,11 @@ const GENERATION: &[(&str, &str)] = &[
 /// the body (`charge` following what it holds); Gemini's own top-level fields stay the
 /// client's text.
 pub fn translate(mut fields: Fields, charge: &mut Charge) -> Result<Outgoing, Error> {
-    let Some(messages) = fields.remove("messages").filter(|m| !m.is_null()) else {
-        return Err(bad("messages", "must be a list of messages"));
-    };
+    let messages = conversation::take_messages(&mut fields)?;
     let mut out = Builder::default();
     out.bytes(b"{");
     out.key("contents");
-    let system = conversation(messages, &mut out, charge)?;
+    let system = conversation::write(messages, "parts", &mut Parts, &mut out, charge)?;
     let mut body = Map::new();
     if !system.is_empty() {
         body.insert("system_instruction".into(), object([("parts", Value::Array(system))]));
@@ -79,59 +73,53 @@ pub fn translate(mut fields: Fields, charge: &mut Charge) -> Result<Outgoing, Er
     Ok(out.build())
 }
 
-/// Writes the contents `messages` make into `out` (adjacent turns of a role merged) and
-/// returns the system parts.
-fn conversation(messages: Member, out: &mut Builder, charge: &mut Charge) -> Result<Vec<Value>, Error> {
-    let mut system = Vec::new();
-    let mut names: HashMap<String, String> = HashMap::new();
-    let mut contents = Turns::start("parts", out);
-    list::each(
-        messages,
-        out,
-        charge,
-        || bad("messages", "must be a list of messages"),
-        |mut message, out| {
-            let content = message.get_mut("content").map_or(Value::Null, Value::take);
-            let role = message.get("role").and_then(Value::as_str).unwrap_or_default();
-            let (role, parts) = match role {
-                "system" | "developer" => {
-                    system.extend(parts(content)?);
-                    return Ok(());
-                }
-                "user" => ("user", parts(content)?),
-                "assistant" => ("model", assistant(&message, content, &mut names)?),
-                "tool" | "function" => ("user", vec![function_response(&message, content, &names)?]),
-                other => return Err(bad("messages", format!("unknown role {other:?}"))),
-            };
-            contents.push(role, parts, out);
-            Ok(())
-        },
-    )?;
-    contents.finish(out);
-    Ok(system)
-}
+/// Gemini's parts for the neutral conversation (`translate::conversation`).
+struct Parts;
 
-/// A message's content as Gemini parts (none for an empty string).
-fn parts(content: Value) -> Result<Vec<Value>, Error> {
-    match content {
-        Value::Null => Ok(Vec::new()),
-        Value::String(text) if text.is_empty() => Ok(Vec::new()),
-        Value::String(text) => Ok(vec![object([("text", Value::String(text))])]),
-        Value::Array(items) => items.into_iter().map(part).collect(),
-        _ => Err(bad("messages", "content must be a string or a list of parts")),
+impl Render for Parts {
+    const ASSISTANT: &'static str = "model";
+
+    /// A message's content as Gemini parts; its text and data move into them.
+    fn parts(&mut self, content: Vec<Content>) -> Result<Vec<Value>, Error> {
+        content.into_iter().map(|content| part(content.part)).collect()
+    }
+
+    /// A `function_call`, with the thought signature its id (or the call) carries.
+    fn tool_call(&mut self, call: ToolCall) -> Result<Value, Error> {
+        let name = call.name().to_owned();
+        let mut part = object([("function_call", object([("name", name.into()), ("args", call.arguments)]))]);
+        let id = call.id.as_str();
+        let signature = id.and_then(|id| id.split_once(THOUGHT_SIGNATURE_SEPARATOR)).map(|(_, signature)| signature);
+        if let Some(signature) = signature.or(call.thought_signature.as_deref()).filter(|s| !s.is_empty()) {
+            part["thought_signature"] = json!(signature);
+        }
+        Ok(part)
+    }
+
+    /// A tool message as a `function_response` naming the function its call named.
+    fn tool_result(&mut self, result: ToolResult) -> Result<Value, Error> {
+        let Some(name) = result.function else {
+            return Err(bad("messages", "a tool message's tool_call_id names no earlier tool call"));
+        };
+        let content = match result.content {
+            Value::Array(items) => {
+                Value::String(items.iter().filter_map(|i| i.get("text").and_then(Value::as_str)).collect::<String>())
+            }
+            Value::Null => Value::String(String::new()),
+            other => other,
+        };
+        let response = object([("name", name.into()), ("response", object([("content", content)]))]);
+        Ok(object([("function_response", response)]))
     }
 }
 
-/// One content part; its text and data move into the Gemini part rather than being copied.
-fn part(mut item: Value) -> Result<Value, Error> {
-    let url = match item.get("type").and_then(Value::as_str) {
-        Some("text") => return Ok(object([("text", item.get_mut("text").map(Value::take).unwrap_or_default())])),
-        Some("image_url") => take_url(item.get_mut("image_url"), "url"),
-        Some("file") => match item.get_mut("file").and_then(|f| f.get_mut("file_data")).map(Value::take) {
-            Some(Value::String(data)) => Some(data),
-            _ => None,
-        },
-        _ => return Ok(item),
+/// One content part; images and files must be base64 `data:` URIs.
+fn part(part: Part) -> Result<Value, Error> {
+    let url = match part {
+        Part::Text { text, .. } => return Ok(object([("text", text.unwrap_or_default())])),
+        Part::Image { url } => url,
+        Part::File { data } => data,
+        Part::Other(item) => return Ok(item),
     };
     let Some(Ok((mime_type, data))) = url.map(data_uri) else {
         return Err(bad("messages", "gemini/ deployments take images and files as base64 data: URIs"));
@@ -140,73 +128,24 @@ fn part(mut item: Value) -> Result<Value, Error> {
     Ok(object([("inline_data", inline)]))
 }
 
-/// An assistant message: its text, then a `function_call` per tool call, remembering each
-/// call's function name for the tool message that answers it.
-fn assistant(message: &Value, content: Value, names: &mut HashMap<String, String>) -> Result<Vec<Value>, Error> {
-    let mut out = parts(content)?;
-    let calls = message.get("tool_calls").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-    for call in calls {
-        let function = call.get("function").unwrap_or(&Value::Null);
-        let name = function.get("name").and_then(Value::as_str).unwrap_or_default();
-        let args = call_arguments(function)?;
-        let id = call.get("id").and_then(Value::as_str);
-        if let Some(id) = id {
-            names.insert(id.to_owned(), name.to_owned());
-        }
-        let mut part = object([("function_call", object([("name", name.into()), ("args", args)]))]);
-        let signature = id.and_then(|id| id.split_once(THOUGHT_SIGNATURE_SEPARATOR)).map(|(_, signature)| signature);
-        let signature =
-            signature.or_else(|| call.pointer("/provider_specific_fields/thought_signature").and_then(Value::as_str));
-        if let Some(signature) = signature.filter(|s| !s.is_empty()) {
-            part["thought_signature"] = json!(signature);
-        }
-        out.push(part);
-    }
-    Ok(out)
-}
-
-/// A tool message as a `function_response` naming the function its call named.
-fn function_response(message: &Value, content: Value, names: &HashMap<String, String>) -> Result<Value, Error> {
-    let id = message.get("tool_call_id").and_then(Value::as_str);
-    let name =
-        id.and_then(|id| names.get(id)).map(String::as_str).or_else(|| message.get("name").and_then(Value::as_str));
-    let Some(name) = name else {
-        return Err(bad("messages", "a tool message's tool_call_id names no earlier tool call"));
-    };
-    let content = match content {
-        Value::Array(items) => {
-            Value::String(items.iter().filter_map(|i| i.get("text").and_then(Value::as_str)).collect::<String>())
-        }
-        Value::Null => Value::String(String::new()),
-        other => other,
-    };
-    let response = object([("name", name.into()), ("response", object([("content", content)]))]);
-    Ok(object([("function_response", response)]))
-}
-
 /// `tools`, `web_search_options` and `tool_choice`.
 fn tools(fields: &mut Fields, body: &mut Map<String, Value>) -> Result<(), Error> {
     let mut declarations = Vec::new();
     let mut native = Vec::new();
-    if let Some(tools) = take(fields, "tools") {
-        let Value::Array(tools) = tools else { return Err(bad("tools", "must be a list")) };
-        for tool in tools {
-            if tool.get("type").and_then(Value::as_str) != Some("function") {
-                native.push(tool);
-                continue;
-            }
-            let Some(function) = tool.get("function") else {
-                return Err(bad("tools", "a function tool needs function"));
-            };
-            let mut declaration = json!({ "name": function.get("name").cloned().unwrap_or_default() });
-            if let Some(description) = function.get("description") {
-                declaration["description"] = description.clone();
-            }
-            if let Some(parameters) = function.get("parameters") {
-                declaration["parameters"] = schema::convert(parameters.clone());
-            }
-            declarations.push(declaration);
+    for tool in params::tools(fields)? {
+        if !is_function(&tool) {
+            native.push(tool);
+            continue;
         }
+        let Some(function) = Function::of(&tool) else { return Err(bad("tools", "a function tool needs function")) };
+        let mut declaration = json!({ "name": function.name.cloned().unwrap_or_default() });
+        if let Some(description) = function.description {
+            declaration["description"] = description.clone();
+        }
+        if let Some(parameters) = function.parameters {
+            declaration["parameters"] = schema::convert(parameters.clone());
+        }
+        declarations.push(declaration);
     }
     if take(fields, "web_search_options").is_some() {
         native.push(json!({ "googleSearch": {} }));
@@ -217,19 +156,12 @@ fn tools(fields: &mut Fields, body: &mut Map<String, Value>) -> Result<(), Error
     if !native.is_empty() {
         body.insert("tools".into(), Value::Array(native));
     }
-    let config = match take(fields, "tool_choice") {
+    let config = match ToolChoice::take(fields, "must be auto, required, none or a function")? {
         None => return Ok(()),
-        Some(Value::String(mode)) => match mode.as_str() {
-            "auto" => json!({ "mode": "AUTO" }),
-            "required" => json!({ "mode": "ANY" }),
-            "none" => json!({ "mode": "NONE" }),
-            _ => return Err(bad("tool_choice", "must be auto, required, none or a function")),
-        },
-        Some(named) => {
-            let name = named.get("function").and_then(|f| f.get("name")).and_then(Value::as_str);
-            let Some(name) = name else { return Err(bad("tool_choice", "a named choice needs function.name")) };
-            json!({ "mode": "ANY", "allowed_function_names": [name] })
-        }
+        Some(ToolChoice::Auto) => json!({ "mode": "AUTO" }),
+        Some(ToolChoice::Required) => json!({ "mode": "ANY" }),
+        Some(ToolChoice::None) => json!({ "mode": "NONE" }),
+        Some(ToolChoice::Function(name)) => json!({ "mode": "ANY", "allowed_function_names": [name] }),
     };
     body.insert("toolConfig".into(), json!({ "functionCallingConfig": config }));
     Ok(())
@@ -243,32 +175,29 @@ fn generation(fields: &mut Fields) -> Result<Map<String, Value>, Error> {
             config.insert((*to).to_owned(), value);
         }
     }
-    if let Some(stop) = take(fields, "stop") {
-        config.insert("stop_sequences".into(), if stop.is_string() { json!([stop]) } else { stop });
+    if let Some(stop) = Stop::take(fields) {
+        config.insert("stop_sequences".into(), stop.into_list());
     }
-    let completion = take(fields, "max_completion_tokens");
-    if let Some(max) = completion.or(take(fields, "max_tokens")) {
+    if let Some(max) = params::max_tokens(fields) {
         config.insert("max_output_tokens".into(), max);
     }
-    if let Some(effort) = take(fields, "reasoning_effort") {
-        let budget = THINKING_BUDGETS.iter().find(|(name, _)| effort.as_str() == Some(name));
-        let Some((_, budget)) = budget else { return Err(bad("reasoning_effort", "must be low, medium or high")) };
+    if let Some(budget) = params::thinking_budget(fields)? {
         config.insert("thinkingConfig".into(), json!({ "thinkingBudget": budget, "includeThoughts": true }));
     }
-    if let Some(format) = take(fields, "response_format") {
-        match format.get("type").and_then(Value::as_str) {
-            Some("text") => {}
-            Some("json_object") => {
-                config.insert("response_mime_type".into(), json!("application/json"));
-            }
-            Some("json_schema") => {
-                let Some(found) = format.get("json_schema").and_then(|s| s.get("schema")) else {
-                    return Err(bad("response_format", "json_schema needs json_schema.schema"));
-                };
-                config.insert("response_mime_type".into(), json!("application/json"));
-                config.insert("response_schema".into(), schema::convert(found.clone()));
-            }
-            _ => return Err(bad("response_format", "must be of type text, json_object or json_schema")),
+    match ResponseFormat::take(fields) {
+        None | Some(ResponseFormat::Text) => {}
+        Some(ResponseFormat::JsonObject) => {
+            config.insert("response_mime_type".into(), json!("application/json"));
+        }
+        Some(ResponseFormat::JsonSchema { schema: Some(found), .. }) => {
+            config.insert("response_mime_type".into(), json!("application/json"));
+            config.insert("response_schema".into(), schema::convert(found));
+        }
+        Some(ResponseFormat::JsonSchema { schema: None, .. }) => {
+            return Err(bad("response_format", "json_schema needs json_schema.schema"));
+        }
+        Some(ResponseFormat::Other) => {
+            return Err(bad("response_format", "must be of type text, json_object or json_schema"));
         }
     }
     Ok(config)

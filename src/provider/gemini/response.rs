@@ -6,21 +6,32 @@
 
 use serde_json::{Value, json};
 
+use crate::provider::translate::reply::Finish;
+
 /// Joins a tool call's id and the `thoughtSignature` Gemini 3 put on its `functionCall`
 /// part, as LiteLLM does: the OpenAI format has no other field a client is sure to send
 /// back, and Gemini 3 refuses a replayed call without its signature.
 pub const THOUGHT_SIGNATURE_SEPARATOR: &str = "__thought__";
 
+/// Gemini's `finishReason`s that are not LiteLLM's `stop` (and every `IMAGE_…` one, a
+/// content filter).
+const FINISHES: &[(&str, Finish)] = &[
+    ("MAX_TOKENS", Finish::Length),
+    ("SAFETY", Finish::ContentFilter),
+    ("RECITATION", Finish::ContentFilter),
+    ("BLOCKLIST", Finish::ContentFilter),
+    ("PROHIBITED_CONTENT", Finish::ContentFilter),
+    ("SPII", Finish::ContentFilter),
+    ("LANGUAGE", Finish::ContentFilter),
+    ("OTHER", Finish::ContentFilter),
+];
+
 /// LiteLLM's `finish_reason` for a Gemini `finishReason`.
 pub fn finish_reason(reason: &str) -> &'static str {
-    match reason {
-        "MAX_TOKENS" => "length",
-        "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII" | "LANGUAGE" | "OTHER" => {
-            "content_filter"
-        }
-        r if r.starts_with("IMAGE_") => "content_filter",
-        _ => "stop",
+    if reason.starts_with("IMAGE_") {
+        return Finish::ContentFilter.as_str();
     }
+    Finish::of(reason, FINISHES).as_str()
 }
 
 /// A fresh tool call id, `call_` and 32 hex digits.

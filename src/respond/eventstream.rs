@@ -1,8 +1,9 @@
-//! AWS's binary event-stream framing (`application/vnd.amazon.eventstream`), the "upstream
-//! framing" layer of a Bedrock stream: bytes in, whole frames out, each checked by
-//! `aws-smithy-eventstream` (prelude and message CRC32s) and bounded by [`MAX_FRAME_BYTES`].
-//! It knows nothing of Converse: a frame is its `:message-type`, its `:event-type` (or
-//! `:exception-type`) and its payload, which `bedrock::stream` translates.
+//! AWS's binary event-stream framing (`application/vnd.amazon.eventstream`), beside SSE
+//! (`sse`) in the upstream framing layer (`framing`): bytes in, whole frames out, each
+//! checked by `aws-smithy-eventstream` (prelude and message CRC32s) and bounded by
+//! [`MAX_FRAME_BYTES`]; a frame's length is read once, and its bytes once when it is
+//! whole. It knows nothing of Converse: a frame is its `:message-type`, its `:event-type`
+//! (or `:exception-type`) and its payload, which `provider::bedrock::stream` translates.
 
 use aws_smithy_eventstream::frame::read_message_from;
 use aws_smithy_types::event_stream::{HeaderValue, Message};
@@ -47,7 +48,12 @@ pub enum Decoded {
 #[derive(Debug, Default)]
 pub struct Decoder {
     buffer: BytesMut,
+    /// The length of the frame at the head of `buffer`, once its length field has arrived.
+    pending: Option<usize>,
     broken: bool,
+    /// Bytes looked at, for the test that each is looked at once.
+    #[cfg(test)]
+    looked_at: usize,
 }
 
 impl Decoder {
@@ -59,17 +65,30 @@ impl Decoder {
 
     /// The next whole frame, if one has arrived.
     pub fn next_frame(&mut self) -> Option<Decoded> {
-        if self.broken || self.buffer.len() < LENGTH_BYTES {
+        if self.broken {
             return None;
         }
-        let mut length = [0u8; LENGTH_BYTES];
-        length.copy_from_slice(&self.buffer[..LENGTH_BYTES]);
-        let total = usize::try_from(u32::from_be_bytes(length)).unwrap_or(usize::MAX);
-        if !(MIN_FRAME_BYTES..=MAX_FRAME_BYTES).contains(&total) {
-            return Some(self.broke(format!("a frame of {total} bytes (at most {MAX_FRAME_BYTES} are read)")));
-        }
+        let total = if let Some(total) = self.pending {
+            total
+        } else {
+            let length: [u8; LENGTH_BYTES] = self.buffer.get(..LENGTH_BYTES)?.try_into().ok()?;
+            #[cfg(test)]
+            {
+                self.looked_at += LENGTH_BYTES;
+            }
+            let total = usize::try_from(u32::from_be_bytes(length)).unwrap_or(usize::MAX);
+            if !(MIN_FRAME_BYTES..=MAX_FRAME_BYTES).contains(&total) {
+                return Some(self.broke(format!("a frame of {total} bytes (at most {MAX_FRAME_BYTES} are read)")));
+            }
+            *self.pending.insert(total)
+        };
         if self.buffer.len() < total {
             return None;
+        }
+        self.pending = None;
+        #[cfg(test)]
+        {
+            self.looked_at += total;
         }
         let frame = self.buffer.split_to(total).freeze();
         match read_message_from(frame) {
@@ -148,6 +167,22 @@ mod tests {
             let Decoded::Frame(second) = &got[1] else { panic!("{got:?}") };
             assert_eq!((second.kind.clone(), second.name.as_str()), (Kind::Exception, "throttlingException"));
         }
+    }
+
+    #[test]
+    fn a_frame_fed_a_byte_at_a_time_is_looked_at_once() {
+        let mut input = encode("event", "contentBlockDelta", &[b'x'; 300]);
+        input.extend(encode("event", "messageStop", br#"{"stopReason":"end_turn"}"#));
+        let mut decoder = Decoder::default();
+        let mut got = 0;
+        for byte in input.chunks(1) {
+            decoder.feed(byte);
+            while let Some(Decoded::Frame(_)) = decoder.next_frame() {
+                got += 1;
+            }
+        }
+        assert_eq!(got, 2);
+        assert_eq!(decoder.looked_at, input.len() + 2 * LENGTH_BYTES, "each length field and frame read once");
     }
 
     #[test]
