@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 use super::url::{Room, Url};
 use super::{Attempt, Reply, Source, head};
 use crate::error::Error;
-use crate::parse::CallRequest;
+use crate::parse::{CallRequest, Fields};
 use crate::provider::Context;
 use crate::table::Protocol;
 use crate::upstream::Outgoing;
@@ -95,11 +95,9 @@ fn url(attempt: &Attempt<'_>, request: &CallRequest) -> Result<Url, Error> {
 
 /// The client's fields minus the gateway's, the deployment's defaults where the client set
 /// none, and the upstream model. Copying a client's fields copies handles on its body.
-fn body(attempt: &Attempt<'_>, chat: Cow<'_, CallRequest>) -> Result<Outgoing, Error> {
-    let (include_usage, mut fields) = match chat {
-        Cow::Borrowed(request) => (request.include_usage, request.fields.clone()),
-        Cow::Owned(request) => (request.include_usage, request.fields),
-    };
+/// The client's members as a provider gets them: the gateway's own fields out, the
+/// deployment's default parameters in where the client set none.
+pub fn upstream_fields(attempt: &Attempt<'_>, fields: &mut Fields) -> Result<(), Error> {
     for field in GATEWAY_FIELDS {
         fields.remove(field);
     }
@@ -109,6 +107,15 @@ fn body(attempt: &Attempt<'_>, chat: Cow<'_, CallRequest>) -> Result<Outgoing, E
             fields.insert(name, raw);
         }
     }
+    Ok(())
+}
+
+fn body(attempt: &Attempt<'_>, chat: Cow<'_, CallRequest>) -> Result<Outgoing, Error> {
+    let (include_usage, mut fields) = match chat {
+        Cow::Borrowed(request) => (request.include_usage, request.fields.clone()),
+        Cow::Owned(request) => (request.include_usage, request.fields),
+    };
+    upstream_fields(attempt, &mut fields)?;
     if attempt.stream_usage && !include_usage && !NO_STREAM_OPTIONS.contains(&attempt.deployment.provider) {
         let options = fields.value("stream_options");
         let mut options = if let Some(Value::Object(options)) = options { options } else { serde_json::Map::new() };

@@ -183,24 +183,19 @@ impl Shared {
     /// on any failure.
     pub(crate) async fn run<T: redis::FromRedisValue>(&self, invocation: &redis::ScriptInvocation<'_>) -> Option<T> {
         let mut conn = self.conn()?;
-        match tokio::time::timeout(COMMAND_TIMEOUT, invocation.invoke_async::<T>(&mut conn)).await {
-            Ok(Ok(value)) => Some(value),
-            Ok(Err(e)) => {
-                self.lost(Some(&e));
-                None
-            }
-            Err(_) => {
-                self.lost(None);
-                None
-            }
-        }
+        self.settle(tokio::time::timeout(COMMAND_TIMEOUT, invocation.invoke_async::<T>(&mut conn)).await)
     }
 
     /// Runs one plain command within [`COMMAND_TIMEOUT`]; `None` (and the switch to local
     /// state) on any failure, at once while Redis is away.
     pub(crate) async fn command<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> Option<T> {
         let mut conn = self.conn()?;
-        match tokio::time::timeout(COMMAND_TIMEOUT, command.query_async::<T>(&mut conn)).await {
+        self.settle(tokio::time::timeout(COMMAND_TIMEOUT, command.query_async::<T>(&mut conn)).await)
+    }
+
+    /// A bounded command's value; a failure or a timeout switches to local state.
+    fn settle<T>(&self, outcome: Result<redis::RedisResult<T>, tokio::time::error::Elapsed>) -> Option<T> {
+        match outcome {
             Ok(Ok(value)) => Some(value),
             Ok(Err(e)) => {
                 self.lost(Some(&e));
@@ -326,14 +321,9 @@ impl Shared {
     pub fn cool(self: &Arc<Self>, i: u16, rest: Duration) {
         let shared = Arc::clone(self);
         spawn(async move {
-            let Some(mut conn) = shared.conn() else { return };
             let key = &shared.keys(Slot::Deployment(i)).cool;
             let set = redis::cmd("SET").arg(key).arg(1).arg("PX").arg(millis(rest).max(1)).arg("NX").to_owned();
-            match tokio::time::timeout(COMMAND_TIMEOUT, conn.req_packed_command(&set)).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => shared.lost(Some(&e)),
-                Err(_) => shared.lost(None),
-            }
+            let _: Option<redis::Value> = shared.command(&set).await;
         });
     }
 

@@ -18,13 +18,11 @@ use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 pub use exchange::{exchange, send, untranslatable};
 pub use stream::{ChunkHead, Events, Translated};
 
 use super::Attempt;
-use super::openai::{GATEWAY_FIELDS, misconfigured};
 use crate::budget::Charge;
 use crate::error::Error;
 use crate::parse::{self, CallRequest, Fields, Member};
@@ -98,15 +96,7 @@ pub fn chat_fields(
         Cow::Owned(request) => (request.fields, request.held),
     };
     let charge = cx.budget.charge_beside(held, translation_bytes(&fields))?;
-    for field in GATEWAY_FIELDS {
-        fields.remove(field);
-    }
-    for (name, json) in attempt.deployment.default_params {
-        if !fields.contains(name) {
-            let raw = RawValue::from_string((*json).to_owned()).map_err(|e| misconfigured(attempt, e.to_string()))?;
-            fields.insert(name, raw);
-        }
-    }
+    super::openai::upstream_fields(attempt, &mut fields)?;
     let refused: Vec<&str> =
         OPENAI_PARAMS.iter().copied().filter(|p| fields.is_set(p) && !provider.supported.contains(p)).collect();
     if !refused.is_empty() && !cx.drop_params {
