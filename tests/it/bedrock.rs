@@ -4,8 +4,8 @@
 //! token when one is used) and answers Converse JSON or AWS event-stream frames encoded with
 //! `aws-smithy-eventstream`; and a mock STS for web identity. Chat, streams, a tools round
 //! trip, each error mapping, a stalled stream, a corrupt and an oversized frame, `/v1/messages`
-//! is in `tests/bedrock_messages.rs`, credentials from STS and the container endpoint in
-//! `tests/bedrock_credentials.rs`.
+//! is in `tests/it/bedrock_messages.rs`, credentials from STS and the container endpoint in
+//! `tests/it/bedrock_credentials.rs`.
 
 use crate::common;
 

@@ -175,7 +175,7 @@ async fn upstream_errors_keep_their_status_in_openai_shape() {
     ];
     for (content, status, kind, message) in cases {
         let body = json!({ "model": "gpt-4o", "messages": [{ "role": "user", "content": content }] });
-        // No retries here: the answer's shape is under test (tests/resilience.rs retries).
+        // No retries here: the answer's shape is under test (tests/it/resilience.rs retries).
         let headers = [("content-type", "application/json"), ("x-litellm-num-retries", "0")];
         let reply = common::send(&gw, http::Method::POST, "/v1/chat/completions", &headers, body.to_string()).await;
         assert_eq!(reply.status.as_u16(), status);

@@ -1,7 +1,7 @@
 //! State shared across replicas on a real Redis (issue 14): two or more gateways in this
 //! process use one redis-server the test starts, and `rpm`, `tpm`, `max_parallel_requests`,
 //! `global_max_parallel_requests`, cooldowns and least-busy's calls in flight hold for all of
-//! them together. Outages, TLS and start-up: tests/shared_outage.rs.
+//! them together. Outages, TLS and start-up: tests/it/shared_outage.rs.
 
 use crate::common;
 

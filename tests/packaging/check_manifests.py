@@ -70,7 +70,7 @@ def mebibytes(quantity):
 
 
 # The gateway's body budget is the memory limit less 64 MiB (src/budget.rs); a translated
-# body costs about twice its size (tests/memory.rs), so three of the largest (32 MiB) fit.
+# body costs about twice its size (tests/it/memory.rs), so three of the largest (32 MiB) fit.
 limit_mib = mebibytes(res.get("limits", {}).get("memory"))
 expect(limit_mib is not None and limit_mib - 64 >= 3 * 2 * 32,
        f"memory limit holds the 64 MiB reserve and three translated 32 MiB bodies, got {limit_mib} MiB")

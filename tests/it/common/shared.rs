@@ -1,4 +1,4 @@
-//! Shared by the shared-state tests (tests/shared.rs, tests/shared_outage.rs): a scripted
+//! Shared by the shared-state tests (tests/it/shared.rs, tests/it/shared_outage.rs): a scripted
 //! upstream, replicas of the `shared` fixtures on a test's own redis-server, and probes of
 //! what they expose.
 
