@@ -1,7 +1,8 @@
 //! Which deployments are resting after failures, as LiteLLM's router cools them down:
 //! with `allowed_fails` set, more failures than that in a minute; without it, a 429 or
 //! more than three failures a minute, in groups with another deployment to take over.
-//! `pick` skips cooling deployments; `gateway` reports each attempt's outcome here.
+//! `pick` skips cooling deployments; `attempt` reports each failed attempt here through
+//! `state`, which also counts it on Redis for every replica when one is shared.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
