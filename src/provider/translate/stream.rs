@@ -1,5 +1,5 @@
 //! The body of a translated stream: the provider's bytes read through their framing (SSE,
-//! or AWS's event stream, both decoded in `respond::framing`) and each event handed to the
+//! or AWS's event stream, both decoded in `crate::framing`) and each event handed to the
 //! provider's translator ([`Events`]), which writes chat chunks (or Anthropic or Responses
 //! events) for `respond::stream::Relay` to move to the client.
 
@@ -11,9 +11,9 @@ use http::StatusCode;
 use http_body::{Body as _, Frame};
 use serde_json::{Value, json};
 
+use crate::framing::{Decoded, Decoder};
 use crate::provider::{Source, anthropic, bedrock, gemini, messages, responses};
-use crate::respond::framing::{Decoded, Decoder};
-use crate::respond::sse::{DONE, error_event};
+use crate::respond::format::chunks::{DONE, error_event};
 
 /// What every chunk of one translated stream repeats.
 #[derive(Debug)]
@@ -95,7 +95,7 @@ impl Events {
     }
 }
 
-/// A provider's stream body read through its framing (`respond::framing`: SSE, or AWS's
+/// A provider's stream body read through its framing (`crate::framing`: SSE, or AWS's
 /// event stream) and yielded as translated events: one frame per upstream frame (empty
 /// when the frame held no whole event, so the relay's idle timer still sees the provider
 /// alive), memory bounded by the framing's event limit.
