@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use super::errors;
 use super::response::{finish_reason, usage};
 use crate::framing::eventstream::{Frame, Kind};
+use crate::provider::translate::stream::{DONE, error_event};
 use crate::provider::translate::{self, ChunkHead};
-use crate::respond::format::chunks::{DONE, error_event};
 
 /// One stream's translation state.
 #[derive(Debug)]

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::response::{call_id, finish_reason, parts, usage};
 use crate::provider::translate::ChunkHead;
-use crate::respond::format::chunks::{DONE, error_event};
+use crate::provider::translate::stream::{DONE, error_event};
 
 /// One stream's translation state.
 #[derive(Debug)]
