@@ -46,7 +46,10 @@
 //! [`catalog`] answers what needs no provider (models, model info, key info, health), with
 //! [`prices`] (LiteLLM's cost map, compiled in) for cost and context windows; [`settings`]
 //! holds what is read from the environment at start-up; [`budget`] bounds the memory that
-//! request bodies (and the trees translations build from them) hold at once.
+//! request bodies (and the trees translations build from them) hold at once; [`quota`]
+//! models a virtual key's and its team's limits (what is counted, its figures, a limit
+//! hit, the clock), a leaf below [`error`], `keys` (which counts in process) and `state`
+//! (which counts on Redis).
 
 #![forbid(unsafe_code)]
 
@@ -75,6 +78,7 @@ pub mod report;
 // Beside the stages.
 pub mod budget;
 pub mod error;
+pub mod quota;
 pub mod catalog;
 pub mod settings;
 pub mod usage;
