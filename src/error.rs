@@ -4,6 +4,8 @@
 
 use http::StatusCode;
 
+use crate::quota;
+
 /// Everything that can stop a request.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -21,11 +23,11 @@ pub enum Error {
     #[error("Team not allowed to access model. Team={team}, Model={model}. Allowed team models = {models}")]
     TeamModel { team: &'static str, model: String, models: String },
     /// A key's or team's spend reached its `max_budget` this period.
-    #[error("Budget has been exceeded! {}Current cost: {}, Max budget: {}", team.map(|t| format!("Team={t} ")).unwrap_or_default(), crate::keys::python_float(*spend), crate::keys::python_float(*max))]
+    #[error("Budget has been exceeded! {}Current cost: {}, Max budget: {}", team.map(|t| format!("Team={t} ")).unwrap_or_default(), quota::python_float(*spend), quota::python_float(*max))]
     BudgetExceeded { team: Option<&'static str>, spend: f64, max: f64 },
     /// A key or team at its `rpm_limit`, `tpm_limit` or `max_parallel_requests`.
     #[error("{0}")]
-    KeyLimited(Box<crate::keys::limit::LimitHit>),
+    KeyLimited(Box<quota::LimitHit>),
     #[error("Authentication Error, a key may only see its own /key/info; the master key names any alias with ?key=")]
     KeyInfoDenied,
     #[error("Key not found: no virtual key has the alias {alias}")]
@@ -386,6 +388,23 @@ impl Error {
     pub fn aws_credentials(deployment: &'static str, from: String, answered: StatusCode, reason: String) -> Self {
         let status = grant_status(answered);
         Error::AwsCredentials { status, class: upstream_class(status), deployment, from, reason }
+    }
+
+    /// `entity` at its `kind` limit; `at` is (seconds to wait, now in ms).
+    pub fn limited(
+        entity: &quota::Entity,
+        kind: &'static str,
+        limit: u64,
+        usage: &quota::Usage,
+        at: (u64, u64),
+    ) -> Self {
+        Error::KeyLimited(Box::new(quota::LimitHit::new(entity, kind, limit, usage, at)))
+    }
+
+    /// LiteLLM's budget error for `entity` (a key, or a team it names).
+    pub fn budget(entity: &quota::Entity, spend: f64, max: f64) -> Self {
+        let team = (entity.kind == quota::Kind::Team).then_some(entity.name);
+        Error::BudgetExceeded { team, spend, max }
     }
 
     /// A Responses API provider's non-2xx answer, relayed with its own `type`, `param` and

@@ -30,19 +30,26 @@
 //!    AWS Bedrock signed with SigV4) through the pooled [`upstream`] client, or answers with
 //!    the built-in fake; a Responses API call is relayed or bridged through chat. It reads
 //!    its `provider::Context` (client, budget, router settings) and the attempt.
-//! 8. [`respond`] relays the answer (JSON, or a stream: the upstream framing decoded by
-//!    `respond::sse`, each event written in the client's format by `respond::format`), sets
-//!    LiteLLM's headers once from the call's outcome, and turns every [`error::Error`] into
-//!    one OpenAI-shaped body (Anthropic-shaped on `/v1/messages`). AWS's binary event stream
-//!    is decoded beside SSE (`respond::eventstream`), both behind `respond::framing`.
-//! 9. [`report`] enters the finished request in its books (log line, [`metrics`], [`trace`]
-//!    spans, the state's statistics, the keys' spend): at once, or through the one handle a
-//!    stream tells its end.
+//! 8. [`framing`] decodes an upstream stream incrementally, whatever its framing (SSE with
+//!    event names and ids, `framing::sse`; AWS's binary event stream, `framing::eventstream`;
+//!    both behind `framing::Decoder`), and reads a whole body within its size and time
+//!    bounds (`framing::read`). It sits below both `provider`, whose translators read their
+//!    streams through it, and `respond`, and imports neither.
+//! 9. [`respond`] relays the answer (JSON, or a stream decoded by `framing`, each event
+//!    written in the client's format by `respond::format`), sets LiteLLM's headers once from
+//!    the call's outcome, and turns every [`error::Error`] into one OpenAI-shaped body
+//!    (Anthropic-shaped on `/v1/messages`).
+//! 10. [`report`] enters the finished request in its books (log line, [`metrics`], [`trace`]
+//!     spans, the state's statistics, the keys' spend): at once, or through the one handle
+//!     a stream tells its end.
 //!
 //! [`catalog`] answers what needs no provider (models, model info, key info, health), with
 //! [`prices`] (LiteLLM's cost map, compiled in) for cost and context windows; [`settings`]
 //! holds what is read from the environment at start-up; [`budget`] bounds the memory that
-//! request bodies (and the trees translations build from them) hold at once.
+//! request bodies (and the trees translations build from them) hold at once; [`quota`]
+//! models a virtual key's and its team's limits (what is counted, its figures, a limit
+//! hit, the clock), a leaf below [`error`], `keys` (which counts in process) and `state`
+//! (which counts on Redis).
 
 #![forbid(unsafe_code)]
 
@@ -64,12 +71,14 @@ pub mod limits;
 pub mod state;
 pub mod provider;
 pub mod upstream;
+pub mod framing;
 pub mod respond;
 pub mod report;
 
 // Beside the stages.
 pub mod budget;
 pub mod error;
+pub mod quota;
 pub mod catalog;
 pub mod settings;
 pub mod usage;

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use crate::error::Error;
 use crate::keys::Keys;
-use crate::keys::clock::python_utc;
-use crate::keys::limit::Usage;
+use crate::quota::Usage;
+use crate::quota::clock::python_utc;
 use crate::respond::{self, Body};
 
 /// The answer for the caller's key `caller` (`None`: the master key, or open access).

@@ -94,7 +94,7 @@ async fn fetch(cx: Context<'_>, index: u16) -> Result<Vec<String>, String> {
         return Err(format!("the provider answered {}", response.status()));
     }
     let source = Source::Upstream(response.into_body());
-    let body = crate::respond::read(source, MAX_BODY_BYTES, deadline, exception).await.map_err(|e| e.to_string())?;
+    let body = crate::framing::read(source, MAX_BODY_BYTES, deadline, exception).await.map_err(|e| e.to_string())?;
     ids(&body)
 }
 

@@ -6,7 +6,6 @@
 //! call's cost and tokens back at its end.
 
 pub mod cli;
-pub mod clock;
 pub mod gauges;
 pub mod limit;
 
@@ -21,10 +20,11 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
+use crate::quota::clock::Clock;
+use crate::quota::{self, clock};
 use crate::settings::Settings;
 use crate::state::keys::SharedKeys;
 use crate::table::{KeyLimits, Table, Team, VirtualKey};
-use clock::Clock;
 use limit::{Counters, Ticket};
 
 /// LiteLLM's name for "every model of the key's team".
@@ -195,7 +195,7 @@ impl Keys {
         let mut ticket = self.counters.take_parallel(&entities, now_ms)?;
         if let Some(shared) = self.shared.as_ref().filter(|s| s.is_up()) {
             if let Some(mut seen) = shared.admit(&entities, now_ms).await {
-                self.counters.seen(&entities, &seen, now_ms);
+                self.counters.seen(&entities, &seen.figures, now_ms);
                 ticket.lease = seen.lease.take();
                 return seen.refusal.map_or(Ok(ticket), Err);
             }
@@ -221,27 +221,27 @@ impl Keys {
 
     /// What key `index` and its team have spent this period, and their rpm/tpm windows, as
     /// this replica knows them (with Redis: as of its last answer, plus what is pending).
-    pub fn usage(&self, index: u16) -> Vec<limit::Usage> {
+    pub fn usage(&self, index: u16) -> Vec<quota::Usage> {
         let entities = self.entities(index);
         let now_ms = self.clock.now_ms();
         entities.iter().map(|e| self.counters.usage(e, now_ms)).collect()
     }
 
     /// Key `index` and its team as counted things.
-    fn entities(&self, index: u16) -> Vec<limit::Entity> {
+    fn entities(&self, index: u16) -> Vec<quota::Entity> {
         let key = self.key(index);
-        let mut out = vec![limit::Entity {
+        let mut out = vec![quota::Entity {
             slot: usize::from(index),
-            kind: limit::Kind::Key,
+            kind: quota::Kind::Key,
             name: key.alias,
             tag: key.team.map_or(key.alias, |t| self.table.teams[usize::from(t)].id),
             limits: key.limits,
         }];
         if let Some(t) = key.team {
             let team = &self.table.teams[usize::from(t)];
-            out.push(limit::Entity {
+            out.push(quota::Entity {
                 slot: self.table.keys.len() + usize::from(t),
-                kind: limit::Kind::Team,
+                kind: quota::Kind::Team,
                 name: team.id,
                 tag: team.id,
                 limits: team.limits,
@@ -264,38 +264,9 @@ pub fn python_list(items: &[&str]) -> String {
     format!("[{}]", quoted.join(", "))
 }
 
-/// A float as Python's `repr` prints it (`0.0`, `50.0`, `1.35e-05`), as LiteLLM's budget
-/// messages show spend.
-pub fn python_float(value: f64) -> String {
-    const SCIENTIFIC_BELOW: f64 = 1e-4;
-    const SCIENTIFIC_FROM: f64 = 1e16;
-    if value == 0.0 || !value.is_finite() {
-        return if value.is_finite() { "0.0".to_owned() } else { value.to_string() };
-    }
-    let magnitude = value.abs();
-    if (SCIENTIFIC_BELOW..SCIENTIFIC_FROM).contains(&magnitude) {
-        let plain = value.to_string();
-        return if plain.contains('.') { plain } else { format!("{plain}.0") };
-    }
-    let text = format!("{value:e}");
-    let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
-    let (sign, digits) = exponent.strip_prefix('-').map_or(("+", exponent), |d| ("-", d));
-    format!("{mantissa}e{sign}{digits:0>2}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn floats_print_as_python_does() {
-        assert_eq!(python_float(0.0), "0.0");
-        assert_eq!(python_float(50.0), "50.0");
-        assert_eq!(python_float(1.35e-5), "1.35e-05");
-        assert_eq!(python_float(0.000_12), "0.00012");
-        assert_eq!(python_float(2e16), "2e+16");
-        assert_eq!(python_float(0.5), "0.5");
-    }
 
     #[test]
     fn lists_print_as_python_does() {

@@ -50,7 +50,7 @@ pub async fn call(
         return Ok(Reply { status, headers, body, head_at });
     }
     let exception = super::exception(attempt.deployment);
-    let bytes = crate::respond::read(body, cx.max_upstream_bytes, attempt.deadline, exception).await?;
+    let bytes = crate::framing::read(body, cx.max_upstream_bytes, attempt.deadline, exception).await?;
     let message = response::to_message(&bytes, &response::message_id())
         .map_err(|what| translate::untranslatable(exception, &what))?;
     let body = Source::Full(Some(Bytes::from(message.to_string())));

@@ -1,14 +1,14 @@
 //! The client's stream formats: OpenAI chat chunks ([`chunks`]), Anthropic events
 //! ([`messages`]) and Responses API events ([`responses`]). Each takes the events the
-//! upstream framing delivered (`sse`), writes them as its client expects, and tells the
-//! relay (`stream`) what it saw: usage, the end of the stream, a failure. The relay knows
-//! none of them; it calls [`Format`].
+//! upstream framing delivered (`crate::framing`), writes them as its client expects, and
+//! tells the relay (`stream`) what it saw: usage, the end of the stream, a failure. The
+//! relay knows none of them; it calls [`Format`].
 
 pub mod chunks;
 pub mod messages;
 pub mod responses;
 
-use super::sse::Event;
+use crate::framing::sse::Event;
 use crate::usage::Usage;
 
 /// A stream that failed at the gateway (the provider broke off, stalled, or sent an event

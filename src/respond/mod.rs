@@ -6,13 +6,10 @@
 //! outcome once.
 
 mod body;
-pub mod eventstream;
 pub mod format;
-pub mod framing;
 mod headers;
 mod redact;
 mod rewrite;
-pub mod sse;
 pub mod stream;
 
 use std::time::{Duration, Instant};
@@ -20,7 +17,6 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderName, HeaderValue, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
 use serde_json::Value;
 
 pub use body::Body;
@@ -29,8 +25,9 @@ use stream::Format;
 
 use crate::call::{Call, Reached};
 use crate::error::Error;
+use crate::framing::{bad_reply, read};
 use crate::parse::CallRequest;
-use crate::provider::{Reply, Source};
+use crate::provider::Reply;
 use crate::route::{Api, Kind};
 use crate::usage::Usage;
 
@@ -155,28 +152,4 @@ fn responses_issuer(reached: &Reached, requested: &str, request: &CallRequest) -
     let op = request.op()?;
     let model = (op == crate::route::Op::Create).then(|| requested.to_owned());
     Some(format::responses::Issuer { prefix: crate::provider::responses::prefix(reached.deployment), model })
-}
-
-/// Reads a provider body up to `limit` bytes before `deadline`.
-pub async fn read(source: Source, limit: usize, deadline: Instant, exception: &'static str) -> Result<Bytes, Error> {
-    let started = Instant::now();
-    let timeout = deadline.saturating_duration_since(started);
-    match tokio::time::timeout(timeout, Limited::new(source, limit).collect()).await {
-        Err(_) => Err(Error::Timeout { timeout_s: timeout.as_secs_f64(), elapsed_s: started.elapsed().as_secs_f64() }),
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-            Err(bad_reply(exception, &format!("larger than {limit} bytes")))
-        }
-        Ok(Err(e)) => Err(Error::Connect { exception, message: format!("reply broke off: {e}") }),
-    }
-}
-
-fn bad_reply(exception: &'static str, what: &str) -> Error {
-    Error::Upstream {
-        status: StatusCode::BAD_GATEWAY,
-        class: "APIError",
-        exception,
-        message: format!("the provider's reply is {what}"),
-        param: None,
-    }
 }

@@ -19,8 +19,8 @@ use tokio::time::Sleep;
 
 use super::format::Failure;
 pub use super::format::Format;
-use super::framing::{Decoded, Decoder};
-use super::sse::Event;
+use crate::framing::sse::Event;
+use crate::framing::{Decoded, Decoder};
 use crate::provider::Source;
 use crate::report::Finisher;
 

@@ -16,7 +16,8 @@ use redis::Script;
 use sha2::{Digest, Sha256};
 
 use super::redis::{LEASE_TTL, Shared};
-use crate::keys::limit::{self, Entity, LimitHit, Seen, Usage, WINDOW_MS};
+use crate::error::Error;
+use crate::quota::{self, Entity, Usage, WINDOW_MS};
 
 /// The layout version of the keys below.
 pub const LAYOUT: &str = "keys-v1";
@@ -138,6 +139,16 @@ pub struct SharedKeys {
     live: Mutex<HashMap<u64, Vec<String>>>,
 }
 
+/// What Redis counted for each entity (in order), and its refusal if it refused: `keys`
+/// takes it as its view and answers the call with it.
+#[derive(Debug)]
+pub struct Seen {
+    pub figures: Vec<(u64, u64, f64)>,
+    pub refusal: Option<Error>,
+    /// The call's leases in the parallel sets, when admitted and limited.
+    pub lease: Option<KeyLease>,
+}
+
 /// A call's place in its key's and team's parallel sets on Redis; dropping it leaves them
 /// (and it expires by itself after [`LEASE_TTL`] if this replica dies first).
 #[derive(Debug)]
@@ -205,8 +216,8 @@ impl SharedKeys {
             entity.tag.to_owned()
         };
         let kind = match entity.kind {
-            limit::Kind::Key => "key",
-            limit::Kind::Team => "team",
+            quota::Kind::Key => "key",
+            quota::Kind::Team => "team",
         };
         let base = format!("{}{LAYOUT}:{{{tag}}}:{kind}:{}", self.prefix, entity.name);
         (format!("{base}:rate"), format!("{base}:spend:{}", entity.period(now_ms)), format!("{base}:lease"))
@@ -245,12 +256,12 @@ impl SharedKeys {
                 let usage = Usage { spend, requests, tokens, resets_at_ms: None, limits: e.limits };
                 let wait_s = window_left.div_ceil(1_000).max(1);
                 Some(match code {
-                    1 => limit::budget(e, spend, e.limits.max_budget.unwrap_or(0.0)),
-                    2 => LimitHit::error(e, "requests", e.limits.rpm.unwrap_or(0), &usage, (wait_s, now_ms)),
-                    3 => LimitHit::error(e, "tokens", e.limits.tpm.unwrap_or(0), &usage, (wait_s, now_ms)),
+                    1 => Error::budget(e, spend, e.limits.max_budget.unwrap_or(0.0)),
+                    2 => Error::limited(e, "requests", e.limits.rpm.unwrap_or(0), &usage, (wait_s, now_ms)),
+                    3 => Error::limited(e, "tokens", e.limits.tpm.unwrap_or(0), &usage, (wait_s, now_ms)),
                     _ => {
                         let max = u64::from(e.limits.max_parallel.unwrap_or(0));
-                        LimitHit::error(e, "max_parallel_requests", max, &usage, (wait_s, now_ms))
+                        Error::limited(e, "max_parallel_requests", max, &usage, (wait_s, now_ms))
                     }
                 })
             }

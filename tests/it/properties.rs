@@ -3,9 +3,10 @@
 //! and the model splice. None may panic; each must keep its invariant. More cases:
 //! `PROPTEST_CASES=100000 cargo nextest run --test properties`.
 
+use model_router::framing::sse::{Parsed, Parser};
 use model_router::parse::call_request;
 use model_router::resolve::{match_wildcard, upstream_model};
-use model_router::respond::sse::{Parsed, Parser, rewrite};
+use model_router::respond::format::chunks::rewrite;
 use model_router::route::Api;
 use proptest::prelude::*;
 

@@ -218,7 +218,7 @@ fn big_event_in_pieces(size: usize, piece: usize) -> Vec<String> {
 
 #[tokio::test]
 async fn an_event_of_4_mib_in_200_byte_pieces_is_relayed_whole() {
-    let size = model_router::respond::sse::MAX_EVENT_BYTES - 1024;
+    let size = model_router::framing::sse::MAX_EVENT_BYTES - 1024;
     let mock = mock::start(move |_| Answer::SseRaw { pieces: big_event_in_pieces(size, 200) }).await;
     let gw = gateway(&mock).await;
     let response = open_stream(&gw, "gpt-4o").await;
@@ -233,7 +233,7 @@ async fn an_event_of_4_mib_in_200_byte_pieces_is_relayed_whole() {
 
 #[tokio::test]
 async fn an_event_over_the_limit_ends_the_stream_with_an_error() {
-    let size = model_router::respond::sse::MAX_EVENT_BYTES + 1;
+    let size = model_router::framing::sse::MAX_EVENT_BYTES + 1;
     let mock = mock::start(move |_| Answer::SseRaw { pieces: big_event_in_pieces(size, 64 * 1024) }).await;
     let gw = gateway(&mock).await;
     let response = open_stream(&gw, "gpt-4o").await;

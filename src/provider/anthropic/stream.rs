@@ -3,13 +3,13 @@
 //! OpenAI's tool index (counting tool calls, not content blocks), the finish chunk from
 //! `message_delta`, a usage chunk when the client asked for one, `[DONE]` after
 //! `message_stop`; `ping` dropped, an `error` event as an OpenAI error event. The chunks go
-//! on to `respond::sse::Relay` through `translate::Translated`.
+//! on to `respond::stream::Relay` through `translate::Translated`.
 
 use serde_json::{Value, json};
 
 use super::response::{finish_reason, usage};
 use crate::provider::translate::ChunkHead;
-use crate::respond::sse::{DONE, error_event};
+use crate::provider::translate::stream::{DONE, error_event};
 
 /// One stream's translation state.
 #[derive(Debug)]
@@ -150,7 +150,7 @@ impl Events {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::respond::sse::transcript;
+    use crate::framing::sse::transcript;
 
     /// Runs a whole SSE transcript through the translator, returning the OpenAI events'
     /// data with the id and created fields normalised.

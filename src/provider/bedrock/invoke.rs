@@ -18,6 +18,7 @@ use serde_json::value::to_raw_value;
 
 use super::{EVENT_STREAM, MODEL_ROOM, errors, request::base_model};
 use crate::error::Error;
+use crate::framing::eventstream::{Frame, Kind};
 use crate::parse::CallRequest;
 use crate::provider::Context;
 use crate::provider::messages::stream::error_event;
@@ -25,7 +26,6 @@ use crate::provider::openai::{GATEWAY_FIELDS, misconfigured};
 use crate::provider::translate::{self, Translated};
 use crate::provider::url::{Refused, Url};
 use crate::provider::{Attempt, Reply, Source};
-use crate::respond::eventstream::{Frame, Kind};
 use crate::upstream::Outgoing;
 
 /// The `anthropic_version` Bedrock's Anthropic models take.
@@ -132,7 +132,7 @@ impl Events {
 #[cfg(test)]
 pub fn chunk(event: &Value) -> bytes::Bytes {
     let payload = serde_json::json!({ "bytes": STANDARD.encode(event.to_string()), "p": "abc" });
-    bytes::Bytes::from(crate::respond::eventstream::encode("event", "chunk", payload.to_string().as_bytes()))
+    bytes::Bytes::from(crate::framing::eventstream::encode("event", "chunk", payload.to_string().as_bytes()))
 }
 
 #[cfg(test)]
@@ -140,7 +140,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::respond::eventstream::{Decoded, Decoder};
+    use crate::framing::eventstream::{Decoded, Decoder};
 
     fn run(frames: &[bytes::Bytes]) -> String {
         let mut decoder = Decoder::default();

@@ -3,7 +3,7 @@
 //! ([`credentials::chain`]); each call is translated ([`request`]), POSTed to
 //! `{base}/model/{model id}/converse` (or `/converse-stream`, the model id one
 //! percent-encoded segment, `:` and `/` included), signed with SigV4 ([`sign`]) and its reply
-//! translated back ([`response`], or frame by frame: `respond::eventstream` then [`stream`]).
+//! translated back ([`response`], or frame by frame: `framing::eventstream` then [`stream`]).
 //! Errors are read by [`errors`]; replies go on to `respond`. `/v1/messages` on an Anthropic
 //! model goes to InvokeModel with Anthropic's own body instead ([`invoke`]).
 
@@ -144,7 +144,7 @@ pub async fn forward(
         let body = Source::Translated(Box::new(Translated::event_stream(body, Events::Bedrock(events))));
         return Ok(Reply { status, headers, body, head_at });
     }
-    let bytes = crate::respond::read(body, cx.max_upstream_bytes, attempt.deadline, EXCEPTION).await?;
+    let bytes = crate::framing::read(body, cx.max_upstream_bytes, attempt.deadline, EXCEPTION).await?;
     let json = response::translate(
         &bytes,
         &translate::completion_id(),
@@ -183,7 +183,7 @@ pub async fn send(
         return Ok(reply);
     }
     let error =
-        crate::respond::read(reply.body, MAX_ERROR_BYTES, attempt.deadline, EXCEPTION).await.unwrap_or_default();
+        crate::framing::read(reply.body, MAX_ERROR_BYTES, attempt.deadline, EXCEPTION).await.unwrap_or_default();
     Err(errors::reply(reply.status, &reply.headers, &error))
 }
 

@@ -1,18 +1,18 @@
-//! Bedrock ConverseStream events (frames from `respond::eventstream`) → OpenAI
+//! Bedrock ConverseStream events (frames from `framing::eventstream`) → OpenAI
 //! `chat.completion.chunk` events, pure and in constant memory: text and reasoning deltas,
 //! a tool call's start and its argument deltas as they arrive (under OpenAI's tool index),
 //! the finish chunk at `messageStop`, the usage chunk from `metadata` when asked, then
 //! `[DONE]`. An exception frame is an error event; a stream that ends before `messageStop`
-//! ends with one too, never silently. Chunks go on to `respond::sse::Relay` through
+//! ends with one too, never silently. Chunks go on to `respond::stream::Relay` through
 //! `translate::Translated`.
 
 use serde_json::{Value, json};
 
 use super::errors;
 use super::response::{finish_reason, usage};
+use crate::framing::eventstream::{Frame, Kind};
+use crate::provider::translate::stream::{DONE, error_event};
 use crate::provider::translate::{self, ChunkHead};
-use crate::respond::eventstream::{Frame, Kind};
-use crate::respond::sse::{DONE, error_event};
 
 /// One stream's translation state.
 #[derive(Debug)]

@@ -3,13 +3,13 @@
 //! deltas, each function call as one tool-call delta (id, name and whole arguments), a
 //! separate finish chunk per candidate, then a usage chunk when the client asked for one
 //! and `[DONE]` when the provider's stream ends. An `error` event becomes an OpenAI error
-//! event. The chunks go on to `respond::sse::Relay` through `translate::Translated`.
+//! event. The chunks go on to `respond::stream::Relay` through `translate::Translated`.
 
 use serde_json::{Value, json};
 
 use super::response::{call_id, finish_reason, parts, usage};
 use crate::provider::translate::ChunkHead;
-use crate::respond::sse::{DONE, error_event};
+use crate::provider::translate::stream::{DONE, error_event};
 
 /// One stream's translation state.
 #[derive(Debug)]
@@ -111,7 +111,7 @@ impl Events {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::respond::sse::{Parsed, Parser};
+    use crate::framing::sse::{Parsed, Parser};
 
     fn run(sse: &str, include_usage: bool) -> Vec<Value> {
         let mut events = Events::new("chatcmpl-test".into(), include_usage);

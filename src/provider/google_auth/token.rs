@@ -146,7 +146,7 @@ impl TokenSource {
         })?;
         let status = response.status();
         let incoming = Source::Upstream(response.into_body());
-        let reply = crate::respond::read(incoming, MAX_REPLY_BYTES, deadline, EXCEPTION).await?;
+        let reply = crate::framing::read(incoming, MAX_REPLY_BYTES, deadline, EXCEPTION).await?;
         let granted = if status.is_success() { grant(&reply) } else { Err(refusal(status, &reply, &assertion)) };
         granted.map_err(|reason| Error::token_grant(deployment, token_uri, status, reason))
     }

@@ -179,7 +179,7 @@ impl Events {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::respond::sse::transcript;
+    use crate::framing::sse::transcript;
 
     /// Runs an OpenAI SSE transcript through the translator; the Anthropic events' text.
     fn run(sse: &str) -> String {

@@ -71,7 +71,7 @@ pub async fn call(
         return Ok(Reply { status, headers, body, head_at });
     }
     let exception = super::super::exception(attempt.deployment);
-    let bytes = crate::respond::read(body, cx.max_upstream_bytes, attempt.deadline, exception).await?;
+    let bytes = crate::framing::read(body, cx.max_upstream_bytes, attempt.deadline, exception).await?;
     let response = reply::to_response(&bytes, &head).map_err(|what| translate::untranslatable(exception, &what))?;
     if let Some(keep) = keep {
         keep.store.save(&head.id, &response, &keep.input).await;
@@ -101,7 +101,7 @@ async fn input_tokens(
     }
     let Reply { status, headers, body, head_at } = reply;
     let exception = super::super::exception(attempt.deployment);
-    let bytes = crate::respond::read(body, cx.max_upstream_bytes, attempt.deadline, exception).await?;
+    let bytes = crate::framing::read(body, cx.max_upstream_bytes, attempt.deadline, exception).await?;
     let count = serde_json::from_slice::<serde_json::Value>(&bytes).ok().and_then(|v| v["input_tokens"].as_u64());
     let count = count.ok_or_else(|| translate::untranslatable(exception, "no input_tokens in the count"))?;
     let body = serde_json::json!({ "object": "response.input_tokens", "input_tokens": count }).to_string();

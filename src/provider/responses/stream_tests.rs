@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use super::*;
+use crate::framing::sse::transcript;
 use crate::parse::Fields;
-use crate::respond::sse::transcript;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/responses");
 /// The cases: `stream.<name>.chat.sse` in, `stream.<name>.responses.sse` out.

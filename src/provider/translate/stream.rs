@@ -1,7 +1,10 @@
 //! The body of a translated stream: the provider's bytes read through their framing (SSE,
-//! or AWS's event stream, both decoded in `respond::framing`) and each event handed to the
+//! or AWS's event stream, both decoded in `crate::framing`) and each event handed to the
 //! provider's translator ([`Events`]), which writes chat chunks (or Anthropic or Responses
-//! events) for `respond::stream::Relay` to move to the client.
+//! events) for `respond::stream::Relay` to move to the client. A chat chunk stream's end
+//! ([`DONE`]) and LiteLLM's mid-stream [`error_event`] are written here, for the
+//! translators and for the client's chat format (`respond::format::chunks`), which imports
+//! them from `provider`.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -11,9 +14,8 @@ use http::StatusCode;
 use http_body::{Body as _, Frame};
 use serde_json::{Value, json};
 
+use crate::framing::{Decoded, Decoder};
 use crate::provider::{Source, anthropic, bedrock, gemini, messages, responses};
-use crate::respond::framing::{Decoded, Decoder};
-use crate::respond::sse::{DONE, error_event};
 
 /// What every chunk of one translated stream repeats.
 #[derive(Debug)]
@@ -95,7 +97,7 @@ impl Events {
     }
 }
 
-/// A provider's stream body read through its framing (`respond::framing`: SSE, or AWS's
+/// A provider's stream body read through its framing (`crate::framing`: SSE, or AWS's
 /// event stream) and yielded as translated events: one frame per upstream frame (empty
 /// when the frame held no whole event, so the relay's idle timer still sees the provider
 /// alive), memory bounded by the framing's event limit.
@@ -176,5 +178,29 @@ impl Translated {
                 return;
             }
         }
+    }
+}
+
+/// What ends a chat chunk stream, as the translators write it and the client's chat
+/// format (`respond::format::chunks`) relays it.
+pub const DONE: &[u8] = b"data: [DONE]\n\n";
+
+/// LiteLLM's mid-stream error event (its JSON uses `", "` separators).
+pub fn error_event(message: &str, kind: &str, code: u16) -> Vec<u8> {
+    let message = serde_json::to_string(message).unwrap_or_else(|_| "\"stream failed\"".to_owned());
+    format!("data: {{\"error\": {{\"message\": {message}, \"type\": \"{kind}\", \"param\": null, \"code\": \"{code}\"}}}}\n\n").into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_event_matches_litellm_spacing() {
+        let e = String::from_utf8(error_event("boom", "internal_server_error", 500)).unwrap_or_default();
+        assert_eq!(
+            e,
+            "data: {\"error\": {\"message\": \"boom\", \"type\": \"internal_server_error\", \"param\": null, \"code\": \"500\"}}\n\n"
+        );
     }
 }

@@ -4,11 +4,10 @@
 //! counted as a failure, the stream ended by `data: [DONE]`.
 
 use super::Failure;
+use crate::provider::{CHUNKS_DONE as DONE, chunk_error_event as error_event};
 use crate::respond::rewrite::Spliced;
 use crate::table::Deployment;
 use crate::usage::Usage;
-
-pub const DONE: &[u8] = b"data: [DONE]\n\n";
 
 /// The chat chunk format's state.
 pub struct Chunks {
@@ -102,12 +101,6 @@ pub fn rewrite(data: &[u8], model: &str, out: &mut Vec<u8>) -> Option<Spliced> {
     seen
 }
 
-/// LiteLLM's mid-stream error event (its JSON uses `", "` separators).
-pub fn error_event(message: &str, kind: &str, code: u16) -> Vec<u8> {
-    let message = serde_json::to_string(message).unwrap_or_else(|_| "\"stream failed\"".to_owned());
-    format!("data: {{\"error\": {{\"message\": {message}, \"type\": \"{kind}\", \"param\": null, \"code\": \"{code}\"}}}}\n\n").into_bytes()
-}
-
 /// The message of an `{"error": ...}` event, if `data` is one.
 fn error_message(data: &[u8]) -> Option<String> {
     #[derive(serde::Deserialize)]
@@ -143,14 +136,5 @@ mod tests {
         let mut out = Vec::new();
         rewrite(b"not json", "asked", &mut out);
         assert_eq!(out, b"data: not json\n\n");
-    }
-
-    #[test]
-    fn error_event_matches_litellm_spacing() {
-        let e = String::from_utf8(error_event("boom", "internal_server_error", 500)).unwrap_or_default();
-        assert_eq!(
-            e,
-            "data: {\"error\": {\"message\": \"boom\", \"type\": \"internal_server_error\", \"param\": null, \"code\": \"500\"}}\n\n"
-        );
     }
 }

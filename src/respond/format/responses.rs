@@ -11,7 +11,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::Failure;
-use crate::respond::sse::Event;
+use crate::framing::sse::Event;
 use crate::usage::Usage;
 
 /// How a response object is rewritten for the client.

@@ -66,7 +66,7 @@ impl Container {
         let response = client.send(request, deadline, EXCEPTION).await?;
         let status = response.status();
         let reply =
-            crate::respond::read(Body::Upstream(response.into_body()), MAX_REPLY_BYTES, deadline, EXCEPTION).await?;
+            crate::framing::read(Body::Upstream(response.into_body()), MAX_REPLY_BYTES, deadline, EXCEPTION).await?;
         if !status.is_success() {
             return Err(failed(status, format!("the endpoint answered {}", status.as_u16())));
         }

@@ -109,7 +109,7 @@ impl Sts {
         let response = client.send(request, deadline, EXCEPTION).await?;
         let status = response.status();
         let reply =
-            crate::respond::read(Body::Upstream(response.into_body()), MAX_REPLY_BYTES, deadline, EXCEPTION).await?;
+            crate::framing::read(Body::Upstream(response.into_body()), MAX_REPLY_BYTES, deadline, EXCEPTION).await?;
         let reply = String::from_utf8_lossy(&reply);
         if !status.is_success() {
             return Err(failed(status, refusal(status, &reply)));

@@ -1,14 +1,9 @@
 //! The SSE framing of an upstream stream: a bounded, incremental parser yielding each
 //! event's `event:` name, `id:` and `data` ([`Parser::next_frame`]; [`Parser::next_event`]
-//! for the data alone). It knows no event format: the client formats (`format`) read the
-//! data, the relay (`stream`) moves them. Chat's chunk rewrite and Anthropic's event
-//! rewrite are re-exported here from `format`, where they live.
+//! for the data alone). It knows no event format: the providers' translators and the
+//! client formats (`respond::format`) read the data, the relay (`respond::stream`) moves it.
 
 use bytes::{Buf as _, BytesMut};
-
-pub use super::format::chunks::{DONE, error_event, rewrite};
-pub use super::format::messages::{MessageSeen, message_event};
-pub use super::rewrite::Spliced;
 
 /// The largest single event accepted from a provider.
 pub const MAX_EVENT_BYTES: usize = 4 * 1024 * 1024;

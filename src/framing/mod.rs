@@ -1,12 +1,19 @@
-//! The upstream framing layer: a provider's stream body decoded incrementally into events,
-//! whatever its framing: SSE ([`sse::Parser`], with event names and ids) or AWS's binary
-//! event stream ([`eventstream::Decoder`], Bedrock). Bytes already scanned are not scanned
-//! again (each decoder's tests show it). It knows no event format: the decoded events go to
-//! the client's format (`respond::stream::Relay` through `format`) or to a provider's
-//! translator (`provider::translate::stream::Translated`).
+//! The upstream framing layer, below both `provider` and `respond`: a provider's stream
+//! body decoded incrementally into events, whatever its framing: SSE ([`sse::Parser`], with
+//! event names and ids) or AWS's binary event stream ([`eventstream::Decoder`], Bedrock).
+//! Bytes already scanned are not scanned again (each decoder's tests show it). It knows no
+//! event format: the decoded events go to a provider's translator
+//! (`provider::translate::stream::Translated`) or to the client's format
+//! (`respond::stream::Relay` through `respond::format`). It imports neither.
 
-use super::eventstream::{self, Frame};
-use super::sse::{self, Event, Framed};
+pub mod eventstream;
+mod read;
+pub mod sse;
+
+pub use read::{bad_reply, read};
+
+use eventstream::Frame;
+use sse::{Event, Framed};
 
 /// A stream's decoder, chosen by its framing.
 #[derive(Debug)]
