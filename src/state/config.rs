@@ -49,13 +49,13 @@ impl std::fmt::Debug for Config {
 pub fn resolve(table: &Table, settings: &Settings) -> Result<Option<Config>, String> {
     let r = &table.redis;
     let value = |setting: Option<Setting>, key: &str, fallback: &str| read(table, settings, setting, key, fallback);
-    let password = value(r.password, "redis_password", "REDIS_PASSWORD")?.filter(|p| !p.is_empty());
     let (info, nodes, shown) = match value(r.startup_nodes, "cache_kwargs.startup_nodes", "REDIS_CLUSTER_NODES")? {
         Some(json) => {
+            let password = value(r.password, "redis_password", "REDIS_PASSWORD")?.filter(|p| !p.is_empty());
             let tls = settings.var(table, "REDIS_SSL").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
             cluster_nodes(&json, tls, password.as_deref())?
         }
-        None => match one_node(table, settings, password)? {
+        None => match one_node(table, settings)? {
             Some((info, shown)) => (info, Vec::new(), shown),
             None => return Ok(None),
         },
@@ -87,15 +87,12 @@ fn read(
 }
 
 /// One node: `redis_url`, else `redis_host`/`redis_port` (then `REDIS_*`); `None` without them.
-fn one_node(
-    table: &Table,
-    settings: &Settings,
-    password: Option<String>,
-) -> Result<Option<(redis::ConnectionInfo, String)>, String> {
+fn one_node(table: &Table, settings: &Settings) -> Result<Option<(redis::ConnectionInfo, String)>, String> {
     let r = &table.redis;
     let value = |setting: Option<Setting>, key: &str, fallback: &str| read(table, settings, setting, key, fallback);
     let url = value(r.url, "redis_url", "REDIS_URL")?;
     let host = value(r.host, "redis_host", "REDIS_HOST")?;
+    let password = value(r.password, "redis_password", "REDIS_PASSWORD")?.filter(|p| !p.is_empty());
     let port = match value(r.port, "redis_port", "REDIS_PORT")? {
         None => DEFAULT_PORT,
         Some(p) => p.trim().parse().map_err(|_| format!("the Redis port \"{p}\" is not a port number"))?,
@@ -129,7 +126,9 @@ fn cluster_nodes(
     tls: bool,
     password: Option<&str>,
 ) -> Result<(redis::ConnectionInfo, Vec<redis::ConnectionInfo>, String), String> {
-    let bad = |why: String| format!("the Redis Cluster's startup nodes (REDIS_CLUSTER_NODES): {why}");
+    let bad = |why: String| {
+        format!("the Redis Cluster's startup nodes (cache_kwargs.startup_nodes or REDIS_CLUSTER_NODES): {why}")
+    };
     let list: serde_json::Value = serde_json::from_str(json).map_err(|e| bad(format!("not JSON: {e}")))?;
     let items =
         list.as_array().filter(|a| !a.is_empty()).ok_or_else(|| bad("expected a list of {host, port}".into()))?;
