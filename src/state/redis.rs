@@ -1,5 +1,6 @@
-//! The Redis backing of the shared state: one multiplexed connection (to one node, or a
-//! cluster connection, see `cluster`), the counting scripts on it with short timeouts, and a watcher task that keeps this replica's leases alive and
+//! The Redis backing of the shared state: one multiplexed connection (to one node, or to a
+//! Redis Cluster: `cluster`), the counting scripts on it with short timeouts, and a watcher
+//! task that keeps this replica's leases alive and
 //! reconnects after an outage (and reads the routing statistics, see `stats`). While Redis cannot answer, every call here says so (`None`)
 //! at once and `state` counts in process instead.
 
