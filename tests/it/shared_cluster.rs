@@ -2,7 +2,7 @@
 //! harness starts (`common::cluster`), two gateways named to it as LiteLLM's router is
 //! (`cache_kwargs.startup_nodes`, or `REDIS_CLUSTER_NODES`), and `rpm`, cooldowns and the
 //! bridged Responses store hold across both with the deployments' keys on different nodes; a
-//! killed node costs requests nothing, and sharing resumes once it is back.
+//! killed or frozen node costs requests nothing, and sharing resumes once it is back.
 
 use crate::common;
 
@@ -131,6 +131,25 @@ async fn a_killed_node_costs_requests_nothing_and_sharing_resumes_when_it_is_bac
         seen.push(status(gw, "three-a-minute").await.as_u16());
     }
     assert_eq!(seen, [200, 200, 200, 429], "shared again");
+}
+
+#[tokio::test]
+async fn a_frozen_node_holds_no_request_longer_than_the_command_timeout() {
+    let cluster = RedisCluster::start().await;
+    let mock = upstream(Arc::new(Notify::new())).await;
+    let a = replica(&mock, &cluster).await;
+    assert_eq!(status(&a, "three-a-minute").await, StatusCode::OK);
+    cluster.signal(cluster.owner(&keys("cluster-rpm").rate).await, "-STOP");
+    for _ in 0..2 {
+        let started = Instant::now();
+        assert_eq!(status(&a, "three-a-minute").await, StatusCode::OK, "counted in process");
+        assert!(started.elapsed() < WITHIN_TIMEOUT, "answered in {:?}", started.elapsed());
+    }
+    assert_eq!(gauge(&a).await, Some(0));
+    let started = Instant::now();
+    assert_eq!(status(&a, "three-a-minute").await, StatusCode::TOO_MANY_REQUESTS, "rpm 3 held in process");
+    assert!(started.elapsed() < WITHIN_TIMEOUT, "answered in {:?}", started.elapsed());
+    assert_eq!(upstream_models(&mock), ["rpm"; 3]);
 }
 
 #[tokio::test]

@@ -154,6 +154,13 @@ impl RedisCluster {
         }
     }
 
+    /// Freezes (`SIGSTOP`) or thaws (`SIGCONT`) node `i`: it accepts connections but answers
+    /// nothing while frozen.
+    pub fn signal(&self, i: usize, signal: &str) {
+        let pid = self.nodes[i].child.as_ref().expect("running").id().to_string();
+        assert!(Command::new("kill").args([signal, &pid]).status().expect("kill").success(), "kill {signal} {pid}");
+    }
+
     /// Starts node `i` again on its port and `nodes.conf` (empty of data), and waits until
     /// every node says the cluster serves again.
     pub async fn restart(&mut self, i: usize) {
@@ -168,6 +175,9 @@ impl RedisCluster {
 impl Drop for RedisCluster {
     fn drop(&mut self) {
         for i in 0..NODES {
+            if let Some(child) = &self.nodes[i].child {
+                let _ = Command::new("kill").args(["-CONT", &child.id().to_string()]).status();
+            }
             self.kill(i);
         }
         let _ = std::fs::remove_dir_all(&self.root);
