@@ -32,17 +32,34 @@ pub struct Outgoing {
     pub beta: Option<&'static str>,
 }
 
-/// Translates the chat `fields` for `model`, whose maximum output is `max_output` when the
-/// deployment or the price table knows it: `messages` one message at a time, written
-/// straight into the body (`charge` following what it holds); parameters Anthropic takes as
-/// they are stay the client's text.
-pub fn translate(
-    mut fields: Fields,
-    model: &str,
-    max_output: Option<u64>,
-    stream: bool,
-    charge: &mut Charge,
-) -> Result<Outgoing, Error> {
+/// The members of a Messages body Anthropic's token counting takes (it refuses the others).
+const COUNTED: &[&str] = &["messages", "model", "system", "thinking", "tool_choice", "tools"];
+
+/// What the translated body is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A `/v1/messages` call for a model whose maximum output is `max_output` when the
+    /// deployment or the price table knows it.
+    Send { max_output: Option<u64>, stream: bool },
+    /// `/v1/messages/count_tokens`: only the members counting takes ([`COUNTED`]).
+    Count,
+}
+
+impl Purpose {
+    /// Whether the body written for this purpose carries `key`.
+    fn writes(self, key: &str) -> bool {
+        self != Purpose::Count || COUNTED.contains(&key)
+    }
+}
+
+/// Translates the chat `fields` for `model` and `purpose`: `messages` one message at a
+/// time, written straight into the body (`charge` following what it holds); parameters
+/// Anthropic takes as they are stay the client's text.
+pub fn translate(mut fields: Fields, model: &str, purpose: Purpose, charge: &mut Charge) -> Result<Outgoing, Error> {
+    let (max_output, stream) = match purpose {
+        Purpose::Send { max_output, stream } => (max_output, stream),
+        Purpose::Count => (None, false),
+    };
     let messages = conversation::take_messages(&mut fields)?;
     let mut out = Builder::default();
     out.bytes(b"{");
@@ -77,14 +94,14 @@ pub fn translate(
     let budget = body.get("thinking").and_then(|t| t.get("budget_tokens")).and_then(Value::as_u64).unwrap_or(0);
     let default = max_output.filter(|max| *max > budget).unwrap_or(DEFAULT_MAX_TOKENS + budget);
     body.insert("max_tokens".into(), asked_max.unwrap_or_else(|| json!(default)));
-    for (key, value) in &mut body {
+    for (key, value) in body.iter_mut().filter(|(key, _)| purpose.writes(key)) {
         out.bytes(b",");
         out.key(key);
         out.json(value.take());
     }
     // temperature, top_p, service_tier and the provider's own parameters (top_k, ...) pass
     // through as the client wrote them.
-    for (key, member) in fields.into_members().filter(|(key, _)| !body.contains_key(key)) {
+    for (key, member) in fields.into_members().filter(|(key, _)| !body.contains_key(key) && purpose.writes(key)) {
         out.bytes(b",");
         out.key(&key);
         out.member(member);
@@ -229,6 +246,8 @@ fn response_format(fields: &mut Fields, body: &mut Map<String, Value>) -> Result
 mod tests {
     use super::*;
 
+    const SEND: Purpose = Purpose::Send { max_output: None, stream: false };
+
     /// The translated body, read back as a tree.
     struct Got {
         body: Value,
@@ -238,7 +257,7 @@ mod tests {
     fn translated(request: &str) -> Result<Got, Error> {
         let fields = Fields::parse(&bytes::Bytes::from(request.to_owned())).unwrap_or_else(|e| panic!("{e}"));
         let mut charge = crate::budget::Budget::new(u64::MAX).charge(0)?;
-        let out = translate(fields, "claude-sonnet-4-5", None, false, &mut charge)?;
+        let out = translate(fields, "claude-sonnet-4-5", SEND, &mut charge)?;
         let body = serde_json::from_slice(&out.body.into_vec()).unwrap_or_else(|e| panic!("{e}"));
         Ok(Got { body, beta: out.beta })
     }
@@ -281,8 +300,13 @@ mod tests {
         let fields = Fields::parse(&bytes::Bytes::from(r#"{"messages":[],"reasoning_effort":"low"}"#))
             .unwrap_or_else(|e| panic!("{e}"));
         let mut charge = crate::budget::Budget::new(u64::MAX).charge(0).unwrap_or_else(|e| panic!("{e}"));
-        let known =
-            translate(fields, "claude-sonnet-4-5", Some(64_000), false, &mut charge).unwrap_or_else(|e| panic!("{e}"));
+        let known = translate(
+            fields,
+            "claude-sonnet-4-5",
+            Purpose::Send { max_output: Some(64_000), stream: false },
+            &mut charge,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         let known: Value = serde_json::from_slice(&known.body.into_vec()).unwrap_or_default();
         assert_eq!(known["max_tokens"], 64_000, "the model's maximum output, which holds the budget");
         assert_eq!(got.body["stop_sequences"], json!(["END"]));
@@ -298,5 +322,23 @@ mod tests {
         assert_eq!(e.and_then(|e| e.param().map(str::to_owned)).as_deref(), Some("messages"));
         let e = translated(&json!({ "messages": [], "response_format": { "type": "json_object" } }).to_string()).err();
         assert_eq!(e.and_then(|e| e.param().map(str::to_owned)).as_deref(), Some("response_format"));
+    }
+
+    #[test]
+    fn a_count_carries_only_what_counting_takes_in_the_order_it_is_sent() {
+        let request = r#"{"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"hi"}],
+            "max_tokens":10,"temperature":0.5,"stop":"END","user":"u","top_k":3,"reasoning_effort":"low",
+            "tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],"tool_choice":"auto"}"#;
+        let fields = Fields::parse(&bytes::Bytes::from(request)).unwrap_or_else(|e| panic!("{e}"));
+        let mut charge = crate::budget::Budget::new(u64::MAX).charge(0).unwrap_or_else(|e| panic!("{e}"));
+        let out = translate(fields, "claude-sonnet-4-5", Purpose::Count, &mut charge).unwrap_or_else(|e| panic!("{e}"));
+        let sent = String::from_utf8(out.body.into_vec()).unwrap_or_default();
+        let keys: Vec<String> =
+            serde_json::from_str::<Map<String, Value>>(&sent).unwrap_or_default().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["messages", "model", "system", "thinking", "tool_choice", "tools"], "{sent}");
+        assert!(
+            sent.starts_with(r#"{"messages":[{"content":[{"text":"hi","type":"text"}],"role":"user"}],"model":"#),
+            "{sent}"
+        );
     }
 }
