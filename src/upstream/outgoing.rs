@@ -201,6 +201,10 @@ impl Builder {
                 }
                 self.bytes(b"]");
             }
+            // No provider sends a mapped list as it is (`provider::messages` writes the
+            // list out for those that would); a list that does not map is a 400 where it is
+            // read, so this writes what the map gives.
+            mapped @ Member::Mapped(_) => self.json(mapped.into_value().unwrap_or_default()),
         }
     }
 
