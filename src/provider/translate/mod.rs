@@ -96,7 +96,7 @@ pub fn chat_fields(
         Cow::Owned(request) => (request.fields, request.held),
     };
     let charge = cx.budget.charge_beside(held, translation_bytes(&fields))?;
-    super::openai::upstream_fields(attempt, &mut fields)?;
+    super::openai::upstream_fields(attempt, &mut fields);
     let refused: Vec<&str> =
         OPENAI_PARAMS.iter().copied().filter(|p| fields.is_set(p) && !provider.supported.contains(p)).collect();
     if !refused.is_empty() && !cx.drop_params {
