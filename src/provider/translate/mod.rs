@@ -4,8 +4,8 @@
 //! once into neutral types ([`params`]); the conversation read once into neutral turns
 //! that each provider's renderer walks ([`conversation`]); the exchange with the provider
 //! and the bounded read of a 2xx body ([`exchange`]); finish reasons shared by the
-//! replies ([`reply`]); and the stream body that turns a provider's events into the
-//! client's format ([`stream`]). Replies go on to `respond`, streams through
+//! replies ([`reply`]) and the lenient scalars their typed formats read ([`wire`]); and
+//! the stream body that turns a provider's events into the client's format ([`stream`]). Replies go on to `respond`, streams through
 //! `respond::stream::Relay`.
 
 pub mod conversation;
@@ -13,6 +13,7 @@ pub mod exchange;
 pub mod params;
 pub mod reply;
 pub mod stream;
+pub mod wire;
 
 use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
