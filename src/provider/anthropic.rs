@@ -4,6 +4,7 @@
 //! Responses `input_tokens` is counted by `{base}/v1/messages/count_tokens`. Errors pass
 //! untranslated to `respond`, which reads Anthropic's error shape.
 
+pub mod body;
 pub mod request;
 pub mod response;
 pub mod stream;

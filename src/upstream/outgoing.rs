@@ -177,6 +177,12 @@ impl Builder {
         }
     }
 
+    /// A small typed value, written out now.
+    pub fn value(&mut self, value: &impl serde::Serialize) {
+        // Writing JSON into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut self.pending, value);
+    }
+
     /// The memory this body holds beyond the client's: what it wrote, and the trees it
     /// keeps (about their written length, being mostly text).
     pub fn held(&self) -> u64 {
