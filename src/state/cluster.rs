@@ -7,9 +7,10 @@
 //! within the same connect and response timeouts as one node.
 
 use redis::aio::MultiplexedConnection;
+use redis::aio::PubSub;
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
-use redis::{AsyncConnectionConfig, Cmd, FromRedisValue, RedisError, RedisResult, ScriptInvocation};
+use redis::{AsyncConnectionConfig, Cmd, FromRedisValue, Pipeline, RedisError, RedisResult, ScriptInvocation, Value};
 
 use super::config::is_tls;
 use super::redis::{COMMAND_TIMEOUT, CONNECT_TIMEOUT};
@@ -75,6 +76,26 @@ impl Client {
     }
 }
 
+impl Client {
+    /// A pub/sub connection: to the node, or to the first startup node that answers (a plain
+    /// `PUBLISH` on a cluster reaches the subscribers of every node).
+    pub async fn pubsub(&self) -> RedisResult<PubSub> {
+        match self {
+            Client::Node(client) => client.get_async_pubsub().await,
+            Client::Cluster { nodes, .. } => {
+                let mut last = None;
+                for node in nodes {
+                    match node.get_async_pubsub().await {
+                        Ok(pubsub) => return Ok(pubsub),
+                        Err(e) => last = Some(e),
+                    }
+                }
+                Err(last.unwrap_or_else(|| RedisError::from((redis::ErrorKind::Io, "no Redis Cluster startup node"))))
+            }
+        }
+    }
+}
+
 /// Why no startup node let the cluster client in, asked of each node alone: the cluster
 /// client folds a refused password or TLS handshake into an I/O error, which would read as an
 /// outage. The first node that answers at all tells (`None`: it let us in, or none answered).
@@ -99,6 +120,21 @@ impl Connection {
         match self {
             Connection::Node(conn) => invocation.invoke_async(conn).await,
             Connection::Cluster(conn) => invocation.invoke_async(conn).await,
+        }
+    }
+
+    /// Runs `pipe`: in one round trip on one node; on a cluster command by command, since a
+    /// pipeline must stay in one hash slot there and `pipe`'s keys may not.
+    pub async fn pipeline<T: FromRedisValue>(&mut self, pipe: &Pipeline) -> RedisResult<T> {
+        match self {
+            Connection::Node(conn) => pipe.query_async(conn).await,
+            Connection::Cluster(conn) => {
+                let mut answers = Vec::new();
+                for command in pipe.cmd_iter() {
+                    answers.push(command.query_async::<Value>(conn).await?);
+                }
+                Ok(T::from_redis_value(Value::Array(answers))?)
+            }
         }
     }
 

@@ -3,13 +3,16 @@
 //! interface that `pick`, `retry`, `gateway` and `report` use. Two backings: in process
 //! ([`Limits`], [`Cooldowns`]; the default and the fall-back) and, when the config or
 //! environment names one, Redis ([`redis::Shared`]), which makes them hold for every replica.
-//! Admitting a deployment is one step (one round trip on Redis); tokens are counted from the
-//! request's end (`report`). Bridged Responses API conversations are stored beside them on
-//! the same Redis ([`conversations`]). One node or a Redis Cluster: [`cluster`].
+//! Admitting a deployment is one step: one round trip on Redis for a deployment with limits,
+//! none for one without while [`cooldowns`] keeps every replica's cooldowns in step here;
+//! tokens are counted from the request's end (`report`). Bridged Responses API conversations
+//! are stored beside them on the same Redis ([`conversations`]). One node or a Redis
+//! Cluster: [`cluster`].
 
 pub mod cluster;
 pub mod config;
 pub mod conversations;
+pub mod cooldowns;
 pub mod keys;
 pub mod redis;
 pub mod scripts;
@@ -49,11 +52,17 @@ pub enum Admission {
 #[derive(Debug)]
 pub struct State {
     limits: Limits,
-    cooldowns: Cooldowns,
+    /// This replica's cooldowns and, with Redis, those every replica announced.
+    cooldowns: Arc<Cooldowns>,
     global_max: Option<u32>,
     /// Whether cooldowns happen at all (`disable_cooldowns` unset), so Redis has them to share.
     cooldowns_on: bool,
     shared: Option<Arc<Shared>>,
+    /// Whether a deployment without limits takes no lease (every strategy but least-busy,
+    /// which counts every call in flight on Redis).
+    leaseless: bool,
+    /// Following every replica's cooldowns, with Redis and cooldowns on.
+    heard: Option<Arc<cooldowns::Heard>>,
 }
 
 impl State {
@@ -61,16 +70,27 @@ impl State {
     pub fn local(table: &Table) -> Self {
         State {
             limits: Limits::new(table.deployments.len(), table.general.global_max_parallel),
-            cooldowns: Cooldowns::new(table.deployments.len()),
+            cooldowns: Arc::new(Cooldowns::new(table.deployments.len())),
             global_max: table.general.global_max_parallel,
             cooldowns_on: !table.resilience.disable_cooldowns,
             shared: None,
+            leaseless: Measure::of(table.router.routing_strategy) != Some(Measure::InFlight),
+            heard: None,
         }
     }
 
     /// Shares the state through `shared` from now on.
     pub fn share(&mut self, shared: Arc<Shared>) {
+        if self.cooldowns_on {
+            self.heard = Some(cooldowns::listen(&shared, Arc::clone(&self.cooldowns)));
+        }
         self.shared = Some(shared);
+    }
+
+    /// `None` without Redis (or cooldowns); else whether this replica follows every
+    /// replica's cooldowns now, so deployments without limits are admitted with no round trip.
+    pub fn cooldowns_in_step(&self) -> Option<bool> {
+        self.heard.as_ref().map(|h| h.in_step())
     }
 
     /// `None` without Redis; else whether it is answering now.
@@ -96,10 +116,16 @@ impl State {
     }
 
     /// Takes a slot of deployment `i`, counting the call against its `rpm`, in one step:
-    /// on Redis when it answers (cooldowns of every replica included), else in process.
+    /// on Redis when it answers (cooldowns of every replica included), else in process. A
+    /// deployment without limits asks Redis nothing while every replica's cooldowns are
+    /// in step here (they are all it would ask about).
     pub async fn admit(&self, i: u16, d: &Deployment, now: Instant) -> Admission {
-        let counted = d.rpm.is_some() || d.tpm.is_some() || d.max_parallel.is_some() || self.cooldowns_on;
-        if let Some(shared) = self.shared().filter(|_| counted) {
+        let limited = d.rpm.is_some() || d.tpm.is_some() || d.max_parallel.is_some();
+        let heard = !limited && self.leaseless && self.heard.as_ref().is_some_and(|h| h.in_step());
+        if heard && let Some(left) = self.cooldowns.remaining(i, now) {
+            return Admission::Cooling(left);
+        }
+        if let Some(shared) = self.shared().filter(|_| (limited || self.cooldowns_on) && !heard) {
             match shared.admit(Slot::Deployment(i), d.rpm, d.tpm, d.max_parallel).await {
                 Some(Verdict::Admitted(lease)) => {
                     return match self.limits.count(i, d, now) {

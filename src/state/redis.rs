@@ -63,6 +63,9 @@ pub struct Shared {
     read_stats: Script,
     latency: Script,
     fail: Script,
+    cool_once: Script,
+    /// Where cooldowns are announced (`cooldowns` listens).
+    channel: String,
     /// The routing strategy's figures, when it reads any.
     stats: Option<Stats>,
     shown: String,
@@ -117,6 +120,8 @@ impl Shared {
             read_stats: Script::new(scripts::STATS),
             latency: Script::new(scripts::LATENCY),
             fail: Script::new(scripts::FAIL),
+            cool_once: Script::new(scripts::COOL),
+            channel: scripts::channel(&config.prefix),
             stats: Measure::of(strategy).map(|m| Stats::new(m, ids.len())),
             shown: config.shown.clone(),
         });
@@ -313,14 +318,37 @@ impl Shared {
         }
     }
 
-    /// Starts deployment `i`'s cooldown for everyone (unless one is running), off the path.
+    /// Starts deployment `i`'s cooldown for everyone (unless one is running) and announces
+    /// it to every replica's subscriber, off the path.
     pub fn cool(self: &Arc<Self>, i: u16, rest: Duration) {
         let shared = Arc::clone(self);
         spawn(async move {
-            let key = &shared.keys(Slot::Deployment(i)).cool;
-            let set = redis::cmd("SET").arg(key).arg(1).arg("PX").arg(millis(rest).max(1)).arg("NX").to_owned();
-            let _: Option<redis::Value> = shared.command(&set).await;
+            let mut invocation = shared.cool_once.key(&shared.keys(Slot::Deployment(i)).cool);
+            invocation.arg(millis(rest).max(1)).arg(&shared.channel);
+            let _: Option<i64> = shared.run(&invocation).await;
         });
+    }
+
+    /// A new pub/sub connection to this Redis (for `cooldowns`' subscriber).
+    pub(crate) async fn pubsub(&self) -> redis::RedisResult<redis::aio::PubSub> {
+        self.client.pubsub().await
+    }
+
+    /// The channel cooldowns are announced on.
+    pub(crate) fn channel(&self) -> &str {
+        &self.channel
+    }
+
+    /// Every deployment's cooldown key, in deployment order.
+    pub(crate) fn cool_keys(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().map(|k| k.cool.as_str())
+    }
+
+    /// Runs `pipe` within [`COMMAND_TIMEOUT`]; `None` (and the switch to local state) on
+    /// any failure.
+    pub(crate) async fn pipeline<T: redis::FromRedisValue>(&self, pipe: &redis::Pipeline) -> Option<T> {
+        let mut conn = self.conn()?;
+        self.settle(tokio::time::timeout(COMMAND_TIMEOUT, conn.pipeline::<T>(pipe)).await)
     }
 
     /// Counts a failed attempt on deployment `i` for every replica, off the request path:
@@ -332,6 +360,7 @@ impl Shared {
             let keys = shared.keys(Slot::Deployment(i));
             let mut invocation = shared.fail.key(&keys.fails);
             invocation.key(&keys.cool).arg(allowed).arg(millis(crate::cooldown::WINDOW)).arg(millis(rest).max(1));
+            invocation.arg(&shared.channel);
             let _: Option<i64> = shared.run(&invocation).await;
         });
     }

@@ -100,18 +100,38 @@ return value
 
 /// Counts one failed attempt on the deployment across replicas and cools it for every
 /// replica once the count in the window passes what is allowed (then counting starts again,
-/// as in process). KEYS: fails, cool. ARGV: allowed failures, window ms, cooldown ms.
+/// as in process), telling every replica's subscriber on the cooldowns channel (see [`COOL`]).
+/// KEYS: fails, cool. ARGV: allowed failures, window ms, cooldown ms, channel.
 /// Returns 1 when this failure cooled the deployment.
 pub const FAIL: &str = r"
 local fails = redis.call('INCR', KEYS[1])
 if fails == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 if fails > tonumber(ARGV[1]) then
   redis.call('DEL', KEYS[1])
-  redis.call('SET', KEYS[2], 1, 'PX', ARGV[3], 'NX')
+  if redis.call('SET', KEYS[2], 1, 'PX', ARGV[3], 'NX') then
+    redis.call('PUBLISH', ARGV[4], ARGV[3] .. ' ' .. KEYS[2])
+  end
   return 1
 end
 return 0
 ";
+
+/// Cools a deployment for every replica unless it already rests, and tells every replica's
+/// subscriber: the message on the cooldowns channel is `<ms> <cool key>`.
+/// KEYS: cool. ARGV: cooldown ms, channel. Returns 1 when this call started the cooldown.
+pub const COOL: &str = r"
+if redis.call('SET', KEYS[1], 1, 'PX', ARGV[1], 'NX') then
+  redis.call('PUBLISH', ARGV[2], ARGV[1] .. ' ' .. KEYS[1])
+  return 1
+end
+return 0
+";
+
+/// The pub/sub channel cooldowns are announced on, under the key prefix and layout
+/// (a channel is not a key: a plain `PUBLISH` reaches subscribers on every Cluster node).
+pub fn channel(prefix: &str) -> String {
+    format!("{prefix}{LAYOUT}:cooldowns")
+}
 
 /// One counted thing's keys (a deployment's, or the gateway-wide parallel limit's).
 #[derive(Debug, Clone)]
@@ -155,5 +175,6 @@ mod tests {
         let odd = Keys::new("p:", "a{b}");
         assert_eq!(odd.cool.matches('{').count(), 1, "{}", odd.cool);
         assert!(!odd.cool.contains("a{b}"));
+        assert_eq!(channel("model-router:"), "model-router:v1:cooldowns");
     }
 }

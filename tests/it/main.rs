@@ -31,6 +31,7 @@ mod responses_bridge;
 mod responses_store;
 mod shared;
 mod shared_cluster;
+mod shared_cooldowns;
 mod shared_outage;
 mod stream;
 mod strict;

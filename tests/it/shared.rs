@@ -118,6 +118,10 @@ async fn a_deployment_cooled_on_one_replica_gets_nothing_from_the_other() {
         async move { redis::cmd("PTTL").arg(&cool).query_async::<i64>(&mut conn).await.unwrap() > 0 }
     })
     .await;
+    // b admits this deployment (it has no limits) without asking Redis: it knows of the
+    // cooldown once the announcement reaches its subscriber.
+    let state = &b.gateway.books.state;
+    eventually("b hears of the cooldown", || async { state.remaining(4, Instant::now()).is_some() }).await;
     for _ in 0..3 {
         assert_eq!(status(&b, "pair").await, StatusCode::OK);
     }
@@ -144,6 +148,14 @@ async fn failures_spread_over_replicas_add_up_to_a_cooldown_for_all() {
     .await;
     let fails: Option<u64> = redis::cmd("GET").arg(&keys.fails).query_async(&mut conn).await.unwrap();
     assert_eq!(fails, None, "the count starts again once it cooled");
+    // Both admit this deployment (it has no limits) without asking Redis: each knows of the
+    // cooldown once the announcement reaches its subscriber.
+    let broken = fixtures::shared::TABLE.deployments.iter().position(|d| d.id == "shared-broken").unwrap();
+    let broken = u16::try_from(broken).unwrap();
+    for state in [&a.gateway.books.state, &b.gateway.books.state] {
+        eventually("the replica hears of the cooldown", || async { state.remaining(broken, Instant::now()).is_some() })
+            .await;
+    }
     for replica in [&a, &b, &a] {
         assert_eq!(status(replica, "fragile").await, StatusCode::OK);
     }
