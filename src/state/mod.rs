@@ -80,8 +80,13 @@ impl State {
     }
 
     /// Shares the state through `shared` from now on.
+    ///
+    /// On a Redis Cluster every call keeps its one `EVALSHA` for now: the cooldowns'
+    /// subscriber re-reads every deployment's key over the shared cluster connection, and
+    /// after a primary restarts those reads held the requests' scripts past their timeout
+    /// (`shared_cluster::a_killed_node_costs_requests_nothing_and_sharing_resumes_when_it_is_back`).
     pub fn share(&mut self, shared: Arc<Shared>) {
-        if self.cooldowns_on {
+        if self.cooldowns_on && !shared.is_cluster() {
             self.heard = Some(cooldowns::listen(&shared, Arc::clone(&self.cooldowns)));
         }
         self.shared = Some(shared);

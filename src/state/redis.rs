@@ -351,6 +351,11 @@ impl Shared {
         self.settle(tokio::time::timeout(COMMAND_TIMEOUT, conn.pipeline::<T>(pipe)).await)
     }
 
+    /// Whether this is a Redis Cluster (the cooldowns' subscriber is not used there yet).
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.client, Client::Cluster { .. })
+    }
+
     /// Counts a failed attempt on deployment `i` for every replica, off the request path:
     /// past `allowed` failures in the cooldown window, Redis cools it for `rest` (seen by
     /// every replica's next admission).
