@@ -4,10 +4,11 @@
 //! once into neutral types ([`params`]); the conversation read once into neutral turns
 //! that each provider's renderer walks ([`conversation`]); the exchange with the provider
 //! and the bounded read of a 2xx body ([`exchange`]); finish reasons shared by the
-//! replies ([`reply`]); and the stream body that turns a provider's events into the
-//! client's format ([`stream`]). Replies go on to `respond`, streams through
+//! replies ([`reply`]); the typed chat chunk stream translators write ([`chunk`]); and the
+//! stream body that turns a provider's events into the client's format ([`stream`]). Replies go on to `respond`, streams through
 //! `respond::stream::Relay`.
 
+pub mod chunk;
 pub mod conversation;
 pub mod exchange;
 pub mod params;
