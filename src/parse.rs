@@ -11,7 +11,7 @@ use http::HeaderMap;
 use http_body_util::BodyExt;
 use serde_json::value::RawValue;
 
-pub use fields::{Fields, Item, Member};
+pub use fields::{Fields, Item, MapFn, Mapped, Member};
 
 use crate::budget::{Budget, Charge};
 use crate::error::Error;

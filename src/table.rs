@@ -174,6 +174,9 @@ pub struct Redis {
     pub port: Option<Setting>,
     pub password: Option<Setting>,
     pub url: Option<Setting>,
+    /// `cache_kwargs.startup_nodes`: a Redis Cluster's nodes as JSON text, or the variable
+    /// holding it.
+    pub startup_nodes: Option<Setting>,
     /// How long a bridged Responses conversation stays stored, seconds (`None`: the default).
     pub store_ttl_s: Option<u64>,
 }

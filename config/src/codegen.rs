@@ -110,11 +110,12 @@ fn settings(out: &mut String, routes: &Routes) {
     let r = &routes.redis;
     let _ = writeln!(
         out,
-        "    redis: crate::table::Redis {{ host: {}, port: {}, password: {}, url: {}, store_ttl_s: {:?} }},",
+        "    redis: crate::table::Redis {{ host: {}, port: {}, password: {}, url: {}, startup_nodes: {}, store_ttl_s: {:?} }},",
         setting(r.host.as_ref()),
         setting(r.port.as_ref()),
         setting(r.password.as_ref()),
         setting(r.url.as_ref()),
+        setting(r.startup_nodes.as_ref()),
         r.store_ttl_s
     );
     let vars: Vec<(&str, &str)> = routes.environment.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();

@@ -110,6 +110,7 @@ pub const LITELLM_PARAMS: Section = Section {
 pub const ROUTER: Section = Section {
     used: &[
         "allowed_fails",
+        "cache_kwargs",
         "content_policy_fallbacks",
         "context_window_fallbacks",
         "cooldown_time",

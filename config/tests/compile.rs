@@ -357,3 +357,38 @@ fn bedrock_model_forms_and_aws_settings() {
     let e = err("model_list: [{model_name: a, litellm_params: {model: bedrock/llama/meta.llama3}}]\n", "base");
     assert!(e.message.contains("bedrock/llama/ is not served"), "{e}");
 }
+
+#[test]
+fn a_redis_cluster_is_named_by_cache_kwargs_startup_nodes_as_litellm_takes_it() {
+    let with = |nodes: &str| format!("{REDIS}  cache_kwargs:\n    startup_nodes: {nodes}\n");
+    let listed = ok(&with(r#"[{ "host": "10.0.0.1", "port": "7001" }, { host: node-b, port: 7002 }, { host: c }]"#));
+    let json = r#"[{"host":"10.0.0.1","port":7001},{"host":"node-b","port":7002},{"host":"c","port":6379}]"#;
+    assert_eq!(listed.routes.redis.startup_nodes, Some(Setting::Literal(json.into())));
+    assert!(codegen::emit(&listed.routes).contains("startup_nodes: Some(crate::table::Setting::Literal("));
+    let in_string = ok(&with(r#"'[{"host": "10.0.0.1", "port": 7001}]'"#));
+    assert_eq!(
+        in_string.routes.redis.startup_nodes,
+        Some(Setting::Literal(r#"[{"host":"10.0.0.1","port":7001}]"#.into()))
+    );
+    let from_env = ok(&with("os.environ/REDIS_NODES"));
+    assert_eq!(from_env.routes.redis.startup_nodes, Some(Setting::Env("REDIS_NODES".into())));
+    assert_eq!(ok(REDIS).routes.redis.startup_nodes, None);
+    assert_eq!(ok(REDIS).routes.sha256(), ok(REDIS).routes.sha256());
+    assert!(
+        !serde_json::to_string(&ok(REDIS).routes).unwrap().contains("startup_nodes"),
+        "absent, left out of the hash"
+    );
+    for bad in [
+        "[]",
+        "[{ port: 7001 }]",
+        "[{ host: a, port: 0 }]",
+        "[{ host: a, port: x }]",
+        "[{ host: a, ssl: true }]",
+        "'not json'",
+        "{ host: a }",
+    ] {
+        assert_eq!(err(&with(bad), "base").path, "router_settings.cache_kwargs.startup_nodes", "{bad}");
+    }
+    let other = err(&format!("{REDIS}  cache_kwargs:\n    ssl: true\n"), "base");
+    assert_eq!(other.path, "router_settings.cache_kwargs.ssl", "{other}");
+}

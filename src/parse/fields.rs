@@ -1,6 +1,7 @@
 //! A request's top-level JSON members, each kept as the slice of the client's body it
 //! arrived in (a handle on the body, not a copy) or, once a translation has built it, as a
-//! JSON tree or a list written element by element. Providers read the few members they
+//! JSON tree, a list written element by element, or a client's list mapped element by
+//! element as it is read ([`Mapped`]). Providers read the few members they
 //! need, and build the upstream body from the rest without copying them
 //! (`upstream::Outgoing`).
 
@@ -11,6 +12,8 @@ use bytes::Bytes;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use crate::error::Error;
+
 /// One member's value.
 #[derive(Debug, Clone)]
 pub enum Member {
@@ -20,6 +23,34 @@ pub enum Member {
     Tree(Value),
     /// A list the gateway built element by element (`provider::list`).
     List(Vec<Item>),
+    /// A client's list translated element by element where it is read (`provider::list::each`),
+    /// never written out and parsed again.
+    Mapped(Mapped),
+}
+
+/// Maps one element of a client's list to the elements it becomes (pushed on the `Vec`).
+pub type MapFn = fn(Value, &mut Vec<Value>) -> Result<(), Error>;
+
+/// A list of `head`, then each element of the client's list `raw` through `map`: one
+/// API's messages read as another's (a `/v1/messages` call's turns as chat messages) by the
+/// translation that walks them, so the client's text is parsed once.
+#[derive(Debug, Clone)]
+pub struct Mapped {
+    pub head: Vec<Value>,
+    /// The client's list, a slice of its body.
+    pub raw: Bytes,
+    pub map: MapFn,
+}
+
+impl Mapped {
+    /// The whole list as trees (for a reader that does not walk it element by element).
+    fn into_values(self) -> Result<Vec<Value>, serde_json::Error> {
+        let mut list = self.head;
+        for element in serde_json::from_slice::<Vec<Value>>(&self.raw)? {
+            (self.map)(element, &mut list).map_err(|e| serde::de::Error::custom(e.to_string()))?;
+        }
+        Ok(list)
+    }
 }
 
 /// A stretch of a built list.
@@ -50,6 +81,7 @@ impl Member {
                 }
                 Ok(Value::Array(list))
             }
+            Member::Mapped(mapped) => mapped.into_values().map(Value::Array),
         }
     }
 
@@ -58,7 +90,7 @@ impl Member {
         match self {
             Member::Raw(raw) => &raw[..] == b"null",
             Member::Tree(value) => value.is_null(),
-            Member::List(_) => false,
+            Member::List(_) | Member::Mapped(_) => false,
         }
     }
 }
@@ -80,7 +112,7 @@ impl Fields {
         match self.0.get(key)? {
             Member::Raw(raw) => serde_json::from_slice::<&RawValue>(raw).ok().map(Cow::Borrowed),
             Member::Tree(value) => serde_json::value::to_raw_value(value).ok().map(Cow::Owned),
-            built @ Member::List(_) => {
+            built @ (Member::List(_) | Member::Mapped(_)) => {
                 let value = built.clone().into_value().ok()?;
                 serde_json::value::to_raw_value(&value).ok().map(Cow::Owned)
             }
@@ -152,7 +184,7 @@ impl Fields {
                 Member::Tree(value) => {
                     let _ = serde_json::to_writer(&mut out, value);
                 }
-                built @ Member::List(_) => {
+                built @ (Member::List(_) | Member::Mapped(_)) => {
                     let _ = serde_json::to_writer(&mut out, &built.clone().into_value().unwrap_or_default());
                 }
             }

@@ -4,6 +4,7 @@
 //! Responses `input_tokens` is counted by `{base}/v1/messages/count_tokens`. Errors pass
 //! untranslated to `respond`, which reads Anthropic's error shape.
 
+pub mod body;
 pub mod request;
 pub mod response;
 pub mod stream;
@@ -58,7 +59,8 @@ pub async fn forward(
     let (fields, members) = translate::chat_fields(cx, attempt, chat, &PROVIDER)?;
     let mut messages = cx.budget.charge_beside(held + members.bytes(), 0)?;
     let max_output = crate::prices::max_output_tokens(attempt.deployment, attempt.upstream_model);
-    let outgoing = request::translate(fields, attempt.upstream_model, max_output, streaming, &mut messages)?;
+    let purpose = request::Purpose::Send { max_output, stream: streaming };
+    let outgoing = request::translate(fields, attempt.upstream_model, purpose, &mut messages)?;
     let key = attempt.endpoint.key.as_deref().unwrap_or_default();
     let mut auth =
         vec![(HeaderName::from_static("x-api-key"), key), (HeaderName::from_static("anthropic-version"), API_VERSION)];
@@ -76,11 +78,8 @@ pub async fn forward(
     .await
 }
 
-/// The members of a Messages body Anthropic's token counting takes (it refuses the others).
-const COUNTED: &[&str] = &["messages", "model", "system", "thinking", "tool_choice", "tools"];
-
 /// Counts the chat call's input tokens with `{base}/v1/messages/count_tokens`: its
-/// translation without what counting refuses (`max_tokens`, sampling). The reply is
+/// translation without what counting refuses (`max_tokens`, sampling), written once. The reply is
 /// Anthropic's (`{"input_tokens": n}`), untranslated.
 pub async fn count_tokens(
     cx: &Context,
@@ -91,14 +90,7 @@ pub async fn count_tokens(
     let held = chat.held;
     let (fields, members) = translate::chat_fields(cx, attempt, chat, &PROVIDER)?;
     let mut messages = cx.budget.charge_beside(held + members.bytes(), 0)?;
-    let outgoing = request::translate(fields, attempt.upstream_model, None, false, &mut messages)?;
-    let Ok(written) = http_body_util::BodyExt::collect(outgoing.body).await;
-    let body: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&written.to_bytes())
-        .map_err(|e| super::openai::misconfigured(attempt, e.to_string()))?;
-    let mut counted = crate::parse::Fields::default();
-    for (key, value) in body.into_iter().filter(|(key, _)| COUNTED.contains(&key.as_str())) {
-        counted.insert_member(&key, crate::parse::Member::Tree(value));
-    }
+    let outgoing = request::translate(fields, attempt.upstream_model, request::Purpose::Count, &mut messages)?;
     let key = attempt.endpoint.key.as_deref().unwrap_or_default();
     let mut auth =
         vec![(HeaderName::from_static("x-api-key"), key), (HeaderName::from_static("anthropic-version"), API_VERSION)];
@@ -106,7 +98,7 @@ pub async fn count_tokens(
         auth.push((HeaderName::from_static("anthropic-beta"), beta));
     }
     let url = Url::new(&attempt.endpoint.base).path("/v1/messages/count_tokens");
-    let upstream = head::request(cx, attempt, url, false, client_headers, &auth, Outgoing::object(counted))?;
+    let upstream = head::request(cx, attempt, url, false, client_headers, &auth, outgoing.body)?;
     translate::send(cx, attempt, upstream, EXCEPTION).await
 }
 

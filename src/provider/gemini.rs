@@ -5,6 +5,7 @@
 //! which reads Gemini's `{"error": {"message"}}`. `vertex` sends the same body through
 //! [`prepare`] and [`exchange`] with its own URL base and token.
 
+pub mod body;
 pub mod request;
 pub mod response;
 pub mod schema;

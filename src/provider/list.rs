@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 
 use crate::budget::Charge;
 use crate::error::Error;
-use crate::parse::{self, Item, Member};
+use crate::parse::{self, Item, Mapped, Member};
 use crate::upstream::{Builder, json_len, keeps};
 
 /// Most bytes of written elements gathered in one run of a [`Built`] list.
@@ -57,6 +57,15 @@ pub fn each<S: Held>(
                     Item::Tree(value) => one(value, 0, sink)?,
                 }
             }
+        }
+        Member::Mapped(Mapped { head, raw, map }) => {
+            head.into_iter().try_for_each(|value| one(value, 0, sink))?;
+            let mut mapped = Vec::new();
+            // Each element's translations are charged as its tree was.
+            raw_each(&raw, sink, &not_a_list, &mut |element, tree, sink| {
+                map(element, &mut mapped)?;
+                mapped.drain(..).try_for_each(|value| one(value, tree, sink))
+            })?;
         }
     }
     charge.set(sink.held())

@@ -38,7 +38,13 @@ pub async fn call(
     let budget = &cx.budget;
     let members = budget.charge_beside(request.held, translate::translation_bytes(&request.fields))?;
     let mut messages = budget.charge_beside(request.held + members.bytes(), 0)?;
-    let chat = chat_request(request, &mut messages)?;
+    // A provider that translates the chat request reads the client's turns as chat
+    // messages where it walks them; one that sends it as it is gets them written out.
+    let how = match attempt.deployment.protocol {
+        Protocol::Gemini | Protocol::Vertex | Protocol::Bedrock | Protocol::Anthropic => request::Messages::Mapped,
+        Protocol::OpenAi | Protocol::Azure | Protocol::Fake => request::Messages::Written,
+    };
+    let chat = chat_request(request, &mut messages, how)?;
     let reply = super::chat(cx, attempt, Cow::Owned(chat), headers).await?;
     if !reply.status.is_success() {
         return Ok(reply);
@@ -58,14 +64,14 @@ pub async fn call(
 }
 
 /// The Messages request as a chat request for the same model (its members copied as
-/// handles on the client's body, then taken apart).
-fn chat_request(request: &CallRequest, charge: &mut Charge) -> Result<CallRequest, Error> {
+/// handles on the client's body, then taken apart), its turns carried `how`.
+fn chat_request(request: &CallRequest, charge: &mut Charge, how: request::Messages) -> Result<CallRequest, Error> {
     Ok(CallRequest {
         api: Api::Chat,
         model: request.model.clone(),
         stream: request.stream,
         include_usage: false,
-        fields: request::to_chat(request.fields.clone(), charge)?,
+        fields: request::to_chat(request.fields.clone(), charge, how)?,
         held: request.held + charge.bytes(),
         responses: None,
     })

@@ -7,15 +7,16 @@
 use std::borrow::Cow;
 use std::time::Instant;
 
+use bytes::Bytes;
+
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderName};
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use super::url::{Room, Url};
 use super::{Attempt, Reply, Source, head};
 use crate::error::Error;
-use crate::parse::{CallRequest, Fields};
+use crate::parse::{CallRequest, Fields, Member};
 use crate::provider::Context;
 use crate::table::Protocol;
 use crate::upstream::Outgoing;
@@ -93,38 +94,36 @@ fn url(attempt: &Attempt<'_>, request: &CallRequest) -> Result<Url, Error> {
     Ok(url.path(path).query("api-version", version))
 }
 
-/// The client's fields minus the gateway's, the deployment's defaults where the client set
-/// none, and the upstream model. Copying a client's fields copies handles on its body.
 /// The client's members as a provider gets them: the gateway's own fields out, the
-/// deployment's default parameters in where the client set none.
-pub fn upstream_fields(attempt: &Attempt<'_>, fields: &mut Fields) -> Result<(), Error> {
+/// deployment's default parameters in where the client set none (JSON text the build
+/// wrote, sent as it is).
+pub fn upstream_fields(attempt: &Attempt<'_>, fields: &mut Fields) {
     for field in GATEWAY_FIELDS {
         fields.remove(field);
     }
     for (name, json) in attempt.deployment.default_params {
         if !fields.contains(name) {
-            let raw = RawValue::from_string((*json).to_owned()).map_err(|e| misconfigured(attempt, e.to_string()))?;
-            fields.insert(name, raw);
+            fields.insert_member(name, Member::Raw(Bytes::from_static(json.as_bytes())));
         }
     }
-    Ok(())
 }
 
+/// The client's fields minus the gateway's, the deployment's defaults where the client set
+/// none, and the upstream model. Copying a client's fields copies handles on its body.
 fn body(attempt: &Attempt<'_>, chat: Cow<'_, CallRequest>) -> Result<Outgoing, Error> {
     let (include_usage, mut fields) = match chat {
         Cow::Borrowed(request) => (request.include_usage, request.fields.clone()),
         Cow::Owned(request) => (request.include_usage, request.fields),
     };
-    upstream_fields(attempt, &mut fields)?;
+    upstream_fields(attempt, &mut fields);
     if attempt.stream_usage && !include_usage && !NO_STREAM_OPTIONS.contains(&attempt.deployment.provider) {
         let options = fields.value("stream_options");
         let mut options = if let Some(Value::Object(options)) = options { options } else { serde_json::Map::new() };
         options.insert("include_usage".into(), Value::Bool(true));
-        let raw = serde_json::value::to_raw_value(&options).map_err(|e| misconfigured(attempt, e.to_string()))?;
-        fields.insert("stream_options", raw);
+        fields.insert_member("stream_options", Member::Tree(Value::Object(options)));
     }
-    let model = serde_json::to_string(attempt.upstream_model).map_err(|e| misconfigured(attempt, e.to_string()))?;
-    let model = RawValue::from_string(model).map_err(|e| misconfigured(attempt, e.to_string()))?;
+    let model =
+        serde_json::value::to_raw_value(attempt.upstream_model).map_err(|e| misconfigured(attempt, e.to_string()))?;
     fields.insert("model", model);
     Ok(Outgoing::object(fields))
 }

@@ -5,8 +5,9 @@
 //! environment names one, Redis ([`redis::Shared`]), which makes them hold for every replica.
 //! Admitting a deployment is one step (one round trip on Redis); tokens are counted from the
 //! request's end (`report`). Bridged Responses API conversations are stored beside them on
-//! the same Redis ([`conversations`]).
+//! the same Redis ([`conversations`]). One node or a Redis Cluster: [`cluster`].
 
+pub mod cluster;
 pub mod config;
 pub mod conversations;
 pub mod keys;

@@ -1,5 +1,6 @@
-//! The Redis backing of the shared state: one multiplexed connection, the counting scripts
-//! on it with short timeouts, and a watcher task that keeps this replica's leases alive and
+//! The Redis backing of the shared state: one multiplexed connection (to one node, or to a
+//! Redis Cluster: `cluster`), the counting scripts on it with short timeouts, and a watcher
+//! task that keeps this replica's leases alive and
 //! reconnects after an outage (and reads the routing statistics, see `stats`). While Redis cannot answer, every call here says so (`None`)
 //! at once and `state` counts in process instead.
 
@@ -8,9 +9,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use redis::aio::{ConnectionLike, MultiplexedConnection};
-use redis::{AsyncConnectionConfig, Client, ErrorKind, RedisError, Script};
+use redis::{ErrorKind, RedisError, Script};
 
+use super::cluster::{Client, Connection};
 use super::config::{Config, client, is_tls};
 use super::scripts::{self, Keys};
 use super::stats::{Measure, Stats};
@@ -49,7 +50,7 @@ pub enum Verdict {
 /// The shared state on one Redis.
 pub struct Shared {
     client: Client,
-    conn: Mutex<Option<MultiplexedConnection>>,
+    conn: Mutex<Option<Connection>>,
     up: AtomicBool,
     keys: Vec<Keys>,
     global: Keys,
@@ -146,16 +147,11 @@ impl Shared {
 
     /// Opens a new connection and checks it with a PING; `Err(None)` on a timeout.
     async fn open(&self) -> Result<(), Option<RedisError>> {
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(COMMAND_TIMEOUT));
-        let connect = self.client.get_multiplexed_async_connection_with_config(&config);
+        let connect = self.client.connect();
         let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, connect).await.map_err(|_| None)?.map_err(Some)?;
         let ping = redis::cmd("PING");
-        tokio::time::timeout(COMMAND_TIMEOUT, ping.query_async::<String>(&mut conn))
-            .await
-            .map_err(|_| None)?
-            .map_err(Some)?;
+        // On a cluster, PING goes to every primary: all of them answer before sharing starts.
+        tokio::time::timeout(COMMAND_TIMEOUT, conn.query::<String>(&ping)).await.map_err(|_| None)?.map_err(Some)?;
         if let Ok(mut slot) = self.conn.lock() {
             *slot = Some(conn);
         }
@@ -164,7 +160,7 @@ impl Shared {
     }
 
     /// The connection, while Redis is up.
-    fn conn(&self) -> Option<MultiplexedConnection> {
+    fn conn(&self) -> Option<Connection> {
         if !self.is_up() {
             return None;
         }
@@ -183,14 +179,14 @@ impl Shared {
     /// on any failure.
     pub(crate) async fn run<T: redis::FromRedisValue>(&self, invocation: &redis::ScriptInvocation<'_>) -> Option<T> {
         let mut conn = self.conn()?;
-        self.settle(tokio::time::timeout(COMMAND_TIMEOUT, invocation.invoke_async::<T>(&mut conn)).await)
+        self.settle(tokio::time::timeout(COMMAND_TIMEOUT, conn.invoke::<T>(invocation)).await)
     }
 
     /// Runs one plain command within [`COMMAND_TIMEOUT`]; `None` (and the switch to local
     /// state) on any failure, at once while Redis is away.
     pub(crate) async fn command<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> Option<T> {
         let mut conn = self.conn()?;
-        self.settle(tokio::time::timeout(COMMAND_TIMEOUT, command.query_async::<T>(&mut conn)).await)
+        self.settle(tokio::time::timeout(COMMAND_TIMEOUT, conn.query::<T>(command)).await)
     }
 
     /// A bounded command's value; a failure or a timeout switches to local state.
@@ -354,7 +350,7 @@ impl Shared {
             let Some(mut conn) = shared.conn() else { return };
             let id = format!("{}:{n}", shared.replica);
             let zrem = redis::cmd("ZREM").arg(&shared.keys(slot).lease).arg(id).to_owned();
-            if let Ok(Err(e)) = tokio::time::timeout(COMMAND_TIMEOUT, conn.req_packed_command(&zrem)).await {
+            if let Ok(Err(e)) = tokio::time::timeout(COMMAND_TIMEOUT, conn.query::<redis::Value>(&zrem)).await {
                 shared.lost(Some(&e));
             }
         });

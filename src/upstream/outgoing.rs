@@ -177,6 +177,12 @@ impl Builder {
         }
     }
 
+    /// A small typed value, written out now.
+    pub fn value(&mut self, value: &impl serde::Serialize) {
+        // Writing JSON into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut self.pending, value);
+    }
+
     /// The memory this body holds beyond the client's: what it wrote, and the trees it
     /// keeps (about their written length, being mostly text).
     pub fn held(&self) -> u64 {
@@ -201,6 +207,10 @@ impl Builder {
                 }
                 self.bytes(b"]");
             }
+            // No provider sends a mapped list as it is (`provider::messages` writes the
+            // list out for those that would); a list that does not map is a 400 where it is
+            // read, so this writes what the map gives.
+            mapped @ Member::Mapped(_) => self.json(mapped.into_value().unwrap_or_default()),
         }
     }
 

@@ -30,6 +30,7 @@ mod responses;
 mod responses_bridge;
 mod responses_store;
 mod shared;
+mod shared_cluster;
 mod shared_outage;
 mod stream;
 mod strict;

@@ -2,7 +2,8 @@
 """Assertions on kustomize/local rendered with the components redis and redis-server (read
 from stdin), for scripts/test-packaging.
 
-The gateway reads REDIS_HOST and REDIS_PASSWORD (REDIS_PORT, REDIS_URL optional) from the
+The gateway reads REDIS_HOST and REDIS_PASSWORD (REDIS_PORT, REDIS_URL, REDIS_CLUSTER_NODES and
+REDIS_SSL optional) from the
 Secret redis-credentials and keeps its other secrets; the example Redis requires that
 password, keeps nothing on disk, runs as non-root and is reachable as the Service "redis".
 """
@@ -33,7 +34,14 @@ def container(deployment):
 expect("Secret" not in [d["kind"] for d in docs], "no Secret in the manifests: redis-credentials is created out of band")
 gateway = container(named("Deployment", "model-router"))
 env = {e["name"]: e.get("valueFrom", {}).get("secretKeyRef", {}) for e in gateway.get("env", [])}
-for key, optional in [("REDIS_HOST", False), ("REDIS_PASSWORD", False), ("REDIS_PORT", True), ("REDIS_URL", True)]:
+for key, optional in [
+    ("REDIS_HOST", False),
+    ("REDIS_PASSWORD", False),
+    ("REDIS_PORT", True),
+    ("REDIS_URL", True),
+    ("REDIS_CLUSTER_NODES", True),
+    ("REDIS_SSL", True),
+]:
     ref = env.get(key, {})
     expect(ref.get("name") == "redis-credentials" and ref.get("key") == key, f"{key} from Secret redis-credentials")
     expect(bool(ref.get("optional", False)) == optional, f"{key} optional={optional}")

@@ -5,15 +5,15 @@
 //! and `response_format` to
 //! `output_format`. The result goes back to `anthropic::forward`.
 
-use serde_json::{Map, Value, json};
+use serde_json::Value;
+
+use super::body::{Head, Metadata, OutputFormat, Thinking, Tool, ToolChoice as Choice};
 
 use crate::budget::Charge;
 use crate::error::Error;
 use crate::parse::Fields;
 use crate::provider::translate::conversation::{self, Content, Part, Render, ToolCall, ToolResult, data_uri};
-use crate::provider::translate::params::{
-    self, Function, ResponseFormat, Stop, ToolChoice, is_function, take, thinking_enabled,
-};
+use crate::provider::translate::params::{self, Function, ResponseFormat, Stop, ToolChoice, is_function, take};
 use crate::provider::translate::{bad, object};
 use crate::upstream::{self, Builder};
 
@@ -32,59 +32,60 @@ pub struct Outgoing {
     pub beta: Option<&'static str>,
 }
 
-/// Translates the chat `fields` for `model`, whose maximum output is `max_output` when the
-/// deployment or the price table knows it: `messages` one message at a time, written
-/// straight into the body (`charge` following what it holds); parameters Anthropic takes as
-/// they are stay the client's text.
-pub fn translate(
-    mut fields: Fields,
-    model: &str,
-    max_output: Option<u64>,
-    stream: bool,
-    charge: &mut Charge,
-) -> Result<Outgoing, Error> {
+/// The members of a Messages body Anthropic's token counting takes (it refuses the others).
+const COUNTED: &[&str] = &["messages", "model", "system", "thinking", "tool_choice", "tools"];
+
+/// What the translated body is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A `/v1/messages` call for a model whose maximum output is `max_output` when the
+    /// deployment or the price table knows it.
+    Send { max_output: Option<u64>, stream: bool },
+    /// `/v1/messages/count_tokens`: only the members counting takes ([`COUNTED`]).
+    Count,
+}
+
+impl Purpose {
+    /// Whether the body written for this purpose carries `key`.
+    fn writes(self, key: &str) -> bool {
+        self != Purpose::Count || COUNTED.contains(&key)
+    }
+}
+
+/// Translates the chat `fields` for `model` and `purpose`: `messages` one message at a
+/// time, written straight into the body (`charge` following what it holds); parameters
+/// Anthropic takes as they are stay the client's text.
+pub fn translate(mut fields: Fields, model: &str, purpose: Purpose, charge: &mut Charge) -> Result<Outgoing, Error> {
+    let (max_output, stream) = match purpose {
+        Purpose::Send { max_output, stream } => (max_output, stream),
+        Purpose::Count => (None, false),
+    };
     let messages = conversation::take_messages(&mut fields)?;
     let mut out = Builder::default();
     out.bytes(b"{");
     out.key("messages");
     let system = conversation::write(messages, "content", &mut Blocks, &mut out, charge)?;
-    let mut body = Map::new();
-    body.insert("model".into(), json!(model));
-    if !system.is_empty() {
-        body.insert("system".into(), Value::Array(system));
-    }
+    let mut head = Head { model, stream, system, ..Head::default() };
     let asked_max = params::max_tokens(&mut fields);
     fields.remove("stream");
     fields.remove("stream_options");
-    if stream {
-        body.insert("stream".into(), Value::Bool(true));
-    }
-    if let Some(stop) = Stop::take(&mut fields) {
-        body.insert("stop_sequences".into(), stop.into_list());
-    }
-    if let Some(user) = take(&mut fields, "user") {
-        body.insert("metadata".into(), json!({ "user_id": user }));
-    }
-    tools(&mut fields, &mut body)?;
-    if let Some(budget) = params::thinking_budget(&mut fields)? {
-        body.insert("thinking".into(), thinking_enabled(budget));
-    }
-    let beta = response_format(&mut fields, &mut body)?;
-    if let Some(thinking) = take(&mut fields, "thinking").filter(|_| !body.contains_key("thinking")) {
-        body.insert("thinking".into(), thinking);
+    head.stop_sequences = Stop::take(&mut fields).map(Stop::into_list);
+    head.metadata = take(&mut fields, "user").map(|user_id| Metadata { user_id });
+    tools(&mut fields, &mut head)?;
+    head.thinking = params::thinking_budget(&mut fields)?.map(Thinking::budget);
+    let beta = response_format(&mut fields, &mut head)?;
+    if let Some(thinking) = take(&mut fields, "thinking").filter(|_| head.thinking.is_none()) {
+        head.thinking = Some(Thinking::Client(thinking));
     }
     // Anthropic wants max_tokens above the thinking budget: a default leaves room for both.
-    let budget = body.get("thinking").and_then(|t| t.get("budget_tokens")).and_then(Value::as_u64).unwrap_or(0);
+    let budget = head.thinking.as_ref().map_or(0, Thinking::budget_tokens);
     let default = max_output.filter(|max| *max > budget).unwrap_or(DEFAULT_MAX_TOKENS + budget);
-    body.insert("max_tokens".into(), asked_max.unwrap_or_else(|| json!(default)));
-    for (key, value) in &mut body {
-        out.bytes(b",");
-        out.key(key);
-        out.json(value.take());
-    }
+    head.max_tokens = Some(asked_max.unwrap_or_else(|| Value::from(default)));
+    let passed: Vec<_> = fields.into_members().filter(|(key, _)| !head.has(key) && purpose.writes(key)).collect();
+    head.write(&mut out, |key| purpose.writes(key));
     // temperature, top_p, service_tier and the provider's own parameters (top_k, ...) pass
     // through as the client wrote them.
-    for (key, member) in fields.into_members().filter(|(key, _)| !body.contains_key(key)) {
+    for (key, member) in passed {
         out.bytes(b",");
         out.key(&key);
         out.member(member);
@@ -155,59 +156,52 @@ fn source(url: String) -> Value {
 }
 
 /// `tools`, `tool_choice`, `parallel_tool_calls` and `web_search_options`.
-fn tools(fields: &mut Fields, body: &mut Map<String, Value>) -> Result<(), Error> {
+fn tools(fields: &mut Fields, head: &mut Head<'_>) -> Result<(), Error> {
     let mut list = params::tools(fields)?.into_iter().map(tool_definition).collect::<Result<Vec<_>, _>>()?;
     if let Some(search) = take(fields, "web_search_options") {
-        let mut tool = json!({ "type": "web_search_20250305", "name": "web_search" });
-        if let Some(location) = search.get("user_location").and_then(|l| l.get("approximate")) {
+        let location = search.get("user_location").and_then(|l| l.get("approximate")).map(|location| {
             let mut location = location.clone();
             if let Some(map) = location.as_object_mut() {
-                map.insert("type".into(), json!("approximate"));
+                map.insert("type".into(), Value::from("approximate"));
             }
-            tool["user_location"] = location;
-        }
-        list.push(tool);
+            location
+        });
+        list.push(Tool::WebSearch { name: "web_search", kind: "web_search_20250305", user_location: location });
     }
-    if !list.is_empty() {
-        body.insert("tools".into(), Value::Array(list));
-    }
+    head.tools = list;
     let choice = ToolChoice::take(fields, "must be auto, required, none or a function")?;
     let mut choice = choice.map(|choice| match choice {
-        ToolChoice::Auto => json!({ "type": "auto" }),
-        ToolChoice::Required => json!({ "type": "any" }),
-        ToolChoice::None => json!({ "type": "none" }),
-        ToolChoice::Function(name) => json!({ "type": "tool", "name": name }),
+        ToolChoice::Auto => Choice::of("auto"),
+        ToolChoice::Required => Choice::of("any"),
+        ToolChoice::None => Choice::of("none"),
+        ToolChoice::Function(name) => Choice { name: Some(name), ..Choice::of("tool") },
     });
     if take(fields, "parallel_tool_calls") == Some(Value::Bool(false)) {
-        let choice = choice.get_or_insert_with(|| json!({ "type": "auto" }));
-        choice["disable_parallel_tool_use"] = Value::Bool(true);
+        choice.get_or_insert_with(|| Choice::of("auto")).disable_parallel_tool_use = Some(true);
     }
-    if let Some(choice) = choice {
-        body.insert("tool_choice".into(), choice);
-    }
+    head.tool_choice = choice;
     Ok(())
 }
 
 /// An OpenAI function tool as an Anthropic custom tool; other tools pass as they are.
-fn tool_definition(tool: Value) -> Result<Value, Error> {
+fn tool_definition(tool: Value) -> Result<Tool, Error> {
     if !is_function(&tool) {
-        return Ok(tool);
+        return Ok(Tool::Other(tool));
     }
     let Some(function) = Function::of(&tool) else { return Err(bad("tools", "a function tool needs function")) };
     let Some(name) = function.name else { return Err(bad("tools", "a function needs a name")) };
-    let mut out = object([("name", name.clone()), ("input_schema", function.schema()), ("type", "custom".into())]);
-    if let Some(description) = function.description {
-        out["description"] = description.clone();
-    }
-    if let Some(cache_control) = tool.get("cache_control") {
-        out["cache_control"] = cache_control.clone();
-    }
-    Ok(out)
+    Ok(Tool::Custom {
+        cache_control: tool.get("cache_control").cloned(),
+        description: function.description.cloned(),
+        input_schema: function.schema(),
+        name: name.clone(),
+        kind: "custom",
+    })
 }
 
 /// `response_format`: a JSON schema becomes `output_format` (with its beta header); `text`
 /// needs nothing; `json_object` has no Anthropic equivalent.
-fn response_format(fields: &mut Fields, body: &mut Map<String, Value>) -> Result<Option<&'static str>, Error> {
+fn response_format(fields: &mut Fields, head: &mut Head<'_>) -> Result<Option<&'static str>, Error> {
     let Some(format) = ResponseFormat::take(fields) else { return Ok(None) };
     match format {
         ResponseFormat::Text => Ok(None),
@@ -218,7 +212,7 @@ fn response_format(fields: &mut Fields, body: &mut Map<String, Value>) -> Result
             if let Some(map) = schema.as_object_mut() {
                 map.entry("additionalProperties").or_insert(Value::Bool(false));
             }
-            body.insert("output_format".into(), json!({ "type": "json_schema", "schema": schema }));
+            head.output_format = Some(OutputFormat { schema, kind: "json_schema" });
             Ok(Some(STRUCTURED_OUTPUTS_BETA))
         }
         _ => Err(bad("response_format", "anthropic/ deployments take type text or json_schema")),
@@ -227,7 +221,11 @@ fn response_format(fields: &mut Fields, body: &mut Map<String, Value>) -> Result
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+
+    const SEND: Purpose = Purpose::Send { max_output: None, stream: false };
 
     /// The translated body, read back as a tree.
     struct Got {
@@ -238,7 +236,7 @@ mod tests {
     fn translated(request: &str) -> Result<Got, Error> {
         let fields = Fields::parse(&bytes::Bytes::from(request.to_owned())).unwrap_or_else(|e| panic!("{e}"));
         let mut charge = crate::budget::Budget::new(u64::MAX).charge(0)?;
-        let out = translate(fields, "claude-sonnet-4-5", None, false, &mut charge)?;
+        let out = translate(fields, "claude-sonnet-4-5", SEND, &mut charge)?;
         let body = serde_json::from_slice(&out.body.into_vec()).unwrap_or_else(|e| panic!("{e}"));
         Ok(Got { body, beta: out.beta })
     }
@@ -281,8 +279,13 @@ mod tests {
         let fields = Fields::parse(&bytes::Bytes::from(r#"{"messages":[],"reasoning_effort":"low"}"#))
             .unwrap_or_else(|e| panic!("{e}"));
         let mut charge = crate::budget::Budget::new(u64::MAX).charge(0).unwrap_or_else(|e| panic!("{e}"));
-        let known =
-            translate(fields, "claude-sonnet-4-5", Some(64_000), false, &mut charge).unwrap_or_else(|e| panic!("{e}"));
+        let known = translate(
+            fields,
+            "claude-sonnet-4-5",
+            Purpose::Send { max_output: Some(64_000), stream: false },
+            &mut charge,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         let known: Value = serde_json::from_slice(&known.body.into_vec()).unwrap_or_default();
         assert_eq!(known["max_tokens"], 64_000, "the model's maximum output, which holds the budget");
         assert_eq!(got.body["stop_sequences"], json!(["END"]));
@@ -298,5 +301,26 @@ mod tests {
         assert_eq!(e.and_then(|e| e.param().map(str::to_owned)).as_deref(), Some("messages"));
         let e = translated(&json!({ "messages": [], "response_format": { "type": "json_object" } }).to_string()).err();
         assert_eq!(e.and_then(|e| e.param().map(str::to_owned)).as_deref(), Some("response_format"));
+    }
+
+    #[test]
+    fn a_count_carries_only_what_counting_takes_in_the_order_it_is_sent() {
+        let request = r#"{"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"hi"}],
+            "max_tokens":10,"temperature":0.5,"stop":"END","user":"u","top_k":3,"reasoning_effort":"low",
+            "tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],"tool_choice":"auto"}"#;
+        let fields = Fields::parse(&bytes::Bytes::from(request)).unwrap_or_else(|e| panic!("{e}"));
+        let mut charge = crate::budget::Budget::new(u64::MAX).charge(0).unwrap_or_else(|e| panic!("{e}"));
+        let out = translate(fields, "claude-sonnet-4-5", Purpose::Count, &mut charge).unwrap_or_else(|e| panic!("{e}"));
+        let sent = String::from_utf8(out.body.into_vec()).unwrap_or_default();
+        let keys: Vec<String> = serde_json::from_str::<serde_json::Map<String, Value>>(&sent)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(keys, ["messages", "model", "system", "thinking", "tool_choice", "tools"], "{sent}");
+        assert!(
+            sent.starts_with(r#"{"messages":[{"content":[{"text":"hi","type":"text"}],"role":"user"}],"model":"#),
+            "{sent}"
+        );
     }
 }

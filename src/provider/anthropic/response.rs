@@ -1,11 +1,17 @@
-//! Anthropic Messages response → OpenAI `chat.completion`, pure: text blocks joined into
+//! Anthropic Messages response → OpenAI `chat.completion`, pure and typed both ways (the
+//! reply read borrowing from its body, the completion written from structs): text blocks joined into
 //! `content`, `tool_use` blocks as `tool_calls` (arguments as a JSON string), thinking as
 //! `reasoning_content`, `stop_reason` mapped to `finish_reason`, usage with cache tokens.
 //! `respond` then sets `model` to the requested name.
 
-use serde_json::{Value, json};
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::provider::translate::reply::{CachedUsage, Finish};
+use crate::provider::translate::wire::{Count, Text, unreadable};
 
 /// Anthropic's `stop_reason`s that are not LiteLLM's `stop`.
 const FINISHES: &[(&str, Finish)] = &[
@@ -30,60 +36,183 @@ pub fn usage(usage: &Value) -> Value {
     CachedUsage::read(usage, USAGE_KEYS, None).to_openai()
 }
 
+/// The Messages response as the gateway reads it, borrowed from the body; the members it
+/// does not read are skipped.
+#[derive(Deserialize)]
+struct Reply<'a> {
+    #[serde(borrow)]
+    content: Vec<&'a RawValue>,
+    #[serde(borrow, default)]
+    model: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    stop_reason: Text<'a>,
+    #[serde(default)]
+    usage: Option<Usage>,
+}
+
+/// Anthropic's usage counts (a count that is not one reads as 0).
+#[derive(Deserialize, Default)]
+struct Usage {
+    #[serde(rename = "input_tokens", default)]
+    input: Count,
+    #[serde(rename = "output_tokens", default)]
+    output: Count,
+    #[serde(rename = "cache_read_input_tokens", default)]
+    cache_read: Count,
+    #[serde(rename = "cache_creation_input_tokens", default)]
+    cache_write: Count,
+}
+
+impl Usage {
+    fn cached(&self) -> CachedUsage {
+        CachedUsage {
+            input: self.input.0,
+            output: self.output.0,
+            cache_read: self.cache_read.0,
+            cache_write: self.cache_write.0,
+            total: None,
+        }
+    }
+}
+
+/// A content block's members the translation reads.
+#[derive(Deserialize)]
+struct Block<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Text<'a>,
+    #[serde(borrow, default)]
+    text: Text<'a>,
+    #[serde(borrow, default)]
+    thinking: Text<'a>,
+    #[serde(borrow, default)]
+    id: Text<'a>,
+    #[serde(borrow, default)]
+    name: Text<'a>,
+    #[serde(borrow, default)]
+    input: Option<&'a RawValue>,
+}
+
+/// The `chat.completion` written back, its members in the order the JSON tree it replaces
+/// wrote them (sorted).
+#[derive(Serialize)]
+struct Completion<'a> {
+    choices: [Choice<'a>; 1],
+    created: u64,
+    id: &'a str,
+    /// Null when the reply named none; `respond` splices the requested name in.
+    model: Option<&'a RawValue>,
+    object: &'static str,
+    usage: Value,
+}
+
+#[derive(Serialize)]
+struct Choice<'a> {
+    finish_reason: &'static str,
+    index: u32,
+    message: Message<'a>,
+}
+
+#[derive(Serialize)]
+struct Message<'a> {
+    content: Option<String>,
+    provider_specific_fields: Specific<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_content: Option<String>,
+    role: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thinking_blocks: Option<&'a [Value]>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<ToolCall<'a>>,
+}
+
+#[derive(Serialize)]
+struct Specific<'a> {
+    citations: (),
+    thinking_blocks: Option<&'a [Value]>,
+}
+
+#[derive(Serialize)]
+struct ToolCall<'a> {
+    function: Function<'a>,
+    id: Cow<'a, str>,
+    index: usize,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+#[derive(Serialize)]
+struct Function<'a> {
+    arguments: String,
+    name: Cow<'a, str>,
+}
+
 /// Translates a Messages response body; `Err` says what is wrong with it.
-pub fn translate(body: &[u8], id: &str, created: u64) -> Result<Value, String> {
-    let reply: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
-    let Some(blocks) = reply.get("content").and_then(Value::as_array) else {
-        return Err("no content list".into());
-    };
+pub fn translate(body: &[u8], id: &str, created: u64) -> Result<Vec<u8>, String> {
+    let reply: Reply<'_> = serde_json::from_slice(body).map_err(|e| unreadable(&e, "no content list"))?;
     let (mut text, mut reasoning) = (String::new(), String::new());
     let (mut tool_calls, mut thinking) = (Vec::new(), Vec::new());
-    for (index, block) in blocks.iter().enumerate() {
-        let field = |key: &str| block.get(key).and_then(Value::as_str).unwrap_or_default();
-        match field("type") {
-            "text" => text.push_str(field("text")),
+    for (index, raw) in reply.content.iter().enumerate() {
+        // A block that is not an object is no block the translation knows.
+        let Ok(block) = serde_json::from_str::<Block<'_>>(raw.get()) else { continue };
+        match block.kind.as_str() {
+            "text" => text.push_str(block.text.as_str()),
             "tool_use" => {
-                let input = block.get("input").cloned().unwrap_or_else(|| json!({}));
-                tool_calls.push(json!({
-                    "index": index, "id": field("id"), "type": "function",
-                    "function": { "name": field("name"), "arguments": input.to_string() },
-                }));
+                // As the tree wrote it: compact, its keys sorted.
+                let input =
+                    block.input.map_or(Ok(Value::Object(serde_json::Map::new())), |i| serde_json::from_str(i.get()));
+                let arguments = input.map_err(|e| format!("not JSON: {e}"))?.to_string();
+                let function = Function { arguments, name: block.name.or("") };
+                tool_calls.push(ToolCall { function, id: block.id.or(""), index, kind: "function" });
             }
-            "thinking" => {
-                reasoning.push_str(field("thinking"));
-                thinking.push(block.clone());
+            kind @ ("thinking" | "redacted_thinking") => {
+                if kind == "thinking" {
+                    reasoning.push_str(block.thinking.as_str());
+                }
+                // Passed back whole, as the tree wrote it.
+                thinking.push(serde_json::from_str::<Value>(raw.get()).map_err(|e| format!("not JSON: {e}"))?);
             }
-            "redacted_thinking" => thinking.push(block.clone()),
             _ => {}
         }
     }
-    let thinking = if thinking.is_empty() { Value::Null } else { Value::Array(thinking) };
-    let mut message = json!({
-        "role": "assistant",
-        "content": if text.is_empty() && !tool_calls.is_empty() { Value::Null } else { Value::String(text) },
-        "provider_specific_fields": { "citations": null, "thinking_blocks": thinking },
-    });
-    if !tool_calls.is_empty() {
-        message["tool_calls"] = Value::Array(tool_calls);
-    }
-    if !reasoning.is_empty() {
-        message["reasoning_content"] = Value::String(reasoning);
-        message["thinking_blocks"] = thinking;
-    }
-    let stop = reply.get("stop_reason").and_then(Value::as_str).unwrap_or("end_turn");
-    Ok(json!({
-        "id": id, "object": "chat.completion", "created": created,
-        "model": reply.get("model").cloned().unwrap_or(Value::Null),
-        "choices": [{ "index": 0, "finish_reason": finish_reason(stop), "message": message }],
-        "usage": usage(reply.get("usage").unwrap_or(&Value::Null)),
-    }))
+    let thinking = (!thinking.is_empty()).then_some(thinking.as_slice());
+    let content = if text.is_empty() && !tool_calls.is_empty() { None } else { Some(text) };
+    let has_reasoning = !reasoning.is_empty();
+    let message = Message {
+        content,
+        provider_specific_fields: Specific { citations: (), thinking_blocks: thinking },
+        reasoning_content: has_reasoning.then_some(reasoning),
+        role: "assistant",
+        thinking_blocks: thinking.filter(|_| has_reasoning),
+        tool_calls,
+    };
+    let choice = Choice { finish_reason: finish_reason(&reply.stop_reason.or("end_turn")), index: 0, message };
+    let completion = Completion {
+        choices: [choice],
+        created,
+        id,
+        model: reply.model,
+        object: "chat.completion",
+        usage: reply.usage.unwrap_or_default().cached().to_openai(),
+    };
+    serde_json::to_vec(&completion).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     const ID: &str = "chatcmpl-test";
+
+    /// The completion written for `body`, read back as a tree; the bytes are as compact,
+    /// and their keys as sorted, as the tree writes them.
+    fn translate(body: &[u8], id: &str, created: u64) -> Result<Value, String> {
+        let written = super::translate(body, id, created)?;
+        let tree: Value = serde_json::from_slice(&written).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(String::from_utf8(written).ok(), serde_json::to_string(&tree).ok(), "written as the tree writes");
+        Ok(tree)
+    }
     const CREATED: u64 = 1_700_000_000;
 
     #[test]
@@ -120,6 +249,27 @@ mod tests {
         assert_eq!(got["choices"][0]["message"]["content"], "Hi");
         assert!(got["choices"][0]["message"].get("tool_calls").is_none());
         assert_eq!(got["usage"]["total_tokens"], 4);
-        assert!(translate(b"[]", ID, CREATED).is_err());
+        assert_eq!(translate(b"[]", ID, CREATED), Err("no content list".into()));
+        assert!(translate(b"{", ID, CREATED).is_err_and(|e| e.starts_with("not JSON")));
+    }
+
+    #[test]
+    fn thinking_blocks_pass_back_whole_and_odd_members_read_as_absent() {
+        let body = br#"{"model":"m","stop_reason":7,"usage":{"input_tokens":"3","output_tokens":2},"content":[
+            {"type":"thinking","thinking":"Hmm","signature":"c2ln","extra":{"kept":true}},
+            {"type":"redacted_thinking","data":"eA=="},5,{"type":"text","text":{"not":"text"}},
+            {"type":"tool_use","id":"t1","name":"f"}]}"#;
+        let got = translate(body, ID, CREATED).unwrap_or_else(|e| panic!("{e}"));
+        let message = &got["choices"][0]["message"];
+        assert_eq!(message["reasoning_content"], "Hmm");
+        let blocks = json!([{ "type": "thinking", "thinking": "Hmm", "signature": "c2ln", "extra": { "kept": true } },
+            { "type": "redacted_thinking", "data": "eA==" }]);
+        assert_eq!(
+            (&message["thinking_blocks"], &message["provider_specific_fields"]["thinking_blocks"]),
+            (&blocks, &blocks)
+        );
+        assert_eq!(message["tool_calls"][0]["function"], json!({ "name": "f", "arguments": "{}" }));
+        assert_eq!((message["content"].is_null(), &got["choices"][0]["finish_reason"]), (true, &json!("stop")));
+        assert_eq!((&got["usage"]["prompt_tokens"], &got["usage"]["completion_tokens"]), (&json!(0), &json!(2)));
     }
 }

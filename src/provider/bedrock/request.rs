@@ -91,7 +91,7 @@ fn member_value(member: Member) -> Result<Value, Error> {
     match member {
         Member::Tree(value) => Ok(value),
         Member::Raw(raw) => serde_json::from_slice(&raw).map_err(|e| Error::BadJson(e.to_string())),
-        Member::List(_) => Err(bad("messages", "a list field cannot be passed to Bedrock")),
+        Member::List(_) | Member::Mapped(_) => Err(bad("messages", "a list field cannot be passed to Bedrock")),
     }
 }
 

@@ -5,8 +5,9 @@
 //! `gemini::schema`), `tool_choice` to `toolConfig`, sampling and output parameters to
 //! `generationConfig`. The result goes back to `gemini::forward`.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
+use super::body::{Declaration, Empty, FunctionCalling, GoogleSearch, Head, Setting, ThinkingConfig, Tool};
 use super::response::THOUGHT_SIGNATURE_SEPARATOR;
 use super::schema;
 use crate::budget::Charge;
@@ -38,12 +39,9 @@ pub fn translate(mut fields: Fields, charge: &mut Charge) -> Result<Outgoing, Er
     out.bytes(b"{");
     out.key("contents");
     let system = conversation::write(messages, "parts", &mut Parts, &mut out, charge)?;
-    let mut body = Map::new();
-    if !system.is_empty() {
-        body.insert("system_instruction".into(), object([("parts", Value::Array(system))]));
-    }
-    tools(&mut fields, &mut body)?;
-    let mut config = generation(&mut fields)?;
+    let mut head = Head { system, ..Head::default() };
+    tools(&mut fields, &mut head)?;
+    generation(&mut fields, &mut head)?;
     for key in ["model", "stream", "stream_options", "parallel_tool_calls"] {
         fields.remove(key);
     }
@@ -51,19 +49,12 @@ pub fn translate(mut fields: Fields, charge: &mut Charge) -> Result<Outgoing, Er
     for (key, member) in fields.into_members() {
         if TOP_LEVEL.contains(&key.as_str()) {
             top.push((key, member));
-        } else if !config.contains_key(&key) {
-            // The client's parameters are valid JSON, so parsing them cannot fail.
-            config.insert(key, member.into_value().unwrap_or_default());
+        } else {
+            // Any other parameter is a generationConfig one, passed as the client wrote it.
+            head.set(&key, Setting::Client(member));
         }
     }
-    if !config.is_empty() {
-        body.insert("generationConfig".into(), Value::Object(config));
-    }
-    for (key, value) in body {
-        out.bytes(b",");
-        out.key(&key);
-        out.json(value);
-    }
+    head.write(&mut out);
     for (key, member) in top {
         out.bytes(b",");
         out.key(&key);
@@ -129,69 +120,61 @@ fn part(part: Part) -> Result<Value, Error> {
 }
 
 /// `tools`, `web_search_options` and `tool_choice`.
-fn tools(fields: &mut Fields, body: &mut Map<String, Value>) -> Result<(), Error> {
+fn tools(fields: &mut Fields, head: &mut Head) -> Result<(), Error> {
     let mut declarations = Vec::new();
-    let mut native = Vec::new();
     for tool in params::tools(fields)? {
         if !is_function(&tool) {
-            native.push(tool);
+            head.tools.push(Tool::Other(tool));
             continue;
         }
         let Some(function) = Function::of(&tool) else { return Err(bad("tools", "a function tool needs function")) };
-        let mut declaration = json!({ "name": function.name.cloned().unwrap_or_default() });
-        if let Some(description) = function.description {
-            declaration["description"] = description.clone();
-        }
-        if let Some(parameters) = function.parameters {
-            declaration["parameters"] = schema::convert(parameters.clone());
-        }
-        declarations.push(declaration);
+        declarations.push(Declaration {
+            description: function.description.cloned(),
+            name: function.name.cloned().unwrap_or_default(),
+            parameters: function.parameters.map(|parameters| schema::convert(parameters.clone())),
+        });
     }
     if take(fields, "web_search_options").is_some() {
-        native.push(json!({ "googleSearch": {} }));
+        head.tools.push(Tool::Search(GoogleSearch { google_search: Empty {} }));
     }
     if !declarations.is_empty() {
-        native.insert(0, object([("function_declarations", Value::Array(declarations))]));
+        head.tools.insert(0, Tool::Functions { function_declarations: declarations });
     }
-    if !native.is_empty() {
-        body.insert("tools".into(), Value::Array(native));
-    }
-    let config = match ToolChoice::take(fields, "must be auto, required, none or a function")? {
-        None => return Ok(()),
-        Some(ToolChoice::Auto) => json!({ "mode": "AUTO" }),
-        Some(ToolChoice::Required) => json!({ "mode": "ANY" }),
-        Some(ToolChoice::None) => json!({ "mode": "NONE" }),
-        Some(ToolChoice::Function(name)) => json!({ "mode": "ANY", "allowed_function_names": [name] }),
+    let mode = |mode| FunctionCalling { allowed_function_names: None, mode };
+    head.tool_config = match ToolChoice::take(fields, "must be auto, required, none or a function")? {
+        None => None,
+        Some(ToolChoice::Auto) => Some(mode("AUTO")),
+        Some(ToolChoice::Required) => Some(mode("ANY")),
+        Some(ToolChoice::None) => Some(mode("NONE")),
+        Some(ToolChoice::Function(name)) => Some(FunctionCalling { allowed_function_names: Some([name]), mode: "ANY" }),
     };
-    body.insert("toolConfig".into(), json!({ "functionCallingConfig": config }));
     Ok(())
 }
 
 /// `generationConfig` from the sampling and output parameters.
-fn generation(fields: &mut Fields) -> Result<Map<String, Value>, Error> {
-    let mut config = Map::new();
+fn generation(fields: &mut Fields, head: &mut Head) -> Result<(), Error> {
     for (from, to) in GENERATION {
         if let Some(value) = take(fields, from) {
-            config.insert((*to).to_owned(), value);
+            head.set(to, Setting::Mapped(value));
         }
     }
     if let Some(stop) = Stop::take(fields) {
-        config.insert("stop_sequences".into(), stop.into_list());
+        head.set("stop_sequences", Setting::Mapped(stop.into_list()));
     }
     if let Some(max) = params::max_tokens(fields) {
-        config.insert("max_output_tokens".into(), max);
+        head.set("max_output_tokens", Setting::Mapped(max));
     }
     if let Some(budget) = params::thinking_budget(fields)? {
-        config.insert("thinkingConfig".into(), json!({ "thinkingBudget": budget, "includeThoughts": true }));
+        let config = ThinkingConfig { include_thoughts: true, thinking_budget: budget };
+        head.set("thinkingConfig", Setting::Thinking(config));
     }
+    let json = || Setting::Mapped(Value::from("application/json"));
     match ResponseFormat::take(fields) {
         None | Some(ResponseFormat::Text) => {}
-        Some(ResponseFormat::JsonObject) => {
-            config.insert("response_mime_type".into(), json!("application/json"));
-        }
+        Some(ResponseFormat::JsonObject) => head.set("response_mime_type", json()),
         Some(ResponseFormat::JsonSchema { schema: Some(found), .. }) => {
-            config.insert("response_mime_type".into(), json!("application/json"));
-            config.insert("response_schema".into(), schema::convert(found));
+            head.set("response_mime_type", json());
+            head.set("response_schema", Setting::Mapped(schema::convert(found)));
         }
         Some(ResponseFormat::JsonSchema { schema: None, .. }) => {
             return Err(bad("response_format", "json_schema needs json_schema.schema"));
@@ -200,7 +183,7 @@ fn generation(fields: &mut Fields) -> Result<Map<String, Value>, Error> {
             return Err(bad("response_format", "must be of type text, json_object or json_schema"));
         }
     }
-    Ok(config)
+    Ok(())
 }
 
 #[cfg(test)]

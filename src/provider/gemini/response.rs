@@ -1,12 +1,19 @@
-//! Gemini `generateContent` response → OpenAI `chat.completion`, pure: each candidate's
+//! Gemini `generateContent` response → OpenAI `chat.completion`, pure and typed both ways
+//! (the reply read borrowing from its body, the completion written from structs; a stream
+//! chunk's parts read through the same types): each candidate's
 //! text parts joined into `content` (thought parts into `reasoning_content`), function
 //! calls as `tool_calls` with generated `call_<hex>` ids (carrying Gemini 3's thought
 //! signature), `finishReason` mapped, usage with thinking tokens as reasoning tokens.
 //! `respond` then sets `model` to the requested name.
 
-use serde_json::{Value, json};
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::provider::translate::reply::Finish;
+use crate::provider::translate::wire::{Count, Text, unreadable};
 
 /// Joins a tool call's id and the `thoughtSignature` Gemini 3 put on its `functionCall`
 /// part, as LiteLLM does: the OpenAI format has no other field a client is sure to send
@@ -39,96 +46,269 @@ pub fn call_id() -> String {
     format!("call_{}", uuid::Uuid::new_v4().simple())
 }
 
-/// OpenAI usage from `usageMetadata`; thinking tokens count as completion (reasoning) tokens
-/// unless the total shows them already inside the candidates' count.
-pub fn usage(metadata: &Value) -> Value {
-    let count = |key: &str| metadata.get(key).and_then(Value::as_u64).unwrap_or(0);
-    let (prompt, candidates, thoughts) =
-        (count("promptTokenCount"), count("candidatesTokenCount"), count("thoughtsTokenCount"));
-    let total = count("totalTokenCount");
-    let completion = if total != 0 && total == prompt + candidates { candidates } else { candidates + thoughts };
-    json!({
-        "prompt_tokens": prompt, "completion_tokens": completion,
-        "total_tokens": if total == 0 { prompt + completion } else { total },
-        "completion_tokens_details": { "reasoning_tokens": thoughts },
-        "prompt_tokens_details": { "cached_tokens": count("cachedContentTokenCount") },
-    })
+/// `usageMetadata`'s counts (a count that is not one reads as 0).
+#[derive(Deserialize, Default)]
+struct Metadata {
+    #[serde(rename = "promptTokenCount", default)]
+    prompt: Count,
+    #[serde(rename = "candidatesTokenCount", default)]
+    candidates: Count,
+    #[serde(rename = "thoughtsTokenCount", default)]
+    thoughts: Count,
+    #[serde(rename = "totalTokenCount", default)]
+    total: Count,
+    #[serde(rename = "cachedContentTokenCount", default)]
+    cached: Count,
 }
 
-/// One candidate's parts as (content, reasoning, tool calls numbered from `first_index`).
-pub fn parts(parts: &[Value], first_index: usize, ids: &mut impl FnMut() -> String) -> (String, String, Vec<Value>) {
+/// OpenAI's usage as written back, its members sorted as the tree wrote them.
+#[derive(Serialize)]
+struct Usage {
+    completion_tokens: u64,
+    completion_tokens_details: Reasoning,
+    prompt_tokens: u64,
+    prompt_tokens_details: Cached,
+    total_tokens: u64,
+}
+
+#[derive(Serialize)]
+struct Reasoning {
+    reasoning_tokens: u64,
+}
+
+#[derive(Serialize)]
+struct Cached {
+    cached_tokens: u64,
+}
+
+impl Metadata {
+    /// Thinking tokens count as completion (reasoning) tokens unless the total shows them
+    /// already inside the candidates' count.
+    fn openai(&self) -> Usage {
+        let (prompt, candidates, thoughts) = (self.prompt.0, self.candidates.0, self.thoughts.0);
+        let total = self.total.0;
+        let completion = if total != 0 && total == prompt + candidates { candidates } else { candidates + thoughts };
+        Usage {
+            completion_tokens: completion,
+            completion_tokens_details: Reasoning { reasoning_tokens: thoughts },
+            prompt_tokens: prompt,
+            prompt_tokens_details: Cached { cached_tokens: self.cached.0 },
+            total_tokens: if total == 0 { prompt + completion } else { total },
+        }
+    }
+}
+
+/// OpenAI usage from `usageMetadata` (a stream's chunk's).
+pub fn usage(metadata: &Value) -> Value {
+    let metadata = Metadata::deserialize(metadata).unwrap_or_default();
+    serde_json::to_value(metadata.openai()).unwrap_or_default()
+}
+
+/// A content part's members the translation reads, in either spelling Gemini uses.
+#[derive(Deserialize)]
+pub struct Part<'a> {
+    #[serde(rename = "functionCall", alias = "function_call", default)]
+    function_call: Option<Call<'a>>,
+    #[serde(rename = "thoughtSignature", alias = "thought_signature", borrow, default)]
+    thought_signature: Text<'a>,
+    #[serde(borrow, default)]
+    text: Text<'a>,
+    #[serde(default)]
+    thought: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct Call<'a> {
+    #[serde(borrow, default)]
+    name: Text<'a>,
+    #[serde(default)]
+    args: Option<Value>,
+}
+
+/// An OpenAI tool call as written back.
+#[derive(Serialize)]
+pub struct ToolCall<'a> {
+    function: Function<'a>,
+    id: String,
+    index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provider_specific_fields: Option<Signature<'a>>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+#[derive(Serialize)]
+struct Function<'a> {
+    arguments: String,
+    name: Option<Cow<'a, str>>,
+}
+
+#[derive(Serialize)]
+struct Signature<'a> {
+    thought_signature: Cow<'a, str>,
+}
+
+/// One candidate's typed parts as (content, reasoning, tool calls numbered from
+/// `first_index`): what whole replies and stream chunks share.
+fn read_parts<'a>(
+    parts: impl IntoIterator<Item = Part<'a>>,
+    first_index: usize,
+    ids: &mut impl FnMut() -> String,
+) -> (String, String, Vec<ToolCall<'a>>) {
     let (mut text, mut reasoning, mut calls) = (String::new(), String::new(), Vec::new());
     for part in parts {
-        if let Some(call) = part.get("functionCall").or_else(|| part.get("function_call")) {
-            let args = call.get("args").cloned().unwrap_or_else(|| json!({}));
-            let signature = part.get("thoughtSignature").or_else(|| part.get("thought_signature"));
-            let signature = signature.and_then(Value::as_str);
-            let id = match signature {
+        if let Some(call) = part.function_call {
+            let args = call.args.filter(|a| !a.is_null()).unwrap_or_else(|| Value::Object(serde_json::Map::new()));
+            let signature = part.thought_signature.0;
+            let id = match &signature {
                 Some(signature) => format!("{}{THOUGHT_SIGNATURE_SEPARATOR}{signature}", ids()),
                 None => ids(),
             };
-            let mut tool_call = json!({
-                "id": id, "type": "function", "index": first_index + calls.len(),
-                "function": { "name": call.get("name").cloned().unwrap_or_default(), "arguments": args.to_string() },
+            calls.push(ToolCall {
+                function: Function { arguments: args.to_string(), name: call.name.0 },
+                id,
+                index: first_index + calls.len(),
+                provider_specific_fields: signature.map(|thought_signature| Signature { thought_signature }),
+                kind: "function",
             });
-            if let Some(signature) = signature {
-                tool_call["provider_specific_fields"] = json!({ "thought_signature": signature });
-            }
-            calls.push(tool_call);
-        } else if let Some(piece) = part.get("text").and_then(Value::as_str) {
-            let thought = part.get("thought").and_then(Value::as_bool).unwrap_or(false);
-            if thought { &mut reasoning } else { &mut text }.push_str(piece);
+        } else if let Some(piece) = part.text.get() {
+            if part.thought == Some(true) { &mut reasoning } else { &mut text }.push_str(piece);
         }
     }
     (text, reasoning, calls)
 }
 
-/// Translates a `generateContent` body; `Err` says what is wrong with it.
-pub fn translate(body: &[u8], id: &str, created: u64, ids: &mut impl FnMut() -> String) -> Result<Value, String> {
-    let reply: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
-    if !reply.is_object() {
-        return Err("not a JSON object".into());
-    }
-    let candidates = reply.get("candidates").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-    let mut choices: Vec<Value> = candidates.iter().enumerate().map(|(i, c)| choice(i, c, ids)).collect();
-    if choices.is_empty() {
-        // A prompt blocked before any candidate (promptFeedback.blockReason).
-        let blocked = reply.get("promptFeedback").and_then(|f| f.get("blockReason")).is_some();
-        let finish = if blocked { "content_filter" } else { "stop" };
-        choices
-            .push(json!({ "index": 0, "finish_reason": finish, "message": { "role": "assistant", "content": null } }));
-    }
-    Ok(json!({
-        "id": reply.get("responseId").and_then(Value::as_str).unwrap_or(id), "object": "chat.completion",
-        "created": created, "model": reply.get("modelVersion").cloned().unwrap_or(Value::Null),
-        "choices": choices, "usage": usage(reply.get("usageMetadata").unwrap_or(&Value::Null)),
-    }))
+/// One candidate's parts (a stream chunk's, as trees) as (content, reasoning, tool calls
+/// numbered from `first_index`).
+pub fn parts(parts: &[Value], first_index: usize, ids: &mut impl FnMut() -> String) -> (String, String, Vec<Value>) {
+    // A part that is not an object is none the translation reads.
+    let typed = parts.iter().filter_map(|part| Part::deserialize(part).ok());
+    let (text, reasoning, calls) = read_parts(typed, first_index, ids);
+    (text, reasoning, calls.iter().map(|call| serde_json::to_value(call).unwrap_or_default()).collect())
 }
 
-fn choice(position: usize, candidate: &Value, ids: &mut impl FnMut() -> String) -> Value {
-    let list = candidate.get("content").and_then(|c| c.get("parts")).and_then(Value::as_array);
-    let (text, reasoning, calls) = parts(list.map(Vec::as_slice).unwrap_or_default(), 0, ids);
-    let native = candidate.get("finishReason").and_then(Value::as_str).unwrap_or("STOP");
-    let finish = if calls.is_empty() { finish_reason(native) } else { "tool_calls" };
-    let mut message = json!({
-        "role": "assistant",
-        "content": if text.is_empty() && !calls.is_empty() { Value::Null } else { Value::String(text) },
-    });
-    if !calls.is_empty() {
-        message["tool_calls"] = Value::Array(calls);
+/// The `generateContent` reply as the gateway reads it, borrowed from the body.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Reply<'a> {
+    #[serde(borrow, default)]
+    candidates: Vec<Candidate<'a>>,
+    #[serde(default)]
+    prompt_feedback: Option<Feedback>,
+    #[serde(borrow, default)]
+    response_id: Text<'a>,
+    #[serde(borrow, default)]
+    model_version: Option<&'a RawValue>,
+    #[serde(default)]
+    usage_metadata: Option<Metadata>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Candidate<'a> {
+    #[serde(borrow, default)]
+    content: Option<Content<'a>>,
+    #[serde(borrow, default)]
+    finish_reason: Text<'a>,
+    #[serde(default)]
+    index: Option<Count>,
+}
+
+#[derive(Deserialize)]
+struct Content<'a> {
+    #[serde(borrow, default)]
+    parts: Vec<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Feedback {
+    #[serde(default)]
+    block_reason: Option<serde::de::IgnoredAny>,
+}
+
+/// The `chat.completion` written back, its members sorted as the tree wrote them.
+#[derive(Serialize)]
+struct Completion<'a> {
+    choices: Vec<Choice<'a>>,
+    created: u64,
+    id: Cow<'a, str>,
+    model: Option<&'a RawValue>,
+    object: &'static str,
+    usage: Usage,
+}
+
+#[derive(Serialize)]
+struct Choice<'a> {
+    finish_reason: &'static str,
+    index: u64,
+    message: Message<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provider_specific_fields: Option<Native<'a>>,
+}
+
+#[derive(Serialize)]
+struct Message<'a> {
+    content: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_content: Option<String>,
+    role: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<ToolCall<'a>>,
+}
+
+#[derive(Serialize)]
+struct Native<'a> {
+    native_finish_reason: Cow<'a, str>,
+}
+
+/// Translates a `generateContent` body; `Err` says what is wrong with it.
+pub fn translate(body: &[u8], id: &str, created: u64, ids: &mut impl FnMut() -> String) -> Result<Vec<u8>, String> {
+    let reply: Reply<'_> = serde_json::from_slice(body).map_err(|e| unreadable(&e, "not a JSON object"))?;
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return Err("not a JSON object".into());
     }
-    if !reasoning.is_empty() {
-        message["reasoning_content"] = Value::String(reasoning);
+    let mut choices: Vec<Choice<'_>> =
+        reply.candidates.into_iter().enumerate().map(|(i, c)| choice(i, c, ids)).collect();
+    if choices.is_empty() {
+        // A prompt blocked before any candidate (promptFeedback.blockReason).
+        let blocked = reply.prompt_feedback.is_some_and(|f| f.block_reason.is_some());
+        let message = Message { content: None, reasoning_content: None, role: "assistant", tool_calls: Vec::new() };
+        let finish_reason = if blocked { "content_filter" } else { "stop" };
+        choices.push(Choice { finish_reason, index: 0, message, provider_specific_fields: None });
     }
-    json!({
-        "index": candidate.get("index").and_then(Value::as_u64).unwrap_or(position as u64),
-        "finish_reason": finish, "message": message,
-        "provider_specific_fields": { "native_finish_reason": native },
-    })
+    let completion = Completion {
+        choices,
+        created,
+        id: reply.response_id.or(id),
+        model: reply.model_version,
+        object: "chat.completion",
+        usage: reply.usage_metadata.unwrap_or_default().openai(),
+    };
+    serde_json::to_vec(&completion).map_err(|e| e.to_string())
+}
+
+fn choice<'a>(position: usize, candidate: Candidate<'a>, ids: &mut impl FnMut() -> String) -> Choice<'a> {
+    let list = candidate.content.map(|c| c.parts).unwrap_or_default();
+    // A part that is not an object is none the translation reads.
+    let typed = list.into_iter().filter_map(|raw| serde_json::from_str::<Part<'a>>(raw.get()).ok());
+    let (text, reasoning, tool_calls) = read_parts(typed, 0, ids);
+    let native = candidate.finish_reason.or("STOP");
+    let finish_reason = if tool_calls.is_empty() { finish_reason(&native) } else { "tool_calls" };
+    let content = if text.is_empty() && !tool_calls.is_empty() { None } else { Some(text) };
+    let reasoning_content = (!reasoning.is_empty()).then_some(reasoning);
+    Choice {
+        finish_reason,
+        index: candidate.index.map_or(position as u64, |i| i.0),
+        message: Message { content, reasoning_content, role: "assistant", tool_calls },
+        provider_specific_fields: Some(Native { native_finish_reason: native }),
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     /// Deterministic tool call ids for golden comparisons.
@@ -138,6 +318,35 @@ mod tests {
             n += 1;
             format!("call_test{n}")
         }
+    }
+
+    /// The completion written for `body`, read back as a tree; the bytes are as compact,
+    /// and their keys as sorted, as the tree writes them.
+    fn translate(body: &[u8], id: &str, created: u64, ids: &mut impl FnMut() -> String) -> Result<Value, String> {
+        let written = super::translate(body, id, created, ids)?;
+        let tree: Value = serde_json::from_slice(&written).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(String::from_utf8(written).ok(), serde_json::to_string(&tree).ok(), "written as the tree writes");
+        Ok(tree)
+    }
+
+    #[test]
+    fn odd_members_read_as_absent_and_thoughts_as_reasoning() {
+        let body = br#"{"candidates":[{"content":{"parts":[7,{"text":"why","thought":true},{"text":{"x":1}},
+            {"function_call":{"name":"f"},"thought_signature":"c2ln"}]},"finishReason":5}],"usageMetadata":{"promptTokenCount":"2"}}"#;
+        let got = translate(body, "id", 1, &mut counter()).unwrap_or_else(|e| panic!("{e}"));
+        let choice = &got["choices"][0];
+        assert_eq!(
+            (&choice["index"], &choice["provider_specific_fields"]["native_finish_reason"]),
+            (&json!(0), &json!("STOP"))
+        );
+        assert_eq!(choice["message"]["reasoning_content"], "why");
+        let call = &choice["message"]["tool_calls"][0];
+        assert_eq!((&call["function"]["arguments"], &call["id"]), (&json!("{}"), &json!("call_test1__thought__c2ln")));
+        assert_eq!(
+            (&got["id"], &got["model"], &got["usage"]["prompt_tokens"]),
+            (&json!("id"), &Value::Null, &json!(0))
+        );
+        assert_eq!(translate(b"[]", "id", 1, &mut counter()), Err("not a JSON object".into()));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use crate::budget::Charge;
 use crate::error::Error;
-use crate::parse::{Fields, Member};
+use crate::parse::{Fields, Mapped, Member};
 use crate::provider::list::{self, Built};
 use crate::provider::translate::object;
 use crate::route::Api;
@@ -22,22 +22,52 @@ fn bad(reason: impl Into<String>) -> Error {
     Error::BadParam { route: Api::Messages.route(), param: "messages", reason: reason.into() }
 }
 
+/// How the chat request carries the client's turns as chat messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Messages {
+    /// Written out now, for a provider that sends the chat request as it is.
+    Written,
+    /// Mapped one turn at a time as the provider's own translation reads them
+    /// (`parse::Mapped`), so no chat text is written only to be parsed again.
+    Mapped,
+}
+
 /// Translates a Messages request's members, taking them apart: `messages` one turn at a
-/// time into a built list (`charge` following what it holds), strings moved rather than
-/// copied, parameters that mean the same kept as the client's text.
-pub fn to_chat(mut request: Fields, charge: &mut Charge) -> Result<Fields, Error> {
+/// time, written into a built list (`charge` following what it holds) or mapped where it
+/// is read; strings moved rather than copied, parameters that mean the same kept as the
+/// client's text.
+pub fn to_chat(mut request: Fields, charge: &mut Charge, how: Messages) -> Result<Fields, Error> {
     let mut chat = Fields::default();
     if let Some(model) = request.remove("model") {
         chat.insert_member("model", model);
     }
-    let mut messages = Built::default();
-    if let Some(system) = request.take("system") {
-        messages.push(object([("role", "system".into()), ("content", Value::String(text_of(system)))]));
-    }
-    let Some(turns) = request.remove("messages") else { return Err(bad("'messages' must be a list")) };
+    let system = request
+        .take("system")
+        .map(|system| object([("role", "system".into()), ("content", Value::String(text_of(system)))]));
     let not_a_list = || bad("'messages' must be a list");
-    list::each(turns, &mut messages, charge, not_a_list, |turn, out| turn_messages(turn, out).map_err(bad))?;
-    chat.insert_member("messages", messages.finish());
+    let turns = request.remove("messages").ok_or_else(not_a_list)?;
+    let messages = match (how, turns) {
+        (Messages::Mapped, Member::Raw(raw)) => {
+            if raw.first() != Some(&b'[') {
+                return Err(not_a_list());
+            }
+            Member::Mapped(Mapped { head: system.into_iter().collect(), raw, map: turn_messages })
+        }
+        (_, turns) => {
+            let mut messages = Built::default();
+            if let Some(system) = system {
+                messages.push(system);
+            }
+            let mut mapped = Vec::new();
+            list::each(turns, &mut messages, charge, not_a_list, |turn, out| {
+                turn_messages(turn, &mut mapped)?;
+                mapped.drain(..).for_each(|message| out.push(message));
+                Ok(())
+            })?;
+            messages.finish()
+        }
+    };
+    chat.insert_member("messages", messages);
     for key in SAME {
         if let Some(value) = request.remove(key).filter(|m| !m.is_null()) {
             chat.insert_member(key, value);
@@ -90,9 +120,10 @@ fn joined(parts: Vec<Value>) -> String {
 
 /// One Anthropic turn as OpenAI messages: tool results first (each its own `tool`
 /// message), then the turn's other content.
-fn turn_messages(turn: Value, out: &mut Built) -> Result<(), String> {
-    let Value::Object(mut turn) = turn else { return Err("each message needs a role".into()) };
-    let role = turn.get("role").and_then(Value::as_str).ok_or("each message needs a role")?.to_owned();
+fn turn_messages(turn: Value, out: &mut Vec<Value>) -> Result<(), Error> {
+    let needs_role = || bad("each message needs a role");
+    let Value::Object(mut turn) = turn else { return Err(needs_role()) };
+    let role = turn.get("role").and_then(Value::as_str).ok_or_else(needs_role)?.to_owned();
     let content = turn.remove("content").unwrap_or(Value::Null);
     let Value::Array(blocks) = content else {
         out.push(object([("role", Value::String(role)), ("content", content)]));
@@ -189,9 +220,54 @@ mod tests {
 
     /// The chat request `text` (a Messages body) becomes, read back as a tree.
     fn chat(text: &str) -> Result<Value, Error> {
+        chat_as(text, Messages::Written)
+    }
+
+    fn chat_as(text: &str, how: Messages) -> Result<Value, Error> {
         let fields = Fields::parse(&bytes::Bytes::from(text.to_owned())).unwrap_or_default();
         let mut charge = crate::budget::Budget::new(u64::MAX).charge(0)?;
-        to_chat(fields, &mut charge).map(|chat| serde_json::from_slice(&chat.to_json()).unwrap_or_default())
+        to_chat(fields, &mut charge, how).map(|chat| serde_json::from_slice(&chat.to_json()).unwrap_or_default())
+    }
+
+    /// The chat messages a translation walking `messages` is handed.
+    fn walked(text: &str, how: Messages) -> Result<Vec<Value>, Error> {
+        let fields = Fields::parse(&bytes::Bytes::from(text.to_owned())).unwrap_or_default();
+        let mut charge = crate::budget::Budget::new(u64::MAX).charge(0)?;
+        let mut chat = to_chat(fields, &mut charge, how)?;
+        let messages = chat.remove("messages").unwrap_or(Member::Tree(Value::Null));
+        let (mut seen, mut sink) = (Vec::new(), Built::default());
+        list::each(
+            messages,
+            &mut sink,
+            &mut charge,
+            || bad("not a list"),
+            |message, _| {
+                seen.push(message);
+                Ok(())
+            },
+        )?;
+        Ok(seen)
+    }
+
+    #[test]
+    fn mapped_turns_walk_as_the_written_messages_read() {
+        let golden = include_str!("../../../tests/fixtures/messages/request.anthropic.json");
+        let mapped = walked(golden, Messages::Mapped).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(Some(&Value::Array(mapped.clone())), chat(golden).ok().as_ref().and_then(|c| c.get("messages")));
+        assert_eq!(
+            Some(&Value::Array(mapped)),
+            chat_as(golden, Messages::Mapped).ok().as_ref().and_then(|c| c.get("messages"))
+        );
+        let not_a_list = chat_as(r#"{"model":"m","messages":{}}"#, Messages::Mapped).err();
+        assert_eq!(
+            not_a_list.map(|e| e.to_string()),
+            chat(r#"{"model":"m","messages":{}}"#).err().map(|e| e.to_string())
+        );
+        let roleless = walked(r#"{"model":"m","messages":[{"content":"x"}]}"#, Messages::Mapped).err();
+        assert_eq!(
+            roleless.map(|e| e.to_string()),
+            chat(r#"{"model":"m","messages":[{"content":"x"}]}"#).err().map(|e| e.to_string())
+        );
     }
 
     #[test]

@@ -143,7 +143,7 @@ impl Head {
                 Member::Tree(value) => {
                     let _ = serde_json::to_writer(&mut *out, value);
                 }
-                built @ Member::List(_) => {
+                built @ (Member::List(_) | Member::Mapped(_)) => {
                     let _ = serde_json::to_writer(&mut *out, &built.clone().into_value().unwrap_or_default());
                 }
             }

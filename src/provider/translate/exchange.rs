@@ -8,7 +8,6 @@ use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use serde_json::Value;
 
 use super::stream::{Events, Translated};
 use crate::error::Error;
@@ -17,14 +16,15 @@ use crate::provider::{Attempt, Reply, Source};
 use crate::upstream::Outgoing;
 
 /// Sends `upstream` and shapes the reply: an error untranslated, a stream through `events`,
-/// a whole body read (bounded in size and time) and passed to `translate`.
+/// a whole body read (bounded in size and time) and passed to `translate`, which writes
+/// the client's JSON.
 pub async fn exchange(
     cx: &ProviderContext,
     attempt: &Attempt<'_>,
     upstream: Request<Outgoing>,
     exception: &'static str,
     events: Option<Events>,
-    translate: impl FnOnce(&[u8]) -> Result<Value, String>,
+    translate: impl FnOnce(&[u8]) -> Result<Vec<u8>, String>,
 ) -> Result<Reply, Error> {
     let reply = send(cx, attempt, upstream, exception).await?;
     if !reply.status.is_success() {
@@ -38,7 +38,7 @@ pub async fn exchange(
     let Source::Upstream(incoming) = body else { return Ok(Reply { status, headers, body, head_at }) };
     let bytes = read(incoming, cx.max_upstream_bytes, attempt.deadline, exception).await?;
     let json = translate(&bytes).map_err(|what| untranslatable(exception, &what))?;
-    let body = Source::Full(Some(Bytes::from(json.to_string())));
+    let body = Source::Full(Some(Bytes::from(json)));
     Ok(Reply { status: StatusCode::OK, headers, body, head_at })
 }
 

@@ -4,9 +4,10 @@
 //! once into neutral types ([`params`]); the conversation read once into neutral turns
 //! that each provider's renderer walks ([`conversation`]); the exchange with the provider
 //! and the bounded read of a 2xx body ([`exchange`]); finish reasons shared by the
-//! replies ([`reply`]); the typed chat chunk stream translators write ([`chunk`]); and the
-//! stream body that turns a provider's events into the client's format ([`stream`]). Replies go on to `respond`, streams through
-//! `respond::stream::Relay`.
+//! replies ([`reply`]) and the lenient scalars their typed formats read ([`wire`]); the
+//! typed chat chunk stream translators write ([`chunk`]); and the stream body that turns a
+//! provider's events into the client's format ([`stream`]). Replies go on to `respond`,
+//! streams through `respond::stream::Relay`.
 
 pub mod chunk;
 pub mod conversation;
@@ -14,6 +15,7 @@ pub mod exchange;
 pub mod params;
 pub mod reply;
 pub mod stream;
+pub mod wire;
 
 use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -97,7 +99,7 @@ pub fn chat_fields(
         Cow::Owned(request) => (request.fields, request.held),
     };
     let charge = cx.budget.charge_beside(held, translation_bytes(&fields))?;
-    super::openai::upstream_fields(attempt, &mut fields)?;
+    super::openai::upstream_fields(attempt, &mut fields);
     let refused: Vec<&str> =
         OPENAI_PARAMS.iter().copied().filter(|p| fields.is_set(p) && !provider.supported.contains(p)).collect();
     if !refused.is_empty() && !cx.drop_params {

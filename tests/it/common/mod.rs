@@ -4,6 +4,7 @@
 #![allow(clippy::missing_panics_doc, reason = "test harness")]
 
 pub mod bedrock;
+pub mod cluster;
 pub mod mock;
 pub mod redis;
 pub mod shared;
