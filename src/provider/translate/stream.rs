@@ -71,6 +71,7 @@ pub enum Events {
 /// A translator that writes typed chat chunks (`chunk::Sink`).
 #[derive(Debug)]
 pub enum Chat {
+    Anthropic(anthropic::stream::Events),
     Gemini(gemini::stream::Events),
     Bedrock(bedrock::stream::Events),
 }
@@ -87,6 +88,7 @@ impl ToMessages {
     fn event(&mut self, data: &[u8], out: &mut Vec<u8>) {
         let mut sink = messages::stream::Into { events: &mut self.messages, out };
         match &mut self.chat {
+            Chat::Anthropic(events) => events.event(data, &mut sink),
             Chat::Gemini(events) => events.event(data, &mut sink),
             Chat::Bedrock(_) => {}
         }
@@ -96,6 +98,7 @@ impl ToMessages {
     pub(in crate::provider) fn frame(&mut self, frame: &crate::framing::eventstream::Frame, out: &mut Vec<u8>) {
         let mut sink = messages::stream::Into { events: &mut self.messages, out };
         match &mut self.chat {
+            Chat::Anthropic(events) => events.event(&frame.payload, &mut sink),
             Chat::Gemini(events) => events.event(&frame.payload, &mut sink),
             Chat::Bedrock(events) => events.frame(frame, &mut sink),
         }
@@ -104,6 +107,7 @@ impl ToMessages {
     fn finish(&mut self, out: &mut Vec<u8>) {
         let mut sink = messages::stream::Into { events: &mut self.messages, out };
         match &mut self.chat {
+            Chat::Anthropic(events) => events.finish(&mut sink),
             Chat::Gemini(events) => events.finish(&mut sink),
             Chat::Bedrock(events) => events.finish(&mut sink),
         }
@@ -185,6 +189,7 @@ impl Translated {
         let Source::Translated(inner) = source else { return Translated::new(source, Events::Messages(events)) };
         let Translated { source, decoder, events: chat, ended } = *inner;
         let chat = match chat {
+            Events::Anthropic(anthropic) => Chat::Anthropic(anthropic),
             Events::Gemini(gemini) => Chat::Gemini(gemini),
             Events::Bedrock(bedrock) => Chat::Bedrock(bedrock),
             other => {
