@@ -2,11 +2,11 @@
 //! or AWS's event stream, both decoded in `crate::framing`) and each event handed to the
 //! provider's translator ([`Events`]), which writes chat chunks (or Anthropic or Responses
 //! events) for `respond::stream::Relay` to move to the client. Two translators in a row
-//! (Gemini's chunks as Anthropic events) are one body whose first hands typed chunks to
-//! the second (`chunk::Sink`): the stream is decoded once and no chat bytes are written
-//! and parsed back. A stream written in the client's format already (Anthropic events) is
-//! passed on by the relay as it is, told its usage and failure here. A chat chunk stream's end
-//! ([`DONE`]) and LiteLLM's mid-stream [`error_event`] are written here, for the
+//! (Gemini's or Bedrock's chunks as Anthropic events) are one body whose first hands typed
+//! chunks to the second (`chunk::Sink`): the stream is decoded once and no chat bytes are
+//! written and parsed back. A stream written in the client's format already (Anthropic
+//! events) is passed on by the relay as it is, told its usage and failure here. A chat
+//! chunk stream's end ([`DONE`]) and LiteLLM's mid-stream [`error_event`] are written here, for the
 //! translators and for the client's chat format (`respond::format::chunks`), which imports
 //! them from `provider`.
 
@@ -184,7 +184,8 @@ impl Translated {
     }
 
     /// `/v1/messages`'s stream: `source`'s chat chunks as Anthropic `events`. A source
-    /// translated already (Gemini) hands its typed chunks to `events` in the same body.
+    /// translated already (Gemini, Vertex, Bedrock Converse) hands its typed chunks to
+    /// `events` in the same body.
     pub fn to_messages(source: Source, events: messages::stream::Events) -> Self {
         let Source::Translated(inner) = source else { return Translated::new(source, Events::Messages(events)) };
         let Translated { source, decoder, events: chat, ended } = *inner;
