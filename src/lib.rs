@@ -36,9 +36,10 @@
 //!    bounds (`framing::read`). It sits below both `provider`, whose translators read their
 //!    streams through it, and `respond`, and imports neither.
 //! 9. [`respond`] relays the answer (JSON, or a stream decoded by `framing`, each event
-//!    written in the client's format by `respond::format`), sets LiteLLM's headers once from
-//!    the call's outcome, and turns every [`error::Error`] into one OpenAI-shaped body
-//!    (Anthropic-shaped on `/v1/messages`).
+//!    written in the client's format by `respond::format`; a translated stream already in
+//!    the client's format, Anthropic events from typed chat chunks, is moved as it is),
+//!    sets LiteLLM's headers once from the call's outcome, and turns every
+//!    [`error::Error`] into one OpenAI-shaped body (Anthropic-shaped on `/v1/messages`).
 //! 10. [`report`] enters the finished request in its books (log line, [`metrics`], [`trace`]
 //!     spans, the state's statistics, the keys' spend): at once, or through the one handle
 //!     a stream tells its end.

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use bytes::Bytes;
 use http::HeaderMap;
 
-use super::translate::{self, Events, Translated};
+use super::translate::{self, Translated};
 use super::{Attempt, Reply, Source, anthropic, bedrock};
 use crate::budget::Charge;
 use crate::error::Error;
@@ -51,8 +51,8 @@ pub async fn call(
     }
     let Reply { status, headers, body, head_at } = reply;
     if request.stream {
-        let events = Events::Messages(stream::Events::new(response::message_id()));
-        let body = Source::Translated(Box::new(Translated::new(body, events)));
+        let events = stream::Events::new(response::message_id(), request.model.clone());
+        let body = Source::Translated(Box::new(Translated::to_messages(body, events)));
         return Ok(Reply { status, headers, body, head_at });
     }
     let exception = super::exception(attempt.deployment);

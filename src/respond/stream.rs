@@ -1,9 +1,11 @@
 //! The body of a streamed answer, the relay between the upstream's framing and the
 //! client's format: it reads the provider's stream through the decoder of its framing
 //! (`framing::Decoder`: SSE here; a translated stream has been decoded and translated by
-//! `provider::translate::stream` already), hands each event to the client's [`Format`] (chat chunks, Anthropic
-//! events, Responses events) and moves what that wrote with backpressure. It knows neither
-//! format: the format tells it the usage, the end and any failure. A stalled or broken
+//! `provider::translate::stream` already), hands each event to the client's [`Format`]
+//! (chat chunks, Anthropic events, Responses events) and moves what that wrote with
+//! backpressure. A translated stream written in the client's format already is moved as it
+//! is, not decoded again. It knows neither format: the format (or the translated stream)
+//! tells it the usage, the end and any failure. A stalled or broken
 //! provider, or an event too large, ends the stream with the format's failure; the request
 //! is reported through its [`Finisher`] (`report`), told only the usage, the time of the
 //! first bytes and the failure, when the stream ends or the client leaves. Memory is
@@ -23,11 +25,13 @@ use crate::framing::sse::Event;
 use crate::framing::{Decoded, Decoder};
 use crate::provider::Source;
 use crate::report::Finisher;
+use crate::usage::Usage;
 
 /// The stream relay body.
 pub struct Relay {
     source: Source,
-    decoder: Decoder,
+    /// None for a source in the client's format already, passed on as it is.
+    decoder: Option<Decoder>,
     format: Format,
     idle: Duration,
     sleep: Pin<Box<Sleep>>,
@@ -41,9 +45,10 @@ impl Relay {
     /// Relays `source`, SSE-framed, to the client in `format`, failing after `idle`
     /// without data.
     pub fn new(source: Source, format: Format, idle: Duration) -> Self {
+        let encoded = matches!(&source, Source::Translated(translated) if translated.writes_client_format());
         Relay {
             source,
-            decoder: Decoder::sse(),
+            decoder: (!encoded).then(Decoder::sse),
             format,
             idle,
             sleep: Box::pin(tokio::time::sleep(idle)),
@@ -54,6 +59,13 @@ impl Relay {
         }
     }
 
+    /// Whether the relay decodes its source (it does not when the source is written in the
+    /// client's format already).
+    #[cfg(test)]
+    pub(crate) fn decodes(&self) -> bool {
+        self.decoder.is_some()
+    }
+
     /// Hands over the request to report when the stream is over.
     pub fn finish_with(&mut self, finisher: Finisher) {
         self.finisher = Some(Box::new(finisher));
@@ -62,19 +74,50 @@ impl Relay {
     /// Every complete event decoded so far, written in the client's format; `Err` after
     /// an oversized one.
     fn drain(&mut self, out: &mut Vec<u8>) -> Result<(), ()> {
-        while let Some(decoded) = self.decoder.next_decoded() {
+        let Some(decoder) = &mut self.decoder else { return Ok(()) };
+        while let Some(decoded) = decoder.next_decoded() {
             match decoded {
-                Decoded::Event(event) => self.write(&event, out),
-                Decoded::Frame(frame) => self.write(&Event { data: frame.payload.to_vec(), ..Event::default() }, out),
+                Decoded::Event(event) => write(&mut self.format, &mut self.failure, &event, out),
+                Decoded::Frame(frame) => {
+                    let event = Event { data: frame.payload.to_vec(), ..Event::default() };
+                    write(&mut self.format, &mut self.failure, &event, out);
+                }
                 Decoded::TooLarge | Decoded::Broken(_) => return Err(()),
             }
         }
         Ok(())
     }
 
-    fn write(&mut self, event: &Event, out: &mut Vec<u8>) {
-        if let Some(failure) = self.format.event(event, out) {
-            self.failure = Some(failure);
+    /// Takes one frame of the source: decoded, or as it is when it is in the client's
+    /// format already (the failure it told kept).
+    fn take(&mut self, data: &mut impl Buf, out: &mut Vec<u8>) {
+        let Some(decoder) = &mut self.decoder else {
+            while data.has_remaining() {
+                let chunk = data.chunk();
+                let len = chunk.len();
+                out.extend_from_slice(chunk);
+                data.advance(len);
+            }
+            if let Source::Translated(translated) = &mut self.source
+                && let Some(failure) = translated.take_failure()
+            {
+                self.failure = Some(failure);
+            }
+            return;
+        };
+        while data.has_remaining() {
+            let chunk = data.chunk();
+            let len = chunk.len();
+            decoder.feed(chunk);
+            data.advance(len);
+        }
+    }
+
+    /// The usage the format saw, or the one a source in the client's format told.
+    fn usage(&mut self) -> Option<Usage> {
+        match &mut self.source {
+            Source::Translated(translated) if self.decoder.is_none() => translated.usage(),
+            _ => self.format.usage(),
         }
     }
 
@@ -92,7 +135,15 @@ impl Relay {
 
     fn report(&mut self) {
         let Some(finisher) = self.finisher.take() else { return };
-        finisher.stream_ended(self.format.usage(), self.first_at, self.failure.as_deref());
+        let usage = self.usage();
+        finisher.stream_ended(usage, self.first_at, self.failure.as_deref());
+    }
+}
+
+/// Writes one decoded event in the client's format, keeping the failure it reports.
+fn write(format: &mut Format, failure: &mut Option<String>, event: &Event, out: &mut Vec<u8>) {
+    if let Some(reported) = format.event(event, out) {
+        *failure = Some(reported);
     }
 }
 
@@ -119,12 +170,7 @@ impl http_body::Body for Relay {
                 Poll::Ready(Some(Ok(frame))) => {
                     let Ok(mut data) = frame.into_data() else { continue };
                     this.sleep.as_mut().reset(tokio::time::Instant::now() + this.idle);
-                    while data.has_remaining() {
-                        let chunk = data.chunk();
-                        let len = chunk.len();
-                        this.decoder.feed(chunk);
-                        data.advance(len);
-                    }
+                    this.take(&mut data, &mut out);
                     if this.drain(&mut out).is_err() {
                         let message = "litellm.APIError: a streamed chunk exceeded 4 MiB".to_owned();
                         this.end(&mut out, Some((message, "internal_server_error", 500)));
@@ -135,8 +181,8 @@ impl http_body::Body for Relay {
                     this.end(&mut out, Some((message, "internal_server_error", 500)));
                 }
                 Poll::Ready(None) => {
-                    if let Some(last) = this.decoder.finish() {
-                        this.write(&last, &mut out);
+                    if let Some(last) = this.decoder.as_mut().and_then(Decoder::finish) {
+                        write(&mut this.format, &mut this.failure, &last, &mut out);
                     }
                     this.end(&mut out, None);
                 }

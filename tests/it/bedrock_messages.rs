@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use common::bedrock::{KEY_ID, NOVA_PATH, chunk, converse_reply, frames, gateway, signed};
+use common::bedrock::{KEY_ID, NOVA_PATH, chunk, converse_reply, frame, frames, gateway, signed};
 use common::mock::{self, Answer};
 use http::StatusCode;
 use model_router::server::Running;
@@ -101,4 +101,67 @@ async fn messages_on_another_model_go_through_converse() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     assert_eq!(reply.json()["content"][0]["text"], "Hello");
     assert_eq!(bedrock.last().path, NOVA_PATH);
+}
+
+const CREDENTIALS: [(&str, &str); 2] = [("AWS_ACCESS_KEY_ID", "AKIDENV"), ("AWS_SECRET_ACCESS_KEY", "env-secret")];
+
+/// `(event name, data)` of each event of an Anthropic SSE body.
+fn anthropic_events(body: &str) -> Vec<(String, Value)> {
+    body.split("\n\n")
+        .filter(|e| !e.is_empty())
+        .map(|e| {
+            let (event, data) = e.split_once('\n').unwrap_or_else(|| panic!("{e:?}"));
+            let data = serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap();
+            (event.strip_prefix("event: ").unwrap().to_owned(), data)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_converse_stream_becomes_anthropic_events() {
+    let text =
+        |text: &str| frame("event", "contentBlockDelta", &json!({ "contentBlockIndex": 0, "delta": { "text": text } }));
+    let pieces = vec![
+        frame("event", "messageStart", &json!({ "role": "assistant" })),
+        text("Hel"),
+        text("lo"),
+        frame("event", "contentBlockStop", &json!({ "contentBlockIndex": 0 })),
+        frame("event", "messageStop", &json!({ "stopReason": "end_turn" })),
+        frame("event", "metadata", &json!({ "usage": { "inputTokens": 5, "outputTokens": 2, "totalTokens": 7 } })),
+    ];
+    let bedrock = mock::start(move |_| frames(pieces.clone(), None)).await;
+    let gw = gateway(&bedrock, &CREDENTIALS).await;
+    let mut request = messages_request("nova", true);
+    request.as_object_mut().unwrap().remove("thinking");
+    let reply = post_messages(&gw, &request).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(bedrock.last().path, format!("{NOVA_PATH}-stream"));
+    let got = anthropic_events(&reply.text());
+    let names: Vec<&str> = got.iter().map(|(name, _)| name.as_str()).collect();
+    let want = ["message_start", "content_block_start", "content_block_delta", "content_block_delta"];
+    assert_eq!(names[..4], want, "{got:?}");
+    assert_eq!(names[4..], ["content_block_stop", "message_delta", "message_stop"], "{got:?}");
+    assert_eq!(got[0].1["message"]["model"], "nova");
+    assert_eq!((&got[2].1["delta"]["text"], &got[3].1["delta"]["text"]), (&json!("Hel"), &json!("lo")));
+    assert_eq!(got[5].1["delta"]["stop_reason"], "end_turn");
+    assert_eq!(got[5].1["usage"], json!({ "input_tokens": 5, "output_tokens": 2 }));
+}
+
+#[tokio::test]
+async fn an_exception_frame_ends_a_converse_stream_with_an_anthropic_error() {
+    let pieces = vec![
+        frame("event", "messageStart", &json!({ "role": "assistant" })),
+        frame("event", "contentBlockDelta", &json!({ "contentBlockIndex": 0, "delta": { "text": "Hi" } })),
+        frame("exception", "throttlingException", &json!({ "message": "Too many tokens, please wait." })),
+    ];
+    let bedrock = mock::start(move |_| frames(pieces.clone(), None)).await;
+    let gw = gateway(&bedrock, &CREDENTIALS).await;
+    let mut request = messages_request("nova", true);
+    request.as_object_mut().unwrap().remove("thinking");
+    let text = post_messages(&gw, &request).await.text();
+    let got = anthropic_events(&text);
+    let names: Vec<&str> = got.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["message_start", "content_block_start", "content_block_delta", "error"], "{got:?}");
+    assert_eq!(got[3].1["error"]["type"], "rate_limit_error");
+    assert!(got[3].1["error"]["message"].as_str().unwrap().contains("Too many tokens"), "{got:?}");
 }

@@ -272,3 +272,60 @@ async fn a_broken_stream_ends_with_an_anthropic_error_event() {
     assert_eq!(got[3].1["error"]["type"], "api_error");
     assert!(!text.contains("[DONE]"));
 }
+
+#[tokio::test]
+async fn gemini_streams_become_anthropic_events_in_one_pass() {
+    let chunks: Vec<String> = include_str!("../fixtures/translate/gemini/stream.gemini.sse")
+        .split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| e.trim().trim_start_matches("data: ").to_owned())
+        .collect();
+    let mock = mock::start(move |_| Answer::Sse { events: chunks.clone(), gate: None }).await;
+    let gw = gateway(&mock).await;
+    let body = json!({ "model": "flash", "max_tokens": 32, "stream": true, "messages": [{ "role": "user", "content": "Hi" }] });
+    let got = post(&gw, "/v1/messages", None, &body).await;
+    assert_eq!(got.status, StatusCode::OK, "{}", got.text());
+    assert_eq!(mock.last().path, "/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse");
+
+    let got = events(&got.text());
+    let (id, call) = (got[0].1["message"]["id"].clone(), got[5].1["content_block"]["id"].clone());
+    assert!(id.as_str().unwrap().starts_with("msg_") && call.as_str().unwrap().starts_with("call_"), "{got:?}");
+    let message = json!({
+        "id": id, "type": "message", "role": "assistant", "model": "flash", "content": [],
+        "stop_reason": null, "stop_sequence": null, "usage": { "input_tokens": 0, "output_tokens": 0 },
+    });
+    let text = |text: &str| json!({ "type": "content_block_delta", "index": 0, "delta": { "type": "text_delta", "text": text } });
+    let tool = json!({ "type": "tool_use", "id": call, "name": "get_weather", "input": {} });
+    let arguments = json!({ "type": "input_json_delta", "partial_json": "{\"location\":\"Paris\"}" });
+    let want = [
+        ("message_start", json!({ "type": "message_start", "message": message })),
+        (
+            "content_block_start",
+            json!({ "type": "content_block_start", "index": 0, "content_block": { "type": "text", "text": "" } }),
+        ),
+        ("content_block_delta", text("Let me ")),
+        ("content_block_delta", text("check.")),
+        ("content_block_stop", json!({ "type": "content_block_stop", "index": 0 })),
+        ("content_block_start", json!({ "type": "content_block_start", "index": 1, "content_block": tool })),
+        ("content_block_delta", json!({ "type": "content_block_delta", "index": 1, "delta": arguments })),
+        ("content_block_stop", json!({ "type": "content_block_stop", "index": 1 })),
+        (
+            "message_delta",
+            json!({
+                "type": "message_delta", "delta": { "stop_reason": "tool_use", "stop_sequence": null },
+                "usage": { "input_tokens": 40, "output_tokens": 12 },
+            }),
+        ),
+        ("message_stop", json!({ "type": "message_stop" })),
+    ];
+    let want: Vec<(String, Value)> = want.into_iter().map(|(name, data)| (name.to_owned(), data)).collect();
+    assert_eq!(got, want);
+
+    // The usage the translated stream told the relay is the request's.
+    let page = common::get(&gw, "/metrics", None).await.text();
+    let line = |metric: &str| {
+        page.lines().find(|l| l.starts_with(metric) && l.contains("requested_model=\"flash\"")).map(str::to_owned)
+    };
+    assert!(line("litellm_input_tokens_metric_total").is_some_and(|l| l.ends_with(" 40")), "{page}");
+    assert!(line("litellm_output_tokens_metric_total").is_some_and(|l| l.ends_with(" 12")), "{page}");
+}

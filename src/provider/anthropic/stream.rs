@@ -2,14 +2,15 @@
 //! constant memory: text and thinking deltas, a tool call's start and argument deltas under
 //! OpenAI's tool index (counting tool calls, not content blocks), the finish chunk from
 //! `message_delta`, a usage chunk when the client asked for one, `[DONE]` after
-//! `message_stop`; `ping` dropped, an `error` event as an OpenAI error event. The chunks go
-//! on to `respond::stream::Relay` through `translate::Translated`.
+//! `message_stop`; `ping` dropped, an `error` event as an OpenAI error event. The chunks are
+//! typed (`translate::chunk`), written into a sink, and go on to `respond::stream::Relay`
+//! through `translate::Translated`.
 
 use serde_json::{Value, json};
 
 use super::response::{finish_reason, usage};
 use crate::provider::translate::ChunkHead;
-use crate::provider::translate::stream::{DONE, error_event};
+use crate::provider::translate::chunk::{Chunk, Delta, Sink};
 
 /// One stream's translation state.
 #[derive(Debug)]
@@ -39,8 +40,8 @@ impl Events {
         }
     }
 
-    /// Translates one event's `data`, writing OpenAI events to `out`.
-    pub fn event(&mut self, data: &[u8], out: &mut Vec<u8>) {
+    /// Translates one event's `data`, writing OpenAI chunks into `sink`.
+    pub fn event(&mut self, data: &[u8], sink: &mut impl Sink) {
         if self.done {
             return;
         }
@@ -52,18 +53,20 @@ impl Events {
                 self.head.model = text(message, "model");
                 self.merge_usage(message.get("usage"));
             }
-            "content_block_start" => self.block_start(event.get("content_block").unwrap_or(&Value::Null), out),
+            "content_block_start" => self.block_start(event.get("content_block").unwrap_or(&Value::Null), sink),
             "content_block_delta" => {
                 let delta = event.get("delta").unwrap_or(&Value::Null);
                 match delta.get("type").and_then(Value::as_str).unwrap_or_default() {
-                    "text_delta" => self.delta(json!({ "content": text(delta, "text") }), out),
-                    "thinking_delta" => self.delta(json!({ "reasoning_content": text(delta, "thinking") }), out),
+                    "text_delta" => self.delta(Delta { content: Some(text(delta, "text")), ..Delta::default() }, sink),
+                    "thinking_delta" => {
+                        self.delta(Delta { reasoning: Some(text(delta, "thinking")), ..Delta::default() }, sink);
+                    }
                     "input_json_delta" => {
                         if let Some(index) = self.open_tool {
                             let arguments = text(delta, "partial_json");
                             let call =
                                 json!({ "function": { "arguments": arguments }, "type": "function", "index": index });
-                            self.delta(json!({ "tool_calls": [call] }), out);
+                            self.delta(Delta { tool_calls: vec![call], ..Delta::default() }, sink);
                         }
                     }
                     _ => {}
@@ -73,10 +76,10 @@ impl Events {
             "message_delta" => {
                 self.merge_usage(event.get("usage"));
                 let stop = event.get("delta").and_then(|d| d.get("stop_reason")).and_then(Value::as_str);
-                let finish = finish_reason(stop.unwrap_or("end_turn"));
-                self.head.write(json!([{ "index": 0, "delta": {}, "finish_reason": finish }]), None, out);
+                let reason = finish_reason(stop.unwrap_or("end_turn"));
+                sink.chunk(&self.head, Chunk::Finish { index: 0, reason });
             }
-            "message_stop" => self.finish(out),
+            "message_stop" => self.finish(sink),
             "error" => {
                 let error = event.get("error").unwrap_or(&Value::Null);
                 let message = format!(
@@ -84,8 +87,8 @@ impl Events {
                     text(error, "type"),
                     text(error, "message")
                 );
-                out.extend_from_slice(&error_event(&message, "internal_server_error", 500));
-                out.extend_from_slice(DONE);
+                sink.chunk(&self.head, Chunk::Error { message: &message, kind: "internal_server_error", code: 500 });
+                sink.chunk(&self.head, Chunk::Done);
                 self.done = true;
             }
             _ => {}
@@ -93,18 +96,18 @@ impl Events {
     }
 
     /// The usage chunk (when asked for) and `[DONE]`, once.
-    pub fn finish(&mut self, out: &mut Vec<u8>) {
+    pub fn finish(&mut self, sink: &mut impl Sink) {
         if self.done {
             return;
         }
         if self.include_usage {
-            self.head.write(json!([]), Some(usage(&self.usage)), out);
+            sink.chunk(&self.head, Chunk::Usage(usage(&self.usage)));
         }
-        out.extend_from_slice(DONE);
+        sink.chunk(&self.head, Chunk::Done);
         self.done = true;
     }
 
-    fn block_start(&mut self, block: &Value, out: &mut Vec<u8>) {
+    fn block_start(&mut self, block: &Value, sink: &mut impl Sink) {
         match block.get("type").and_then(Value::as_str) {
             Some("tool_use") => {
                 let index = self.tools;
@@ -115,12 +118,12 @@ impl Events {
                     "function": { "arguments": "", "name": block.get("name").cloned().unwrap_or(Value::Null) },
                     "type": "function", "index": index,
                 });
-                self.delta(json!({ "content": "", "tool_calls": [call] }), out);
+                self.delta(Delta { content: Some(String::new()), tool_calls: vec![call], ..Delta::default() }, sink);
             }
             Some("text") => {
                 let text = block.get("text").and_then(Value::as_str).unwrap_or_default();
                 if !text.is_empty() {
-                    self.delta(json!({ "content": text }), out);
+                    self.delta(Delta { content: Some(text.to_owned()), ..Delta::default() }, sink);
                 }
             }
             _ => {}
@@ -128,12 +131,10 @@ impl Events {
     }
 
     /// A chunk carrying `delta`, the first one with the assistant role.
-    fn delta(&mut self, mut delta: Value, out: &mut Vec<u8>) {
-        if !self.role_sent {
-            delta["role"] = json!("assistant");
-            self.role_sent = true;
-        }
-        self.head.write(json!([{ "index": 0, "delta": delta }]), None, out);
+    fn delta(&mut self, mut delta: Delta, sink: &mut impl Sink) {
+        delta.role = !self.role_sent;
+        self.role_sent = true;
+        sink.chunk(&self.head, Chunk::Delta { index: 0, delta });
     }
 
     /// Later counts win; `message_delta` carries the final output (and sometimes input) tokens.

@@ -3,14 +3,16 @@
 //! a tool call's start and its argument deltas as they arrive (under OpenAI's tool index),
 //! the finish chunk at `messageStop`, the usage chunk from `metadata` when asked, then
 //! `[DONE]`. An exception frame is an error event; a stream that ends before `messageStop`
-//! ends with one too, never silently. Chunks go on to `respond::stream::Relay` through
-//! `translate::Translated`.
+//! ends with one too, never silently. Chunks are typed (`translate::chunk`), written into a
+//! sink (chat SSE, or the Messages translator), and go on to `respond::stream::Relay`
+//! through `translate::Translated`.
 
 use serde_json::{Value, json};
 
 use super::errors;
 use super::response::{finish_reason, usage};
 use crate::framing::eventstream::{Frame, Kind};
+use crate::provider::translate::chunk::{Chunk, Delta, Sink};
 use crate::provider::translate::stream::{DONE, error_event};
 use crate::provider::translate::{self, ChunkHead};
 
@@ -52,33 +54,33 @@ impl Events {
         }
     }
 
-    /// Translates one frame, writing OpenAI events to `out`.
-    pub fn frame(&mut self, frame: &Frame, out: &mut Vec<u8>) {
+    /// Translates one frame, writing OpenAI chunks into `sink`.
+    pub fn frame(&mut self, frame: &Frame, sink: &mut impl Sink) {
         if self.phase == Phase::Done {
             return;
         }
         if frame.kind != Kind::Event {
             let e = errors::exception(&frame.name, &frame.payload);
-            self.fail(&e.to_string(), e.kind(), e.status().as_u16(), out);
+            self.fail(&e.to_string(), e.kind(), e.status().as_u16(), sink);
             return;
         }
         let Ok(event) = serde_json::from_slice::<Value>(&frame.payload) else { return };
         match frame.name.as_str() {
-            "contentBlockStart" => self.block_start(&event, out),
-            "contentBlockDelta" => self.block_delta(event.get("delta").unwrap_or(&Value::Null), out),
+            "contentBlockStart" => self.block_start(&event, sink),
+            "contentBlockDelta" => self.block_delta(event.get("delta").unwrap_or(&Value::Null), sink),
             "contentBlockStop" => self.open_tool = None,
             "messageStop" => {
                 let stop = event.get("stopReason").and_then(Value::as_str).unwrap_or("end_turn");
-                let finish = if self.json_mode && stop == "tool_use" { "stop" } else { finish_reason(stop) };
-                self.head.write(json!([{ "index": 0, "delta": {}, "finish_reason": finish }]), None, out);
+                let reason = if self.json_mode && stop == "tool_use" { "stop" } else { finish_reason(stop) };
+                sink.chunk(&self.head, Chunk::Finish { index: 0, reason });
                 self.phase = Phase::Stopped;
             }
             "metadata" => {
                 if self.include_usage {
                     let usage = usage(event.get("usage").unwrap_or(&Value::Null));
-                    self.head.write(json!([]), Some(usage), out);
+                    sink.chunk(&self.head, Chunk::Usage(usage));
                 }
-                out.extend_from_slice(DONE);
+                sink.chunk(&self.head, Chunk::Done);
                 self.phase = Phase::Done;
             }
             // messageStart carries the role only, sent with the first delta.
@@ -87,30 +89,30 @@ impl Events {
     }
 
     /// The end of the stream: `[DONE]` after `messageStop`, an error event before it.
-    pub fn finish(&mut self, out: &mut Vec<u8>) {
+    pub fn finish(&mut self, sink: &mut impl Sink) {
         if self.phase == Phase::Done {
             return;
         }
         if self.phase == Phase::Stopped {
-            out.extend_from_slice(DONE);
+            sink.chunk(&self.head, Chunk::Done);
             self.phase = Phase::Done;
             return;
         }
         let message = "litellm.APIConnectionError: BedrockException - the stream ended before messageStop";
-        self.fail(message, "internal_server_error", 500, out);
+        self.fail(message, "internal_server_error", 500, sink);
     }
 
     /// An error event and `[DONE]`; nothing after it.
-    pub fn fail(&mut self, message: &str, kind: &str, code: u16, out: &mut Vec<u8>) {
+    pub fn fail(&mut self, message: &str, kind: &str, code: u16, sink: &mut impl Sink) {
         if self.phase == Phase::Done {
             return;
         }
-        out.extend_from_slice(&error_event(message, kind, code));
-        out.extend_from_slice(DONE);
+        sink.chunk(&self.head, Chunk::Error { message, kind, code });
+        sink.chunk(&self.head, Chunk::Done);
         self.phase = Phase::Done;
     }
 
-    fn block_start(&mut self, event: &Value, out: &mut Vec<u8>) {
+    fn block_start(&mut self, event: &Value, sink: &mut impl Sink) {
         let Some(tool) = event.pointer("/start/toolUse") else { return };
         let index = self.tools;
         self.tools += 1;
@@ -123,38 +125,36 @@ impl Events {
             "function": { "arguments": "", "name": tool.get("name").cloned().unwrap_or(Value::Null) },
             "type": "function", "index": index,
         });
-        self.delta(json!({ "content": "", "tool_calls": [call] }), out);
+        self.delta(Delta { content: Some(String::new()), tool_calls: vec![call], ..Delta::default() }, sink);
     }
 
-    fn block_delta(&mut self, delta: &Value, out: &mut Vec<u8>) {
+    fn block_delta(&mut self, delta: &Value, sink: &mut impl Sink) {
         let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
         if let Some(t) = text(delta, "text") {
-            self.delta(json!({ "content": t }), out);
+            self.delta(Delta { content: Some(t), ..Delta::default() }, sink);
         } else if let Some(arguments) = delta.get("toolUse").and_then(|t| text(t, "input")) {
             let Some(index) = self.open_tool else { return };
             if self.json_mode {
-                self.delta(json!({ "content": arguments }), out);
+                self.delta(Delta { content: Some(arguments), ..Delta::default() }, sink);
                 return;
             }
             let call = json!({ "function": { "arguments": arguments }, "type": "function", "index": index });
-            self.delta(json!({ "tool_calls": [call] }), out);
+            self.delta(Delta { tool_calls: vec![call], ..Delta::default() }, sink);
         } else if let Some(reasoning) = delta.get("reasoningContent") {
             if let Some(t) = text(reasoning, "text") {
-                self.delta(json!({ "reasoning_content": t }), out);
+                self.delta(Delta { reasoning: Some(t), ..Delta::default() }, sink);
             } else if let Some(signature) = text(reasoning, "signature") {
                 let block = json!({ "type": "thinking", "thinking": "", "signature": signature });
-                self.delta(json!({ "thinking_blocks": [block] }), out);
+                self.delta(Delta { thinking_blocks: vec![block], ..Delta::default() }, sink);
             }
         }
     }
 
     /// A chunk carrying `delta`, the first one with the assistant role.
-    fn delta(&mut self, mut delta: Value, out: &mut Vec<u8>) {
-        if !self.role_sent {
-            delta["role"] = json!("assistant");
-            self.role_sent = true;
-        }
-        self.head.write(json!([{ "index": 0, "delta": delta }]), None, out);
+    fn delta(&mut self, mut delta: Delta, sink: &mut impl Sink) {
+        delta.role = !self.role_sent;
+        self.role_sent = true;
+        sink.chunk(&self.head, Chunk::Delta { index: 0, delta });
     }
 }
 
@@ -165,6 +165,7 @@ impl translate::Events {
         match self {
             translate::Events::Bedrock(events) => events.frame(frame, out),
             translate::Events::Invoke(events) => events.frame(frame, out),
+            translate::Events::ToMessages(events) => events.frame(frame, out),
             other => other.event(&frame.payload, out),
         }
     }
@@ -175,6 +176,7 @@ impl translate::Events {
         match self {
             translate::Events::Bedrock(events) => events.fail(&message, "internal_server_error", 502, out),
             translate::Events::Messages(events) => events.fail(&message, 502, out),
+            translate::Events::ToMessages(events) => events.fail(&message, 502, out),
             translate::Events::Invoke(events) => events.fail(&message, 502, out),
             _ => {
                 out.extend_from_slice(&error_event(&message, "internal_server_error", 502));

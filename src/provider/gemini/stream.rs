@@ -3,13 +3,15 @@
 //! deltas, each function call as one tool-call delta (id, name and whole arguments), a
 //! separate finish chunk per candidate, then a usage chunk when the client asked for one
 //! and `[DONE]` when the provider's stream ends. An `error` event becomes an OpenAI error
-//! event. The chunks go on to `respond::stream::Relay` through `translate::Translated`.
+//! event. The chunks are typed (`translate::chunk`) and written into a sink: chat SSE for
+//! a chat client, or the Messages translator for `/v1/messages`; they go on to
+//! `respond::stream::Relay` through `translate::Translated`.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::response::{call_id, finish_reason, parts, usage};
 use crate::provider::translate::ChunkHead;
-use crate::provider::translate::stream::{DONE, error_event};
+use crate::provider::translate::chunk::{Chunk, Delta, Sink};
 
 /// One stream's translation state.
 #[derive(Debug)]
@@ -36,12 +38,12 @@ impl Events {
         }
     }
 
-    /// Translates one event's `data`, writing OpenAI events to `out`.
-    pub fn event(&mut self, data: &[u8], out: &mut Vec<u8>) {
-        self.event_with(data, out, &mut call_id);
+    /// Translates one event's `data`, writing OpenAI chunks into `sink`.
+    pub fn event(&mut self, data: &[u8], sink: &mut impl Sink) {
+        self.event_with(data, sink, &mut call_id);
     }
 
-    fn event_with(&mut self, data: &[u8], out: &mut Vec<u8>, ids: &mut impl FnMut() -> String) {
+    fn event_with(&mut self, data: &[u8], sink: &mut impl Sink, ids: &mut impl FnMut() -> String) {
         if self.done {
             return;
         }
@@ -49,8 +51,8 @@ impl Events {
         if let Some(error) = event.get("error") {
             let text = |key: &str| error.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
             let message = format!("litellm.APIError: GeminiException - {}: {}", text("status"), text("message"));
-            out.extend_from_slice(&error_event(&message, "internal_server_error", 500));
-            out.extend_from_slice(DONE);
+            sink.chunk(&self.head, Chunk::Error { message: &message, kind: "internal_server_error", code: 500 });
+            sink.chunk(&self.head, Chunk::Done);
             self.done = true;
             return;
         }
@@ -62,48 +64,44 @@ impl Events {
         }
         let candidates = event.get("candidates").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
         for (position, candidate) in candidates.iter().enumerate() {
-            self.candidate(position, candidate, out, ids);
+            self.candidate(position, candidate, sink, ids);
         }
     }
 
-    fn candidate(&mut self, position: usize, candidate: &Value, out: &mut Vec<u8>, ids: &mut impl FnMut() -> String) {
+    fn candidate(
+        &mut self,
+        position: usize,
+        candidate: &Value,
+        sink: &mut impl Sink,
+        ids: &mut impl FnMut() -> String,
+    ) {
         let index = candidate.get("index").and_then(Value::as_u64).unwrap_or(position as u64);
         let list = candidate.get("content").and_then(|c| c.get("parts")).and_then(Value::as_array);
-        let (text, reasoning, calls) = parts(list.map(Vec::as_slice).unwrap_or_default(), self.tools, ids);
-        let called = !calls.is_empty();
-        self.tools += calls.len();
-        let mut delta = json!({});
-        if !text.is_empty() {
-            delta["content"] = Value::String(text);
-        }
-        if !reasoning.is_empty() {
-            delta["reasoning_content"] = Value::String(reasoning);
-        }
-        if called {
-            delta["tool_calls"] = Value::Array(calls);
-        }
-        if delta.as_object().is_some_and(|d| !d.is_empty()) {
-            if !self.role_sent {
-                delta["role"] = json!("assistant");
-                self.role_sent = true;
-            }
-            self.head.write(json!([{ "index": index, "delta": delta }]), None, out);
+        let (content, reasoning, tool_calls) = parts(list.map(Vec::as_slice).unwrap_or_default(), self.tools, ids);
+        self.tools += tool_calls.len();
+        let given = |text: String| (!text.is_empty()).then_some(text);
+        let (content, reasoning) = (given(content), given(reasoning));
+        if content.is_some() || reasoning.is_some() || !tool_calls.is_empty() {
+            let mut delta = Delta { content, reasoning, tool_calls, ..Delta::default() };
+            delta.role = !self.role_sent;
+            self.role_sent = true;
+            sink.chunk(&self.head, Chunk::Delta { index, delta });
         }
         if let Some(native) = candidate.get("finishReason").and_then(Value::as_str) {
-            let finish = if self.tools > 0 { "tool_calls" } else { finish_reason(native) };
-            self.head.write(json!([{ "index": index, "delta": {}, "finish_reason": finish }]), None, out);
+            let reason = if self.tools > 0 { "tool_calls" } else { finish_reason(native) };
+            sink.chunk(&self.head, Chunk::Finish { index, reason });
         }
     }
 
     /// The usage chunk (when asked for) and `[DONE]`, once, when the provider's stream ends.
-    pub fn finish(&mut self, out: &mut Vec<u8>) {
+    pub fn finish(&mut self, sink: &mut impl Sink) {
         if self.done {
             return;
         }
         if self.include_usage {
-            self.head.write(json!([]), Some(usage(&self.usage)), out);
+            sink.chunk(&self.head, Chunk::Usage(usage(&self.usage)));
         }
-        out.extend_from_slice(DONE);
+        sink.chunk(&self.head, Chunk::Done);
         self.done = true;
     }
 }

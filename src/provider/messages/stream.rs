@@ -2,13 +2,19 @@
 //! constant memory: `message_start` (usage zeros), a content block per run of text
 //! (`text_delta`) or per tool call (`input_json_delta`), `content_block_stop`,
 //! `message_delta` (stop reason, usage) and `message_stop`; an OpenAI error event as an
-//! Anthropic `error` event. The events go on to `respond::stream::Relay` through
-//! `translate::Translated`.
+//! Anthropic `error` event. The chunks come as chat SSE data ([`Events::event`], from an
+//! OpenAI-compatible upstream) or typed ([`Events::chunk`], straight from a translator
+//! such as Gemini's, never written as chat bytes). The events, already in the client's
+//! format with `model` the requested name, go on to `respond::stream::Relay` through
+//! `translate::Translated`, which passes them on and tells it the usage and any failure.
 
 use serde_json::{Value, json};
 
 use super::response::stop_reason;
 use crate::error::anthropic_type;
+use crate::provider::translate::ChunkHead;
+use crate::provider::translate::chunk::{Chunk, Sink};
+use crate::usage::Usage;
 
 /// The content block that is open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +28,8 @@ enum Open {
 #[derive(Debug)]
 pub struct Events {
     id: String,
+    /// The model the client asked for, named in `message_start`.
+    model: String,
     started: bool,
     /// The open block and its Anthropic index.
     open: Option<(Open, usize)>,
@@ -30,6 +38,8 @@ pub struct Events {
     stop_reason: &'static str,
     input_tokens: u64,
     output_tokens: u64,
+    /// The message of the `error` event that ended the stream.
+    failure: Option<String>,
     done: bool,
 }
 
@@ -51,15 +61,17 @@ pub fn error_event(message: &str, status: u16) -> Vec<u8> {
 }
 
 impl Events {
-    pub fn new(id: String) -> Self {
+    pub fn new(id: String, model: String) -> Self {
         Events {
             id,
+            model,
             started: false,
             open: None,
             blocks: 0,
             stop_reason: "end_turn",
             input_tokens: 0,
             output_tokens: 0,
+            failure: None,
             done: false,
         }
     }
@@ -80,16 +92,14 @@ impl Events {
             self.fail(message, status, out);
             return;
         }
-        self.start(chunk.get("model").and_then(Value::as_str).unwrap_or_default(), out);
+        self.start(out);
         if let Some(usage) = chunk.get("usage").filter(|u| u.is_object()) {
-            let count = |key: &str| usage.get(key).and_then(Value::as_u64).unwrap_or(0);
-            (self.input_tokens, self.output_tokens) = (count("prompt_tokens"), count("completion_tokens"));
+            self.count(usage);
         }
         let Some(choice) = chunk.get("choices").and_then(|c| c.get(0)) else { return };
         let delta = choice.get("delta").unwrap_or(&Value::Null);
-        if let Some(text) = delta.get("content").and_then(Value::as_str).filter(|t| !t.is_empty()) {
-            self.open_block(Open::Text, &json!({ "type": "text", "text": "" }), out);
-            self.delta(&json!({ "type": "text_delta", "text": text }), out);
+        if let Some(text) = delta.get("content").and_then(Value::as_str) {
+            self.text(text, out);
         }
         for call in delta.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
             self.tool_call(call, out);
@@ -99,12 +109,69 @@ impl Events {
         }
     }
 
+    /// Translates one typed chunk (a translator's, never written as chat bytes), writing
+    /// Anthropic events to `out`; the same events [`Events::event`] writes for its bytes.
+    pub fn chunk(&mut self, chunk: Chunk<'_>, out: &mut Vec<u8>) {
+        if self.done {
+            return;
+        }
+        match chunk {
+            Chunk::Done => self.finish(out),
+            Chunk::Error { message, code, .. } => self.fail(message, code, out),
+            Chunk::Usage(usage) => {
+                self.start(out);
+                self.count(&usage);
+            }
+            Chunk::Delta { delta, .. } => {
+                self.start(out);
+                self.text(delta.content.as_deref().unwrap_or_default(), out);
+                for call in &delta.tool_calls {
+                    self.tool_call(call, out);
+                }
+            }
+            Chunk::Finish { reason, .. } => {
+                self.start(out);
+                self.stop_reason = stop_reason(reason);
+            }
+        }
+    }
+
+    /// The usage the stream's events told the client (none before its first event).
+    pub fn usage(&self) -> Option<Usage> {
+        (self.started || self.done).then(|| Usage {
+            prompt_tokens: self.input_tokens,
+            completion_tokens: self.output_tokens,
+            total_tokens: self.input_tokens + self.output_tokens,
+            ..Usage::default()
+        })
+    }
+
+    /// The message of the `error` event the stream ended with, once.
+    pub fn take_failure(&mut self) -> Option<String> {
+        self.failure.take()
+    }
+
+    /// OpenAI usage's counts, as the message's.
+    fn count(&mut self, usage: &Value) {
+        let count = |key: &str| usage.get(key).and_then(Value::as_u64).unwrap_or(0);
+        (self.input_tokens, self.output_tokens) = (count("prompt_tokens"), count("completion_tokens"));
+    }
+
+    /// A piece of text: into the open text block, or a new one.
+    fn text(&mut self, text: &str, out: &mut Vec<u8>) {
+        if text.is_empty() {
+            return;
+        }
+        self.open_block(Open::Text, &json!({ "type": "text", "text": "" }), out);
+        self.delta(&json!({ "type": "text_delta", "text": text }), out);
+    }
+
     /// Ends the message once: the open block closed, `message_delta`, `message_stop`.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
         if self.done {
             return;
         }
-        self.start("", out);
+        self.start(out);
         self.close(out);
         let usage = json!({ "input_tokens": self.input_tokens, "output_tokens": self.output_tokens });
         let delta = json!({ "stop_reason": self.stop_reason, "stop_sequence": null });
@@ -117,17 +184,18 @@ impl Events {
     pub fn fail(&mut self, message: &str, status: u16, out: &mut Vec<u8>) {
         if !self.done {
             out.extend_from_slice(&error_event(message, status));
+            self.failure = Some(message.to_owned());
             self.done = true;
         }
     }
 
-    fn start(&mut self, model: &str, out: &mut Vec<u8>) {
+    fn start(&mut self, out: &mut Vec<u8>) {
         if self.started {
             return;
         }
         self.started = true;
         let message = json!({
-            "id": self.id, "type": "message", "role": "assistant", "model": model, "content": [],
+            "id": self.id, "type": "message", "role": "assistant", "model": self.model, "content": [],
             "stop_reason": null, "stop_sequence": null, "usage": { "input_tokens": 0, "output_tokens": 0 },
         });
         write(&json!({ "type": "message_start", "message": message }), out);
@@ -176,6 +244,19 @@ impl Events {
     }
 }
 
+/// The Messages translator as a chat translator's sink: typed chunks in, Anthropic events
+/// out.
+pub struct Into<'a> {
+    pub events: &'a mut Events,
+    pub out: &'a mut Vec<u8>,
+}
+
+impl Sink for Into<'_> {
+    fn chunk(&mut self, _head: &ChunkHead, chunk: Chunk<'_>) {
+        self.events.chunk(chunk, self.out);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,7 +264,7 @@ mod tests {
 
     /// Runs an OpenAI SSE transcript through the translator; the Anthropic events' text.
     fn run(sse: &str) -> String {
-        let events = std::cell::RefCell::new(Events::new("msg_test".into()));
+        let events = std::cell::RefCell::new(Events::new("msg_test".into(), "gpt-4o-exact".into()));
         transcript(sse, |data, out| events.borrow_mut().event(data, out), |out| events.borrow_mut().finish(out))
     }
 

@@ -4,10 +4,12 @@
 //! once into neutral types ([`params`]); the conversation read once into neutral turns
 //! that each provider's renderer walks ([`conversation`]); the exchange with the provider
 //! and the bounded read of a 2xx body ([`exchange`]); finish reasons shared by the
-//! replies ([`reply`]) and the lenient scalars their typed formats read ([`wire`]); and
-//! the stream body that turns a provider's events into the client's format ([`stream`]). Replies go on to `respond`, streams through
-//! `respond::stream::Relay`.
+//! replies ([`reply`]) and the lenient scalars their typed formats read ([`wire`]); the
+//! typed chat chunk stream translators write ([`chunk`]); and the stream body that turns a
+//! provider's events into the client's format ([`stream`]). Replies go on to `respond`,
+//! streams through `respond::stream::Relay`.
 
+pub mod chunk;
 pub mod conversation;
 pub mod exchange;
 pub mod params;

@@ -1,8 +1,12 @@
 //! The body of a translated stream: the provider's bytes read through their framing (SSE,
 //! or AWS's event stream, both decoded in `crate::framing`) and each event handed to the
 //! provider's translator ([`Events`]), which writes chat chunks (or Anthropic or Responses
-//! events) for `respond::stream::Relay` to move to the client. A chat chunk stream's end
-//! ([`DONE`]) and LiteLLM's mid-stream [`error_event`] are written here, for the
+//! events) for `respond::stream::Relay` to move to the client. Two translators in a row
+//! (Gemini's or Bedrock's chunks as Anthropic events) are one body whose first hands typed
+//! chunks to the second (`chunk::Sink`): the stream is decoded once and no chat bytes are
+//! written and parsed back. A stream written in the client's format already (Anthropic
+//! events) is passed on by the relay as it is, told its usage and failure here. A chat
+//! chunk stream's end ([`DONE`]) and LiteLLM's mid-stream [`error_event`] are written here, for the
 //! translators and for the client's chat format (`respond::format::chunks`), which imports
 //! them from `provider`.
 
@@ -16,6 +20,7 @@ use serde_json::{Value, json};
 
 use crate::framing::{Decoded, Decoder};
 use crate::provider::{Source, anthropic, bedrock, gemini, messages, responses};
+use crate::usage::Usage;
 
 /// What every chunk of one translated stream repeats.
 #[derive(Debug)]
@@ -59,6 +64,59 @@ pub enum Events {
     /// InvokeModel's chunks as Anthropic events (`/v1/messages` relayed to Bedrock).
     Invoke(bedrock::invoke::Events),
     Responses(Box<responses::stream::Events>),
+    /// A chat translator's typed chunks straight into the Messages translator.
+    ToMessages(Box<ToMessages>),
+}
+
+/// A translator that writes typed chat chunks (`chunk::Sink`).
+#[derive(Debug)]
+pub enum Chat {
+    Anthropic(anthropic::stream::Events),
+    Gemini(gemini::stream::Events),
+    Bedrock(bedrock::stream::Events),
+}
+
+/// `/v1/messages` bridged to a translating provider: its chunks become Anthropic events
+/// without being written as chat bytes.
+#[derive(Debug)]
+pub struct ToMessages {
+    chat: Chat,
+    messages: messages::stream::Events,
+}
+
+impl ToMessages {
+    fn event(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        let mut sink = messages::stream::Into { events: &mut self.messages, out };
+        match &mut self.chat {
+            Chat::Anthropic(events) => events.event(data, &mut sink),
+            Chat::Gemini(events) => events.event(data, &mut sink),
+            Chat::Bedrock(_) => {}
+        }
+    }
+
+    /// One AWS event-stream frame (Bedrock's Converse events).
+    pub(in crate::provider) fn frame(&mut self, frame: &crate::framing::eventstream::Frame, out: &mut Vec<u8>) {
+        let mut sink = messages::stream::Into { events: &mut self.messages, out };
+        match &mut self.chat {
+            Chat::Anthropic(events) => events.event(&frame.payload, &mut sink),
+            Chat::Gemini(events) => events.event(&frame.payload, &mut sink),
+            Chat::Bedrock(events) => events.frame(frame, &mut sink),
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        let mut sink = messages::stream::Into { events: &mut self.messages, out };
+        match &mut self.chat {
+            Chat::Anthropic(events) => events.finish(&mut sink),
+            Chat::Gemini(events) => events.finish(&mut sink),
+            Chat::Bedrock(events) => events.finish(&mut sink),
+        }
+        self.messages.finish(out);
+    }
+
+    pub(in crate::provider) fn fail(&mut self, message: &str, status: u16, out: &mut Vec<u8>) {
+        self.messages.fail(message, status, out);
+    }
 }
 
 impl Events {
@@ -69,6 +127,16 @@ impl Events {
             Events::Messages(events) => events.event(data, out),
             Events::Bedrock(_) | Events::Invoke(_) => {}
             Events::Responses(events) => events.event(data, out),
+            Events::ToMessages(events) => events.event(data, out),
+        }
+    }
+
+    /// The Anthropic translator, when this one writes the client's format (`/v1/messages`).
+    fn messages(&mut self) -> Option<&mut messages::stream::Events> {
+        match self {
+            Events::Messages(events) => Some(events),
+            Events::ToMessages(events) => Some(&mut events.messages),
+            _ => None,
         }
     }
 
@@ -80,6 +148,7 @@ impl Events {
             Events::Bedrock(events) => events.finish(out),
             Events::Invoke(events) => events.finish(out),
             Events::Responses(events) => events.finish(out),
+            Events::ToMessages(events) => events.finish(out),
         }
     }
 
@@ -90,6 +159,7 @@ impl Events {
         match self {
             Events::Messages(events) => return events.fail(MESSAGE, status, out),
             Events::Responses(events) => return events.fail(MESSAGE, status, out),
+            Events::ToMessages(events) => return events.fail(MESSAGE, status, out),
             Events::Anthropic(_) | Events::Gemini(_) | Events::Bedrock(_) | Events::Invoke(_) => {}
         }
         out.extend_from_slice(&error_event(MESSAGE, "internal_server_error", 500));
@@ -111,6 +181,41 @@ pub struct Translated {
 impl Translated {
     pub fn new(source: Source, events: Events) -> Self {
         Translated { source, decoder: Decoder::sse(), events, ended: false }
+    }
+
+    /// `/v1/messages`'s stream: `source`'s chat chunks as Anthropic `events`. A source
+    /// translated already (Gemini, Vertex, Bedrock Converse) hands its typed chunks to
+    /// `events` in the same body.
+    pub fn to_messages(source: Source, events: messages::stream::Events) -> Self {
+        let Source::Translated(inner) = source else { return Translated::new(source, Events::Messages(events)) };
+        let Translated { source, decoder, events: chat, ended } = *inner;
+        let chat = match chat {
+            Events::Anthropic(anthropic) => Chat::Anthropic(anthropic),
+            Events::Gemini(gemini) => Chat::Gemini(gemini),
+            Events::Bedrock(bedrock) => Chat::Bedrock(bedrock),
+            other => {
+                let inner = Translated { source, decoder, events: other, ended };
+                return Translated::new(Source::Translated(Box::new(inner)), Events::Messages(events));
+            }
+        };
+        let events = Events::ToMessages(Box::new(ToMessages { chat, messages: events }));
+        Translated { source, decoder, events, ended }
+    }
+
+    /// Whether this stream is written in the client's format already, for the relay to
+    /// pass on as it is (`/v1/messages`'s Anthropic events).
+    pub fn writes_client_format(&self) -> bool {
+        matches!(self.events, Events::Messages(_) | Events::ToMessages(_))
+    }
+
+    /// The usage a stream in the client's format told it so far.
+    pub fn usage(&mut self) -> Option<Usage> {
+        self.events.messages().and_then(|events| events.usage())
+    }
+
+    /// The failure a stream in the client's format ended with, once.
+    pub fn take_failure(&mut self) -> Option<String> {
+        self.events.messages().and_then(messages::stream::Events::take_failure)
     }
 
     /// A body in AWS's event-stream framing (Bedrock).
@@ -194,6 +299,81 @@ pub fn error_event(message: &str, kind: &str, code: u16) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const GEMINI_SSE: &str = include_str!("../../../tests/fixtures/translate/gemini/stream.gemini.sse");
+
+    /// Gemini's stream as chat chunks, as a chat client gets it.
+    fn gemini() -> Translated {
+        let source = Source::Full(Some(Bytes::from_static(GEMINI_SSE.as_bytes())));
+        Translated::new(source, Events::Gemini(gemini::stream::Events::new("chatcmpl-test".into(), true)))
+    }
+
+    fn messages() -> messages::stream::Events {
+        messages::stream::Events::new("msg_test".into(), "flash".into())
+    }
+
+    /// Every byte of a body whose source is always ready.
+    fn drain(mut body: Translated) -> String {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut out = Vec::new();
+        while let Poll::Ready(Some(Ok(frame))) = body.poll_frame(&mut cx) {
+            out.extend_from_slice(frame.data_ref().map_or(&[][..], |data| data));
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    /// `text` with each random tool-call id cut to its `call_` prefix.
+    fn without_call_ids(text: &str) -> String {
+        let mut pieces = text.split("call_");
+        let mut out = pieces.next().unwrap_or_default().to_owned();
+        for piece in pieces {
+            out.push_str("call_");
+            out.push_str(piece.get(32..).unwrap_or(piece));
+        }
+        out
+    }
+
+    #[test]
+    fn gemini_to_messages_is_one_body_that_writes_what_parsing_chat_bytes_did() {
+        let fused = Translated::to_messages(Source::Translated(Box::new(gemini())), messages());
+        // One body: Gemini's stream is decoded once, its chunks handed on typed; no chat
+        // chunk is written for the Messages translator to parse again.
+        assert!(matches!(fused.source, Source::Full(_)), "the fused body reads the provider itself");
+        assert!(matches!(fused.events, Events::ToMessages(_)) && fused.writes_client_format());
+        // The chain it replaces: Gemini's chat bytes, decoded and parsed by the Messages translator.
+        let chained = Translated::new(Source::Translated(Box::new(gemini())), Events::Messages(messages()));
+        let (fused, chained) = (drain(fused), drain(chained));
+        assert!(
+            fused.contains("\"name\":\"get_weather\"")
+                && fused.ends_with("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"),
+            "{fused}"
+        );
+        assert_eq!(without_call_ids(&fused), without_call_ids(&chained));
+    }
+
+    #[tokio::test]
+    async fn the_relay_passes_a_fused_stream_on_as_it_is() {
+        use http_body_util::BodyExt as _;
+
+        use crate::respond::format::{Format, messages::Messages};
+        use crate::respond::stream::Relay;
+        let idle = std::time::Duration::from_secs(60);
+        let format = || Format::Messages(Messages::new("flash".into()));
+        let fused = || Translated::to_messages(Source::Translated(Box::new(gemini())), messages());
+        let relay = Relay::new(Source::Translated(Box::new(fused())), format(), idle);
+        assert!(!relay.decodes(), "Anthropic events written by the translator are not decoded again");
+        let relayed = relay.collect().await.unwrap().to_bytes();
+        let relayed = String::from_utf8(relayed.to_vec()).unwrap();
+        assert_eq!(without_call_ids(&relayed), without_call_ids(&drain(fused())));
+        assert!(Relay::new(Source::Full(None), format(), idle).decodes(), "a relayed stream is decoded once");
+    }
+
+    #[test]
+    fn an_untranslated_source_gets_the_messages_translator_on_top() {
+        let body = Translated::to_messages(Source::Full(None), messages());
+        assert!(matches!(body.events, Events::Messages(_)) && body.writes_client_format());
+        assert!(!gemini().writes_client_format(), "chat chunks go through the client's chat format");
+    }
 
     #[test]
     fn error_event_matches_litellm_spacing() {
