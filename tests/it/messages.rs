@@ -137,11 +137,7 @@ async fn openai_deployments_get_a_translated_chat_request_and_the_reply_comes_ba
 
 #[tokio::test]
 async fn openai_streams_become_anthropic_events() {
-    let chunks: Vec<String> = OPENAI_STREAM
-        .split("\n\n")
-        .filter(|e| !e.trim().is_empty())
-        .map(|e| e.trim().trim_start_matches("data: ").to_owned())
-        .collect();
+    let chunks = data_events(OPENAI_STREAM);
     let mock = mock::start(move |_| Answer::Sse { events: chunks.clone(), gate: None }).await;
     let gw = gateway(&mock).await;
     let mut body = parse(ANTHROPIC_REQUEST);
@@ -275,11 +271,7 @@ async fn a_broken_stream_ends_with_an_anthropic_error_event() {
 
 #[tokio::test]
 async fn gemini_streams_become_anthropic_events_in_one_pass() {
-    let chunks: Vec<String> = include_str!("../fixtures/translate/gemini/stream.gemini.sse")
-        .split("\n\n")
-        .filter(|e| !e.trim().is_empty())
-        .map(|e| e.trim().trim_start_matches("data: ").to_owned())
-        .collect();
+    let chunks = data_events(include_str!("../fixtures/translate/gemini/stream.gemini.sse"));
     let mock = mock::start(move |_| Answer::Sse { events: chunks.clone(), gate: None }).await;
     let gw = gateway(&mock).await;
     let body = json!({ "model": "flash", "max_tokens": 32, "stream": true, "messages": [{ "role": "user", "content": "Hi" }] });
@@ -328,4 +320,13 @@ async fn gemini_streams_become_anthropic_events_in_one_pass() {
     };
     assert!(line("litellm_input_tokens_metric_total").is_some_and(|l| l.ends_with(" 40")), "{page}");
     assert!(line("litellm_output_tokens_metric_total").is_some_and(|l| l.ends_with(" 12")), "{page}");
+}
+
+/// The `data:` payloads of an SSE transcript, one per event, for the mock to send.
+fn data_events(transcript: &str) -> Vec<String> {
+    transcript
+        .split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| e.trim().trim_start_matches("data: ").to_owned())
+        .collect()
 }

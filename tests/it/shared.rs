@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::redis::RedisServer;
-use common::shared::{ask, eventually, gauge, hold, pair, replica, start, status, upstream, upstream_models};
+use common::shared::{
+    ask, eventually, gauge, hold, pair, replica, six_alternately, start, status, upstream, upstream_models,
+};
 use common::{get, post};
 use http::StatusCode;
 use http_body_util::BodyExt;
@@ -23,16 +25,7 @@ async fn rpm_counts_every_replica_alternately_asked() {
     let redis = RedisServer::start().await;
     let mock = upstream(Arc::new(Notify::new())).await;
     let (a, b) = pair(&mock, &redis).await;
-    let mut statuses = Vec::new();
-    for i in 0..6 {
-        let reply =
-            post(if i % 2 == 0 { &a } else { &b }, "/v1/chat/completions", None, &ask("three-a-minute", false)).await;
-        if reply.status == StatusCode::TOO_MANY_REQUESTS {
-            let wait = reply.header("retry-after").and_then(|s| s.parse::<u64>().ok());
-            assert!(wait.is_some_and(|s| (1..=60).contains(&s)), "retry-after: {:?}", reply.header("retry-after"));
-        }
-        statuses.push(reply.status.as_u16());
-    }
+    let statuses = six_alternately(&a, &b, "three-a-minute").await;
     assert_eq!(statuses, [200, 200, 200, 429, 429, 429], "rpm: 3 for both replicas together");
     assert_eq!(upstream_models(&mock), ["rpm", "rpm", "rpm"], "the refused never reached the provider");
     assert_eq!(gauge(&a).await, Some(1));

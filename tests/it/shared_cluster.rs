@@ -11,7 +11,9 @@ use std::time::Instant;
 
 use common::cluster::RedisCluster;
 use common::mock::Mock;
-use common::shared::{WITHIN_TIMEOUT, ask, eventually, gauge, settings, start, status, upstream, upstream_models};
+use common::shared::{
+    WITHIN_TIMEOUT, ask, eventually, gauge, settings, six_alternately, start, status, upstream, upstream_models,
+};
 use common::{get, post};
 use http::StatusCode;
 use model_router::gateway::Gateway;
@@ -48,16 +50,7 @@ async fn rpm_and_cooldowns_hold_across_replicas_with_their_keys_on_different_nod
     let (a, b) = (replica(&mock, &cluster).await, replica(&mock, &cluster).await);
     let (rpm, flaky) = (keys("cluster-rpm"), keys("flaky-1"));
     assert_ne!(cluster.owner(&rpm.rate).await, cluster.owner(&flaky.cool).await, "two nodes are under test");
-    let mut statuses = Vec::new();
-    for i in 0..6 {
-        let reply =
-            post(if i % 2 == 0 { &a } else { &b }, "/v1/chat/completions", None, &ask("three-a-minute", false)).await;
-        if reply.status == StatusCode::TOO_MANY_REQUESTS {
-            let wait = reply.header("retry-after").and_then(|s| s.parse::<u64>().ok());
-            assert!(wait.is_some_and(|s| (1..=60).contains(&s)), "retry-after: {:?}", reply.header("retry-after"));
-        }
-        statuses.push(reply.status.as_u16());
-    }
+    let statuses = six_alternately(&a, &b, "three-a-minute").await;
     assert_eq!(statuses, [200, 200, 200, 429, 429, 429], "rpm: 3 for both replicas together");
     let mut conn = cluster.connection().await;
     let counted: Option<u64> = redis::cmd("HGET").arg(&rpm.rate).arg("r").query_async(&mut conn).await.unwrap();

@@ -83,6 +83,21 @@ pub async fn status(gw: &Running, model: &str) -> StatusCode {
     post(gw, "/v1/chat/completions", None, &ask(model, false)).await.status
 }
 
+/// Asks `model` six times, replica `a` and `b` in turn, and gives the statuses; every 429
+/// must say when to come back (`retry-after` within the minute's window).
+pub async fn six_alternately(a: &Running, b: &Running, model: &str) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let reply = post(if i % 2 == 0 { a } else { b }, "/v1/chat/completions", None, &ask(model, false)).await;
+        if reply.status == StatusCode::TOO_MANY_REQUESTS {
+            let wait = reply.header("retry-after").and_then(|s| s.parse::<u64>().ok());
+            assert!(wait.is_some_and(|s| (1..=60).contains(&s)), "retry-after: {:?}", reply.header("retry-after"));
+        }
+        statuses.push(reply.status.as_u16());
+    }
+    statuses
+}
+
 /// Opens a stream and waits for its first chunk, so its slot is surely taken.
 pub async fn hold(gw: &Running, model: &str) -> hyper::body::Incoming {
     let body = ask(model, true).to_string();
