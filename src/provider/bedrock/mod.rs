@@ -14,6 +14,7 @@ pub mod request;
 pub mod response;
 pub mod sign;
 pub mod stream;
+pub mod wire;
 
 use std::borrow::Cow;
 use std::convert::Infallible;
@@ -153,7 +154,7 @@ pub async fn forward(
         outgoing.json_mode,
     )
     .map_err(|what| translate::untranslatable(EXCEPTION, &what))?;
-    let body = Source::Full(Some(Bytes::from(json.to_string())));
+    let body = Source::Full(Some(Bytes::from(json)));
     Ok(Reply { status: StatusCode::OK, headers, body, head_at })
 }
 
