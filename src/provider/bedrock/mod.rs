@@ -7,6 +7,7 @@
 //! Errors are read by [`errors`]; replies go on to `respond`. `/v1/messages` on an Anthropic
 //! model goes to InvokeModel with Anthropic's own body instead ([`invoke`]).
 
+pub mod body;
 pub mod credentials;
 pub mod errors;
 pub mod invoke;
