@@ -275,4 +275,27 @@ mod tests {
         let got = run(&[event("messageStop", &json!({ "stopReason": "end_turn" }))], false, true);
         assert_eq!(got.len(), 2, "a finish chunk and [DONE], no usage unless asked: {got:?}");
     }
+
+    #[test]
+    fn unknown_members_pass_unread_and_unreadable_payloads_are_skipped() {
+        let garbled = Frame { kind: Kind::Event, name: "contentBlockDelta".into(), payload: Bytes::from_static(b"{") };
+        let frames = [
+            event("contentBlockDelta", &json!({ "delta": { "text": "a", "citation": {} }, "p": "abc" })),
+            garbled,
+            event("contentBlockDelta", &json!({ "delta": { "reasoningContent": { "text": "r", "x": 1 } } })),
+            event("contentBlockDelta", &json!({ "delta": { "reasoningContent": { "signature": "s" } } })),
+            event("messageStop", &json!({ "stopReason": "max_tokens", "additionalModelResponseFields": {} })),
+            event(
+                "metadata",
+                &json!({ "usage": { "inputTokens": 1, "outputTokens": 2 }, "metrics": { "latencyMs": 5 } }),
+            ),
+        ];
+        let got = run(&frames, true, true);
+        assert_eq!(got.len(), 6, "{got:?}");
+        let delta = |i: usize| &got[i]["choices"][0]["delta"];
+        assert_eq!((delta(0)["content"].as_str(), delta(1)["reasoning_content"].as_str()), (Some("a"), Some("r")));
+        assert_eq!(delta(2)["thinking_blocks"], json!([{ "type": "thinking", "thinking": "", "signature": "s" }]));
+        assert_eq!(got[3]["choices"][0]["finish_reason"], "length");
+        assert_eq!(got[4]["usage"]["total_tokens"], 3);
+    }
 }
