@@ -7,6 +7,7 @@
 //! Errors are read by [`errors`]; replies go on to `respond`. `/v1/messages` on an Anthropic
 //! model goes to InvokeModel with Anthropic's own body instead ([`invoke`]).
 
+pub mod body;
 pub mod credentials;
 pub mod errors;
 pub mod invoke;
@@ -14,6 +15,7 @@ pub mod request;
 pub mod response;
 pub mod sign;
 pub mod stream;
+pub mod wire;
 
 use std::borrow::Cow;
 use std::convert::Infallible;
@@ -153,7 +155,7 @@ pub async fn forward(
         outgoing.json_mode,
     )
     .map_err(|what| translate::untranslatable(EXCEPTION, &what))?;
-    let body = Source::Full(Some(Bytes::from(json.to_string())));
+    let body = Source::Full(Some(Bytes::from(json)));
     Ok(Reply { status: StatusCode::OK, headers, body, head_at })
 }
 

@@ -9,6 +9,8 @@
 
 use serde_json::{Map, Value, json};
 
+use super::body::{Empty, Head, Inference, Tool, ToolChoice as Choice, ToolConfig};
+
 use crate::budget::Charge;
 use crate::error::Error;
 use crate::parse::{Fields, Member};
@@ -41,48 +43,27 @@ pub fn translate(mut fields: Fields, model: &str, drop_params: bool, charge: &mu
     for key in ["stream", "stream_options"] {
         fields.remove(key);
     }
-    let mut body = Map::new();
-    if !system.is_empty() {
-        body.insert("system".into(), Value::Array(system));
-    }
-    let mut additional = Map::new();
-    let mut inference = inference_config(&mut fields);
-    thinking(&mut fields, &mut additional)?;
+    let mut head = Head { system, inference: inference_config(&mut fields), ..Head::default() };
+    thinking(&mut fields, &mut head.additional)?;
     if let Some(top_k) = take(&mut fields, "top_k") {
-        top_k_for(model, top_k, &mut additional);
+        top_k_for(model, top_k, &mut head.additional);
     }
     let mut tools = tool_list(&mut fields)?;
     let mut choice = tool_choice(&mut fields, drop_params)?;
-    let json_mode = response_format(&mut fields, &mut tools, &mut choice, additional.contains_key("thinking"))?;
-    let budget = additional.get("thinking").and_then(|t| t.get("budget_tokens")).and_then(Value::as_u64);
-    if let (Some(budget), None) = (budget, inference.get("maxTokens")) {
-        inference.insert("maxTokens".into(), json!(DEFAULT_MAX_TOKENS + budget));
+    let json_mode = response_format(&mut fields, &mut tools, &mut choice, head.additional.contains_key("thinking"))?;
+    let budget = head.additional.get("thinking").and_then(|t| t.get("budget_tokens")).and_then(Value::as_u64);
+    if let (Some(budget), None) = (budget, &head.inference.max_tokens) {
+        head.inference.max_tokens = Some(json!(DEFAULT_MAX_TOKENS + budget));
     }
     if !tools.is_empty() {
-        let mut config = object([("tools", Value::Array(tools))]);
-        if let (Some(choice), Some(map)) = (choice, config.as_object_mut()) {
-            map.insert("toolChoice".into(), choice);
-        }
-        body.insert("toolConfig".into(), config);
+        head.tool_config = Some(ToolConfig { tool_choice: choice, tools });
     }
-    for key in CONFIG_BLOCKS {
-        if let Some(value) = take(&mut fields, key) {
-            body.insert((*key).to_owned(), value);
-        }
-    }
+    head.config = CONFIG_BLOCKS.iter().filter_map(|key| Some((*key, take(&mut fields, key)?))).collect();
     // Every other field is the model's own (`top_k` of other families, ...).
     for (key, member) in fields.into_members() {
-        additional.insert(key.clone(), member_value(member)?);
+        head.additional.insert(key.clone(), member_value(member)?);
     }
-    body.insert("inferenceConfig".into(), Value::Object(inference));
-    if !additional.is_empty() {
-        body.insert("additionalModelRequestFields".into(), Value::Object(additional));
-    }
-    for (key, value) in &mut body {
-        out.bytes(b",");
-        out.key(key);
-        out.json(value.take());
-    }
+    head.write(&mut out);
     out.bytes(b"}");
     Ok(Outgoing { body: out.build(), json_mode })
 }
@@ -96,25 +77,18 @@ fn member_value(member: Member) -> Result<Value, Error> {
 }
 
 /// `maxTokens`, `temperature`, `topP`, `stopSequences`.
-fn inference_config(fields: &mut Fields) -> Map<String, Value> {
-    let mut config = Map::new();
-    if let Some(max) = params::max_tokens(fields) {
-        config.insert("maxTokens".into(), max);
+fn inference_config(fields: &mut Fields) -> Inference {
+    let stop_sequences = match Stop::take(fields) {
+        Some(Stop::One(stop)) if stop.is_empty() => None,
+        Some(stop) => Some(stop.into_list()),
+        None => None,
+    };
+    Inference {
+        max_tokens: params::max_tokens(fields),
+        temperature: take(fields, "temperature"),
+        top_p: take(fields, "top_p"),
+        stop_sequences,
     }
-    if let Some(temperature) = take(fields, "temperature") {
-        config.insert("temperature".into(), temperature);
-    }
-    if let Some(top_p) = take(fields, "top_p") {
-        config.insert("topP".into(), top_p);
-    }
-    match Stop::take(fields) {
-        Some(Stop::One(stop)) if stop.is_empty() => {}
-        Some(stop) => {
-            config.insert("stopSequences".into(), stop.into_list());
-        }
-        None => {}
-    }
-    config
 }
 
 /// `thinking` as given, else `reasoning_effort` as Anthropic's thinking budget.
@@ -251,37 +225,29 @@ fn document_format(media_type: &str) -> &str {
 }
 
 /// `tools` as `toolSpec`s.
-fn tool_list(fields: &mut Fields) -> Result<Vec<Value>, Error> {
+fn tool_list(fields: &mut Fields) -> Result<Vec<Tool>, Error> {
     params::tools(fields)?
         .iter()
         .map(|tool| {
             let Some(function) = Function::of(tool) else { return Err(bad("tools", "bedrock/ takes function tools")) };
             let Some(name) = function.name else { return Err(bad("tools", "a function needs a name")) };
-            Ok(spec(name.clone(), function.description.cloned(), function.schema()))
+            Ok(Tool::new(name.clone(), function.description.cloned(), function.schema()))
         })
         .collect()
 }
 
-fn spec(name: Value, description: Option<Value>, schema: Value) -> Value {
-    let mut spec = object([("name", name), ("inputSchema", object([("json", schema)]))]);
-    if let (Some(description), Some(map)) = (description, spec.as_object_mut()) {
-        map.insert("description".into(), description);
-    }
-    json!({ "toolSpec": spec })
-}
-
 /// `tool_choice`: `auto`, `required` (`any`) or a named function (`tool`); Bedrock has no
 /// `none`, which is refused (dropped with `drop_params`), as LiteLLM does.
-fn tool_choice(fields: &mut Fields, drop_params: bool) -> Result<Option<Value>, Error> {
+fn tool_choice(fields: &mut Fields, drop_params: bool) -> Result<Option<Choice>, Error> {
     match ToolChoice::take(fields, "must be auto, required or a function")? {
         None => Ok(None),
-        Some(ToolChoice::Auto) => Ok(Some(json!({ "auto": {} }))),
-        Some(ToolChoice::Required) => Ok(Some(json!({ "any": {} }))),
+        Some(ToolChoice::Auto) => Ok(Some(Choice::Auto(Empty {}))),
+        Some(ToolChoice::Required) => Ok(Some(Choice::Any(Empty {}))),
         Some(ToolChoice::None) if drop_params => Ok(None),
         Some(ToolChoice::None) => {
             Err(bad("tool_choice", "Bedrock has no tool_choice none; leave the tools out, or set drop_params"))
         }
-        Some(ToolChoice::Function(name)) => Ok(Some(json!({ "tool": { "name": name } }))),
+        Some(ToolChoice::Function(name)) => Ok(Some(Choice::Tool { name })),
     }
 }
 
@@ -289,8 +255,8 @@ fn tool_choice(fields: &mut Fields, drop_params: bool) -> Result<Option<Value>, 
 /// thinking is on (Bedrock refuses a forced tool with thinking); `text` needs nothing.
 fn response_format(
     fields: &mut Fields,
-    tools: &mut Vec<Value>,
-    choice: &mut Option<Value>,
+    tools: &mut Vec<Tool>,
+    choice: &mut Option<Choice>,
     thinking: bool,
 ) -> Result<bool, Error> {
     let Some(format) = ResponseFormat::take(fields) else { return Ok(false) };
@@ -304,9 +270,9 @@ fn response_format(
         ResponseFormat::Other => return Err(bad("response_format", "must be text, json_object or json_schema")),
     };
     let schema = schema.unwrap_or_else(|| json!({ "type": "object", "additionalProperties": true, "properties": {} }));
-    tools.push(spec(Value::String(name.clone()), description, schema));
+    tools.push(Tool::new(Value::String(name.clone()), description, schema));
     if !thinking {
-        *choice = Some(json!({ "tool": { "name": name } }));
+        *choice = Some(Choice::Tool { name });
     }
     Ok(true)
 }

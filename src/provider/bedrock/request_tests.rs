@@ -125,3 +125,48 @@ fn urls_and_bad_input_are_named_400s() {
         "anthropic.claude-v2:1"
     );
 }
+
+/// The exact bytes of a request with tools, an image, a document, thinking, a cache point,
+/// a config block and a model field, pinned before the request was typed.
+#[test]
+fn a_full_request_body_is_pinned_byte_for_byte() {
+    let request = json!({
+        "messages": [
+            { "role": "system", "content": [{ "type": "text", "text": "Sys", "cache_control": { "type": "ephemeral" } }] },
+            { "role": "user", "content": [
+                { "type": "text", "text": "Look" },
+                { "type": "image_url", "image_url": { "url": "data:image/png;base64,iVBO" } },
+                { "type": "file", "file": { "file_data": "data:application/pdf;base64,JVBE" } },
+            ]},
+            { "role": "assistant", "content": "ok", "tool_calls": [
+                { "id": "t1", "type": "function", "function": { "name": "w", "arguments": "{\"z\":1,\"a\":[true]}" } },
+            ]},
+            { "role": "tool", "tool_call_id": "t1", "content": [{ "type": "text", "text": "done" }] },
+        ],
+        "tools": [{ "type": "function", "function": { "name": "w", "description": "d",
+            "parameters": { "type": "object", "properties": { "z": { "type": "integer" } } } } }],
+        "tool_choice": { "type": "function", "function": { "name": "w" } },
+        "thinking": { "type": "enabled", "budget_tokens": 2048 },
+        "temperature": 1, "stop": ["A", "B"], "top_k": 3,
+        "requestMetadata": { "k": "v" }, "custom_field": { "y": 2, "x": 1 },
+        "stream": true,
+    });
+    let fields = Fields::parse(&bytes::Bytes::from(request.to_string())).unwrap();
+    let mut charge = crate::budget::Budget::new(u64::MAX).charge(0).unwrap();
+    let out = translate(fields, "anthropic.claude-3-7-sonnet-20250219-v1:0", false, &mut charge).unwrap();
+    let body = String::from_utf8(out.body.into_vec()).unwrap();
+    let want = concat!(
+        r#"{"messages":[{"content":[{"text":"Look"},{"image":{"format":"png","source":{"bytes":"iVBO"}}},"#,
+        r#"{"document":{"format":"pdf","name":"document-1","source":{"bytes":"JVBE"}}}],"role":"user"},"#,
+        r#"{"content":[{"text":"ok"},{"toolUse":{"input":{"a":[true],"z":1},"name":"w","toolUseId":"t1"}}],"role":"assistant"},"#,
+        r#"{"content":[{"toolResult":{"content":[{"text":"done"}],"toolUseId":"t1"}}],"role":"user"}],"#,
+        r#""additionalModelRequestFields":{"custom_field":{"x":1,"y":2},"thinking":{"budget_tokens":2048,"type":"enabled"},"top_k":3},"#,
+        r#""inferenceConfig":{"maxTokens":6144,"stopSequences":["A","B"],"temperature":1},"#,
+        r#""requestMetadata":{"k":"v"},"#,
+        r#""system":[{"text":"Sys"},{"cachePoint":{"type":"default"}}],"#,
+        r#""toolConfig":{"toolChoice":{"tool":{"name":"w"}},"tools":[{"toolSpec":{"description":"d","#,
+        r#""inputSchema":{"json":{"properties":{"z":{"type":"integer"}},"type":"object"}},"name":"w"}}]}}"#,
+    );
+    assert_eq!(body, want);
+    assert!(!out.json_mode);
+}

@@ -4,9 +4,15 @@
 //! `thinking_blocks`, `stopReason` as `finish_reason`, usage with cache read and write
 //! tokens. `respond` then sets `model` to the requested name.
 
-use serde_json::{Value, json};
+use std::borrow::Cow;
 
-use crate::provider::translate::reply::{CachedUsage, Finish};
+use serde::Serialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use super::wire::{Block, Reply, Usage};
+use crate::provider::translate::reply::Finish;
+use crate::provider::translate::wire::unreadable;
 
 /// Converse's `stopReason`s that are not LiteLLM's `stop`.
 const FINISHES: &[(&str, Finish)] = &[
@@ -16,8 +22,8 @@ const FINISHES: &[(&str, Finish)] = &[
     ("guardrail_intervened", Finish::ContentFilter),
     ("content_filtered", Finish::ContentFilter),
 ];
-/// Converse's usage counts: input, output, cache reads, cache writes.
-const USAGE_KEYS: [&str; 4] = ["inputTokens", "outputTokens", "cacheReadInputTokens", "cacheWriteInputTokens"];
+/// What a reply without the content list says.
+const NO_CONTENT: &str = "no output.message.content list";
 
 /// LiteLLM's `finish_reason` for a Converse `stopReason`.
 pub fn finish_reason(stop_reason: &str) -> &'static str {
@@ -26,73 +32,163 @@ pub fn finish_reason(stop_reason: &str) -> &'static str {
 
 /// OpenAI usage from Converse's: the prompt counts cache reads and writes too, the total
 /// is Converse's own when it gives one.
-pub fn usage(usage: &Value) -> Value {
-    CachedUsage::read(usage, USAGE_KEYS, Some("totalTokens")).to_openai()
+pub fn usage(usage: Option<&Usage<'_>>) -> Value {
+    usage.map(Usage::cached).unwrap_or_default().to_openai()
 }
 
-/// Translates a Converse response body; `Err` says what is wrong with it.
-pub fn translate(body: &[u8], id: &str, created: u64, model: &str, json_mode: bool) -> Result<Value, String> {
-    let reply: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
-    let Some(blocks) = reply.pointer("/output/message/content").and_then(Value::as_array) else {
-        return Err("no output.message.content list".into());
-    };
-    let (mut text, mut reasoning) = (String::new(), String::new());
-    let (mut tool_calls, mut thinking) = (Vec::new(), Vec::new());
-    for (index, block) in blocks.iter().enumerate() {
-        if let Some(t) = block.get("text").and_then(Value::as_str) {
-            text.push_str(t);
+/// The `chat.completion` written back, its members in the order the JSON tree it replaces
+/// wrote them (sorted).
+#[derive(Serialize)]
+struct Completion<'a> {
+    choices: [Choice<'a>; 1],
+    created: u64,
+    id: &'a str,
+    model: &'a str,
+    object: &'static str,
+    usage: Value,
+}
+
+#[derive(Serialize)]
+struct Choice<'a> {
+    finish_reason: &'static str,
+    index: u32,
+    message: Message<'a>,
+}
+
+#[derive(Serialize)]
+struct Message<'a> {
+    content: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_content: Option<String>,
+    role: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    thinking_blocks: Vec<Thinking<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<ToolCall<'a>>,
+}
+
+/// A reasoning block as LiteLLM's `thinking_blocks` hold it; client JSON as it came.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Thinking<'a> {
+    Text {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        signature: Option<Value>,
+        thinking: Cow<'a, str>,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+    Redacted {
+        data: Value,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+}
+
+#[derive(Serialize)]
+struct ToolCall<'a> {
+    function: Function<'a>,
+    id: Cow<'a, str>,
+    index: usize,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+#[derive(Serialize)]
+struct Function<'a> {
+    arguments: String,
+    name: Cow<'a, str>,
+}
+
+/// What the content blocks add up to.
+#[derive(Default)]
+struct Read<'a> {
+    text: String,
+    reasoning: String,
+    tool_calls: Vec<ToolCall<'a>>,
+    thinking: Vec<Thinking<'a>>,
+}
+
+/// A passed-through member as the tree wrote it (compact, keys sorted).
+fn tree(raw: &RawValue) -> Result<Value, String> {
+    serde_json::from_str(raw.get()).map_err(|e| format!("not JSON: {e}"))
+}
+
+impl<'a> Read<'a> {
+    fn block(&mut self, index: usize, block: Block<'a>) -> Result<(), String> {
+        if let Some(t) = block.text.get() {
+            self.text.push_str(t);
         }
-        if let Some(tool) = block.get("toolUse") {
-            let field = |key: &str| tool.get(key).and_then(Value::as_str).unwrap_or_default();
-            let input = tool.get("input").cloned().unwrap_or_else(|| json!({}));
-            tool_calls.push(json!({
-                "index": index, "id": field("toolUseId"), "type": "function",
-                "function": { "name": field("name"), "arguments": input.to_string() },
-            }));
+        if let Some(tool) = block.tool_use {
+            let arguments = tool.input.map_or_else(|| Ok(Value::Object(serde_json::Map::new())), tree)?.to_string();
+            let function = Function { arguments, name: tool.name.or("") };
+            self.tool_calls.push(ToolCall { function, id: tool.id.or(""), index, kind: "function" });
         }
-        if let Some(content) = block.get("reasoningContent") {
-            if let Some(r) = content.get("reasoningText") {
-                let t = r.get("text").and_then(Value::as_str).unwrap_or_default();
-                reasoning.push_str(t);
-                let mut block = json!({ "type": "thinking", "thinking": t });
-                if let Some(signature) = r.get("signature") {
-                    block["signature"] = signature.clone();
-                }
-                thinking.push(block);
-            } else if let Some(data) = content.get("redactedContent") {
-                thinking.push(json!({ "type": "redacted_thinking", "data": data }));
+        if let Some(content) = block.reasoning {
+            if let Some(r) = content.text {
+                self.reasoning.push_str(r.text.as_str());
+                let signature = r.signature.map(tree).transpose()?;
+                self.thinking.push(Thinking::Text { signature, thinking: r.text.or(""), kind: "thinking" });
+            } else if let Some(data) = content.redacted {
+                self.thinking.push(Thinking::Redacted { data: tree(data)?, kind: "redacted_thinking" });
             }
         }
+        Ok(())
     }
-    let stop = reply.get("stopReason").and_then(Value::as_str).unwrap_or("end_turn");
-    let mut finish = finish_reason(stop);
-    let mut message = json!({ "role": "assistant" });
-    if json_mode && tool_calls.len() == 1 {
-        let arguments = tool_calls.pop().and_then(|c| c.pointer("/function/arguments").cloned());
-        message["content"] = arguments.unwrap_or_else(|| Value::String(String::new()));
+}
+
+/// Translates a Converse response body to the completion's bytes; `Err` says what is
+/// wrong with it.
+pub fn translate(body: &[u8], id: &str, created: u64, model: &str, json_mode: bool) -> Result<Vec<u8>, String> {
+    let reply: Reply<'_> = serde_json::from_slice(body).map_err(|e| unreadable(&e, NO_CONTENT))?;
+    let mut read = Read::default();
+    for (index, raw) in reply.output.message.content.iter().enumerate() {
+        // A block that is not an object is no block the translation knows.
+        let Ok(block) = serde_json::from_str::<Block<'_>>(raw.get()) else { continue };
+        read.block(index, block)?;
+    }
+    let mut finish = finish_reason(&reply.stop_reason.or("end_turn"));
+    let Read { text, reasoning, mut tool_calls, thinking } = read;
+    let content = if json_mode && tool_calls.len() == 1 {
         finish = "stop";
+        tool_calls.pop().map(|c| c.function.arguments).unwrap_or_default()
     } else {
-        message["content"] = Value::String(text);
-        if !tool_calls.is_empty() {
-            message["tool_calls"] = Value::Array(tool_calls);
-        }
-    }
-    if !thinking.is_empty() {
-        message["reasoning_content"] = Value::String(reasoning);
-        message["thinking_blocks"] = Value::Array(thinking);
-    }
-    Ok(json!({
-        "id": id, "object": "chat.completion", "created": created, "model": model,
-        "choices": [{ "index": 0, "finish_reason": finish, "message": message }],
-        "usage": usage(reply.get("usage").unwrap_or(&Value::Null)),
-    }))
+        text
+    };
+    let message = Message {
+        content,
+        reasoning_content: (!thinking.is_empty()).then_some(reasoning),
+        role: "assistant",
+        thinking_blocks: thinking,
+        tool_calls,
+    };
+    let completion = Completion {
+        choices: [Choice { finish_reason: finish, index: 0, message }],
+        created,
+        id,
+        model,
+        object: "chat.completion",
+        usage: usage(reply.usage.as_ref()),
+    };
+    serde_json::to_vec(&completion).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     const ID: &str = "chatcmpl-test";
+
+    /// The completion written for `body`, read back as a tree; the bytes are as compact,
+    /// and their keys as sorted, as the tree wrote them.
+    fn translate(body: &[u8], id: &str, created: u64, model: &str, json_mode: bool) -> Result<Value, String> {
+        let written = super::translate(body, id, created, model, json_mode)?;
+        let tree: Value = serde_json::from_slice(&written).unwrap();
+        assert_eq!(String::from_utf8(written).ok(), serde_json::to_string(&tree).ok(), "written as the tree writes");
+        Ok(tree)
+    }
 
     #[test]
     fn text_tools_reasoning_and_cache_usage() {
@@ -143,5 +239,35 @@ mod tests {
             assert_eq!(finish_reason(stop), finish, "{stop}");
         }
         assert!(translate(b"{}", ID, 1, "m", false).is_err());
+    }
+
+    #[test]
+    fn unknown_members_pass_unread_and_odd_blocks_are_skipped() {
+        let body = br#"{"output":{"message":{"role":"assistant","content":[7,{"text":"a","citations":[]},
+            {"reasoningContent":{"redactedContent":"eA=="}},{"text":{"no":1}},{"toolUse":{"name":"f"}}],"x":1}},
+            "stopReason":"end_turn","metrics":{"latencyMs":9},"trace":{},"usage":{"inputTokens":"2","outputTokens":3}}"#;
+        let got = translate(body, ID, 1, "m", false).unwrap();
+        let message = &got["choices"][0]["message"];
+        assert_eq!(message["content"], "a");
+        assert_eq!(
+            (&message["reasoning_content"], &message["thinking_blocks"]),
+            (&json!(""), &json!([{ "type": "redacted_thinking", "data": "eA==" }]))
+        );
+        assert_eq!(
+            message["tool_calls"][0],
+            json!({ "index": 4, "id": "", "type": "function",
+            "function": { "name": "f", "arguments": "{}" } })
+        );
+        assert_eq!((&got["usage"]["prompt_tokens"], &got["usage"]["total_tokens"]), (&json!(0), &json!(3)));
+    }
+
+    #[test]
+    fn a_malformed_reply_says_what_is_wrong_as_before() {
+        let bad = b"{\"output\":";
+        let before = serde_json::from_slice::<Value>(bad).map(|_| ()).map_err(|e| format!("not JSON: {e}"));
+        assert_eq!(translate(bad, ID, 1, "m", false), Err(before.unwrap_err()));
+        for shape in [&b"[]"[..], br#"{"output":{}}"#, br#"{"output":{"message":{"content":"x"}}}"#] {
+            assert_eq!(translate(shape, ID, 1, "m", false), Err(NO_CONTENT.to_owned()));
+        }
     }
 }

@@ -7,10 +7,12 @@
 //! sink (chat SSE, or the Messages translator), and go on to `respond::stream::Relay`
 //! through `translate::Translated`.
 
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::json;
 
 use super::errors;
 use super::response::{finish_reason, usage};
+use super::wire::{BlockDelta, BlockStart, MessageStop, Metadata};
 use crate::framing::eventstream::{Frame, Kind};
 use crate::provider::translate::chunk::{Chunk, Delta, Sink};
 use crate::provider::translate::stream::{DONE, error_event};
@@ -64,21 +66,27 @@ impl Events {
             self.fail(&e.to_string(), e.kind(), e.status().as_u16(), sink);
             return;
         }
-        let Ok(event) = serde_json::from_slice::<Value>(&frame.payload) else { return };
         match frame.name.as_str() {
-            "contentBlockStart" => self.block_start(&event, sink),
-            "contentBlockDelta" => self.block_delta(event.get("delta").unwrap_or(&Value::Null), sink),
-            "contentBlockStop" => self.open_tool = None,
+            "contentBlockStart" => {
+                let Some(event) = read::<BlockStart<'_>>(&frame.payload) else { return };
+                self.block_start(event, sink);
+            }
+            "contentBlockDelta" => {
+                let Some(event) = read::<BlockDelta<'_>>(&frame.payload) else { return };
+                self.block_delta(event, sink);
+            }
+            "contentBlockStop" if read::<serde::de::IgnoredAny>(&frame.payload).is_some() => self.open_tool = None,
             "messageStop" => {
-                let stop = event.get("stopReason").and_then(Value::as_str).unwrap_or("end_turn");
-                let reason = if self.json_mode && stop == "tool_use" { "stop" } else { finish_reason(stop) };
+                let Some(event) = read::<MessageStop<'_>>(&frame.payload) else { return };
+                let stop = event.stop_reason.or("end_turn");
+                let reason = if self.json_mode && stop == "tool_use" { "stop" } else { finish_reason(&stop) };
                 sink.chunk(&self.head, Chunk::Finish { index: 0, reason });
                 self.phase = Phase::Stopped;
             }
             "metadata" => {
+                let Some(event) = read::<Metadata<'_>>(&frame.payload) else { return };
                 if self.include_usage {
-                    let usage = usage(event.get("usage").unwrap_or(&Value::Null));
-                    sink.chunk(&self.head, Chunk::Usage(usage));
+                    sink.chunk(&self.head, Chunk::Usage(usage(event.usage.as_ref())));
                 }
                 sink.chunk(&self.head, Chunk::Done);
                 self.phase = Phase::Done;
@@ -112,8 +120,8 @@ impl Events {
         self.phase = Phase::Done;
     }
 
-    fn block_start(&mut self, event: &Value, sink: &mut impl Sink) {
-        let Some(tool) = event.pointer("/start/toolUse") else { return };
+    fn block_start(&mut self, event: BlockStart<'_>, sink: &mut impl Sink) {
+        let Some(tool) = event.start.and_then(|s| s.tool_use) else { return };
         let index = self.tools;
         self.tools += 1;
         self.open_tool = Some(index);
@@ -121,29 +129,29 @@ impl Events {
             return;
         }
         let call = json!({
-            "id": tool.get("toolUseId").cloned().unwrap_or(Value::Null),
-            "function": { "arguments": "", "name": tool.get("name").cloned().unwrap_or(Value::Null) },
+            "id": tool.id.get(),
+            "function": { "arguments": "", "name": tool.name.get() },
             "type": "function", "index": index,
         });
         self.delta(Delta { content: Some(String::new()), tool_calls: vec![call], ..Delta::default() }, sink);
     }
 
-    fn block_delta(&mut self, delta: &Value, sink: &mut impl Sink) {
-        let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
-        if let Some(t) = text(delta, "text") {
-            self.delta(Delta { content: Some(t), ..Delta::default() }, sink);
-        } else if let Some(arguments) = delta.get("toolUse").and_then(|t| text(t, "input")) {
+    fn block_delta(&mut self, event: BlockDelta<'_>, sink: &mut impl Sink) {
+        let Some(delta) = event.delta else { return };
+        if let Some(t) = delta.text.0 {
+            self.delta(Delta { content: Some(t.into_owned()), ..Delta::default() }, sink);
+        } else if let Some(arguments) = delta.tool_use.and_then(|t| t.input.0) {
             let Some(index) = self.open_tool else { return };
             if self.json_mode {
-                self.delta(Delta { content: Some(arguments), ..Delta::default() }, sink);
+                self.delta(Delta { content: Some(arguments.into_owned()), ..Delta::default() }, sink);
                 return;
             }
             let call = json!({ "function": { "arguments": arguments }, "type": "function", "index": index });
             self.delta(Delta { tool_calls: vec![call], ..Delta::default() }, sink);
-        } else if let Some(reasoning) = delta.get("reasoningContent") {
-            if let Some(t) = text(reasoning, "text") {
-                self.delta(Delta { reasoning: Some(t), ..Delta::default() }, sink);
-            } else if let Some(signature) = text(reasoning, "signature") {
+        } else if let Some(reasoning) = delta.reasoning {
+            if let Some(t) = reasoning.text.0 {
+                self.delta(Delta { reasoning: Some(t.into_owned()), ..Delta::default() }, sink);
+            } else if let Some(signature) = reasoning.signature.get() {
                 let block = json!({ "type": "thinking", "thinking": "", "signature": signature });
                 self.delta(Delta { thinking_blocks: vec![block], ..Delta::default() }, sink);
             }
@@ -156,6 +164,12 @@ impl Events {
         self.role_sent = true;
         sink.chunk(&self.head, Chunk::Delta { index: 0, delta });
     }
+}
+
+/// An event's payload as `T`; `None` (the event skipped, as before) when it is not JSON of
+/// that shape.
+fn read<'a, T: Deserialize<'a>>(payload: &'a [u8]) -> Option<T> {
+    serde_json::from_slice(payload).ok()
 }
 
 /// What the shared stream body (`translate::Translated`) does with AWS event-stream frames.
@@ -189,6 +203,7 @@ impl translate::Events {
 #[cfg(test)]
 mod tests {
     use bytes::Bytes;
+    use serde_json::Value;
 
     use super::*;
 
@@ -259,5 +274,28 @@ mod tests {
         assert!(got[1]["error"]["message"].as_str().unwrap_or_default().contains("before messageStop"), "{got:?}");
         let got = run(&[event("messageStop", &json!({ "stopReason": "end_turn" }))], false, true);
         assert_eq!(got.len(), 2, "a finish chunk and [DONE], no usage unless asked: {got:?}");
+    }
+
+    #[test]
+    fn unknown_members_pass_unread_and_unreadable_payloads_are_skipped() {
+        let garbled = Frame { kind: Kind::Event, name: "contentBlockDelta".into(), payload: Bytes::from_static(b"{") };
+        let frames = [
+            event("contentBlockDelta", &json!({ "delta": { "text": "a", "citation": {} }, "p": "abc" })),
+            garbled,
+            event("contentBlockDelta", &json!({ "delta": { "reasoningContent": { "text": "r", "x": 1 } } })),
+            event("contentBlockDelta", &json!({ "delta": { "reasoningContent": { "signature": "s" } } })),
+            event("messageStop", &json!({ "stopReason": "max_tokens", "additionalModelResponseFields": {} })),
+            event(
+                "metadata",
+                &json!({ "usage": { "inputTokens": 1, "outputTokens": 2 }, "metrics": { "latencyMs": 5 } }),
+            ),
+        ];
+        let got = run(&frames, true, true);
+        assert_eq!(got.len(), 6, "{got:?}");
+        let delta = |i: usize| &got[i]["choices"][0]["delta"];
+        assert_eq!((delta(0)["content"].as_str(), delta(1)["reasoning_content"].as_str()), (Some("a"), Some("r")));
+        assert_eq!(delta(2)["thinking_blocks"], json!([{ "type": "thinking", "thinking": "", "signature": "s" }]));
+        assert_eq!(got[3]["choices"][0]["finish_reason"], "length");
+        assert_eq!(got[4]["usage"]["total_tokens"], 3);
     }
 }
