@@ -187,3 +187,80 @@ fn part(part: Value) -> Result<Value, Error> {
         _ => return Err(bad("input", format!("'{kind}' content parts cannot be bridged to chat"))),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// The chat messages `items` become, read back as trees.
+    fn messages(items: Value) -> Result<Value, Error> {
+        let mut history = History::default();
+        let mut out = Built::default();
+        let Value::Array(items) = items else { return Err(bad("input", "not a list")) };
+        for item in items {
+            history.item(item, &mut out)?;
+        }
+        history.flush(&mut out);
+        Ok(out.finish().into_value().unwrap_or_default())
+    }
+
+    #[test]
+    fn consecutive_calls_join_the_assistant_text_before_them() {
+        let got = messages(json!([
+            { "role": "developer", "content": "Be brief." },
+            { "type": "message", "role": "assistant", "content": [{ "type": "output_text", "text": "Let me " }, { "type": "output_text", "text": "look." }] },
+            { "type": "reasoning", "id": "rs_1", "summary": [] },
+            { "type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}" },
+            { "type": "function_call", "call_id": "c2", "name": "g", "arguments": "{\"a\":1}" },
+            { "type": "function_call_output", "call_id": "c1", "output": [{ "type": "input_text", "text": "one" }] },
+            { "type": "function_call_output", "call_id": "c2", "output": "two" },
+        ]));
+        let call = |id: &str, name: &str, arguments: &str| json!({ "id": id, "type": "function", "function": { "name": name, "arguments": arguments } });
+        let want = json!([
+            { "role": "system", "content": "Be brief." },
+            { "role": "assistant", "content": "Let me look.", "tool_calls": [call("c1", "f", "{}"), call("c2", "g", "{\"a\":1}")] },
+            { "role": "tool", "tool_call_id": "c1", "content": "one" },
+            { "role": "tool", "tool_call_id": "c2", "content": "two" },
+        ]);
+        assert_eq!(got.ok(), Some(want));
+    }
+
+    #[test]
+    fn calls_without_text_have_null_content_and_parts_take_chat_shapes() {
+        let got = messages(json!([
+            { "type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}" },
+            { "role": "user", "content": [
+                { "type": "input_text", "text": "What is this?" },
+                { "type": "input_image", "image_url": "data:image/png;base64,AA", "detail": "low" },
+                { "type": "input_file", "file_data": "data:application/pdf;base64,AA", "filename": "a.pdf" },
+            ] },
+        ]))
+        .unwrap_or_default();
+        assert_eq!(got[0]["content"], Value::Null, "{got}");
+        assert_eq!(got[0]["tool_calls"][0]["id"], "c1");
+        let parts = json!([
+            { "type": "text", "text": "What is this?" },
+            { "type": "image_url", "image_url": { "url": "data:image/png;base64,AA", "detail": "low" } },
+            { "type": "file", "file": { "file_data": "data:application/pdf;base64,AA", "filename": "a.pdf" } },
+        ]);
+        assert_eq!(got[1], json!({ "role": "user", "content": parts }));
+    }
+
+    #[test]
+    fn items_that_need_openai_are_400s_naming_input() {
+        for item in [
+            json!({ "role": "tool", "content": "x" }),
+            json!({ "type": "function_call", "name": "f" }),
+            json!({ "type": "item_reference", "id": "msg_1" }),
+            json!({ "type": "web_search_call", "id": "ws_1" }),
+            json!({ "role": "user", "content": [{ "type": "input_image", "file_id": "file_1" }] }),
+            json!({ "role": "user", "content": [{ "type": "input_file", "file_id": "file_1" }] }),
+            json!({ "role": "user", "content": [{ "type": "input_audio" }] }),
+        ] {
+            let e = messages(json!([item])).err();
+            assert_eq!(e.as_ref().and_then(|e| e.param()), Some("input"), "{item}: {e:?}");
+        }
+    }
+}
