@@ -32,6 +32,16 @@ pub enum LogFormat {
     Text,
 }
 
+/// The async runtime's scheduler (`MODEL_ROUTER_RUNTIME`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    /// Tokio's work-stealing scheduler, one worker thread per CPU the process may use (the
+    /// default: a pod with more than one CPU uses them all).
+    MultiThread,
+    /// Every task on the main thread: no wake-ups across threads, at most one core's work.
+    CurrentThread,
+}
+
 /// Everything the gateway reads from its environment.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -48,6 +58,7 @@ pub struct Settings {
     /// to the memory limit (`budget::sized_to`).
     pub body_budget: Option<u64>,
     pub log_format: LogFormat,
+    pub runtime: Runtime,
     /// `SSL_CERT_FILE`: extra PEM roots trusted upstream, beside the compiled-in ones.
     pub extra_roots: Option<String>,
     /// The process environment (or a test's stand-in), for secrets and provider fallbacks.
@@ -68,6 +79,7 @@ impl Default for Settings {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             body_budget: None,
             log_format: LogFormat::Json,
+            runtime: Runtime::MultiThread,
             extra_roots: None,
             vars: HashMap::new(),
         }
@@ -76,8 +88,8 @@ impl Default for Settings {
 
 impl Settings {
     /// Settings from environment variables (`HOST`, `PORT`, `MODEL_ROUTER_DRAIN_SECONDS`,
-    /// `MODEL_ROUTER_MAX_CONNECTIONS`, `MODEL_ROUTER_BODY_BUDGET_MB`, `LOG_FORMAT`,
-    /// `SSL_CERT_FILE`); the rest of `vars` is kept for secrets.
+    /// `MODEL_ROUTER_MAX_CONNECTIONS`, `MODEL_ROUTER_BODY_BUDGET_MB`, `MODEL_ROUTER_RUNTIME`,
+    /// `LOG_FORMAT`, `SSL_CERT_FILE`); the rest of `vars` is kept for secrets.
     pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, String> {
         let vars: HashMap<String, String> = vars.into_iter().collect();
         let mut settings = Settings::default();
@@ -108,6 +120,11 @@ impl Settings {
             None | Some("" | "json") => LogFormat::Json,
             Some("text" | "pretty") => LogFormat::Text,
             Some(other) => return Err(format!("LOG_FORMAT={other}: use json or text")),
+        };
+        settings.runtime = match vars.get("MODEL_ROUTER_RUNTIME").map(String::as_str) {
+            None | Some("" | "multi_thread") => Runtime::MultiThread,
+            Some("current_thread") => Runtime::CurrentThread,
+            Some(other) => return Err(format!("MODEL_ROUTER_RUNTIME={other}: use multi_thread or current_thread")),
         };
         settings.extra_roots = vars.get("SSL_CERT_FILE").filter(|p| !p.is_empty()).cloned();
         settings.vars = vars;
@@ -146,6 +163,16 @@ mod tests {
         assert_eq!(from(&[("MODEL_ROUTER_BODY_BUDGET_MB", "40")]).map(|s| s.body_budget), Ok(Some(40 * BYTES_PER_MIB)));
         for bad in ["0", "-1", "1.5", "lots"] {
             assert!(from(&[("MODEL_ROUTER_BODY_BUDGET_MB", bad)]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_runtime_is_multi_thread_unless_current_thread_is_asked_for() {
+        assert_eq!(from(&[]).map(|s| s.runtime), Ok(Runtime::MultiThread));
+        assert_eq!(from(&[("MODEL_ROUTER_RUNTIME", "multi_thread")]).map(|s| s.runtime), Ok(Runtime::MultiThread));
+        assert_eq!(from(&[("MODEL_ROUTER_RUNTIME", "current_thread")]).map(|s| s.runtime), Ok(Runtime::CurrentThread));
+        for bad in ["current-thread", "1", "fast"] {
+            assert!(from(&[("MODEL_ROUTER_RUNTIME", bad)]).is_err(), "{bad}");
         }
     }
 }

@@ -29,6 +29,7 @@ mod resilience;
 mod responses;
 mod responses_bridge;
 mod responses_store;
+mod runtime;
 mod shared;
 mod shared_cluster;
 mod shared_cooldowns;
