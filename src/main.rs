@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use model_router::gateway::Gateway;
-use model_router::settings::{LogFormat, Runtime, Settings};
+use model_router::settings::{LogFormat, Settings};
 use model_router::{server, table, version_line};
 use tracing_subscriber::EnvFilter;
 
@@ -24,7 +24,7 @@ Serves the routes compiled into this binary (see --version) on HOST:PORT
 (default 0.0.0.0:4000). Environment: HOST, PORT, RUST_LOG (default info),
 LOG_FORMAT (json|text), MODEL_ROUTER_DRAIN_SECONDS (default 25),
 MODEL_ROUTER_BODY_BUDGET_MB (default: the memory limit less 64 MiB), SSL_CERT_FILE,
-MODEL_ROUTER_RUNTIME (multi_thread, the default, or current_thread),
+MODEL_ROUTER_RUNTIME (auto: one thread on one CPU; multi_thread; current_thread),
 REDIS_URL or REDIS_HOST/REDIS_PORT/REDIS_PASSWORD (limits and cooldowns shared by
 every replica; MODEL_ROUTER_REDIS_PREFIX, default model-router:),
 MODEL_ROUTER_REVOKED_KEYS (virtual keys refused: aliases or hashes), and the variables
@@ -55,9 +55,11 @@ fn main() -> ExitCode {
         Err(e) => return reply(&mut std::io::stderr(), &format!("model-router: {e}"), ExitCode::from(2)),
     };
     init_logging(settings.log_format);
-    let mut builder = match settings.runtime {
-        Runtime::MultiThread => tokio::runtime::Builder::new_multi_thread(),
-        Runtime::CurrentThread => tokio::runtime::Builder::new_current_thread(),
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let mut builder = if settings.runtime.single_threaded(cpus) {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
     };
     let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,

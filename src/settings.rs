@@ -35,11 +35,26 @@ pub enum LogFormat {
 /// The async runtime's scheduler (`MODEL_ROUTER_RUNTIME`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Runtime {
-    /// Tokio's work-stealing scheduler, one worker thread per CPU the process may use (the
-    /// default: a pod with more than one CPU uses them all).
+    /// The current-thread scheduler when the process may use one CPU (its affinity or its
+    /// cgroup's CPU quota: a pod limited to 1 CPU), else the multi-thread one: on one core the
+    /// multi-thread scheduler's own work costs about 14% of the CPU per request under load.
+    Auto,
+    /// Tokio's work-stealing scheduler, one worker thread per CPU the process may use.
     MultiThread,
     /// Every task on the main thread: no wake-ups across threads, at most one core's work.
     CurrentThread,
+}
+
+impl Runtime {
+    /// Whether the gateway runs on one thread, given how many CPUs the process may use.
+    #[must_use]
+    pub fn single_threaded(self, cpus: usize) -> bool {
+        match self {
+            Runtime::Auto => cpus <= 1,
+            Runtime::MultiThread => false,
+            Runtime::CurrentThread => true,
+        }
+    }
 }
 
 /// Everything the gateway reads from its environment.
@@ -79,7 +94,7 @@ impl Default for Settings {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             body_budget: None,
             log_format: LogFormat::Json,
-            runtime: Runtime::MultiThread,
+            runtime: Runtime::Auto,
             extra_roots: None,
             vars: HashMap::new(),
         }
@@ -122,9 +137,12 @@ impl Settings {
             Some(other) => return Err(format!("LOG_FORMAT={other}: use json or text")),
         };
         settings.runtime = match vars.get("MODEL_ROUTER_RUNTIME").map(String::as_str) {
-            None | Some("" | "multi_thread") => Runtime::MultiThread,
+            None | Some("" | "auto") => Runtime::Auto,
+            Some("multi_thread") => Runtime::MultiThread,
             Some("current_thread") => Runtime::CurrentThread,
-            Some(other) => return Err(format!("MODEL_ROUTER_RUNTIME={other}: use multi_thread or current_thread")),
+            Some(other) => {
+                return Err(format!("MODEL_ROUTER_RUNTIME={other}: use auto, multi_thread or current_thread"));
+            }
         };
         settings.extra_roots = vars.get("SSL_CERT_FILE").filter(|p| !p.is_empty()).cloned();
         settings.vars = vars;
@@ -167,12 +185,15 @@ mod tests {
     }
 
     #[test]
-    fn the_runtime_is_multi_thread_unless_current_thread_is_asked_for() {
-        assert_eq!(from(&[]).map(|s| s.runtime), Ok(Runtime::MultiThread));
+    fn the_runtime_is_one_thread_on_one_cpu_unless_told() {
+        assert_eq!(from(&[]).map(|s| s.runtime), Ok(Runtime::Auto));
+        assert_eq!(from(&[("MODEL_ROUTER_RUNTIME", "auto")]).map(|s| s.runtime), Ok(Runtime::Auto));
         assert_eq!(from(&[("MODEL_ROUTER_RUNTIME", "multi_thread")]).map(|s| s.runtime), Ok(Runtime::MultiThread));
         assert_eq!(from(&[("MODEL_ROUTER_RUNTIME", "current_thread")]).map(|s| s.runtime), Ok(Runtime::CurrentThread));
         for bad in ["current-thread", "1", "fast"] {
             assert!(from(&[("MODEL_ROUTER_RUNTIME", bad)]).is_err(), "{bad}");
         }
+        assert!(Runtime::Auto.single_threaded(1) && !Runtime::Auto.single_threaded(2));
+        assert!(Runtime::CurrentThread.single_threaded(8) && !Runtime::MultiThread.single_threaded(1));
     }
 }

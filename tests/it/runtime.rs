@@ -1,5 +1,5 @@
-//! The binary itself under `MODEL_ROUTER_RUNTIME=current_thread` (issue 18, item 4): it
-//! starts, answers a chat completion and a stream from the base routes' fake provider on a
+//! The binary itself under `MODEL_ROUTER_RUNTIME=current_thread` (issue 18, item 4), also the
+//! default on one CPU: it starts, answers a chat completion and a stream from the base routes' fake provider on a
 //! real socket with one thread, and stops on SIGTERM; a value it does not know stops the start.
 
 use std::io::{BufRead, BufReader};
@@ -12,14 +12,19 @@ use tokio::net::TcpStream;
 /// How long the binary may take to say it listens, or to answer.
 const WITHIN: Duration = Duration::from_secs(20);
 
-/// Starts the compiled binary with `runtime`, returns it and the address its log says.
-fn spawn(runtime: &str) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_model-router"))
-        .env_clear()
-        .envs([("HOST", "127.0.0.1"), ("PORT", "0"), ("MODEL_ROUTER_RUNTIME", runtime), ("LOG_FORMAT", "json")])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+/// Starts the compiled binary with `runtime` (unset: the default) on one CPU (`taskset -c 0`)
+/// or on all of them; returns it and the address its log says.
+fn spawn(runtime: Option<&str>, one_cpu: bool) -> (Child, String) {
+    let binary = env!("CARGO_BIN_EXE_model-router");
+    let mut command = if one_cpu { Command::new("taskset") } else { Command::new(binary) };
+    if one_cpu {
+        command.args(["-c", "0", binary]);
+    }
+    command.env_clear().envs([("HOST", "127.0.0.1"), ("PORT", "0"), ("LOG_FORMAT", "json")]);
+    if let Some(runtime) = runtime {
+        command.env("MODEL_ROUTER_RUNTIME", runtime);
+    }
+    let mut child = command.stderr(Stdio::piped()).spawn().unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     while let Some(line) = lines.next() {
         let line = line.unwrap();
@@ -48,9 +53,14 @@ async fn post(addr: &str, body: &str) -> String {
     String::from_utf8(answer).unwrap()
 }
 
+/// The threads of process `pid`: Linux lists them in /proc.
+fn threads(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().count()
+}
+
 #[tokio::test]
 async fn the_binary_serves_on_a_current_thread_runtime_and_stops_on_sigterm() {
-    let (mut child, addr) = spawn("current_thread");
+    let (mut child, addr) = spawn(Some("current_thread"), false);
     let plain = post(&addr, r#"{"model":"fake-openai-endpoint","messages":[{"role":"user","content":"hi"}]}"#).await;
     assert!(plain.starts_with("HTTP/1.1 200"), "{plain}");
     assert!(plain.contains(r#""object":"chat.completion""#), "{plain}");
@@ -59,10 +69,8 @@ async fn the_binary_serves_on_a_current_thread_runtime_and_stops_on_sigterm() {
             .await;
     assert!(streamed.starts_with("HTTP/1.1 200"), "{streamed}");
     assert!(streamed.contains("chat.completion.chunk") && streamed.contains("data: [DONE]"), "{streamed}");
+    assert_eq!(threads(child.id()), 1, "the runtime ran the requests on the main thread");
     let pid = child.id().to_string();
-    // Linux lists a process's threads in /proc: the runtime ran the requests on the main one.
-    let threads = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().count();
-    assert_eq!(threads, 1, "threads of the current-thread binary");
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let deadline = std::time::Instant::now() + WITHIN;
     let status = loop {
@@ -85,4 +93,17 @@ fn an_unknown_runtime_stops_the_start_and_names_the_setting() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("MODEL_ROUTER_RUNTIME=fastest"), "{stderr}");
+}
+
+#[test]
+fn by_default_one_cpu_gets_one_thread_and_multi_thread_can_still_be_asked_for() {
+    let (mut default, _) = spawn(None, true);
+    let (mut multi, _) = spawn(Some("multi_thread"), true);
+    let (default_threads, multi_threads) = (threads(default.id()), threads(multi.id()));
+    for child in [&mut default, &mut multi] {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    assert_eq!(default_threads, 1, "the default on one CPU");
+    assert!(multi_threads >= 2, "multi_thread on one CPU: the main thread and a worker, got {multi_threads}");
 }
