@@ -72,6 +72,21 @@ pub struct Attempted {
     pub cost: Option<f64>,
 }
 
+/// What a provider said is left of its rate limits (`x-ratelimit-remaining-requests`,
+/// `x-ratelimit-remaining-tokens`).
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Remaining {
+    pub requests: Option<f64>,
+    pub tokens: Option<f64>,
+}
+
+impl Remaining {
+    fn of(headers: Option<&HeaderMap>) -> Remaining {
+        let read = |name: &str| headers?.get(name)?.to_str().ok()?.trim().parse::<f64>().ok();
+        Remaining { requests: read("x-ratelimit-remaining-requests"), tokens: read("x-ratelimit-remaining-tokens") }
+    }
+}
+
 /// The call's attempts, summed up once by `retry`.
 #[derive(Debug, Default)]
 pub struct Outcome {
@@ -81,8 +96,11 @@ pub struct Outcome {
     pub last: bool,
     /// When the provider's response head came, on the attempt that reached [`Outcome::reached`].
     pub head_at: Option<Instant>,
-    /// The last attempt's provider response headers.
+    /// The last attempt's provider response headers, until `respond` has copied them into
+    /// the answer (`llm_provider-*`): a stream does not hold them for its life.
     pub headers: Option<HeaderMap>,
+    /// The provider's `x-ratelimit-remaining-*` counts on the last attempt, for the metrics.
+    pub provider_remaining: Remaining,
     pub usage: Option<Usage>,
     pub cost: Option<f64>,
     /// Time to the first streamed bytes, reported by the stream at its end.
@@ -116,6 +134,7 @@ impl Outcome {
         }
         self.head_at = head.as_ref().map(|h| h.at).or(self.head_at);
         self.headers = head.map(|h| h.headers);
+        self.provider_remaining = Remaining::of(self.headers.as_ref());
         (self.usage, self.cost) = (usage, cost);
     }
 
@@ -182,7 +201,9 @@ mod tests {
             sent_at,
             permit,
         };
-        let head = head.then(|| Head { at: sent_at + Duration::from_millis(5), headers: HeaderMap::new() });
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ratelimit-remaining-requests", http::HeaderValue::from_static(" 41 "));
+        let head = head.then(|| Head { at: sent_at + Duration::from_millis(5), headers });
         Attempted { reached: Some(reached), head, usage: None, cost: None }
     }
 
@@ -194,9 +215,11 @@ mod tests {
         outcome.add(attempted(&state, sent, true).await);
         assert_eq!(outcome.api_latency(), Some(Duration::from_millis(5)));
         assert!(outcome.charged().is_some() && outcome.headers.is_some());
+        assert_eq!(outcome.provider_remaining, Remaining { requests: Some(41.0), tokens: None });
         // A retry that picks no deployment: the one reached before is still shown, not charged.
         outcome.add(Attempted::default());
         assert!(outcome.reached.is_some() && outcome.charged().is_none() && outcome.headers.is_none());
+        assert_eq!(outcome.provider_remaining, Remaining::default(), "only the last attempt's head counts");
         assert_eq!(outcome.api_latency(), Some(Duration::from_millis(5)));
         // A retry on a deployment that sent no head: no latency from the earlier head.
         outcome.add(attempted(&state, sent + Duration::from_millis(10), false).await);

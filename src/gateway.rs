@@ -247,6 +247,9 @@ impl Gateway {
         drop((request, charge));
         let mut response = reply?;
         respond::call_headers(call, response.headers_mut());
+        // Copied into the answer; what the report reads of them was read when the attempt
+        // was added. A stream's report no longer holds the provider's header map.
+        call.outcome.headers = None;
         Ok(response)
     }
 

@@ -123,7 +123,6 @@ pub fn finish(
     if let Some(key) = call.key {
         books.keys.finished(key, outcome.cost, outcome.usage.map(|u| u.total_tokens));
     }
-    let remaining = |name: &str| outcome.headers.as_ref()?.get(name)?.to_str().ok()?.trim().parse::<f64>().ok();
     let record = Record {
         route: route.as_str(),
         status,
@@ -141,7 +140,7 @@ pub fn finish(
         ttft: outcome.ttft,
         usage: outcome.usage,
         cost: outcome.cost,
-        remaining: (remaining("x-ratelimit-remaining-requests"), remaining("x-ratelimit-remaining-tokens")),
+        remaining: (outcome.provider_remaining.requests, outcome.provider_remaining.tokens),
         fallback: outcome.fallback_group,
         error: error.map(Error::metric_class),
     };
