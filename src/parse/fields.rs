@@ -163,6 +163,12 @@ impl Fields {
         self.0.remove(key)
     }
 
+    /// Keeps the members whose key `keep` accepts: one pass over the members, however
+    /// many keys are dropped.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        self.0.retain(|key, _| keep(key));
+    }
+
     /// The members, in key order.
     pub fn into_members(self) -> impl Iterator<Item = (String, Member)> {
         self.0.into_iter()

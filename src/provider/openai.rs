@@ -23,6 +23,7 @@ use crate::upstream::Outgoing;
 
 /// Body fields that configure the gateway (LiteLLM's), never the provider. Credentials and
 /// upstream addresses among them are dropped so no client can choose where a call goes.
+/// Sorted: [`is_gateway_field`] searches it.
 pub(super) const GATEWAY_FIELDS: &[&str] = &[
     "api_base",
     "api_key",
@@ -98,14 +99,17 @@ fn url(attempt: &Attempt<'_>, request: &CallRequest) -> Result<Url, Error> {
 /// deployment's default parameters in where the client set none (JSON text the build
 /// wrote, sent as it is).
 pub fn upstream_fields(attempt: &Attempt<'_>, fields: &mut Fields) {
-    for field in GATEWAY_FIELDS {
-        fields.remove(field);
-    }
+    fields.retain(|name| !is_gateway_field(name));
     for (name, json) in attempt.deployment.default_params {
         if !fields.contains(name) {
             fields.insert_member(name, Member::Raw(Bytes::from_static(json.as_bytes())));
         }
     }
+}
+
+/// Whether `name` is one of [`GATEWAY_FIELDS`].
+fn is_gateway_field(name: &str) -> bool {
+    GATEWAY_FIELDS.binary_search(&name).is_ok()
 }
 
 /// The client's fields minus the gateway's, the deployment's defaults where the client set
@@ -130,4 +134,18 @@ fn body(attempt: &Attempt<'_>, chat: Cow<'_, CallRequest>) -> Result<Outgoing, E
 
 pub(super) fn misconfigured(attempt: &Attempt<'_>, reason: String) -> Error {
     Error::Misconfigured { deployment: attempt.deployment.model_name, reason }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gateway_fields_are_sorted_for_their_search() {
+        assert!(GATEWAY_FIELDS.windows(2).all(|pair| pair[0] < pair[1]), "{GATEWAY_FIELDS:?}");
+        assert!(GATEWAY_FIELDS.iter().all(|name| is_gateway_field(name)));
+        for client in ["model", "messages", "stream", "api", "user", "zz"] {
+            assert!(!is_gateway_field(client), "{client}");
+        }
+    }
 }
