@@ -323,4 +323,57 @@ mod tests {
             "{sent}"
         );
     }
+
+    /// The exact bytes of a request with system blocks, text, images, a document, two tool
+    /// calls, their results and cache controls, pinned before the blocks were typed.
+    #[test]
+    fn a_full_request_body_is_pinned_byte_for_byte() {
+        let request = json!({
+            "messages": [
+                { "role": "system", "content": [{ "type": "text", "text": "Sys", "cache_control": { "type": "ephemeral" } }] },
+                { "role": "developer", "content": "Dev" },
+                { "role": "user", "content": [
+                    { "type": "text", "text": "Look", "x": 1 },
+                    { "type": "image_url", "image_url": { "url": "data:image/png;base64,iVBO" }, "cache_control": { "type": "ephemeral" } },
+                    { "type": "image_url", "image_url": "https://x/y.png" },
+                    { "type": "file", "file": { "file_data": "data:application/pdf;base64,JVBE" } },
+                    { "type": "document", "source": { "type": "text", "data": "d", "media_type": "text/plain" } },
+                ]},
+                { "role": "assistant", "content": "ok", "tool_calls": [
+                    { "id": "t1", "type": "function", "function": { "name": "w", "arguments": "{\"z\":1,\"a\":[true]}" } },
+                    { "id": "t2", "type": "function", "function": { "name": "w", "arguments": "" } },
+                ]},
+                { "role": "tool", "tool_call_id": "t1", "content": [{ "type": "text", "text": "done" }] },
+                { "role": "tool", "tool_call_id": "t2", "content": "rain" },
+                { "role": "tool", "tool_call_id": "t3", "content": null },
+            ],
+            "tools": [{ "type": "function", "cache_control": { "type": "ephemeral" }, "function": { "name": "w", "description": "d",
+                "parameters": { "type": "object", "properties": { "z": { "type": "integer" } } } } }],
+            "tool_choice": { "type": "function", "function": { "name": "w" } },
+            "temperature": 1, "stop": ["A", "B"], "top_k": 3, "stream": true,
+        });
+        let fields = Fields::parse(&bytes::Bytes::from(request.to_string())).unwrap();
+        let mut charge = crate::budget::Budget::new(u64::MAX).charge(0).unwrap();
+        let purpose = Purpose::Send { max_output: None, stream: true };
+        let out = translate(fields, "claude-sonnet-4-5", purpose, &mut charge).unwrap();
+        let body = String::from_utf8(out.body.into_vec()).unwrap();
+        let want = concat!(
+            r#"{"messages":[{"content":[{"text":"Look","type":"text","x":1},{"cache_control":{"type":"ephemeral"},"#,
+            r#""source":{"data":"iVBO","media_type":"image/png","type":"base64"},"type":"image"},"#,
+            r#"{"source":{"type":"url","url":"https://x/y.png"},"type":"image"},{"source":{"data":"JVBE","#,
+            r#""media_type":"application/pdf","type":"base64"},"type":"document"},{"source":{"data":"d","#,
+            r#""media_type":"text/plain","type":"text"},"type":"document"}],"role":"user"},"#,
+            r#"{"content":[{"text":"ok","type":"text"},{"id":"t1","input":{"a":[true],"z":1},"name":"w","#,
+            r#""type":"tool_use"},{"id":"t2","input":{},"name":"w","type":"tool_use"}],"role":"assistant"},"#,
+            r#"{"content":[{"content":[{"text":"done","type":"text"}],"tool_use_id":"t1","type":"tool_result"},"#,
+            r#"{"content":"rain","tool_use_id":"t2","type":"tool_result"},{"content":"","tool_use_id":"t3","#,
+            r#""type":"tool_result"}],"role":"user"}],"max_tokens":4096,"model":"claude-sonnet-4-5","#,
+            r#""stop_sequences":["A","B"],"stream":true,"system":[{"cache_control":{"type":"ephemeral"},"#,
+            r#""text":"Sys","type":"text"},{"text":"Dev","type":"text"}],"tool_choice":{"name":"w","type":"tool"},"#,
+            r#""tools":[{"cache_control":{"type":"ephemeral"},"description":"d","#,
+            r#""input_schema":{"properties":{"z":{"type":"integer"}},"type":"object"},"name":"w","type":"custom"}],"#,
+            r#""temperature":1,"top_k":3}"#,
+        );
+        assert_eq!(body, want);
+    }
 }

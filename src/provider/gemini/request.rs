@@ -268,4 +268,50 @@ mod tests {
         let remote = json!({ "messages": [{ "role": "user", "content": [{ "type": "image_url", "image_url": { "url": "https://x/y.png" } }] }] });
         assert!(translate(fields(&remote)).is_err());
     }
+
+    /// The exact bytes of a request with system blocks, text, an image, a document, two tool
+    /// calls (one carrying a thought signature), their results and a cache control, pinned
+    /// before the parts were typed.
+    #[test]
+    fn a_full_request_body_is_pinned_byte_for_byte() {
+        let request = json!({
+            "messages": [
+                { "role": "system", "content": [{ "type": "text", "text": "Sys", "cache_control": { "type": "ephemeral" } }] },
+                { "role": "user", "content": [
+                    { "type": "text", "text": "Look", "x": 1 },
+                    { "type": "image_url", "image_url": { "url": "data:image/png;base64,iVBO" }, "cache_control": { "type": "ephemeral" } },
+                    { "type": "file", "file": { "file_data": "data:application/pdf;base64,JVBE" } },
+                    { "inline_data": { "mime_type": "text/plain", "data": "eA==" } },
+                ]},
+                { "role": "assistant", "content": "ok", "tool_calls": [
+                    { "id": "call_a__thought__c2ln", "type": "function", "function": { "name": "w", "arguments": "{\"z\":1,\"a\":[true]}" } },
+                    { "id": "t2", "type": "function", "function": { "name": "v", "arguments": "" },
+                      "provider_specific_fields": { "thought_signature": "b3du" } },
+                ]},
+                { "role": "tool", "tool_call_id": "call_a__thought__c2ln", "content": [{ "type": "text", "text": "do" }, { "type": "text", "text": "ne" }] },
+                { "role": "tool", "tool_call_id": "t2", "content": "rain" },
+            ],
+            "tools": [{ "type": "function", "function": { "name": "w", "description": "d",
+                "parameters": { "type": "object", "properties": { "z": { "type": "integer" } } } } }],
+            "tool_choice": "required", "temperature": 1, "stop": ["A", "B"], "top_k": 3, "safetySettings": [],
+        });
+        let mut charge = crate::budget::Budget::new(u64::MAX).charge(0).unwrap();
+        let out = super::translate(fields(&request), &mut charge).unwrap();
+        let body = String::from_utf8(out.into_vec()).unwrap();
+        let want = concat!(
+            r#"{"contents":[{"parts":[{"text":"Look"},{"inline_data":{"data":"iVBO","mime_type":"image/png"}},"#,
+            r#"{"inline_data":{"data":"JVBE","mime_type":"application/pdf"}},{"inline_data":{"data":"eA==","#,
+            r#""mime_type":"text/plain"}}],"role":"user"},{"parts":[{"text":"ok"},"#,
+            r#"{"function_call":{"args":{"a":[true],"z":1},"name":"w"},"thought_signature":"c2ln"},"#,
+            r#"{"function_call":{"args":{},"name":"v"},"thought_signature":"b3du"}],"role":"model"},"#,
+            r#"{"parts":[{"function_response":{"name":"w","response":{"content":"done"}}},"#,
+            r#"{"function_response":{"name":"v","response":{"content":"rain"}}}],"role":"user"}],"#,
+            r#""generationConfig":{"stop_sequences":["A","B"],"temperature":1,"top_k":3},"#,
+            r#""system_instruction":{"parts":[{"text":"Sys"}]},"#,
+            r#""toolConfig":{"functionCallingConfig":{"mode":"ANY"}},"#,
+            r#""tools":[{"function_declarations":[{"description":"d","name":"w","#,
+            r#""parameters":{"properties":{"z":{"type":"integer"}},"type":"object"}}]}],"safetySettings":[]}"#,
+        );
+        assert_eq!(body, want);
+    }
 }
