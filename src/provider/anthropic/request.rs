@@ -1,5 +1,5 @@
 //! OpenAI chat request → Anthropic Messages request, pure: system messages to `system`
-//! blocks, content parts to content blocks, tool calls and results to `tool_use` and
+//! blocks, content parts to typed content blocks (`anthropic::body::Block`), tool calls and results to `tool_use` and
 //! `tool_result` (adjacent same-role turns merged), tools and `tool_choice`, stop
 //! sequences, `max_tokens` (default: the model's maximum output, else [`DEFAULT_MAX_TOKENS`])
 //! and `response_format` to
@@ -7,14 +7,15 @@
 
 use serde_json::Value;
 
-use super::body::{Head, Metadata, OutputFormat, Thinking, Tool, ToolChoice as Choice};
+use super::body::{Block, Head, Metadata, OutputFormat, ResultContent, Source, Thinking, Tool, ToolChoice as Choice};
 
 use crate::budget::Charge;
 use crate::error::Error;
 use crate::parse::Fields;
+use crate::provider::translate::bad;
+use crate::provider::translate::block::Long;
 use crate::provider::translate::conversation::{self, Content, Part, Render, ToolCall, ToolResult, data_uri};
 use crate::provider::translate::params::{self, Function, ResponseFormat, Stop, ToolChoice, is_function, take};
-use crate::provider::translate::{bad, object};
 use crate::upstream::{self, Builder};
 
 /// `max_tokens` when the client sets none and neither the deployment's `model_info` nor the
@@ -99,59 +100,61 @@ struct Blocks;
 
 impl Render for Blocks {
     const ASSISTANT: &'static str = "assistant";
+    type Block = Block;
 
     /// A message's content as Anthropic blocks; parts already in Anthropic's shape pass.
-    fn parts(&mut self, content: Vec<Content>) -> Result<Vec<Value>, Error> {
+    fn parts(&mut self, content: Vec<Content>) -> Result<Vec<Block>, Error> {
         content.into_iter().map(block).collect()
     }
 
-    fn tool_call(&mut self, call: ToolCall) -> Result<Value, Error> {
-        Ok(object([("type", "tool_use".into()), ("id", call.id), ("name", call.name), ("input", call.arguments)]))
+    fn tool_call(&mut self, call: ToolCall) -> Result<Block, Error> {
+        Ok(Block::ToolUse { id: call.id, input: call.arguments, name: call.name, kind: "tool_use" })
     }
 
     /// A `tool` message as a `tool_result` block; text stays a string as LiteLLM sends it.
-    fn tool_result(&mut self, result: ToolResult) -> Result<Value, Error> {
+    fn tool_result(&mut self, result: ToolResult) -> Result<Block, Error> {
         let content = match result.content {
-            content @ Value::Array(_) => Value::Array(self.parts(Content::read(content)?)?),
-            Value::Null => Value::String(String::new()),
-            other => other,
+            content @ Value::Array(_) => ResultContent::Blocks(self.parts(Content::read(content)?)?),
+            Value::Null => ResultContent::Text(Long::default()),
+            Value::String(text) => ResultContent::Text(Long::from(text)),
+            other => ResultContent::Other(other),
         };
-        Ok(object([("type", "tool_result".into()), ("tool_use_id", result.id), ("content", content)]))
+        Ok(Block::ToolResult { content, tool_use_id: result.id, kind: "tool_result" })
     }
 }
 
 /// One content part as an Anthropic block, its `cache_control` kept.
-fn block(content: Content) -> Result<Value, Error> {
-    let mut block = match content.part {
+fn block(content: Content) -> Result<Block, Error> {
+    let cache_control = content.cache_control;
+    match content.part {
+        Part::Text { text: Some(Value::String(text)), rest } if rest.is_empty() => {
+            Ok(Block::Text { cache_control, text: Long::from(text), kind: "text" })
+        }
+        // A text part with members of its own, or no string text, goes as the tree it was.
         Part::Text { text, mut rest } => {
             rest.insert("type".into(), "text".into());
             if let Some(text) = text {
                 rest.insert("text".into(), text);
             }
-            Value::Object(rest)
+            if let Some(cache_control) = cache_control {
+                rest.insert("cache_control".into(), cache_control);
+            }
+            Ok(Block::Other(Value::Object(rest)))
         }
-        Part::Image { url: Some(url) } => object([("type", "image".into()), ("source", source(url))]),
-        Part::Image { url: None } => return Err(bad("messages", "image_url needs a url")),
-        Part::File { data: Some(data) } => object([("type", "document".into()), ("source", source(data))]),
-        Part::File { data: None } => return Err(bad("messages", "file parts need file_data")),
-        Part::Other(part @ Value::Object(_)) => part,
-        Part::Other(_) => return Err(bad("messages", "a content part must be an object")),
-    };
-    if let (Some(cache_control), Some(map)) = (content.cache_control, block.as_object_mut()) {
-        map.insert("cache_control".into(), cache_control);
+        Part::Image { url: Some(url) } => Ok(Block::Media { cache_control, source: source(url), kind: "image" }),
+        Part::Image { url: None } => Err(bad("messages", "image_url needs a url")),
+        Part::File { data: Some(data) } => Ok(Block::Media { cache_control, source: source(data), kind: "document" }),
+        Part::File { data: None } => Err(bad("messages", "file parts need file_data")),
+        Part::Other(part @ Value::Object(_)) => Ok(Block::Other(part)),
+        Part::Other(_) => Err(bad("messages", "a content part must be an object")),
     }
-    Ok(block)
 }
 
 /// A `data:` URI as a base64 source, any other URL as a URL source.
-fn source(url: String) -> Value {
+fn source(url: String) -> Source {
     match data_uri(url) {
-        Ok((media_type, data)) => object([
-            ("type", "base64".into()),
-            ("media_type", Value::String(media_type)),
-            ("data", Value::String(data)),
-        ]),
-        Err(url) => object([("type", "url".into()), ("url", Value::String(url))]),
+        Ok((media_type, data)) => Source::Base64 { data: Long::from(data), media_type, kind: "base64" },
+        Err(url) => Source::Url { kind: "url", url: Long::from(url) },
     }
 }
 
@@ -375,5 +378,12 @@ mod tests {
             r#""temperature":1,"top_k":3}"#,
         );
         assert_eq!(body, want);
+        // Strings past `block::LONG` move into the body rather than being copied: the same bytes.
+        let long = "L".repeat(3 * crate::provider::translate::block::LONG);
+        let long_request = request.to_string().replace("Look", &long).replace("iVBO", &long);
+        let fields = Fields::parse(&bytes::Bytes::from(long_request)).unwrap();
+        let out = translate(fields, "claude-sonnet-4-5", purpose, &mut charge).unwrap();
+        let body = String::from_utf8(out.body.into_vec()).unwrap();
+        assert_eq!(body, want.replace("Look", &long).replace("iVBO", &long));
     }
 }

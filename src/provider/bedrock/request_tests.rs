@@ -168,5 +168,12 @@ fn a_full_request_body_is_pinned_byte_for_byte() {
         r#""inputSchema":{"json":{"properties":{"z":{"type":"integer"}},"type":"object"}},"name":"w"}}]}}"#,
     );
     assert_eq!(body, want);
+    // Strings past `block::LONG` move into the body rather than being copied: the same bytes.
+    let long = "L".repeat(3 * crate::provider::translate::block::LONG);
+    let long_request = request.to_string().replace("Look", &long).replace("iVBO", &long);
+    let fields = Fields::parse(&bytes::Bytes::from(long_request)).unwrap();
+    let out = translate(fields, "anthropic.claude-3-7-sonnet-20250219-v1:0", false, &mut charge).unwrap();
+    let body = String::from_utf8(out.body.into_vec()).unwrap();
+    assert_eq!(body, want.replace("Look", &long).replace("iVBO", &long));
     assert!(!out.json_mode);
 }
