@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::provider::translate::block::{self, Long};
+use crate::provider::translate::tools::Schema;
 use crate::upstream::Builder;
 
 /// The members the translation decides.
@@ -177,7 +178,7 @@ pub enum Tool {
         cache_control: Option<Value>,
         #[serde(skip_serializing_if = "Option::is_none")]
         description: Option<Value>,
-        input_schema: Value,
+        input_schema: Schema,
         name: Value,
         #[serde(rename = "type")]
         kind: &'static str,

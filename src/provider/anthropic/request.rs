@@ -15,7 +15,8 @@ use crate::parse::Fields;
 use crate::provider::translate::bad;
 use crate::provider::translate::block::Long;
 use crate::provider::translate::conversation::{self, Content, Part, Render, ToolCall, ToolResult, data_uri};
-use crate::provider::translate::params::{self, Function, ResponseFormat, Stop, ToolChoice, is_function, take};
+use crate::provider::translate::params::{self, ResponseFormat, Stop, ToolChoice, take};
+use crate::provider::translate::tools::{self, Listed};
 use crate::upstream::{self, Builder};
 
 /// `max_tokens` when the client sets none and neither the deployment's `model_info` nor the
@@ -160,7 +161,7 @@ fn source(url: String) -> Source {
 
 /// `tools`, `tool_choice`, `parallel_tool_calls` and `web_search_options`.
 fn tools(fields: &mut Fields, head: &mut Head<'_>) -> Result<(), Error> {
-    let mut list = params::tools(fields)?.into_iter().map(tool_definition).collect::<Result<Vec<_>, _>>()?;
+    let mut list = tools::take(fields)?.into_iter().map(tool_definition).collect::<Result<Vec<_>, _>>()?;
     if let Some(search) = take(fields, "web_search_options") {
         let location = search.get("user_location").and_then(|l| l.get("approximate")).map(|location| {
             let mut location = location.clone();
@@ -186,18 +187,21 @@ fn tools(fields: &mut Fields, head: &mut Head<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-/// An OpenAI function tool as an Anthropic custom tool; other tools pass as they are.
-fn tool_definition(tool: Value) -> Result<Tool, Error> {
-    if !is_function(&tool) {
-        return Ok(Tool::Other(tool));
+/// An OpenAI function tool as an Anthropic custom tool, its `parameters` the client's text;
+/// other tools pass as they are.
+fn tool_definition(tool: Listed) -> Result<Tool, Error> {
+    if !tool.is_function() {
+        return Ok(Tool::Other(tool.into_tree()));
     }
-    let Some(function) = Function::of(&tool) else { return Err(bad("tools", "a function tool needs function")) };
-    let Some(name) = function.name else { return Err(bad("tools", "a function needs a name")) };
+    let Listed::Object { mut members, function: Some(mut function) } = tool else {
+        return Err(bad("tools", "a function tool needs function"));
+    };
+    let Some(name) = function.name.take() else { return Err(bad("tools", "a function needs a name")) };
     Ok(Tool::Custom {
-        cache_control: tool.get("cache_control").cloned(),
-        description: function.description.cloned(),
+        cache_control: members.remove("cache_control"),
+        description: function.description.take(),
         input_schema: function.schema(),
-        name: name.clone(),
+        name,
         kind: "custom",
     })
 }

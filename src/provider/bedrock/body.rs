@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::provider::translate::block::{self, Long};
+use crate::provider::translate::tools::Schema;
 use crate::upstream::Builder;
 
 /// The members after `messages`.
@@ -151,14 +152,15 @@ pub struct ToolSpec {
     pub name: Value,
 }
 
-/// `inputSchema`: the function's parameters as the client wrote them.
+/// `inputSchema`: the function's parameters as the client wrote them (its text), or the
+/// schema a `response_format` gave.
 #[derive(Debug, Serialize)]
 pub struct InputSchema {
-    pub json: Value,
+    pub json: Schema,
 }
 
 impl Tool {
-    pub fn new(name: Value, description: Option<Value>, schema: Value) -> Self {
+    pub fn new(name: Value, description: Option<Value>, schema: Schema) -> Self {
         Tool { spec: ToolSpec { description, input_schema: InputSchema { json: schema }, name } }
     }
 }
@@ -211,7 +213,7 @@ mod tests {
             system: vec![Block::Text(Long::from("s".to_owned()))],
             tool_config: Some(ToolConfig {
                 tool_choice: Some(ToolChoice::Any(Empty {})),
-                tools: vec![Tool::new(json!("f"), None, json!({ "type": "object" }))],
+                tools: vec![Tool::new(json!("f"), None, Schema::Tree(json!({ "type": "object" })))],
             }),
         };
         let want = json!({

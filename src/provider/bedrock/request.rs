@@ -21,7 +21,8 @@ use crate::provider::anthropic::request::DEFAULT_MAX_TOKENS;
 use crate::provider::translate::bad;
 use crate::provider::translate::block::Long;
 use crate::provider::translate::conversation::{self, Content, Part, Render, ToolCall, ToolResult, data_uri};
-use crate::provider::translate::params::{self, Function, ResponseFormat, Stop, ToolChoice, take, thinking_enabled};
+use crate::provider::translate::params::{self, ResponseFormat, Stop, ToolChoice, take, thinking_enabled};
+use crate::provider::translate::tools::{self, Listed, Schema};
 use crate::upstream::{self, Builder};
 
 /// The tool `response_format` becomes when its schema names none (LiteLLM's name).
@@ -231,14 +232,16 @@ fn document_format(media_type: &str) -> &str {
     }
 }
 
-/// `tools` as `toolSpec`s.
+/// `tools` as `toolSpec`s, each function's `parameters` the client's text.
 fn tool_list(fields: &mut Fields) -> Result<Vec<Tool>, Error> {
-    params::tools(fields)?
-        .iter()
+    tools::take(fields)?
+        .into_iter()
         .map(|tool| {
-            let Some(function) = Function::of(tool) else { return Err(bad("tools", "bedrock/ takes function tools")) };
-            let Some(name) = function.name else { return Err(bad("tools", "a function needs a name")) };
-            Ok(Tool::new(name.clone(), function.description.cloned(), function.schema()))
+            let Listed::Object { function: Some(mut function), .. } = tool else {
+                return Err(bad("tools", "bedrock/ takes function tools"));
+            };
+            let Some(name) = function.name.take() else { return Err(bad("tools", "a function needs a name")) };
+            Ok(Tool::new(name, function.description.take(), function.schema()))
         })
         .collect()
 }
@@ -277,7 +280,7 @@ fn response_format(
         ResponseFormat::Other => return Err(bad("response_format", "must be text, json_object or json_schema")),
     };
     let schema = schema.unwrap_or_else(|| json!({ "type": "object", "additionalProperties": true, "properties": {} }));
-    tools.push(Tool::new(Value::String(name.clone()), description, schema));
+    tools.push(Tool::new(Value::String(name.clone()), description, Schema::Tree(schema)));
     if !thinking {
         *choice = Some(Choice::Tool { name });
     }

@@ -1,7 +1,8 @@
 //! What the translating providers (`anthropic`, `gemini`, `bedrock`) share, one stage a
 //! module: the client's chat request with the gateway's fields out, the deployment's
 //! defaults in and unsupported parameters refused or dropped (here); the parameters read
-//! once into neutral types ([`params`]); the conversation read once into neutral turns
+//! once into neutral types ([`params`]; function tools with their schemas as the client's
+//! text, [`tools`]); the conversation read once into neutral turns
 //! that each provider's renderer walks ([`conversation`]), writing its typed blocks
 //! ([`block`]); the exchange with the provider
 //! and the bounded read of a 2xx body ([`exchange`]); finish reasons shared by the
@@ -17,6 +18,7 @@ pub mod exchange;
 pub mod params;
 pub mod reply;
 pub mod stream;
+pub mod tools;
 pub mod wire;
 
 use std::borrow::Cow;
