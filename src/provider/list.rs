@@ -178,8 +178,8 @@ impl Turns {
         Turns { parts, open: None, written: 0, in_turn: 0 }
     }
 
-    /// Adds `parts` to the open turn of `role`, or opens one.
-    pub fn push(&mut self, role: &'static str, parts: Vec<Value>, out: &mut Builder) {
+    /// Adds `parts` to the open turn of `role`, or opens one, each written by `write`.
+    pub fn push<P>(&mut self, role: &'static str, parts: Vec<P>, out: &mut Builder, write: impl Fn(P, &mut Builder)) {
         if parts.is_empty() {
             return;
         }
@@ -197,7 +197,7 @@ impl Turns {
             if self.in_turn > 0 {
                 out.bytes(b",");
             }
-            out.json(part);
+            write(part, out);
             self.in_turn += 1;
         }
     }
@@ -296,10 +296,11 @@ mod tests {
     fn turns_merge_consecutive_parts_of_a_role() {
         let mut out = Builder::default();
         let mut turns = Turns::start("parts", &mut out);
-        turns.push("user", vec![json!(1)], &mut out);
-        turns.push("user", vec![], &mut out);
-        turns.push("user", vec![json!(2), json!(3)], &mut out);
-        turns.push("model", vec![json!(4)], &mut out);
+        let json = |part, out: &mut Builder| out.json(part);
+        turns.push("user", vec![json!(1)], &mut out, json);
+        turns.push("user", vec![], &mut out, json);
+        turns.push("user", vec![json!(2), json!(3)], &mut out, json);
+        turns.push("model", vec![json!(4)], &mut out, json);
         turns.finish(&mut out);
         let got: Value = serde_json::from_slice(&out.into_vec()).unwrap_or_default();
         assert_eq!(got, json!([{ "parts": [1, 2, 3], "role": "user" }, { "parts": [4], "role": "model" }]));

@@ -37,6 +37,7 @@ mod shared_outage;
 mod stream;
 mod strict;
 mod tls;
+mod tool_schemas;
 mod trace;
 mod translate_anthropic;
 mod translate_gemini;

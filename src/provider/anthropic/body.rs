@@ -1,12 +1,14 @@
 //! The Anthropic Messages request members the chat translation (`anthropic::request`)
 //! writes after `messages`, typed: [`Head`] holds them and writes them in the order the
-//! request always had (sorted), each small one from its struct, the trees that may be
-//! large (system blocks) as trees written while they are sent. The client's other members
+//! request always had (sorted), each small one from its struct, the system blocks as the
+//! typed [`Block`]s messages take too (long strings in them written while they are sent). The client's other members
 //! follow as its own text; the body goes on to `upstream` as an `Outgoing`.
 
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::provider::translate::block::{self, Long};
+use crate::provider::translate::tools::Schema;
 use crate::upstream::Builder;
 
 /// The members the translation decides.
@@ -19,10 +21,94 @@ pub struct Head<'a> {
     pub output_format: Option<OutputFormat>,
     pub stop_sequences: Option<Value>,
     pub stream: bool,
-    pub system: Vec<Value>,
+    pub system: Vec<Block>,
     pub thinking: Option<Thinking>,
     pub tool_choice: Option<ToolChoice>,
     pub tools: Vec<Tool>,
+}
+
+/// A content block of a message, a tool result or `system`, its members in key order (the
+/// order the tree it replaces wrote them).
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Block {
+    Text {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cache_control: Option<Value>,
+        text: Long,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+    /// An `image` or a `document` (a `file` part).
+    Media {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cache_control: Option<Value>,
+        source: Source,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+    ToolUse {
+        id: Value,
+        input: Value,
+        name: Value,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+    ToolResult {
+        content: ResultContent,
+        tool_use_id: Value,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+    /// A block the client wrote in Anthropic's shape (or a text part with members of its
+    /// own), as it came.
+    Other(Value),
+}
+
+/// An image's or document's `source`.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Source {
+    Base64 {
+        data: Long,
+        media_type: String,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+    Url {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        url: Long,
+    },
+}
+
+/// A `tool_result`'s `content`: blocks, text, or what the client gave otherwise.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum ResultContent {
+    Blocks(Vec<Block>),
+    Text(Long),
+    Other(Value),
+}
+
+impl block::Block for Block {
+    fn each_long(&mut self, each: &mut impl FnMut(&mut Long)) {
+        match self {
+            Block::Text { text: long, .. }
+            | Block::Media { source: Source::Base64 { data: long, .. } | Source::Url { url: long, .. }, .. }
+            | Block::ToolResult { content: ResultContent::Text(long), .. } => each(long),
+            Block::ToolResult { content: ResultContent::Blocks(blocks), .. } => {
+                for inner in blocks {
+                    block::Block::each_long(inner, each);
+                }
+            }
+            Block::ToolUse { .. } | Block::ToolResult { .. } | Block::Other(_) => {}
+        }
+    }
+
+    fn into_tree(self) -> Result<Value, Self> {
+        if let Block::Other(tree) = self { Ok(tree) } else { Err(self) }
+    }
 }
 
 /// `metadata`: the chat request's `user`.
@@ -92,7 +178,7 @@ pub enum Tool {
         cache_control: Option<Value>,
         #[serde(skip_serializing_if = "Option::is_none")]
         description: Option<Value>,
-        input_schema: Value,
+        input_schema: Schema,
         name: Value,
         #[serde(rename = "type")]
         kind: &'static str,
@@ -156,7 +242,7 @@ impl Head<'_> {
             out.bytes(b"true");
         }
         if !self.system.is_empty() && key(out, "system") {
-            out.json(Value::Array(self.system));
+            block::write_list(self.system, out);
         }
         if let Some(thinking) = self.thinking.filter(|_| key(out, "thinking")) {
             out.value(&thinking);
@@ -204,7 +290,7 @@ mod tests {
         });
         let tree = serde_json::to_string(&want).unwrap_or_default();
         assert_eq!(format!("{{{}}}", &written(head, |_| true)[1..]), tree, "the same bytes as the sorted tree");
-        let head = Head { model: "m", system: vec![json!({ "text": "s" })], ..Head::default() };
+        let head = Head { model: "m", system: vec![Block::Other(json!({ "text": "s" }))], ..Head::default() };
         assert!(head.has("system") && head.has("model") && !head.has("tools") && !head.has("top_k"));
         assert_eq!(written(head, |key| key == "system"), r#","system":[{"text":"s"}]"#);
     }

@@ -1,5 +1,5 @@
 //! OpenAI chat request → Anthropic Messages request, pure: system messages to `system`
-//! blocks, content parts to content blocks, tool calls and results to `tool_use` and
+//! blocks, content parts to typed content blocks (`anthropic::body::Block`), tool calls and results to `tool_use` and
 //! `tool_result` (adjacent same-role turns merged), tools and `tool_choice`, stop
 //! sequences, `max_tokens` (default: the model's maximum output, else [`DEFAULT_MAX_TOKENS`])
 //! and `response_format` to
@@ -7,14 +7,16 @@
 
 use serde_json::Value;
 
-use super::body::{Head, Metadata, OutputFormat, Thinking, Tool, ToolChoice as Choice};
+use super::body::{Block, Head, Metadata, OutputFormat, ResultContent, Source, Thinking, Tool, ToolChoice as Choice};
 
 use crate::budget::Charge;
 use crate::error::Error;
 use crate::parse::Fields;
+use crate::provider::translate::bad;
+use crate::provider::translate::block::Long;
 use crate::provider::translate::conversation::{self, Content, Part, Render, ToolCall, ToolResult, data_uri};
-use crate::provider::translate::params::{self, Function, ResponseFormat, Stop, ToolChoice, is_function, take};
-use crate::provider::translate::{bad, object};
+use crate::provider::translate::params::{self, ResponseFormat, Stop, ToolChoice, take};
+use crate::provider::translate::tools::{self, Listed};
 use crate::upstream::{self, Builder};
 
 /// `max_tokens` when the client sets none and neither the deployment's `model_info` nor the
@@ -99,65 +101,67 @@ struct Blocks;
 
 impl Render for Blocks {
     const ASSISTANT: &'static str = "assistant";
+    type Block = Block;
 
     /// A message's content as Anthropic blocks; parts already in Anthropic's shape pass.
-    fn parts(&mut self, content: Vec<Content>) -> Result<Vec<Value>, Error> {
+    fn parts(&mut self, content: Vec<Content>) -> Result<Vec<Block>, Error> {
         content.into_iter().map(block).collect()
     }
 
-    fn tool_call(&mut self, call: ToolCall) -> Result<Value, Error> {
-        Ok(object([("type", "tool_use".into()), ("id", call.id), ("name", call.name), ("input", call.arguments)]))
+    fn tool_call(&mut self, call: ToolCall) -> Result<Block, Error> {
+        Ok(Block::ToolUse { id: call.id, input: call.arguments, name: call.name, kind: "tool_use" })
     }
 
     /// A `tool` message as a `tool_result` block; text stays a string as LiteLLM sends it.
-    fn tool_result(&mut self, result: ToolResult) -> Result<Value, Error> {
+    fn tool_result(&mut self, result: ToolResult) -> Result<Block, Error> {
         let content = match result.content {
-            content @ Value::Array(_) => Value::Array(self.parts(Content::read(content)?)?),
-            Value::Null => Value::String(String::new()),
-            other => other,
+            content @ Value::Array(_) => ResultContent::Blocks(self.parts(Content::read(content)?)?),
+            Value::Null => ResultContent::Text(Long::default()),
+            Value::String(text) => ResultContent::Text(Long::from(text)),
+            other => ResultContent::Other(other),
         };
-        Ok(object([("type", "tool_result".into()), ("tool_use_id", result.id), ("content", content)]))
+        Ok(Block::ToolResult { content, tool_use_id: result.id, kind: "tool_result" })
     }
 }
 
 /// One content part as an Anthropic block, its `cache_control` kept.
-fn block(content: Content) -> Result<Value, Error> {
-    let mut block = match content.part {
+fn block(content: Content) -> Result<Block, Error> {
+    let cache_control = content.cache_control;
+    match content.part {
+        Part::Text { text: Some(Value::String(text)), rest } if rest.is_empty() => {
+            Ok(Block::Text { cache_control, text: Long::from(text), kind: "text" })
+        }
+        // A text part with members of its own, or no string text, goes as the tree it was.
         Part::Text { text, mut rest } => {
             rest.insert("type".into(), "text".into());
             if let Some(text) = text {
                 rest.insert("text".into(), text);
             }
-            Value::Object(rest)
+            if let Some(cache_control) = cache_control {
+                rest.insert("cache_control".into(), cache_control);
+            }
+            Ok(Block::Other(Value::Object(rest)))
         }
-        Part::Image { url: Some(url) } => object([("type", "image".into()), ("source", source(url))]),
-        Part::Image { url: None } => return Err(bad("messages", "image_url needs a url")),
-        Part::File { data: Some(data) } => object([("type", "document".into()), ("source", source(data))]),
-        Part::File { data: None } => return Err(bad("messages", "file parts need file_data")),
-        Part::Other(part @ Value::Object(_)) => part,
-        Part::Other(_) => return Err(bad("messages", "a content part must be an object")),
-    };
-    if let (Some(cache_control), Some(map)) = (content.cache_control, block.as_object_mut()) {
-        map.insert("cache_control".into(), cache_control);
+        Part::Image { url: Some(url) } => Ok(Block::Media { cache_control, source: source(url), kind: "image" }),
+        Part::Image { url: None } => Err(bad("messages", "image_url needs a url")),
+        Part::File { data: Some(data) } => Ok(Block::Media { cache_control, source: source(data), kind: "document" }),
+        Part::File { data: None } => Err(bad("messages", "file parts need file_data")),
+        Part::Other(part @ Value::Object(_)) => Ok(Block::Other(part)),
+        Part::Other(_) => Err(bad("messages", "a content part must be an object")),
     }
-    Ok(block)
 }
 
 /// A `data:` URI as a base64 source, any other URL as a URL source.
-fn source(url: String) -> Value {
+fn source(url: String) -> Source {
     match data_uri(url) {
-        Ok((media_type, data)) => object([
-            ("type", "base64".into()),
-            ("media_type", Value::String(media_type)),
-            ("data", Value::String(data)),
-        ]),
-        Err(url) => object([("type", "url".into()), ("url", Value::String(url))]),
+        Ok((media_type, data)) => Source::Base64 { data: Long::from(data), media_type, kind: "base64" },
+        Err(url) => Source::Url { kind: "url", url: Long::from(url) },
     }
 }
 
 /// `tools`, `tool_choice`, `parallel_tool_calls` and `web_search_options`.
 fn tools(fields: &mut Fields, head: &mut Head<'_>) -> Result<(), Error> {
-    let mut list = params::tools(fields)?.into_iter().map(tool_definition).collect::<Result<Vec<_>, _>>()?;
+    let mut list = tools::take(fields)?.into_iter().map(tool_definition).collect::<Result<Vec<_>, _>>()?;
     if let Some(search) = take(fields, "web_search_options") {
         let location = search.get("user_location").and_then(|l| l.get("approximate")).map(|location| {
             let mut location = location.clone();
@@ -183,18 +187,21 @@ fn tools(fields: &mut Fields, head: &mut Head<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-/// An OpenAI function tool as an Anthropic custom tool; other tools pass as they are.
-fn tool_definition(tool: Value) -> Result<Tool, Error> {
-    if !is_function(&tool) {
-        return Ok(Tool::Other(tool));
+/// An OpenAI function tool as an Anthropic custom tool, its `parameters` the client's text;
+/// other tools pass as they are.
+fn tool_definition(tool: Listed) -> Result<Tool, Error> {
+    if !tool.is_function() {
+        return Ok(Tool::Other(tool.into_tree()));
     }
-    let Some(function) = Function::of(&tool) else { return Err(bad("tools", "a function tool needs function")) };
-    let Some(name) = function.name else { return Err(bad("tools", "a function needs a name")) };
+    let Listed::Object { mut members, function: Some(mut function) } = tool else {
+        return Err(bad("tools", "a function tool needs function"));
+    };
+    let Some(name) = function.name.take() else { return Err(bad("tools", "a function needs a name")) };
     Ok(Tool::Custom {
-        cache_control: tool.get("cache_control").cloned(),
-        description: function.description.cloned(),
+        cache_control: members.remove("cache_control"),
+        description: function.description.take(),
         input_schema: function.schema(),
-        name: name.clone(),
+        name,
         kind: "custom",
     })
 }
@@ -322,5 +329,65 @@ mod tests {
             sent.starts_with(r#"{"messages":[{"content":[{"text":"hi","type":"text"}],"role":"user"}],"model":"#),
             "{sent}"
         );
+    }
+
+    /// The exact bytes of a request with system blocks, text, images, a document, two tool
+    /// calls, their results and cache controls, pinned before the blocks were typed.
+    #[test]
+    fn a_full_request_body_is_pinned_byte_for_byte() {
+        let request = json!({
+            "messages": [
+                { "role": "system", "content": [{ "type": "text", "text": "Sys", "cache_control": { "type": "ephemeral" } }] },
+                { "role": "developer", "content": "Dev" },
+                { "role": "user", "content": [
+                    { "type": "text", "text": "Look", "x": 1 },
+                    { "type": "image_url", "image_url": { "url": "data:image/png;base64,iVBO" }, "cache_control": { "type": "ephemeral" } },
+                    { "type": "image_url", "image_url": "https://x/y.png" },
+                    { "type": "file", "file": { "file_data": "data:application/pdf;base64,JVBE" } },
+                    { "type": "document", "source": { "type": "text", "data": "d", "media_type": "text/plain" } },
+                ]},
+                { "role": "assistant", "content": "ok", "tool_calls": [
+                    { "id": "t1", "type": "function", "function": { "name": "w", "arguments": "{\"z\":1,\"a\":[true]}" } },
+                    { "id": "t2", "type": "function", "function": { "name": "w", "arguments": "" } },
+                ]},
+                { "role": "tool", "tool_call_id": "t1", "content": [{ "type": "text", "text": "done" }] },
+                { "role": "tool", "tool_call_id": "t2", "content": "rain" },
+                { "role": "tool", "tool_call_id": "t3", "content": null },
+            ],
+            "tools": [{ "type": "function", "cache_control": { "type": "ephemeral" }, "function": { "name": "w", "description": "d",
+                "parameters": { "type": "object", "properties": { "z": { "type": "integer" } } } } }],
+            "tool_choice": { "type": "function", "function": { "name": "w" } },
+            "temperature": 1, "stop": ["A", "B"], "top_k": 3, "stream": true,
+        });
+        let fields = Fields::parse(&bytes::Bytes::from(request.to_string())).unwrap();
+        let mut charge = crate::budget::Budget::new(u64::MAX).charge(0).unwrap();
+        let purpose = Purpose::Send { max_output: None, stream: true };
+        let out = translate(fields, "claude-sonnet-4-5", purpose, &mut charge).unwrap();
+        let body = String::from_utf8(out.body.into_vec()).unwrap();
+        let want = concat!(
+            r#"{"messages":[{"content":[{"text":"Look","type":"text","x":1},{"cache_control":{"type":"ephemeral"},"#,
+            r#""source":{"data":"iVBO","media_type":"image/png","type":"base64"},"type":"image"},"#,
+            r#"{"source":{"type":"url","url":"https://x/y.png"},"type":"image"},{"source":{"data":"JVBE","#,
+            r#""media_type":"application/pdf","type":"base64"},"type":"document"},{"source":{"data":"d","#,
+            r#""media_type":"text/plain","type":"text"},"type":"document"}],"role":"user"},"#,
+            r#"{"content":[{"text":"ok","type":"text"},{"id":"t1","input":{"a":[true],"z":1},"name":"w","#,
+            r#""type":"tool_use"},{"id":"t2","input":{},"name":"w","type":"tool_use"}],"role":"assistant"},"#,
+            r#"{"content":[{"content":[{"text":"done","type":"text"}],"tool_use_id":"t1","type":"tool_result"},"#,
+            r#"{"content":"rain","tool_use_id":"t2","type":"tool_result"},{"content":"","tool_use_id":"t3","#,
+            r#""type":"tool_result"}],"role":"user"}],"max_tokens":4096,"model":"claude-sonnet-4-5","#,
+            r#""stop_sequences":["A","B"],"stream":true,"system":[{"cache_control":{"type":"ephemeral"},"#,
+            r#""text":"Sys","type":"text"},{"text":"Dev","type":"text"}],"tool_choice":{"name":"w","type":"tool"},"#,
+            r#""tools":[{"cache_control":{"type":"ephemeral"},"description":"d","#,
+            r#""input_schema":{"properties":{"z":{"type":"integer"}},"type":"object"},"name":"w","type":"custom"}],"#,
+            r#""temperature":1,"top_k":3}"#,
+        );
+        assert_eq!(body, want);
+        // Strings past `block::LONG` move into the body rather than being copied: the same bytes.
+        let long = "L".repeat(3 * crate::provider::translate::block::LONG);
+        let long_request = request.to_string().replace("Look", &long).replace("iVBO", &long);
+        let fields = Fields::parse(&bytes::Bytes::from(long_request)).unwrap();
+        let out = translate(fields, "claude-sonnet-4-5", purpose, &mut charge).unwrap();
+        let body = String::from_utf8(out.body.into_vec()).unwrap();
+        assert_eq!(body, want.replace("Look", &long).replace("iVBO", &long));
     }
 }

@@ -1,12 +1,15 @@
 //! The Converse request members the chat translation (`bedrock::request`) writes after
 //! `messages`, typed: [`Head`] holds them and writes them in the order the request always
-//! had (sorted), `inferenceConfig` and `toolConfig` from their structs, the client's own
+//! had (sorted), `inferenceConfig`, `toolConfig` and the typed content [`Block`]s (of
+//! `system` here, of the turns in `bedrock::request`) from their structs, the client's own
 //! JSON (schemas, config blocks, the model's fields) as it came. The body goes on to
 //! `bedrock::forward` as an `Outgoing`.
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::provider::translate::block::{self, Long};
+use crate::provider::translate::tools::Schema;
 use crate::upstream::Builder;
 
 /// The members after `messages`.
@@ -19,8 +22,82 @@ pub struct Head {
     pub config: Vec<(&'static str, Value)>,
     pub inference: Inference,
     /// Text and cache-point blocks.
-    pub system: Vec<Value>,
+    pub system: Vec<Block>,
     pub tool_config: Option<ToolConfig>,
+}
+
+/// A content block of a message, a tool result or `system`: `{"<kind>":{…}}`, members in
+/// key order (the order the tree it replaces wrote them).
+#[derive(Debug, Serialize)]
+pub enum Block {
+    #[serde(rename = "text")]
+    Text(Long),
+    #[serde(rename = "image")]
+    Image(Image),
+    #[serde(rename = "document")]
+    Document(Document),
+    #[serde(rename = "cachePoint")]
+    CachePoint(CachePoint),
+    #[serde(rename = "toolUse")]
+    ToolUse(ToolUse),
+    #[serde(rename = "toolResult")]
+    ToolResult(ToolResult),
+}
+
+#[derive(Debug, Serialize)]
+pub struct Image {
+    pub format: String,
+    pub source: Source,
+}
+
+/// A `file` part, named `document-<n>` in the order the request holds them.
+#[derive(Debug, Serialize)]
+pub struct Document {
+    pub format: String,
+    pub name: String,
+    pub source: Source,
+}
+
+/// An image's or document's base64 data.
+#[derive(Debug, Serialize)]
+pub struct Source {
+    pub bytes: Long,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CachePoint {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ToolUse {
+    pub input: Value,
+    pub name: Value,
+    #[serde(rename = "toolUseId")]
+    pub tool_use_id: Value,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ToolResult {
+    pub content: Vec<Block>,
+    #[serde(rename = "toolUseId")]
+    pub tool_use_id: Value,
+}
+
+impl block::Block for Block {
+    fn each_long(&mut self, each: &mut impl FnMut(&mut Long)) {
+        match self {
+            Block::Text(text) => each(text),
+            Block::Image(Image { source, .. }) | Block::Document(Document { source, .. }) => each(&mut source.bytes),
+            Block::ToolResult(result) => {
+                for inner in &mut result.content {
+                    block::Block::each_long(inner, each);
+                }
+            }
+            Block::CachePoint(_) | Block::ToolUse(_) => {}
+        }
+    }
 }
 
 /// `inferenceConfig`, always sent (empty when nothing is set).
@@ -75,14 +152,15 @@ pub struct ToolSpec {
     pub name: Value,
 }
 
-/// `inputSchema`: the function's parameters as the client wrote them.
+/// `inputSchema`: the function's parameters as the client wrote them (its text), or the
+/// schema a `response_format` gave.
 #[derive(Debug, Serialize)]
 pub struct InputSchema {
-    pub json: Value,
+    pub json: Schema,
 }
 
 impl Tool {
-    pub fn new(name: Value, description: Option<Value>, schema: Value) -> Self {
+    pub fn new(name: Value, description: Option<Value>, schema: Schema) -> Self {
         Tool { spec: ToolSpec { description, input_schema: InputSchema { json: schema }, name } }
     }
 }
@@ -111,7 +189,7 @@ impl Head {
         }
         if !self.system.is_empty() {
             member(out, "system");
-            out.json(Value::Array(self.system));
+            block::write_list(self.system, out);
         }
         if let Some(config) = self.tool_config {
             member(out, "toolConfig");
@@ -132,10 +210,10 @@ mod tests {
             additional: Map::from_iter([("top_k".to_owned(), json!(3))]),
             config: vec![("guardrailConfig", json!({ "g": 1 })), ("requestMetadata", json!({ "k": "v" }))],
             inference: Inference { max_tokens: Some(json!(9)), top_p: Some(json!(0.5)), ..Inference::default() },
-            system: vec![json!({ "text": "s" })],
+            system: vec![Block::Text(Long::from("s".to_owned()))],
             tool_config: Some(ToolConfig {
                 tool_choice: Some(ToolChoice::Any(Empty {})),
-                tools: vec![Tool::new(json!("f"), None, json!({ "type": "object" }))],
+                tools: vec![Tool::new(json!("f"), None, Schema::Tree(json!({ "type": "object" })))],
             }),
         };
         let want = json!({

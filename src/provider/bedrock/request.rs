@@ -1,6 +1,6 @@
 //! OpenAI chat request → Bedrock Converse request, pure, as LiteLLM's
 //! `AmazonConverseConfig` does it: system and developer messages to `system`, content parts
-//! to content blocks (data-URI images and documents as bytes; a URL is refused, the gateway
+//! to typed content blocks (`bedrock::body::Block`; data-URI images and documents as bytes; a URL is refused, the gateway
 //! fetches nothing), tool calls and results to `toolUse` and `toolResult` (adjacent turns of
 //! a role merged, so a run of tool results is one user turn), `tools`/`tool_choice` to
 //! `toolConfig`, `max_tokens`/`temperature`/`top_p`/`stop` to `inferenceConfig`, thinking,
@@ -9,15 +9,20 @@
 
 use serde_json::{Map, Value, json};
 
-use super::body::{Empty, Head, Inference, Tool, ToolChoice as Choice, ToolConfig};
+use super::body::{
+    Block, CachePoint, Document, Empty, Head, Image, Inference, Source, Tool, ToolChoice as Choice, ToolConfig,
+    ToolResult as ToolResultBlock, ToolUse,
+};
 
 use crate::budget::Charge;
 use crate::error::Error;
 use crate::parse::{Fields, Member};
 use crate::provider::anthropic::request::DEFAULT_MAX_TOKENS;
+use crate::provider::translate::bad;
+use crate::provider::translate::block::Long;
 use crate::provider::translate::conversation::{self, Content, Part, Render, ToolCall, ToolResult, data_uri};
-use crate::provider::translate::params::{self, Function, ResponseFormat, Stop, ToolChoice, take, thinking_enabled};
-use crate::provider::translate::{bad, object};
+use crate::provider::translate::params::{self, ResponseFormat, Stop, ToolChoice, take, thinking_enabled};
+use crate::provider::translate::tools::{self, Listed, Schema};
 use crate::upstream::{self, Builder};
 
 /// The tool `response_format` becomes when its schema names none (LiteLLM's name).
@@ -131,64 +136,67 @@ struct Blocks {
 
 impl Render for Blocks {
     const ASSISTANT: &'static str = "assistant";
+    type Block = Block;
 
     /// A message's content as Converse blocks; a part with `cache_control` is followed by
     /// a cache point.
-    fn parts(&mut self, content: Vec<Content>) -> Result<Vec<Value>, Error> {
+    fn parts(&mut self, content: Vec<Content>) -> Result<Vec<Block>, Error> {
         let mut out = Vec::with_capacity(content.len());
         for content in content {
             if let Some(block) = self.block(content.part)? {
                 out.push(block);
             }
             if content.cache_control.is_some() {
-                out.push(json!({ "cachePoint": { "type": "default" } }));
+                out.push(Block::CachePoint(CachePoint { kind: "default" }));
             }
         }
         Ok(out)
     }
 
     /// System blocks: text and cache points only.
-    fn system(&mut self, content: Vec<Content>) -> Result<Vec<Value>, Error> {
+    fn system(&mut self, content: Vec<Content>) -> Result<Vec<Block>, Error> {
         let blocks = self.parts(content)?;
-        Ok(blocks.into_iter().filter(|b| b.get("text").is_some() || b.get("cachePoint").is_some()).collect())
+        Ok(blocks.into_iter().filter(|b| matches!(b, Block::Text(_) | Block::CachePoint(_))).collect())
     }
 
-    fn tool_call(&mut self, call: ToolCall) -> Result<Value, Error> {
-        Ok(json!({ "toolUse": { "toolUseId": call.id, "name": call.name, "input": call.arguments } }))
+    fn tool_call(&mut self, call: ToolCall) -> Result<Block, Error> {
+        Ok(Block::ToolUse(ToolUse { input: call.arguments, name: call.name, tool_use_id: call.id }))
     }
 
     /// A `tool` message as a `toolResult` block.
-    fn tool_result(&mut self, result: ToolResult) -> Result<Value, Error> {
+    fn tool_result(&mut self, result: ToolResult) -> Result<Block, Error> {
         let content = match result.content {
-            Value::String(text) => vec![object([("text", Value::String(text))])],
-            Value::Null => vec![json!({ "text": "" })],
-            other => self.parts(Content::read(other)?)?.into_iter().filter(|b| b.get("cachePoint").is_none()).collect(),
+            Value::String(text) => vec![Block::Text(Long::from(text))],
+            Value::Null => vec![Block::Text(Long::default())],
+            other => {
+                self.parts(Content::read(other)?)?.into_iter().filter(|b| !matches!(b, Block::CachePoint(_))).collect()
+            }
         };
-        Ok(json!({ "toolResult": { "toolUseId": result.id, "content": content } }))
+        Ok(Block::ToolResult(ToolResultBlock { content, tool_use_id: result.id }))
     }
 }
 
 impl Blocks {
     /// One content part as a Converse block; empty text is left out.
-    fn block(&mut self, part: Part) -> Result<Option<Value>, Error> {
+    fn block(&mut self, part: Part) -> Result<Option<Block>, Error> {
         match part {
             Part::Text { text: Some(Value::String(text)), .. } if text.is_empty() => Ok(None),
-            Part::Text { text: Some(text @ Value::String(_)), .. } => Ok(Some(object([("text", text)]))),
+            Part::Text { text: Some(Value::String(text)), .. } => Ok(Some(Block::Text(Long::from(text)))),
             Part::Text { .. } => Err(bad("messages", "a text part needs text")),
             Part::Image { url: None } => Err(bad("messages", "image_url needs a url")),
             Part::Image { url: Some(url) } => {
                 let (media_type, data) = media(url)?;
                 let format = media_type.strip_prefix("image/").unwrap_or(&media_type);
                 let format = if format == "jpg" { "jpeg" } else { format };
-                Ok(Some(json!({ "image": { "format": format, "source": { "bytes": data } } })))
+                Ok(Some(Block::Image(Image { format: format.to_owned(), source: Source { bytes: Long::from(data) } })))
             }
             Part::File { data: None } => Err(bad("messages", "file parts need file_data")),
             Part::File { data: Some(data) } => {
                 let (media_type, data) = media(data)?;
-                let format = document_format(&media_type);
+                let format = document_format(&media_type).to_owned();
                 self.documents += 1;
                 let name = format!("document-{}", self.documents);
-                Ok(Some(json!({ "document": { "format": format, "name": name, "source": { "bytes": data } } })))
+                Ok(Some(Block::Document(Document { format, name, source: Source { bytes: Long::from(data) } })))
             }
             Part::Other(_) => Err(bad("messages", "bedrock/ deployments take text, image_url and file content parts")),
         }
@@ -224,14 +232,16 @@ fn document_format(media_type: &str) -> &str {
     }
 }
 
-/// `tools` as `toolSpec`s.
+/// `tools` as `toolSpec`s, each function's `parameters` the client's text.
 fn tool_list(fields: &mut Fields) -> Result<Vec<Tool>, Error> {
-    params::tools(fields)?
-        .iter()
+    tools::take(fields)?
+        .into_iter()
         .map(|tool| {
-            let Some(function) = Function::of(tool) else { return Err(bad("tools", "bedrock/ takes function tools")) };
-            let Some(name) = function.name else { return Err(bad("tools", "a function needs a name")) };
-            Ok(Tool::new(name.clone(), function.description.cloned(), function.schema()))
+            let Listed::Object { function: Some(mut function), .. } = tool else {
+                return Err(bad("tools", "bedrock/ takes function tools"));
+            };
+            let Some(name) = function.name.take() else { return Err(bad("tools", "a function needs a name")) };
+            Ok(Tool::new(name, function.description.take(), function.schema()))
         })
         .collect()
 }
@@ -270,7 +280,7 @@ fn response_format(
         ResponseFormat::Other => return Err(bad("response_format", "must be text, json_object or json_schema")),
     };
     let schema = schema.unwrap_or_else(|| json!({ "type": "object", "additionalProperties": true, "properties": {} }));
-    tools.push(Tool::new(Value::String(name.clone()), description, schema));
+    tools.push(Tool::new(Value::String(name.clone()), description, Schema::Tree(schema)));
     if !thinking {
         *choice = Some(Choice::Tool { name });
     }

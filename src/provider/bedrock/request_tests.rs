@@ -168,5 +168,30 @@ fn a_full_request_body_is_pinned_byte_for_byte() {
         r#""inputSchema":{"json":{"properties":{"z":{"type":"integer"}},"type":"object"}},"name":"w"}}]}}"#,
     );
     assert_eq!(body, want);
+    // Strings past `block::LONG` move into the body rather than being copied: the same bytes.
+    let long = "L".repeat(3 * crate::provider::translate::block::LONG);
+    let long_request = request.to_string().replace("Look", &long).replace("iVBO", &long);
+    let fields = Fields::parse(&bytes::Bytes::from(long_request)).unwrap();
+    let out = translate(fields, "anthropic.claude-3-7-sonnet-20250219-v1:0", false, &mut charge).unwrap();
+    let body = String::from_utf8(out.body.into_vec()).unwrap();
+    assert_eq!(body, want.replace("Look", &long).replace("iVBO", &long));
     assert!(!out.json_mode);
+}
+
+/// A function's `parameters` go to `inputSchema.json` as the client wrote them, key order and
+/// all; the other members are still translated.
+#[test]
+fn a_tool_schema_passes_as_the_client_wrote_it() {
+    let schema = r#"{"type":"object","properties":{"zone":{"type":"string"}},"required":["zone"]}"#;
+    let request = format!(
+        r#"{{"messages":[{{"role":"user","content":"hi"}}],
+            "tools":[{{"type":"function","function":{{"name":"w","parameters":{schema}}}}}]}}"#
+    );
+    let fields = Fields::parse(&bytes::Bytes::from(request)).unwrap();
+    let mut charge = crate::budget::Budget::new(u64::MAX).charge(0).unwrap();
+    let out = translate(fields, "anthropic.claude-3-7-sonnet-20250219-v1:0", false, &mut charge).unwrap();
+    let body = String::from_utf8(out.body.into_vec()).unwrap();
+    let want =
+        format!(r#","toolConfig":{{"tools":[{{"toolSpec":{{"inputSchema":{{"json":{schema}}},"name":"w"}}}}]}}}}"#);
+    assert!(body.ends_with(&want), "{body}");
 }

@@ -2,7 +2,8 @@
 //! (`gemini::request`) writes after `contents`, typed: [`Head`] holds them and writes them
 //! in the order the request always had (sorted): `generationConfig` (the settings the
 //! translation maps, merged in key order with the client's own, which pass as its text),
-//! `system_instruction`, `toolConfig` and `tools`. The client's top-level Gemini fields
+//! `system_instruction` (typed parts, [`Block`], as turns take too), `toolConfig` and
+//! `tools`. The client's top-level Gemini fields
 //! follow; the body goes on to `upstream` as an `Outgoing`.
 
 use std::collections::BTreeMap;
@@ -11,6 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::parse::Member;
+use crate::provider::translate::block::{self, Long};
 use crate::upstream::Builder;
 
 /// The members the translation decides.
@@ -18,9 +20,83 @@ use crate::upstream::Builder;
 pub struct Head {
     pub generation: BTreeMap<String, Setting>,
     /// `system_instruction.parts`.
-    pub system: Vec<Value>,
+    pub system: Vec<Block>,
     pub tool_config: Option<FunctionCalling>,
     pub tools: Vec<Tool>,
+}
+
+/// A part of a turn or of `system_instruction`, its members in key order (the order the
+/// tree it replaces wrote them).
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Block {
+    Text {
+        text: Long,
+    },
+    Inline {
+        inline_data: InlineData,
+    },
+    Call {
+        function_call: FunctionCall,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        thought_signature: Option<String>,
+    },
+    Response {
+        function_response: FunctionResponse,
+    },
+    /// A part the client wrote in Gemini's shape (or text that is not a string), as it came.
+    Other(Value),
+}
+
+/// `inline_data`: a `data:` URI's base64 data and its media type.
+#[derive(Debug, Serialize)]
+pub struct InlineData {
+    pub data: Long,
+    pub mime_type: String,
+}
+
+/// `function_call`: the call's arguments as an object.
+#[derive(Debug, Serialize)]
+pub struct FunctionCall {
+    pub args: Value,
+    pub name: String,
+}
+
+/// `function_response`, naming the function its call named.
+#[derive(Debug, Serialize)]
+pub struct FunctionResponse {
+    pub name: String,
+    pub response: Response,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Response {
+    pub content: Reply,
+}
+
+/// A tool result's content: its text, or what the client gave when not text.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Reply {
+    Text(Long),
+    Other(Value),
+}
+
+impl block::Block for Block {
+    fn each_long(&mut self, each: &mut impl FnMut(&mut Long)) {
+        match self {
+            Block::Text { text: long }
+            | Block::Inline { inline_data: InlineData { data: long, .. } }
+            | Block::Response {
+                function_response: FunctionResponse { response: Response { content: Reply::Text(long) }, .. },
+            } => each(long),
+            Block::Call { .. } | Block::Response { .. } | Block::Other(_) => {}
+        }
+    }
+
+    fn into_tree(self) -> Result<Value, Self> {
+        if let Block::Other(tree) = self { Ok(tree) } else { Err(self) }
+    }
 }
 
 /// One `generationConfig` member.
@@ -111,7 +187,7 @@ impl Head {
             out.key("system_instruction");
             out.bytes(b"{");
             out.key("parts");
-            out.json(Value::Array(self.system));
+            block::write_list(self.system, out);
             out.bytes(b"}");
         }
         if let Some(calling) = self.tool_config {
@@ -139,7 +215,7 @@ mod tests {
 
     #[test]
     fn members_are_written_sorted_and_client_settings_as_their_text() {
-        let mut head = Head { system: vec![json!({ "text": "s" })], ..Head::default() };
+        let mut head = Head { system: vec![Block::Other(json!({ "text": "s" }))], ..Head::default() };
         head.set("top_k", Setting::Client(Member::Raw(Bytes::from_static(br#"{ "odd" : [1, 2] }"#))));
         head.set("candidate_count", Setting::Mapped(json!(2)));
         head.set("thinkingConfig", Setting::Thinking(ThinkingConfig { include_thoughts: true, thinking_budget: 9 }));

@@ -1,22 +1,28 @@
 //! OpenAI chat request → Gemini `generateContent` request, pure: system messages to
-//! `system_instruction`, roles to `user`/`model`, data-URI images to `inline_data`, tool
+//! `system_instruction`, roles to `user`/`model`, content to typed parts
+//! (`gemini::body::Block`), data-URI images to `inline_data`, tool
 //! calls to `function_call` (with the thought signature their id carries) and tool
 //! results to `function_response` (the function's name looked up from the call), tools to `function_declarations` (schemas through
 //! `gemini::schema`), `tool_choice` to `toolConfig`, sampling and output parameters to
 //! `generationConfig`. The result goes back to `gemini::forward`.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::body::{Declaration, Empty, FunctionCalling, GoogleSearch, Head, Setting, ThinkingConfig, Tool};
+use super::body::{
+    Block, Declaration, Empty, FunctionCall, FunctionCalling, FunctionResponse, GoogleSearch, Head, InlineData, Reply,
+    Response, Setting, ThinkingConfig, Tool,
+};
 use super::response::THOUGHT_SIGNATURE_SEPARATOR;
 use super::schema;
 use crate::budget::Charge;
 use crate::error::Error;
 use crate::parse::Fields;
+use crate::provider::translate::block::Long;
 use crate::provider::translate::conversation::{self, Content, Part, Render, ToolCall, ToolResult, data_uri};
 use crate::provider::translate::params::{self, Function, ResponseFormat, Stop, ToolChoice, is_function, take};
 use crate::provider::translate::{bad, object};
 use crate::upstream::{Builder, Outgoing};
+
 /// Gemini request fields that stand at the top level; any other unknown field is taken
 /// as a `generationConfig` one (`top_k`, `thinking_config`, ...).
 const TOP_LEVEL: &[&str] = &["cached_content", "cachedContent", "labels", "safety_settings", "safetySettings"];
@@ -69,54 +75,53 @@ struct Parts;
 
 impl Render for Parts {
     const ASSISTANT: &'static str = "model";
+    type Block = Block;
 
     /// A message's content as Gemini parts; its text and data move into them.
-    fn parts(&mut self, content: Vec<Content>) -> Result<Vec<Value>, Error> {
+    fn parts(&mut self, content: Vec<Content>) -> Result<Vec<Block>, Error> {
         content.into_iter().map(|content| part(content.part)).collect()
     }
 
     /// A `function_call`, with the thought signature its id (or the call) carries.
-    fn tool_call(&mut self, call: ToolCall) -> Result<Value, Error> {
-        let name = call.name().to_owned();
-        let mut part = object([("function_call", object([("name", name.into()), ("args", call.arguments)]))]);
+    fn tool_call(&mut self, call: ToolCall) -> Result<Block, Error> {
         let id = call.id.as_str();
         let signature = id.and_then(|id| id.split_once(THOUGHT_SIGNATURE_SEPARATOR)).map(|(_, signature)| signature);
-        if let Some(signature) = signature.or(call.thought_signature.as_deref()).filter(|s| !s.is_empty()) {
-            part["thought_signature"] = json!(signature);
-        }
-        Ok(part)
+        let signature = signature.or(call.thought_signature.as_deref()).filter(|s| !s.is_empty()).map(str::to_owned);
+        let name = call.name().to_owned();
+        let function_call = FunctionCall { args: call.arguments, name };
+        Ok(Block::Call { function_call, thought_signature: signature })
     }
 
     /// A tool message as a `function_response` naming the function its call named.
-    fn tool_result(&mut self, result: ToolResult) -> Result<Value, Error> {
+    fn tool_result(&mut self, result: ToolResult) -> Result<Block, Error> {
         let Some(name) = result.function else {
             return Err(bad("messages", "a tool message's tool_call_id names no earlier tool call"));
         };
         let content = match result.content {
-            Value::Array(items) => {
-                Value::String(items.iter().filter_map(|i| i.get("text").and_then(Value::as_str)).collect::<String>())
-            }
-            Value::Null => Value::String(String::new()),
-            other => other,
+            Value::Array(items) => Reply::Text(Long::from(
+                items.iter().filter_map(|i| i.get("text").and_then(Value::as_str)).collect::<String>(),
+            )),
+            Value::Null => Reply::Text(Long::default()),
+            Value::String(text) => Reply::Text(Long::from(text)),
+            other => Reply::Other(other),
         };
-        let response = object([("name", name.into()), ("response", object([("content", content)]))]);
-        Ok(object([("function_response", response)]))
+        Ok(Block::Response { function_response: FunctionResponse { name, response: Response { content } } })
     }
 }
 
 /// One content part; images and files must be base64 `data:` URIs.
-fn part(part: Part) -> Result<Value, Error> {
+fn part(part: Part) -> Result<Block, Error> {
     let url = match part {
-        Part::Text { text, .. } => return Ok(object([("text", text.unwrap_or_default())])),
+        Part::Text { text: Some(Value::String(text)), .. } => return Ok(Block::Text { text: Long::from(text) }),
+        Part::Text { text, .. } => return Ok(Block::Other(object([("text", text.unwrap_or_default())]))),
         Part::Image { url } => url,
         Part::File { data } => data,
-        Part::Other(item) => return Ok(item),
+        Part::Other(item) => return Ok(Block::Other(item)),
     };
     let Some(Ok((mime_type, data))) = url.map(data_uri) else {
         return Err(bad("messages", "gemini/ deployments take images and files as base64 data: URIs"));
     };
-    let inline = object([("mime_type", Value::String(mime_type)), ("data", Value::String(data))]);
-    Ok(object([("inline_data", inline)]))
+    Ok(Block::Inline { inline_data: InlineData { data: Long::from(data), mime_type } })
 }
 
 /// `tools`, `web_search_options` and `tool_choice`.
@@ -188,6 +193,8 @@ fn generation(fields: &mut Fields, head: &mut Head) -> Result<(), Error> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     /// `v` as a client's body holds it: raw members.
@@ -267,5 +274,57 @@ mod tests {
         assert!(translate(fields(&orphan)).is_err());
         let remote = json!({ "messages": [{ "role": "user", "content": [{ "type": "image_url", "image_url": { "url": "https://x/y.png" } }] }] });
         assert!(translate(fields(&remote)).is_err());
+    }
+
+    /// The exact bytes of a request with system blocks, text, an image, a document, two tool
+    /// calls (one carrying a thought signature), their results and a cache control, pinned
+    /// before the parts were typed.
+    #[test]
+    fn a_full_request_body_is_pinned_byte_for_byte() {
+        let request = json!({
+            "messages": [
+                { "role": "system", "content": [{ "type": "text", "text": "Sys", "cache_control": { "type": "ephemeral" } }] },
+                { "role": "user", "content": [
+                    { "type": "text", "text": "Look", "x": 1 },
+                    { "type": "image_url", "image_url": { "url": "data:image/png;base64,iVBO" }, "cache_control": { "type": "ephemeral" } },
+                    { "type": "file", "file": { "file_data": "data:application/pdf;base64,JVBE" } },
+                    { "inline_data": { "mime_type": "text/plain", "data": "eA==" } },
+                ]},
+                { "role": "assistant", "content": "ok", "tool_calls": [
+                    { "id": "call_a__thought__c2ln", "type": "function", "function": { "name": "w", "arguments": "{\"z\":1,\"a\":[true]}" } },
+                    { "id": "t2", "type": "function", "function": { "name": "v", "arguments": "" },
+                      "provider_specific_fields": { "thought_signature": "b3du" } },
+                ]},
+                { "role": "tool", "tool_call_id": "call_a__thought__c2ln", "content": [{ "type": "text", "text": "do" }, { "type": "text", "text": "ne" }] },
+                { "role": "tool", "tool_call_id": "t2", "content": "rain" },
+            ],
+            "tools": [{ "type": "function", "function": { "name": "w", "description": "d",
+                "parameters": { "type": "object", "properties": { "z": { "type": "integer" } } } } }],
+            "tool_choice": "required", "temperature": 1, "stop": ["A", "B"], "top_k": 3, "safetySettings": [],
+        });
+        let mut charge = crate::budget::Budget::new(u64::MAX).charge(0).unwrap();
+        let out = super::translate(fields(&request), &mut charge).unwrap();
+        let body = String::from_utf8(out.into_vec()).unwrap();
+        let want = concat!(
+            r#"{"contents":[{"parts":[{"text":"Look"},{"inline_data":{"data":"iVBO","mime_type":"image/png"}},"#,
+            r#"{"inline_data":{"data":"JVBE","mime_type":"application/pdf"}},{"inline_data":{"data":"eA==","#,
+            r#""mime_type":"text/plain"}}],"role":"user"},{"parts":[{"text":"ok"},"#,
+            r#"{"function_call":{"args":{"a":[true],"z":1},"name":"w"},"thought_signature":"c2ln"},"#,
+            r#"{"function_call":{"args":{},"name":"v"},"thought_signature":"b3du"}],"role":"model"},"#,
+            r#"{"parts":[{"function_response":{"name":"w","response":{"content":"done"}}},"#,
+            r#"{"function_response":{"name":"v","response":{"content":"rain"}}}],"role":"user"}],"#,
+            r#""generationConfig":{"stop_sequences":["A","B"],"temperature":1,"top_k":3},"#,
+            r#""system_instruction":{"parts":[{"text":"Sys"}]},"#,
+            r#""toolConfig":{"functionCallingConfig":{"mode":"ANY"}},"#,
+            r#""tools":[{"function_declarations":[{"description":"d","name":"w","#,
+            r#""parameters":{"properties":{"z":{"type":"integer"}},"type":"object"}}]}],"safetySettings":[]}"#,
+        );
+        assert_eq!(body, want);
+        // Strings past `block::LONG` move into the body rather than being copied: the same bytes.
+        let long = "L".repeat(3 * crate::provider::translate::block::LONG);
+        let long_request = request.to_string().replace("Look", &long).replace("iVBO", &long);
+        let out = super::translate(Fields::parse(&bytes::Bytes::from(long_request)).unwrap(), &mut charge).unwrap();
+        let body = String::from_utf8(out.into_vec()).unwrap();
+        assert_eq!(body, want.replace("Look", &long).replace("iVBO", &long));
     }
 }

@@ -3,8 +3,9 @@
 //! a tree) becomes a [`Turn`] (system, user, assistant with its tool calls, tool result)
 //! whose content is typed [`Content`] (text, image, file, or a part passed as it came);
 //! [`write`] walks them, hands each to the provider's [`Render`] (`anthropic::request`,
-//! `gemini::request`, `bedrock::request`) and writes the rendered turns (consecutive ones
-//! of a role merged) into the upstream body. Roles, system extraction, tool-call arguments
+//! `gemini::request`, `bedrock::request`), whose typed blocks take the turn's strings
+//! rather than copies, and writes the rendered turns (consecutive ones of a role merged)
+//! into the upstream body (`translate::block`). Roles, system extraction, tool-call arguments
 //! and the function name a tool result answers are decided here, once.
 
 use std::collections::HashMap;
@@ -12,6 +13,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value, json};
 
 use super::bad;
+use super::block::{self, Block};
 use crate::budget::Charge;
 use crate::error::Error;
 use crate::parse::{Fields, Member};
@@ -120,22 +122,25 @@ pub struct ToolResult {
 }
 
 /// What a provider does with each turn: it renders parts, tool calls and tool results as
-/// its own blocks; [`write`] decides which turn they go in.
+/// its own typed blocks; [`write`] decides which turn they go in.
 pub trait Render {
     /// The role of the model's turns (`assistant`, Gemini's `model`).
     const ASSISTANT: &'static str;
 
+    /// One of the provider's content blocks (Gemini's parts), serialised as it is written.
+    type Block: Block;
+
     /// A user or assistant message's content as the provider's blocks.
-    fn parts(&mut self, content: Vec<Content>) -> Result<Vec<Value>, Error>;
+    fn parts(&mut self, content: Vec<Content>) -> Result<Vec<Self::Block>, Error>;
 
     /// A system or developer message's content as the provider's system blocks.
-    fn system(&mut self, content: Vec<Content>) -> Result<Vec<Value>, Error> {
+    fn system(&mut self, content: Vec<Content>) -> Result<Vec<Self::Block>, Error> {
         self.parts(content)
     }
 
-    fn tool_call(&mut self, call: ToolCall) -> Result<Value, Error>;
+    fn tool_call(&mut self, call: ToolCall) -> Result<Self::Block, Error>;
 
-    fn tool_result(&mut self, result: ToolResult) -> Result<Value, Error>;
+    fn tool_result(&mut self, result: ToolResult) -> Result<Self::Block, Error>;
 }
 
 /// Takes `messages` out of `fields`: a 400 when absent or null.
@@ -149,14 +154,14 @@ fn not_a_list() -> Error {
 
 /// Writes the turns `messages` make into `out` as a list of `{"<parts_key>":[…],"role":…}`
 /// (adjacent turns of a role merged, tool results in the user's turn), rendered by
-/// `render`, and returns the system blocks; `charge` follows what the translation holds.
+/// `render` (each block written by `block::write`), and returns the system blocks; `charge` follows what the translation holds.
 pub fn write<R: Render>(
     messages: Member,
     parts_key: &'static str,
     render: &mut R,
     out: &mut Builder,
     charge: &mut Charge,
-) -> Result<Vec<Value>, Error> {
+) -> Result<Vec<R::Block>, Error> {
     let mut system = Vec::new();
     // The function each tool call's id names, for the tool message that answers it.
     let mut names: HashMap<String, String> = HashMap::new();
@@ -174,7 +179,7 @@ pub fn write<R: Render>(
             "tool" | "function" => ("user", vec![render.tool_result(tool_result(&message, content, &names))?]),
             other => return Err(bad("messages", format!("unknown role {other:?}"))),
         };
-        turns.push(role, blocks, out);
+        turns.push(role, blocks, out, block::write);
         Ok(())
     })?;
     turns.finish(out);
@@ -188,7 +193,7 @@ fn assistant<R: Render>(
     message: &mut Value,
     content: Value,
     names: &mut HashMap<String, String>,
-) -> Result<Vec<Value>, Error> {
+) -> Result<Vec<R::Block>, Error> {
     let mut blocks = render.parts(Content::read(content)?)?;
     let calls = match message.get_mut("tool_calls").map(Value::take) {
         Some(Value::Array(calls)) => calls,

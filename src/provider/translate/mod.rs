@@ -1,20 +1,24 @@
 //! What the translating providers (`anthropic`, `gemini`, `bedrock`) share, one stage a
 //! module: the client's chat request with the gateway's fields out, the deployment's
 //! defaults in and unsupported parameters refused or dropped (here); the parameters read
-//! once into neutral types ([`params`]); the conversation read once into neutral turns
-//! that each provider's renderer walks ([`conversation`]); the exchange with the provider
+//! once into neutral types ([`params`]; function tools with their schemas as the client's
+//! text, [`tools`]); the conversation read once into neutral turns
+//! that each provider's renderer walks ([`conversation`]), writing its typed blocks
+//! ([`block`]); the exchange with the provider
 //! and the bounded read of a 2xx body ([`exchange`]); finish reasons shared by the
 //! replies ([`reply`]) and the lenient scalars their typed formats read ([`wire`]); the
 //! typed chat chunk stream translators write ([`chunk`]); and the stream body that turns a
 //! provider's events into the client's format ([`stream`]). Replies go on to `respond`,
 //! streams through `respond::stream::Relay`.
 
+pub mod block;
 pub mod chunk;
 pub mod conversation;
 pub mod exchange;
 pub mod params;
 pub mod reply;
 pub mod stream;
+pub mod tools;
 pub mod wire;
 
 use std::borrow::Cow;

@@ -92,7 +92,9 @@ impl ToolChoice {
     }
 }
 
-/// `tools` taken out as a list (empty when absent); a 400 when not a list.
+/// `tools` taken out as a list of trees (empty when absent), for Gemini, which converts
+/// their schemas; `translate::tools` reads them for the providers that send schemas as they
+/// came. A 400 when not a list.
 pub fn tools(fields: &mut Fields) -> Result<Vec<Value>, Error> {
     match take(fields, "tools") {
         None => Ok(Vec::new()),
@@ -123,11 +125,6 @@ impl<'a> Function<'a> {
             description: function.get("description"),
             parameters: function.get("parameters"),
         })
-    }
-
-    /// `parameters`, else the empty object schema.
-    pub fn schema(&self) -> Value {
-        self.parameters.cloned().unwrap_or_else(|| json!({ "type": "object", "properties": {} }))
     }
 }
 
