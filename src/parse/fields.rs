@@ -28,12 +28,16 @@ pub enum Member {
     Mapped(Mapped),
 }
 
-/// Maps one element of a client's list to the elements it becomes (pushed on the `Vec`).
-pub type MapFn = fn(Value, &mut Vec<Value>) -> Result<(), Error>;
+/// Maps one element of a client's list to the elements it becomes (pushed on the last
+/// `Vec`). The `Option` is one element the map may keep back while the next ones can still
+/// add to it (the assistant message a run of Responses `function_call` items joins); it is
+/// the map's to push when it is done with it, and the reader's after the last element.
+pub type MapFn = fn(Value, &mut Option<Value>, &mut Vec<Value>) -> Result<(), Error>;
 
-/// A list of `head`, then each element of the client's list `raw` through `map`: one
-/// API's messages read as another's (a `/v1/messages` call's turns as chat messages) by the
-/// translation that walks them, so the client's text is parsed once.
+/// A list of `head`, then each element of the client's list `raw` through `map` (and what
+/// the map kept back, at the end): one API's messages read as another's (a `/v1/messages`
+/// call's turns, a Responses call's input items, as chat messages) by the translation that
+/// walks them, so the client's text is parsed once.
 #[derive(Debug, Clone)]
 pub struct Mapped {
     pub head: Vec<Value>,
@@ -45,10 +49,11 @@ pub struct Mapped {
 impl Mapped {
     /// The whole list as trees (for a reader that does not walk it element by element).
     fn into_values(self) -> Result<Vec<Value>, serde_json::Error> {
-        let mut list = self.head;
+        let (mut list, mut kept) = (self.head, None);
         for element in serde_json::from_slice::<Vec<Value>>(&self.raw)? {
-            (self.map)(element, &mut list).map_err(|e| serde::de::Error::custom(e.to_string()))?;
+            (self.map)(element, &mut kept, &mut list).map_err(|e| serde::de::Error::custom(e.to_string()))?;
         }
+        list.extend(kept);
         Ok(list)
     }
 }

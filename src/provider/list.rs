@@ -60,12 +60,13 @@ pub fn each<S: Held>(
         }
         Member::Mapped(Mapped { head, raw, map }) => {
             head.into_iter().try_for_each(|value| one(value, 0, sink))?;
-            let mut mapped = Vec::new();
+            let (mut mapped, mut kept) = (Vec::new(), None);
             // Each element's translations are charged as its tree was.
             raw_each(&raw, sink, &not_a_list, &mut |element, tree, sink| {
-                map(element, &mut mapped)?;
+                map(element, &mut kept, &mut mapped)?;
                 mapped.drain(..).try_for_each(|value| one(value, tree, sink))
             })?;
+            kept.into_iter().try_for_each(|value| one(value, 0, sink))?;
         }
     }
     charge.set(sink.held())

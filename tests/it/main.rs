@@ -29,6 +29,7 @@ mod resilience;
 mod responses;
 mod responses_bridge;
 mod responses_store;
+mod responses_upstream;
 mod runtime;
 mod shared;
 mod shared_cluster;

@@ -51,7 +51,7 @@ pub fn to_chat(mut request: Fields, charge: &mut Charge, how: Messages) -> Resul
             if raw.first() != Some(&b'[') {
                 return Err(not_a_list());
             }
-            Member::Mapped(Mapped { head: system.into_iter().collect(), raw, map: turn_messages })
+            Member::Mapped(Mapped { head: system.into_iter().collect(), raw, map: turn_map })
         }
         (_, turns) => {
             let mut messages = Built::default();
@@ -116,6 +116,11 @@ fn joined(parts: Vec<Value>) -> String {
         all.push_str(&text);
         all
     })
+}
+
+/// [`turn_messages`] as a `parse::MapFn`: a turn keeps nothing back for the next.
+fn turn_map(turn: Value, _kept: &mut Option<Value>, out: &mut Vec<Value>) -> Result<(), Error> {
+    turn_messages(turn, out)
 }
 
 /// One Anthropic turn as OpenAI messages: tool results first (each its own `tool`

@@ -55,7 +55,7 @@ pub async fn call(
     let mut head = object::Head::new(object::id("resp"), request.model.clone(), translate::now(), &request.fields);
     head.store = keep.as_ref().is_some_and(|k| k.wanted);
     let web_search = matches!(attempt.deployment.protocol, Protocol::Anthropic | Protocol::Gemini | Protocol::Vertex);
-    let options = request::Options { provider, drop_params: cx.drop_params, web_search };
+    let options = request::Options { provider, drop_params: cx.drop_params, web_search, input: carried(attempt) };
     let chat = chat_request(request, fields, &mut input, options)?;
     let reply = super::super::chat(cx, attempt, Cow::Owned(chat), headers).await?;
     if !reply.status.is_success() {
@@ -93,7 +93,7 @@ async fn input_tokens(
     let (fields, _) = stored(cx, request, false).await?;
     let mut input = budget.charge_beside(request.held + members.bytes(), 0)?;
     let provider = attempt.deployment.provider;
-    let options = request::Options { provider, drop_params: cx.drop_params, web_search: true };
+    let options = request::Options { provider, drop_params: cx.drop_params, web_search: true, input: carried(attempt) };
     let chat = chat_request(request, fields, &mut input, options)?;
     let reply = super::super::anthropic::count_tokens(cx, attempt, Cow::Owned(chat), headers).await?;
     if !reply.status.is_success() {
@@ -144,6 +144,16 @@ async fn stored(cx: &Context, request: &CallRequest, creates: bool) -> Result<(F
     }
     let input = store::expand(conversations, &mut fields, previous).await?;
     Ok((fields, Some(Stored { store: Arc::clone(conversations), input, wanted })))
+}
+
+/// How the chat request carries the input: a provider that translates the chat request
+/// reads the items as chat messages where it walks them; one that sends it as it is gets
+/// them written out.
+fn carried(attempt: &Attempt<'_>) -> request::Input {
+    match attempt.deployment.protocol {
+        Protocol::Anthropic | Protocol::Gemini | Protocol::Vertex | Protocol::Bedrock => request::Input::Mapped,
+        Protocol::OpenAi | Protocol::Azure | Protocol::Fake => request::Input::Written,
+    }
 }
 
 /// The Responses request (its members, `fields`) as a chat request for the same model.

@@ -3,14 +3,15 @@
 //! `output_text` parts in chat's shape; consecutive `function_call` items (and the assistant
 //! text before them) as one assistant message's `tool_calls`; `function_call_output` as a
 //! `tool` message; `reasoning` items dropped, as one provider's thinking cannot be handed to
-//! another. Items that need OpenAI's state or tools are refused. Used by [`super::request`].
+//! another. Items that need OpenAI's state or tools are refused. [`map`] is a
+//! `parse::MapFn`: [`super::request`] writes the messages out with it, or hands it to the
+//! provider's own translation to read the items through.
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::request::bad;
 use crate::error::Error;
-use crate::provider::list::Built;
 use crate::provider::translate::object;
 
 /// A chat message of `role` with `content`.
@@ -45,86 +46,76 @@ struct FunctionCallOutput {
     output: Content,
 }
 
-/// The input items read so far: an assistant message that later `function_call` items may
-/// still join, so consecutive calls (and the text before them) become one chat message.
-#[derive(Default)]
-pub struct History {
-    assistant: Option<Map<String, Value>>,
+/// One input item as the chat messages it becomes, pushed on `out` (a `parse::MapFn`). An
+/// assistant message is kept back in `assistant`, for the `function_call` items after it to
+/// join as its `tool_calls`; any other item pushes it first.
+pub fn map(item: Value, assistant: &mut Option<Value>, out: &mut Vec<Value>) -> Result<(), Error> {
+    let kind = item.get("type").and_then(Value::as_str).unwrap_or("message").to_owned();
+    let typed = |e: serde_json::Error| bad("input", format!("a '{kind}' item: {e}"));
+    match kind.as_str() {
+        "message" => {
+            let MessageItem { role, content } = serde_json::from_value(item).map_err(typed)?;
+            out.extend(assistant.take());
+            let role = match role.as_str() {
+                "developer" => "system".to_owned(),
+                "user" | "assistant" | "system" => role,
+                _ => return Err(bad("input", format!("unknown message role '{role}'"))),
+            };
+            let content = match content {
+                Content::Text(text) => Value::String(text),
+                Content::Parts(parts) => parts_content(parts, role == "assistant")?,
+            };
+            if role == "assistant" {
+                *assistant = Some(message(&role, content));
+            } else {
+                out.push(message(&role, content));
+            }
+        }
+        "function_call" => {
+            let FunctionCall { call_id, name, arguments } = serde_json::from_value(item).map_err(typed)?;
+            let function = object([("name", Value::String(name)), ("arguments", Value::String(arguments))]);
+            let call = object([("id", Value::String(call_id)), ("type", "function".into()), ("function", function)]);
+            join(assistant, call);
+        }
+        "function_call_output" => {
+            let FunctionCallOutput { call_id, output } = serde_json::from_value(item).map_err(typed)?;
+            out.extend(assistant.take());
+            let text = match output {
+                Content::Text(text) => text,
+                Content::Parts(parts) => joined(parts),
+            };
+            out.push(object([
+                ("role", "tool".into()),
+                ("tool_call_id", Value::String(call_id)),
+                ("content", Value::String(text)),
+            ]));
+        }
+        // The provider's reasoning cannot be handed back to another one: dropped.
+        "reasoning" => {}
+        "item_reference" => {
+            return Err(bad("input", "an 'item_reference' needs stored responses; send the item itself"));
+        }
+        _ => return Err(bad("input", format!("'{kind}' items cannot be bridged to chat"))),
+    }
+    Ok(())
 }
 
-impl History {
-    /// Translates one input item into `out`.
-    pub fn item(&mut self, item: Value, out: &mut Built) -> Result<(), Error> {
-        let kind = item.get("type").and_then(Value::as_str).unwrap_or("message").to_owned();
-        let typed = |e: serde_json::Error| bad("input", format!("a '{kind}' item: {e}"));
-        match kind.as_str() {
-            "message" => {
-                let MessageItem { role, content } = serde_json::from_value(item).map_err(typed)?;
-                self.flush(out);
-                let role = match role.as_str() {
-                    "developer" => "system".to_owned(),
-                    "user" | "assistant" | "system" => role,
-                    _ => return Err(bad("input", format!("unknown message role '{role}'"))),
-                };
-                let content = match content {
-                    Content::Text(text) => Value::String(text),
-                    Content::Parts(parts) => parts_content(parts, role == "assistant")?,
-                };
-                if role == "assistant" {
-                    let Value::Object(message) = message(&role, content) else { return Ok(()) };
-                    self.assistant = Some(message);
-                } else {
-                    out.push(message(&role, content));
-                }
-            }
-            "function_call" => {
-                let FunctionCall { call_id, name, arguments } = serde_json::from_value(item).map_err(typed)?;
-                let function = object([("name", Value::String(name)), ("arguments", Value::String(arguments))]);
-                let call =
-                    object([("id", Value::String(call_id)), ("type", "function".into()), ("function", function)]);
-                let assistant = self.assistant.get_or_insert_with(|| {
-                    let Value::Object(message) = message("assistant", Value::Null) else { return Map::new() };
-                    message
-                });
-                match assistant.get_mut("tool_calls") {
-                    Some(Value::Array(calls)) => calls.push(call),
-                    _ => {
-                        assistant.insert("tool_calls".into(), Value::Array(vec![call]));
-                    }
-                }
-            }
-            "function_call_output" => {
-                let FunctionCallOutput { call_id, output } = serde_json::from_value(item).map_err(typed)?;
-                self.flush(out);
-                let text = match output {
-                    Content::Text(text) => text,
-                    Content::Parts(parts) => joined(parts),
-                };
-                out.push(object([
-                    ("role", "tool".into()),
-                    ("tool_call_id", Value::String(call_id)),
-                    ("content", Value::String(text)),
-                ]));
-            }
-            // The provider's reasoning cannot be handed back to another one: dropped.
-            "reasoning" => {}
-            "item_reference" => {
-                return Err(bad("input", "an 'item_reference' needs stored responses; send the item itself"));
-            }
-            _ => return Err(bad("input", format!("'{kind}' items cannot be bridged to chat"))),
+/// Adds `call` to the kept assistant message's `tool_calls` (one with no text when none is
+/// kept); its empty text becomes `null`, as chat has it beside tool calls.
+fn join(assistant: &mut Option<Value>, call: Value) {
+    let mut message = match assistant.take() {
+        Some(Value::Object(message)) => message,
+        _ => Map::from_iter([("role".to_owned(), "assistant".into()), ("content".to_owned(), Value::Null)]),
+    };
+    if let Some(Value::Array(calls)) = message.get_mut("tool_calls") {
+        calls.push(call);
+    } else {
+        if message.get("content").is_some_and(|c| c == "") {
+            message.insert("content".into(), Value::Null);
         }
-        Ok(())
+        message.insert("tool_calls".into(), Value::Array(vec![call]));
     }
-
-    /// Writes out the assistant message being gathered.
-    pub fn flush(&mut self, out: &mut Built) {
-        if let Some(mut assistant) = self.assistant.take() {
-            if assistant.get("content").is_some_and(|c| c == "") && assistant.contains_key("tool_calls") {
-                assistant.insert("content".into(), Value::Null);
-            }
-            out.push(Value::Object(assistant));
-        }
-    }
+    *assistant = Some(Value::Object(message));
 }
 
 /// The `text` of `parts` (`input_text`, `output_text`, `refusal`), joined; a lone text moves.
@@ -193,6 +184,28 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::provider::list::Built;
+
+    /// The input items read so far, written out into a built list as `request` does.
+    #[derive(Default)]
+    struct History {
+        assistant: Option<Value>,
+        mapped: Vec<Value>,
+    }
+
+    impl History {
+        fn item(&mut self, item: Value, out: &mut Built) -> Result<(), Error> {
+            map(item, &mut self.assistant, &mut self.mapped)?;
+            self.mapped.drain(..).for_each(|message| out.push(message));
+            Ok(())
+        }
+
+        fn flush(&mut self, out: &mut Built) {
+            if let Some(assistant) = self.assistant.take() {
+                out.push(assistant);
+            }
+        }
+    }
 
     /// The chat messages `items` become, read back as trees.
     fn messages(items: Value) -> Result<Value, Error> {

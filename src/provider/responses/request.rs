@@ -8,14 +8,16 @@
 //! has put the history in `input` and taken `previous_response_id` out); a `web_search` tool
 //! becomes `web_search_options` where the provider has a search, other hosted tools are
 //! refused unless `drop_params`. The chat request goes on through the deployment's own
-//! chat path.
+//! chat path: `input` written out as chat text for a provider that sends it as it is, else
+//! mapped item by item where the provider's translation reads it (`parse::Mapped`).
 
+use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use super::input::{History, message};
+use super::input::{self, message};
 use crate::budget::Charge;
 use crate::error::Error;
-use crate::parse::{Fields, Member};
+use crate::parse::{Fields, Mapped, Member};
 use crate::provider::list::{self, Built};
 use crate::provider::translate::object;
 use crate::route::Api;
@@ -53,10 +55,23 @@ pub struct Options {
     pub drop_params: bool,
     /// The provider's chat translation has a web search (`web_search_options`).
     pub web_search: bool,
+    /// How the chat request carries the input.
+    pub input: Input,
 }
 
-/// Translates a Responses request's members, taking them apart: `input` one item at a time
-/// into a built list (`charge` following what it holds), strings moved rather than copied.
+/// How the chat request carries the input items as chat messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// Written out now, for a provider that sends the chat request as it is.
+    Written,
+    /// Mapped one item at a time as the provider's own translation reads them
+    /// (`parse::Mapped`), so no chat text is written only to be parsed again.
+    Mapped,
+}
+
+/// Translates a Responses request's members, taking them apart: `input` one item at a time,
+/// into a built list (`charge` following what it holds) or mapped where it is read
+/// (`options.input`), strings moved rather than copied.
 /// Members it does not know pass through for the provider's translation to judge.
 pub fn to_chat(mut request: Fields, charge: &mut Charge, options: Options) -> Result<Fields, Error> {
     let provider = options.provider;
@@ -77,32 +92,7 @@ pub fn to_chat(mut request: Fields, charge: &mut Charge, options: Options) -> Re
             chat.insert_member(key, value);
         }
     }
-    let mut messages = Built::default();
-    let mut history = History::default();
-    if let Some(instructions) = request.remove("instructions").filter(|m| !m.is_null()) {
-        match instructions.into_value() {
-            Ok(Value::String(text)) => messages.push(message("system", Value::String(text))),
-            Ok(Value::Array(items)) => {
-                for item in items {
-                    history.item(item, &mut messages)?;
-                }
-            }
-            _ => return Err(bad("instructions", "must be a string or a list of input items")),
-        }
-    }
-    match request.remove("input") {
-        None => return Err(Error::MissingParam { route: Api::Responses.route(), param: "input" }),
-        Some(Member::Raw(raw)) if raw.first() == Some(&b'"') => {
-            let text: String = serde_json::from_slice(&raw).map_err(|e| bad("input", e.to_string()))?;
-            messages.push(message("user", Value::String(text)));
-        }
-        Some(input) => {
-            let not_a_list = || bad("input", "must be a string or a list of input items");
-            list::each(input, &mut messages, charge, not_a_list, |item, out| history.item(item, out))?;
-        }
-    }
-    history.flush(&mut messages);
-    chat.insert_member("messages", messages.finish());
+    chat.insert_member("messages", messages(&mut request, charge, options.input)?);
     parameters(&mut request, &mut chat)?;
     tools(&mut request, &mut chat, options)?;
     for key in DROPPED {
@@ -112,6 +102,64 @@ pub fn to_chat(mut request: Fields, charge: &mut Charge, options: Options) -> Re
         chat.insert_member(&key, member);
     }
     Ok(chat)
+}
+
+/// `instructions` and `input` as chat messages carried `how`: mapped where the provider's
+/// translation reads them (the instructions and a string input written ahead of the items),
+/// or written out into a built list one item at a time (`charge` following what it holds).
+/// Instructions given as items are written out, as their last may be kept back for the
+/// input's first `function_call`s to join.
+fn messages(request: &mut Fields, charge: &mut Charge, mut how: Input) -> Result<Member, Error> {
+    let not_a_list = || bad("input", "must be a string or a list of input items");
+    let (mut head, mut kept) = (Vec::new(), None);
+    if let Some(instructions) = request.remove("instructions").filter(|m| !m.is_null()) {
+        match instructions.into_value() {
+            Ok(Value::String(text)) => head.push(message("system", Value::String(text))),
+            Ok(Value::Array(items)) => {
+                how = Input::Written;
+                for item in items {
+                    input::map(item, &mut kept, &mut head)?;
+                }
+            }
+            _ => return Err(bad("instructions", "must be a string or a list of input items")),
+        }
+    }
+    // A string input is a user message after the instructions; no items follow.
+    let input = match request.remove("input") {
+        None => return Err(Error::MissingParam { route: Api::Responses.route(), param: "input" }),
+        Some(Member::Raw(raw)) if raw.first() == Some(&b'"') => {
+            let text: String = serde_json::from_slice(&raw).map_err(|e| bad("input", e.to_string()))?;
+            head.extend(kept.take());
+            head.push(message("user", Value::String(text)));
+            None
+        }
+        Some(input) => Some(input),
+    };
+    match (how, input) {
+        (Input::Mapped, None) => Ok(Member::Mapped(Mapped { head, raw: Bytes::from_static(b"[]"), map: input::map })),
+        (Input::Mapped, Some(Member::Raw(raw))) if raw.first() == Some(&b'[') => {
+            Ok(Member::Mapped(Mapped { head, raw, map: input::map }))
+        }
+        (Input::Mapped, Some(Member::Raw(_))) => Err(not_a_list()),
+        (_, input) => {
+            let mut messages = Built::default();
+            for message in head {
+                messages.push(message);
+            }
+            if let Some(input) = input {
+                let mut mapped = Vec::new();
+                list::each(input, &mut messages, charge, not_a_list, |item, out| {
+                    input::map(item, &mut kept, &mut mapped)?;
+                    mapped.drain(..).for_each(|message| out.push(message));
+                    Ok(())
+                })?;
+            }
+            if let Some(assistant) = kept {
+                messages.push(assistant);
+            }
+            Ok(messages.finish())
+        }
+    }
 }
 
 /// The sampling, output and tool parameters under their chat names.
@@ -265,8 +313,12 @@ mod tests {
     fn chat_with(body: &Value, drop_params: bool) -> Result<Value, Error> {
         let fields = Fields::parse(&bytes::Bytes::from(body.to_string())).unwrap_or_default();
         let mut charge = crate::budget::Budget::new(u64::MAX).charge(0)?;
-        to_chat(fields, &mut charge, Options { provider: "anthropic", drop_params, web_search: false })
-            .map(|chat| serde_json::from_slice(&chat.to_json()).unwrap_or_default())
+        to_chat(
+            fields,
+            &mut charge,
+            Options { provider: "anthropic", drop_params, web_search: false, input: Input::Written },
+        )
+        .map(|chat| serde_json::from_slice(&chat.to_json()).unwrap_or_default())
     }
 
     fn chat(body: &Value) -> Result<Value, Error> {
@@ -319,7 +371,7 @@ mod tests {
                 "user_location": { "type": "approximate", "city": "Paris", "country": "FR" } }] });
         let fields = Fields::parse(&bytes::Bytes::from(body.to_string())).unwrap_or_default();
         let mut charge = crate::budget::Budget::new(u64::MAX).charge(0).unwrap_or_else(|e| panic!("{e}"));
-        let options = Options { provider: "anthropic", drop_params: false, web_search: true };
+        let options = Options { provider: "anthropic", drop_params: false, web_search: true, input: Input::Written };
         let got = to_chat(fields, &mut charge, options).map(|chat| chat.value("web_search_options")).ok().flatten();
         let location = json!({ "type": "approximate", "approximate": { "city": "Paris", "country": "FR" } });
         assert_eq!(got, Some(json!({ "search_context_size": "low", "user_location": location })));
@@ -346,3 +398,7 @@ mod tests {
         assert!(got.get("response_format").is_none());
     }
 }
+
+#[cfg(test)]
+#[path = "request_mapped_tests.rs"]
+mod mapped_tests;
