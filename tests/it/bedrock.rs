@@ -78,6 +78,7 @@ async fn a_chat_call_is_signed_with_the_deployments_own_keys_and_translated() {
     assert_eq!(sent["system"], json!([{ "text": "Be brief." }]));
     assert_eq!(sent["messages"], json!([{ "content": [{ "text": "Hi" }], "role": "user" }]));
     assert_eq!(sent["inferenceConfig"], json!({ "maxTokens": 50 }));
+    assert!(sent.get("additionalModelRequestFields").is_none(), "the client's model is not a model field: {sent}");
     assert!(!reply.text().contains(SECRET));
 }
 

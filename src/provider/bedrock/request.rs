@@ -45,7 +45,9 @@ pub fn translate(mut fields: Fields, model: &str, drop_params: bool, charge: &mu
     out.bytes(b"{");
     out.key("messages");
     let system = conversation::write(messages, "content", &mut Blocks::default(), &mut out, charge)?;
-    for key in ["stream", "stream_options"] {
+    // `model` named the deployment; the URL carries the model id, and Bedrock refuses a
+    // `model` among the model's own fields.
+    for key in ["model", "stream", "stream_options"] {
         fields.remove(key);
     }
     let mut head = Head { system, inference: inference_config(&mut fields), ..Head::default() };
