@@ -184,6 +184,20 @@ mod tests {
         }
     }
 
+    /// The bytes of a tool call's first delta, an argument piece and the usage chunk, as
+    /// a chat client gets them (members sorted, as the JSON trees wrote them).
+    #[test]
+    fn tool_call_and_usage_chunks_are_pinned_byte_for_byte() {
+        let got = run(include_str!("../../../tests/fixtures/translate/anthropic/stream.anthropic.sse"), true);
+        let head = r#""created":1,"id":"chatcmpl-test","model":"claude-sonnet-4-5-20250929","object":"chat.completion.chunk""#;
+        let start = r#"{"content":"","tool_calls":[{"function":{"arguments":"","name":"get_weather"},"id":"toolu_01","index":0,"type":"function"}]}"#;
+        assert_eq!(got[2], format!(r#"{{"choices":[{{"delta":{start},"index":0}}],{head}}}"#));
+        let piece = r#"{"tool_calls":[{"function":{"arguments":"{\"location\": \"Par"},"index":0,"type":"function"}]}"#;
+        assert_eq!(got[4], format!(r#"{{"choices":[{{"delta":{piece},"index":0}}],{head}}}"#));
+        let usage = r#"{"cache_creation_input_tokens":0,"cache_read_input_tokens":3,"completion_tokens":30,"prompt_tokens":15,"prompt_tokens_details":{"cache_creation_tokens":0,"cached_tokens":3},"total_tokens":45}"#;
+        assert_eq!(got[7], format!(r#"{{"choices":[],{head},"usage":{usage}}}"#));
+    }
+
     #[test]
     fn no_usage_chunk_unless_asked_and_errors_end_the_stream() {
         let sse = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"m\",\"usage\":{\"input_tokens\":1}}}\n\n\

@@ -259,6 +259,38 @@ mod tests {
         assert_eq!(got.len(), 7);
     }
 
+    /// The bytes of a tool call's first delta, an argument piece, a thinking block and the
+    /// usage chunk, as a chat client gets them (members sorted, as the trees wrote them).
+    #[test]
+    fn tool_call_thinking_and_usage_chunks_are_pinned_byte_for_byte() {
+        let frames = [
+            event("contentBlockStart", &json!({ "start": { "toolUse": { "toolUseId": "t1", "name": "f" } } })),
+            event("contentBlockDelta", &json!({ "delta": { "toolUse": { "input": "{\"a\":1}" } } })),
+            event("contentBlockStop", &json!({})),
+            event("contentBlockDelta", &json!({ "delta": { "reasoningContent": { "signature": "s" } } })),
+            event("messageStop", &json!({ "stopReason": "tool_use" })),
+            event("metadata", &json!({ "usage": { "inputTokens": 3, "outputTokens": 4, "cacheReadInputTokens": 2 } })),
+        ];
+        let mut events = Events::new("chatcmpl-test".into(), "m".into(), true, false);
+        events.head.created = 1;
+        let mut out = Vec::new();
+        for frame in &frames {
+            events.frame(frame, &mut out);
+        }
+        let got = String::from_utf8(out).unwrap();
+        let got: Vec<&str> = got.split("\n\n").filter(|e| !e.is_empty()).collect();
+        let head = r#""created":1,"id":"chatcmpl-test","model":"m","object":"chat.completion.chunk""#;
+        let chunk = |delta: &str| format!(r#"data: {{"choices":[{{"delta":{delta},"index":0}}],{head}}}"#);
+        let start = r#"{"content":"","role":"assistant","tool_calls":[{"function":{"arguments":"","name":"f"},"id":"t1","index":0,"type":"function"}]}"#;
+        assert_eq!(got[0], chunk(start));
+        let piece = r#"{"tool_calls":[{"function":{"arguments":"{\"a\":1}"},"index":0,"type":"function"}]}"#;
+        assert_eq!(got[1], chunk(piece));
+        assert_eq!(got[2], chunk(r#"{"thinking_blocks":[{"signature":"s","thinking":"","type":"thinking"}]}"#));
+        let usage = r#"{"cache_creation_input_tokens":0,"cache_read_input_tokens":2,"completion_tokens":4,"prompt_tokens":5,"prompt_tokens_details":{"cache_creation_tokens":0,"cached_tokens":2},"total_tokens":9}"#;
+        assert_eq!(got[4], format!(r#"data: {{"choices":[],{head},"usage":{usage}}}"#));
+        assert_eq!(got.len(), 6, "{got:?}");
+    }
+
     #[test]
     fn an_exception_or_an_early_end_is_an_error_event() {
         let throttled = Frame {
