@@ -8,13 +8,12 @@
 //! through `translate::Translated`.
 
 use serde::Deserialize;
-use serde_json::json;
 
 use super::errors;
-use super::response::{finish_reason, usage};
-use super::wire::{BlockDelta, BlockStart, MessageStop, Metadata};
+use super::response::finish_reason;
+use super::wire::{BlockDelta, BlockStart, MessageStop, Metadata, Usage};
 use crate::framing::eventstream::{Frame, Kind};
-use crate::provider::translate::chunk::{Chunk, Delta, Sink};
+use crate::provider::translate::chunk::{ChatUsage, Chunk, Delta, Sink, ThinkingBlock, ToolCallDelta};
 use crate::provider::translate::stream::{DONE, error_event};
 use crate::provider::translate::{self, ChunkHead};
 
@@ -86,7 +85,8 @@ impl Events {
             "metadata" => {
                 let Some(event) = read::<Metadata<'_>>(&frame.payload) else { return };
                 if self.include_usage {
-                    sink.chunk(&self.head, Chunk::Usage(usage(event.usage.as_ref())));
+                    let usage = event.usage.as_ref().map(Usage::cached).unwrap_or_default();
+                    sink.chunk(&self.head, Chunk::Usage(ChatUsage::from(usage)));
                 }
                 sink.chunk(&self.head, Chunk::Done);
                 self.phase = Phase::Done;
@@ -128,11 +128,8 @@ impl Events {
         if self.json_mode {
             return;
         }
-        let call = json!({
-            "id": tool.id.get(),
-            "function": { "arguments": "", "name": tool.name.get() },
-            "type": "function", "index": index,
-        });
+        let call =
+            ToolCallDelta::start(index as u64, tool.id.get().map(str::to_owned), tool.name.get().map(str::to_owned));
         self.delta(Delta { content: Some(String::new()), tool_calls: vec![call], ..Delta::default() }, sink);
     }
 
@@ -146,13 +143,13 @@ impl Events {
                 self.delta(Delta { content: Some(arguments.into_owned()), ..Delta::default() }, sink);
                 return;
             }
-            let call = json!({ "function": { "arguments": arguments }, "type": "function", "index": index });
+            let call = ToolCallDelta::piece(index as u64, arguments.into_owned());
             self.delta(Delta { tool_calls: vec![call], ..Delta::default() }, sink);
         } else if let Some(reasoning) = delta.reasoning {
             if let Some(t) = reasoning.text.0 {
                 self.delta(Delta { reasoning: Some(t.into_owned()), ..Delta::default() }, sink);
             } else if let Some(signature) = reasoning.signature.get() {
-                let block = json!({ "type": "thinking", "thinking": "", "signature": signature });
+                let block = ThinkingBlock { signature: Some(signature.to_owned()), ..ThinkingBlock::default() };
                 self.delta(Delta { thinking_blocks: vec![block], ..Delta::default() }, sink);
             }
         }
@@ -203,7 +200,7 @@ impl translate::Events {
 #[cfg(test)]
 mod tests {
     use bytes::Bytes;
-    use serde_json::Value;
+    use serde_json::{Value, json};
 
     use super::*;
 

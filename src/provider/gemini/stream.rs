@@ -179,7 +179,8 @@ mod tests {
         assert_eq!(got[2], format!(r#"data: {{"choices":[{{"delta":{call},"index":0}}],{head}}}"#));
         let usage = r#"{"completion_tokens":12,"completion_tokens_details":{"reasoning_tokens":0},"prompt_tokens":40,"prompt_tokens_details":{"cached_tokens":0},"total_tokens":52}"#;
         assert_eq!(got[4], format!(r#"data: {{"choices":[],{head},"usage":{usage}}}"#));
-        let signed = r#"data: {"candidates":[{"content":{"parts":[{"functionCall":{"args":{}},"thoughtSignature":"sig"}]}}]}"#;
+        let signed =
+            r#"data: {"candidates":[{"content":{"parts":[{"functionCall":{"args":{}},"thoughtSignature":"sig"}]}}]}"#;
         let got = raw(&format!("{signed}\n\n"), false);
         let call = r#"{"role":"assistant","tool_calls":[{"function":{"arguments":"{}","name":null},"id":"call_test1__thought__sig","index":0,"provider_specific_fields":{"thought_signature":"sig"},"type":"function"}]}"#;
         let head = r#""created":1,"id":"chatcmpl-test","model":"","object":"chat.completion.chunk""#;
