@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use crate::provider::translate::chunk::ChatUsage;
 use crate::provider::translate::reply::{CachedUsage, Finish};
 use crate::provider::translate::wire::{Count, Text, unreadable};
 
@@ -31,9 +32,10 @@ pub fn finish_reason(stop_reason: &str) -> &'static str {
     Finish::of(stop_reason, FINISHES).as_str()
 }
 
-/// OpenAI usage from Anthropic's: the prompt counts cached reads and cache writes too.
-pub fn usage(usage: &Value) -> Value {
-    CachedUsage::read(usage, USAGE_KEYS, None).to_openai()
+/// OpenAI usage from Anthropic's (a stream's): the prompt counts cached reads and cache
+/// writes too.
+pub fn usage(usage: &Value) -> ChatUsage {
+    CachedUsage::read(usage, USAGE_KEYS, None).into()
 }
 
 /// The Messages response as the gateway reads it, borrowed from the body; the members it

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::response::{finish_reason, usage};
 use crate::provider::translate::ChunkHead;
-use crate::provider::translate::chunk::{Chunk, Delta, Sink};
+use crate::provider::translate::chunk::{Chunk, Delta, Sink, ToolCallDelta};
 
 /// One stream's translation state.
 #[derive(Debug)]
@@ -63,9 +63,7 @@ impl Events {
                     }
                     "input_json_delta" => {
                         if let Some(index) = self.open_tool {
-                            let arguments = text(delta, "partial_json");
-                            let call =
-                                json!({ "function": { "arguments": arguments }, "type": "function", "index": index });
+                            let call = ToolCallDelta::piece(index as u64, text(delta, "partial_json"));
                             self.delta(Delta { tool_calls: vec![call], ..Delta::default() }, sink);
                         }
                     }
@@ -113,11 +111,8 @@ impl Events {
                 let index = self.tools;
                 self.tools += 1;
                 self.open_tool = Some(index);
-                let call = json!({
-                    "id": block.get("id").cloned().unwrap_or(Value::Null),
-                    "function": { "arguments": "", "name": block.get("name").cloned().unwrap_or(Value::Null) },
-                    "type": "function", "index": index,
-                });
+                let text = |key: &str| block.get(key).and_then(Value::as_str).map(str::to_owned);
+                let call = ToolCallDelta::start(index as u64, text("id"), text("name"));
                 self.delta(Delta { content: Some(String::new()), tool_calls: vec![call], ..Delta::default() }, sink);
             }
             Some("text") => {
@@ -182,6 +177,21 @@ mod tests {
             let want: Value = serde_json::from_str(want).unwrap_or_default();
             assert_eq!(got, want);
         }
+    }
+
+    /// The bytes of a tool call's first delta, an argument piece and the usage chunk, as
+    /// a chat client gets them (members sorted, as the JSON trees wrote them).
+    #[test]
+    fn tool_call_and_usage_chunks_are_pinned_byte_for_byte() {
+        let got = run(include_str!("../../../tests/fixtures/translate/anthropic/stream.anthropic.sse"), true);
+        let head =
+            r#""created":1,"id":"chatcmpl-test","model":"claude-sonnet-4-5-20250929","object":"chat.completion.chunk""#;
+        let start = r#"{"content":"","tool_calls":[{"function":{"arguments":"","name":"get_weather"},"id":"toolu_01","index":0,"type":"function"}]}"#;
+        assert_eq!(got[2], format!(r#"{{"choices":[{{"delta":{start},"index":0}}],{head}}}"#));
+        let piece = r#"{"tool_calls":[{"function":{"arguments":"{\"location\": \"Par"},"index":0,"type":"function"}]}"#;
+        assert_eq!(got[4], format!(r#"{{"choices":[{{"delta":{piece},"index":0}}],{head}}}"#));
+        let usage = r#"{"cache_creation_input_tokens":0,"cache_read_input_tokens":3,"completion_tokens":30,"prompt_tokens":15,"prompt_tokens_details":{"cache_creation_tokens":0,"cached_tokens":3},"total_tokens":45}"#;
+        assert_eq!(got[7], format!(r#"{{"choices":[],{head},"usage":{usage}}}"#));
     }
 
     #[test]

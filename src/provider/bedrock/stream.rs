@@ -8,13 +8,12 @@
 //! through `translate::Translated`.
 
 use serde::Deserialize;
-use serde_json::json;
 
 use super::errors;
-use super::response::{finish_reason, usage};
-use super::wire::{BlockDelta, BlockStart, MessageStop, Metadata};
+use super::response::finish_reason;
+use super::wire::{BlockDelta, BlockStart, MessageStop, Metadata, Usage};
 use crate::framing::eventstream::{Frame, Kind};
-use crate::provider::translate::chunk::{Chunk, Delta, Sink};
+use crate::provider::translate::chunk::{ChatUsage, Chunk, Delta, Sink, ThinkingBlock, ToolCallDelta};
 use crate::provider::translate::stream::{DONE, error_event};
 use crate::provider::translate::{self, ChunkHead};
 
@@ -86,7 +85,8 @@ impl Events {
             "metadata" => {
                 let Some(event) = read::<Metadata<'_>>(&frame.payload) else { return };
                 if self.include_usage {
-                    sink.chunk(&self.head, Chunk::Usage(usage(event.usage.as_ref())));
+                    let usage = event.usage.as_ref().map(Usage::cached).unwrap_or_default();
+                    sink.chunk(&self.head, Chunk::Usage(ChatUsage::from(usage)));
                 }
                 sink.chunk(&self.head, Chunk::Done);
                 self.phase = Phase::Done;
@@ -128,11 +128,8 @@ impl Events {
         if self.json_mode {
             return;
         }
-        let call = json!({
-            "id": tool.id.get(),
-            "function": { "arguments": "", "name": tool.name.get() },
-            "type": "function", "index": index,
-        });
+        let call =
+            ToolCallDelta::start(index as u64, tool.id.get().map(str::to_owned), tool.name.get().map(str::to_owned));
         self.delta(Delta { content: Some(String::new()), tool_calls: vec![call], ..Delta::default() }, sink);
     }
 
@@ -146,13 +143,13 @@ impl Events {
                 self.delta(Delta { content: Some(arguments.into_owned()), ..Delta::default() }, sink);
                 return;
             }
-            let call = json!({ "function": { "arguments": arguments }, "type": "function", "index": index });
+            let call = ToolCallDelta::piece(index as u64, arguments.into_owned());
             self.delta(Delta { tool_calls: vec![call], ..Delta::default() }, sink);
         } else if let Some(reasoning) = delta.reasoning {
             if let Some(t) = reasoning.text.0 {
                 self.delta(Delta { reasoning: Some(t.into_owned()), ..Delta::default() }, sink);
             } else if let Some(signature) = reasoning.signature.get() {
-                let block = json!({ "type": "thinking", "thinking": "", "signature": signature });
+                let block = ThinkingBlock { signature: Some(signature.to_owned()), ..ThinkingBlock::default() };
                 self.delta(Delta { thinking_blocks: vec![block], ..Delta::default() }, sink);
             }
         }
@@ -180,6 +177,7 @@ impl translate::Events {
             translate::Events::Bedrock(events) => events.frame(frame, out),
             translate::Events::Invoke(events) => events.frame(frame, out),
             translate::Events::ToMessages(events) => events.frame(frame, out),
+            translate::Events::ToResponses(events) => events.frame(frame, out),
             other => other.event(&frame.payload, out),
         }
     }
@@ -191,6 +189,7 @@ impl translate::Events {
             translate::Events::Bedrock(events) => events.fail(&message, "internal_server_error", 502, out),
             translate::Events::Messages(events) => events.fail(&message, 502, out),
             translate::Events::ToMessages(events) => events.fail(&message, 502, out),
+            translate::Events::ToResponses(events) => events.fail(&message, 502, out),
             translate::Events::Invoke(events) => events.fail(&message, 502, out),
             _ => {
                 out.extend_from_slice(&error_event(&message, "internal_server_error", 502));
@@ -203,7 +202,7 @@ impl translate::Events {
 #[cfg(test)]
 mod tests {
     use bytes::Bytes;
-    use serde_json::Value;
+    use serde_json::{Value, json};
 
     use super::*;
 
@@ -257,6 +256,38 @@ mod tests {
         assert_eq!(got[5]["usage"]["total_tokens"], 7);
         assert_eq!(got[6], Value::String("data: [DONE]".into()));
         assert_eq!(got.len(), 7);
+    }
+
+    /// The bytes of a tool call's first delta, an argument piece, a thinking block and the
+    /// usage chunk, as a chat client gets them (members sorted, as the trees wrote them).
+    #[test]
+    fn tool_call_thinking_and_usage_chunks_are_pinned_byte_for_byte() {
+        let frames = [
+            event("contentBlockStart", &json!({ "start": { "toolUse": { "toolUseId": "t1", "name": "f" } } })),
+            event("contentBlockDelta", &json!({ "delta": { "toolUse": { "input": "{\"a\":1}" } } })),
+            event("contentBlockStop", &json!({})),
+            event("contentBlockDelta", &json!({ "delta": { "reasoningContent": { "signature": "s" } } })),
+            event("messageStop", &json!({ "stopReason": "tool_use" })),
+            event("metadata", &json!({ "usage": { "inputTokens": 3, "outputTokens": 4, "cacheReadInputTokens": 2 } })),
+        ];
+        let mut events = Events::new("chatcmpl-test".into(), "m".into(), true, false);
+        events.head.created = 1;
+        let mut out = Vec::new();
+        for frame in &frames {
+            events.frame(frame, &mut out);
+        }
+        let got = String::from_utf8(out).unwrap();
+        let got: Vec<&str> = got.split("\n\n").filter(|e| !e.is_empty()).collect();
+        let head = r#""created":1,"id":"chatcmpl-test","model":"m","object":"chat.completion.chunk""#;
+        let chunk = |delta: &str| format!(r#"data: {{"choices":[{{"delta":{delta},"index":0}}],{head}}}"#);
+        let start = r#"{"content":"","role":"assistant","tool_calls":[{"function":{"arguments":"","name":"f"},"id":"t1","index":0,"type":"function"}]}"#;
+        assert_eq!(got[0], chunk(start));
+        let piece = r#"{"tool_calls":[{"function":{"arguments":"{\"a\":1}"},"index":0,"type":"function"}]}"#;
+        assert_eq!(got[1], chunk(piece));
+        assert_eq!(got[2], chunk(r#"{"thinking_blocks":[{"signature":"s","thinking":"","type":"thinking"}]}"#));
+        let usage = r#"{"cache_creation_input_tokens":0,"cache_read_input_tokens":2,"completion_tokens":4,"prompt_tokens":5,"prompt_tokens_details":{"cache_creation_tokens":0,"cached_tokens":2},"total_tokens":9}"#;
+        assert_eq!(got[4], format!(r#"data: {{"choices":[],{head},"usage":{usage}}}"#));
+        assert_eq!(got.len(), 6, "{got:?}");
     }
 
     #[test]

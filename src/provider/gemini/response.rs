@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use crate::provider::translate::chunk::{ChatUsage, CompletionDetails, PromptDetails, ToolCallDelta, ToolStart};
 use crate::provider::translate::reply::Finish;
 use crate::provider::translate::wire::{Count, Text, unreadable};
 
@@ -61,47 +62,27 @@ struct Metadata {
     cached: Count,
 }
 
-/// OpenAI's usage as written back, its members sorted as the tree wrote them.
-#[derive(Serialize)]
-struct Usage {
-    completion_tokens: u64,
-    completion_tokens_details: Reasoning,
-    prompt_tokens: u64,
-    prompt_tokens_details: Cached,
-    total_tokens: u64,
-}
-
-#[derive(Serialize)]
-struct Reasoning {
-    reasoning_tokens: u64,
-}
-
-#[derive(Serialize)]
-struct Cached {
-    cached_tokens: u64,
-}
-
 impl Metadata {
     /// Thinking tokens count as completion (reasoning) tokens unless the total shows them
     /// already inside the candidates' count.
-    fn openai(&self) -> Usage {
+    fn openai(&self) -> ChatUsage {
         let (prompt, candidates, thoughts) = (self.prompt.0, self.candidates.0, self.thoughts.0);
         let total = self.total.0;
         let completion = if total != 0 && total == prompt + candidates { candidates } else { candidates + thoughts };
-        Usage {
+        ChatUsage {
             completion_tokens: completion,
-            completion_tokens_details: Reasoning { reasoning_tokens: thoughts },
+            completion_tokens_details: Some(CompletionDetails { reasoning_tokens: thoughts }),
             prompt_tokens: prompt,
-            prompt_tokens_details: Cached { cached_tokens: self.cached.0 },
+            prompt_tokens_details: PromptDetails { cached_tokens: self.cached.0, ..PromptDetails::default() },
             total_tokens: if total == 0 { prompt + completion } else { total },
+            ..ChatUsage::default()
         }
     }
 }
 
 /// OpenAI usage from `usageMetadata` (a stream's chunk's).
-pub fn usage(metadata: &Value) -> Value {
-    let metadata = Metadata::deserialize(metadata).unwrap_or_default();
-    serde_json::to_value(metadata.openai()).unwrap_or_default()
+pub fn usage(metadata: &Value) -> ChatUsage {
+    Metadata::deserialize(metadata).unwrap_or_default().openai()
 }
 
 /// A content part's members the translation reads, in either spelling Gemini uses.
@@ -179,12 +160,22 @@ fn read_parts<'a>(
 }
 
 /// One candidate's parts (a stream chunk's, as trees) as (content, reasoning, tool calls
-/// numbered from `first_index`).
-pub fn parts(parts: &[Value], first_index: usize, ids: &mut impl FnMut() -> String) -> (String, String, Vec<Value>) {
+/// numbered from `first_index`, each whole in one delta).
+pub fn parts(
+    parts: &[Value],
+    first_index: usize,
+    ids: &mut impl FnMut() -> String,
+) -> (String, String, Vec<ToolCallDelta>) {
     // A part that is not an object is none the translation reads.
     let typed = parts.iter().filter_map(|part| Part::deserialize(part).ok());
     let (text, reasoning, calls) = read_parts(typed, first_index, ids);
-    (text, reasoning, calls.iter().map(|call| serde_json::to_value(call).unwrap_or_default()).collect())
+    let delta = |call: ToolCall<'_>| ToolCallDelta {
+        index: call.index as u64,
+        start: Some(ToolStart { id: Some(call.id), name: call.function.name.map(Cow::into_owned) }),
+        arguments: call.function.arguments,
+        thought_signature: call.provider_specific_fields.map(|s| s.thought_signature.into_owned()),
+    };
+    (text, reasoning, calls.into_iter().map(delta).collect())
 }
 
 /// The `generateContent` reply as the gateway reads it, borrowed from the body.
@@ -235,7 +226,7 @@ struct Completion<'a> {
     id: Cow<'a, str>,
     model: Option<&'a RawValue>,
     object: &'static str,
-    usage: Usage,
+    usage: ChatUsage,
 }
 
 #[derive(Serialize)]
@@ -365,6 +356,7 @@ mod tests {
             json!({ "functionCall": { "name": "g", "args": {} } }),
         ];
         let (_, _, calls) = parts(&signed, 0, &mut counter());
+        let calls: Vec<Value> = calls.iter().map(|call| serde_json::to_value(call).unwrap()).collect();
         assert_eq!(calls[0]["id"], "call_test1__thought__c2lnbg==");
         assert_eq!(calls[0]["provider_specific_fields"]["thought_signature"], "c2lnbg==");
         assert_eq!(calls[1]["id"], "call_test2", "only a signed call carries one");
@@ -388,9 +380,10 @@ mod tests {
 
     #[test]
     fn thinking_tokens_are_reasoning_tokens() {
-        let got = usage(
+        let got = serde_json::to_value(usage(
             &json!({ "promptTokenCount": 10, "candidatesTokenCount": 5, "thoughtsTokenCount": 7, "totalTokenCount": 22 }),
-        );
+        ))
+        .unwrap();
         assert_eq!((got["completion_tokens"].as_u64(), got["total_tokens"].as_u64()), (Some(12), Some(22)));
         assert_eq!(got["completion_tokens_details"]["reasoning_tokens"], 7);
         let blocked = br#"{"promptFeedback":{"blockReason":"SAFETY"},"usageMetadata":{"promptTokenCount":3}}"#;

@@ -150,6 +150,43 @@ mod tests {
         assert_eq!(got, want);
     }
 
+    /// Gemini's SSE through the translator, ids `call_test<n>`: the chat bytes, one string an event.
+    fn raw(sse: &str, include_usage: bool) -> Vec<String> {
+        let mut events = Events::new("chatcmpl-test".into(), include_usage);
+        events.head.created = 1;
+        let mut n = 0;
+        let mut ids = move || {
+            n += 1;
+            format!("call_test{n}")
+        };
+        let mut parser = Parser::default();
+        parser.feed(sse.as_bytes());
+        let mut out = Vec::new();
+        while let Some(Parsed::Event(data)) = parser.next_event() {
+            events.event_with(&data, &mut out, &mut ids);
+        }
+        events.finish(&mut out);
+        String::from_utf8(out).unwrap().split("\n\n").filter(|e| !e.is_empty()).map(str::to_owned).collect()
+    }
+
+    /// The bytes of a tool-call chunk (with and without Gemini 3's thought signature) and
+    /// the usage chunk, as a chat client gets them (members sorted, as the trees wrote them).
+    #[test]
+    fn tool_call_and_usage_chunks_are_pinned_byte_for_byte() {
+        let got = raw(include_str!("../../../tests/fixtures/translate/gemini/stream.gemini.sse"), true);
+        let head = r#""created":1,"id":"chatcmpl-test","model":"gemini-2.0-flash","object":"chat.completion.chunk""#;
+        let call = r#"{"tool_calls":[{"function":{"arguments":"{\"location\":\"Paris\"}","name":"get_weather"},"id":"call_test1","index":0,"type":"function"}]}"#;
+        assert_eq!(got[2], format!(r#"data: {{"choices":[{{"delta":{call},"index":0}}],{head}}}"#));
+        let usage = r#"{"completion_tokens":12,"completion_tokens_details":{"reasoning_tokens":0},"prompt_tokens":40,"prompt_tokens_details":{"cached_tokens":0},"total_tokens":52}"#;
+        assert_eq!(got[4], format!(r#"data: {{"choices":[],{head},"usage":{usage}}}"#));
+        let signed =
+            r#"data: {"candidates":[{"content":{"parts":[{"functionCall":{"args":{}},"thoughtSignature":"sig"}]}}]}"#;
+        let got = raw(&format!("{signed}\n\n"), false);
+        let call = r#"{"role":"assistant","tool_calls":[{"function":{"arguments":"{}","name":null},"id":"call_test1__thought__sig","index":0,"provider_specific_fields":{"thought_signature":"sig"},"type":"function"}]}"#;
+        let head = r#""created":1,"id":"chatcmpl-test","model":"","object":"chat.completion.chunk""#;
+        assert_eq!(got[0], format!(r#"data: {{"choices":[{{"delta":{call},"index":0}}],{head}}}"#));
+    }
+
     #[test]
     fn errors_end_the_stream_and_usage_needs_asking() {
         let got = run(

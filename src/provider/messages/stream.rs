@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::response::stop_reason;
 use crate::error::anthropic_type;
 use crate::provider::translate::ChunkHead;
-use crate::provider::translate::chunk::{Chunk, Sink};
+use crate::provider::translate::chunk::{Chunk, Sink, ToolCallDelta};
 use crate::usage::Usage;
 
 /// The content block that is open.
@@ -120,13 +120,13 @@ impl Events {
             Chunk::Error { message, code, .. } => self.fail(message, code, out),
             Chunk::Usage(usage) => {
                 self.start(out);
-                self.count(&usage);
+                (self.input_tokens, self.output_tokens) = (usage.prompt_tokens, usage.completion_tokens);
             }
             Chunk::Delta { delta, .. } => {
                 self.start(out);
                 self.text(delta.content.as_deref().unwrap_or_default(), out);
                 for call in &delta.tool_calls {
-                    self.tool_call(call, out);
+                    self.typed_tool_call(call, out);
                 }
             }
             Chunk::Finish { reason, .. } => {
@@ -206,15 +206,27 @@ impl Events {
     fn tool_call(&mut self, call: &Value, out: &mut Vec<u8>) {
         let index = call.get("index").and_then(Value::as_u64).unwrap_or(0);
         let function = call.get("function").unwrap_or(&Value::Null);
+        let block = || tool_use(call.get("id").unwrap_or(&Value::Null), function.get("name").unwrap_or(&Value::Null));
+        self.call_delta(index, block, function.get("arguments").and_then(Value::as_str), out);
+    }
+
+    /// A typed tool-call delta, as [`Events::tool_call`] reads one parsed.
+    fn typed_tool_call(&mut self, call: &ToolCallDelta, out: &mut Vec<u8>) {
+        let start = call.start.as_ref();
+        let text = |text: Option<&str>| text.map_or(Value::Null, |text| Value::String(text.to_owned()));
+        let block =
+            || tool_use(&text(start.and_then(|s| s.id.as_deref())), &text(start.and_then(|s| s.name.as_deref())));
+        self.call_delta(call.index, block, Some(&call.arguments), out);
+    }
+
+    /// Opens the call's block (`block`) unless it is the open one, then its arguments'
+    /// piece, when there is one.
+    fn call_delta(&mut self, index: u64, block: impl FnOnce() -> Value, arguments: Option<&str>, out: &mut Vec<u8>) {
         let is_open = matches!(self.open, Some((Open::Tool(open), _)) if open == index);
         if !is_open {
-            let block = json!({
-                "type": "tool_use", "id": call.get("id").cloned().unwrap_or(Value::Null),
-                "name": function.get("name").cloned().unwrap_or(Value::Null), "input": {},
-            });
-            self.open_block(Open::Tool(index), &block, out);
+            self.open_block(Open::Tool(index), &block(), out);
         }
-        if let Some(arguments) = function.get("arguments").and_then(Value::as_str).filter(|a| !a.is_empty()) {
+        if let Some(arguments) = arguments.filter(|a| !a.is_empty()) {
             self.delta(&json!({ "type": "input_json_delta", "partial_json": arguments }), out);
         }
     }
@@ -242,6 +254,11 @@ impl Events {
             write(&json!({ "type": "content_block_stop", "index": index }), out);
         }
     }
+}
+
+/// A `tool_use` block's start.
+fn tool_use(id: &Value, name: &Value) -> Value {
+    json!({ "type": "tool_use", "id": id, "name": name, "input": {} })
 }
 
 /// The Messages translator as a chat translator's sink: typed chunks in, Anthropic events

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::HeaderMap;
 
-use super::super::translate::{self, Events, Translated};
+use super::super::translate::{self, Translated};
 use super::super::{Attempt, Reply, Source};
 use super::{object, reply, request, store, stream};
 use crate::budget::Charge;
@@ -66,8 +66,8 @@ pub async fn call(
     if request.stream {
         let mut events = stream::Events::new(head);
         events.keep = keep;
-        let events = Events::Responses(Box::new(events));
-        let body = Source::Translated(Box::new(Translated::new(body, events)));
+        // A translating provider's chunks go to the Responses translator typed, in one body.
+        let body = Source::Translated(Box::new(Translated::to_responses(body, events)));
         return Ok(Reply { status, headers, body, head_at });
     }
     let exception = super::super::exception(attempt.deployment);

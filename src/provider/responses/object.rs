@@ -7,6 +7,7 @@
 use serde_json::{Value, json};
 
 use crate::parse::{Fields, Member};
+use crate::provider::translate::chunk::{ChatUsage, CompletionDetails, PromptDetails};
 
 /// The request parameters a response echoes, and what OpenAI echoes when one is not given.
 const ECHOED: &[(&str, &str)] = &[
@@ -169,17 +170,38 @@ pub fn id(prefix: &str) -> String {
 
 /// A chat `usage` in the Responses shape (cached and reasoning tokens among its details).
 pub fn usage(chat: &Value) -> Value {
+    typed_usage(&chat_usage(chat))
+}
+
+/// A chat `usage` object's counts as a translator's typed usage: a count that is not an
+/// unsigned integer is missing (0; the total then input plus output), cached tokens read
+/// from LiteLLM's `cache_read_input_tokens` when the details give none.
+pub fn chat_usage(chat: &Value) -> ChatUsage {
     let count = |pointer: &str| chat.pointer(pointer).and_then(Value::as_u64);
     let input = count("/prompt_tokens").unwrap_or(0);
     let output = count("/completion_tokens").unwrap_or(0);
     let cached =
         count("/prompt_tokens_details/cached_tokens").or_else(|| count("/cache_read_input_tokens")).unwrap_or(0);
+    let reasoning = count("/completion_tokens_details/reasoning_tokens");
+    ChatUsage {
+        completion_tokens: output,
+        completion_tokens_details: reasoning.map(|reasoning_tokens| CompletionDetails { reasoning_tokens }),
+        prompt_tokens: input,
+        prompt_tokens_details: PromptDetails { cached_tokens: cached, ..PromptDetails::default() },
+        total_tokens: count("/total_tokens").unwrap_or(input + output),
+        ..ChatUsage::default()
+    }
+}
+
+/// A typed chat usage (a translator's, or [`chat_usage`]'s) in the Responses shape.
+pub fn typed_usage(chat: &ChatUsage) -> Value {
+    let reasoning = chat.completion_tokens_details.map_or(0, |details| details.reasoning_tokens);
     json!({
-        "input_tokens": input,
-        "input_tokens_details": { "cached_tokens": cached },
-        "output_tokens": output,
-        "output_tokens_details": { "reasoning_tokens": count("/completion_tokens_details/reasoning_tokens").unwrap_or(0) },
-        "total_tokens": count("/total_tokens").unwrap_or(input + output),
+        "input_tokens": chat.prompt_tokens,
+        "input_tokens_details": { "cached_tokens": chat.prompt_tokens_details.cached_tokens },
+        "output_tokens": chat.completion_tokens,
+        "output_tokens_details": { "reasoning_tokens": reasoning },
+        "total_tokens": chat.total_tokens,
     })
 }
 

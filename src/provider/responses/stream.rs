@@ -10,63 +10,14 @@
 //! grows with the output and is bounded by [`MAX_OUTPUT_BYTES`]. The events go on to
 //! `respond` through `translate::Translated`.
 
-use std::borrow::Cow;
-
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::object::{self, Body, Head, Status};
+use crate::provider::translate::ChunkHead;
+use crate::provider::translate::chunk::{Chunk, Delta, Sink, ToolCallDelta};
 
 /// The most output text (thinking, text and arguments) one stream may hold.
 pub const MAX_OUTPUT_BYTES: usize = 16 * 1024 * 1024;
-
-#[derive(Deserialize)]
-struct Chunk<'a> {
-    #[serde(default, borrow)]
-    choices: Vec<ChunkChoice<'a>>,
-    #[serde(default)]
-    usage: Option<Value>,
-    #[serde(default)]
-    error: Option<Value>,
-}
-
-#[derive(Deserialize)]
-struct ChunkChoice<'a> {
-    #[serde(default, borrow)]
-    delta: Delta<'a>,
-    #[serde(default, borrow)]
-    finish_reason: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize, Default)]
-struct Delta<'a> {
-    #[serde(default, borrow)]
-    content: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    reasoning_content: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    refusal: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    tool_calls: Option<Vec<ToolDelta<'a>>>,
-}
-
-#[derive(Deserialize)]
-struct ToolDelta<'a> {
-    #[serde(default)]
-    index: Option<u64>,
-    #[serde(default, borrow)]
-    id: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    function: Option<FunctionDelta<'a>>,
-}
-
-#[derive(Deserialize)]
-struct FunctionDelta<'a> {
-    #[serde(default, borrow)]
-    name: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    arguments: Option<Cow<'a, str>>,
-}
 
 /// What an output item is.
 #[derive(Debug, PartialEq, Eq)]
@@ -127,40 +78,44 @@ impl Events {
         }
     }
 
-    /// Translates one chunk's `data`, writing Responses events to `out`.
-    pub fn event(&mut self, data: &[u8], out: &mut Vec<u8>) {
+    /// Translates one typed chunk (a translator's, never written as chat bytes; or one
+    /// [`Events::event`] read), writing Responses events to `out`.
+    pub fn chunk(&mut self, chunk: Chunk<'_>, out: &mut Vec<u8>) {
         if self.ended {
             return;
         }
-        if data == b"[DONE]" {
-            self.done = true;
-            self.finish(out);
-            return;
+        match chunk {
+            Chunk::Done => {
+                self.done = true;
+                self.finish(out);
+            }
+            Chunk::Error { message, code, .. } => self.fail(message, code, out),
+            Chunk::Usage(usage) => {
+                self.start(out);
+                self.usage = Some(object::typed_usage(&usage));
+            }
+            Chunk::Delta { delta, .. } => {
+                self.start(out);
+                self.delta(delta, out);
+            }
+            Chunk::Finish { reason, .. } => {
+                self.start(out);
+                self.finish = Some(Status::of_finish(reason));
+            }
         }
-        let Ok(chunk) = serde_json::from_slice::<Chunk<'_>>(data) else { return };
-        if let Some(error) = chunk.error {
-            let message = error.get("message").and_then(Value::as_str).unwrap_or("the provider's stream failed");
-            let status = error.get("code").and_then(|c| c.as_str()?.parse().ok()).unwrap_or(500);
-            self.fail(message, status, out);
-            return;
-        }
-        self.start(out);
-        if let Some(usage) = chunk.usage.filter(Value::is_object) {
-            self.usage = Some(object::usage(&usage));
-        }
-        let Some(choice) = chunk.choices.into_iter().next() else { return };
-        let delta = choice.delta;
-        if let Some(thinking) = delta.reasoning_content.filter(|t| !t.is_empty()) {
+    }
+
+    /// A choice's delta: thinking, then text, then tool calls; the stream fails once the
+    /// output held is over the bound.
+    fn delta(&mut self, delta: Delta, out: &mut Vec<u8>) {
+        if let Some(thinking) = delta.reasoning.filter(|t| !t.is_empty()) {
             self.text(true, &thinking, out);
         }
-        if let Some(text) = delta.content.filter(|t| !t.is_empty()).or(delta.refusal.filter(|t| !t.is_empty())) {
+        if let Some(text) = delta.content.filter(|t| !t.is_empty()) {
             self.text(false, &text, out);
         }
-        for call in delta.tool_calls.into_iter().flatten() {
+        for call in delta.tool_calls {
             self.tool_call(call, out);
-        }
-        if let Some(finish) = choice.finish_reason {
-            self.finish = Some(Status::of_finish(&finish));
         }
         if self.held > MAX_OUTPUT_BYTES {
             self.fail(&format!("the streamed output exceeded {MAX_OUTPUT_BYTES} bytes"), 500, out);
@@ -251,9 +206,9 @@ impl Events {
     /// A tool call's delta: its arguments to the open call of its index, or a new call
     /// opened. Calls stay open beside each other (a provider may interleave them) until
     /// other output or the end finishes them, in order.
-    fn tool_call(&mut self, call: ToolDelta<'_>, out: &mut Vec<u8>) {
-        let index = call.index.unwrap_or(0);
-        let (name, arguments) = call.function.map_or((None, None), |f| (f.name, f.arguments));
+    fn tool_call(&mut self, call: ToolCallDelta, out: &mut Vec<u8>) {
+        let ToolCallDelta { index, start, arguments, .. } = call;
+        let (call_id, name) = start.map_or((None, None), |start| (start.id, start.name));
         let found = self.items[self.open_from..]
             .iter()
             .position(|item| matches!(item.kind, Kind::Call { index: i, .. } if i == index))
@@ -265,14 +220,16 @@ impl Events {
                 self.close(Status::Completed, out);
             }
             let id = object::id("fc");
-            let call_id = call.id.map_or_else(|| object::id("call"), Cow::into_owned);
-            let name = name.map(Cow::into_owned).unwrap_or_default();
+            let call_id = call_id.unwrap_or_else(|| object::id("call"));
+            let name = name.unwrap_or_default();
             let item = object::call_item(&id, &call_id, &name, "", "in_progress");
             self.emit("response.output_item.added", json!({ "output_index": self.items.len(), "item": item }), out);
             self.items.push(Item { id, kind: Kind::Call { index, call_id, name }, text: String::new(), done: None });
             self.items.len() - 1
         };
-        let Some(arguments) = arguments.filter(|a| !a.is_empty()) else { return };
+        if arguments.is_empty() {
+            return;
+        }
         let item = &mut self.items[at];
         item.text.push_str(&arguments);
         self.held += arguments.len();
@@ -392,6 +349,22 @@ fn with<const N: usize>(mut base: Value, members: [(&str, Value); N]) -> Value {
     }
     base
 }
+
+/// The Responses translator as a chat translator's sink: typed chunks in, Responses
+/// events out.
+pub struct Into<'a> {
+    pub events: &'a mut Events,
+    pub out: &'a mut Vec<u8>,
+}
+
+impl Sink for Into<'_> {
+    fn chunk(&mut self, _head: &ChunkHead, chunk: Chunk<'_>) {
+        self.events.chunk(chunk, self.out);
+    }
+}
+
+#[path = "stream_chat.rs"]
+mod chat;
 
 #[cfg(test)]
 #[path = "stream_tests.rs"]

@@ -3,7 +3,9 @@
 //! OpenAI usage of a provider that counts cache reads and writes beside its input
 //! ([`CachedUsage`]: Anthropic, Bedrock). The replies go on to `respond`.
 
-use serde_json::{Value, json};
+use serde_json::Value;
+
+use super::chunk::ChatUsage;
 
 /// An OpenAI `finish_reason`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,21 +58,16 @@ impl CachedUsage {
         }
     }
 
-    /// OpenAI's usage, with LiteLLM's cache fields.
+    /// OpenAI's usage, with LiteLLM's cache fields (`chunk::ChatUsage`, as a tree).
     pub fn to_openai(self) -> Value {
-        let prompt = self.input + self.cache_read + self.cache_write;
-        let total = self.total.unwrap_or(prompt + self.output);
-        let (read, created) = (self.cache_read, self.cache_write);
-        json!({
-            "prompt_tokens": prompt, "completion_tokens": self.output, "total_tokens": total,
-            "prompt_tokens_details": { "cached_tokens": read, "cache_creation_tokens": created },
-            "cache_read_input_tokens": read, "cache_creation_input_tokens": created,
-        })
+        serde_json::to_value(ChatUsage::from(self)).unwrap_or_default()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

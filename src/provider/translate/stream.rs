@@ -2,9 +2,10 @@
 //! or AWS's event stream, both decoded in `crate::framing`) and each event handed to the
 //! provider's translator ([`Events`]), which writes chat chunks (or Anthropic or Responses
 //! events) for `respond::stream::Relay` to move to the client. Two translators in a row
-//! (Gemini's or Bedrock's chunks as Anthropic events) are one body whose first hands typed
-//! chunks to the second (`chunk::Sink`): the stream is decoded once and no chat bytes are
-//! written and parsed back. A stream written in the client's format already (Anthropic
+//! (Gemini's or Bedrock's chunks as Anthropic events, or Anthropic's, Gemini's or
+//! Bedrock's as Responses events) are one body whose first hands typed chunks to the
+//! second (`chunk::Sink`, `translate::fused`): the stream is decoded once and no chat
+//! bytes are written and parsed back. A stream written in the client's format already (Anthropic
 //! events) is passed on by the relay as it is, told its usage and failure here. A chat
 //! chunk stream's end ([`DONE`]) and LiteLLM's mid-stream [`error_event`] are written here, for the
 //! translators and for the client's chat format (`respond::format::chunks`), which imports
@@ -18,6 +19,7 @@ use http::StatusCode;
 use http_body::{Body as _, Frame};
 use serde_json::{Value, json};
 
+pub use super::fused::{Chat, ToMessages, ToResponses};
 use crate::framing::{Decoded, Decoder};
 use crate::provider::{Source, anthropic, bedrock, gemini, messages, responses};
 use crate::usage::Usage;
@@ -66,57 +68,8 @@ pub enum Events {
     Responses(Box<responses::stream::Events>),
     /// A chat translator's typed chunks straight into the Messages translator.
     ToMessages(Box<ToMessages>),
-}
-
-/// A translator that writes typed chat chunks (`chunk::Sink`).
-#[derive(Debug)]
-pub enum Chat {
-    Anthropic(anthropic::stream::Events),
-    Gemini(gemini::stream::Events),
-    Bedrock(bedrock::stream::Events),
-}
-
-/// `/v1/messages` bridged to a translating provider: its chunks become Anthropic events
-/// without being written as chat bytes.
-#[derive(Debug)]
-pub struct ToMessages {
-    chat: Chat,
-    messages: messages::stream::Events,
-}
-
-impl ToMessages {
-    fn event(&mut self, data: &[u8], out: &mut Vec<u8>) {
-        let mut sink = messages::stream::Into { events: &mut self.messages, out };
-        match &mut self.chat {
-            Chat::Anthropic(events) => events.event(data, &mut sink),
-            Chat::Gemini(events) => events.event(data, &mut sink),
-            Chat::Bedrock(_) => {}
-        }
-    }
-
-    /// One AWS event-stream frame (Bedrock's Converse events).
-    pub(in crate::provider) fn frame(&mut self, frame: &crate::framing::eventstream::Frame, out: &mut Vec<u8>) {
-        let mut sink = messages::stream::Into { events: &mut self.messages, out };
-        match &mut self.chat {
-            Chat::Anthropic(events) => events.event(&frame.payload, &mut sink),
-            Chat::Gemini(events) => events.event(&frame.payload, &mut sink),
-            Chat::Bedrock(events) => events.frame(frame, &mut sink),
-        }
-    }
-
-    fn finish(&mut self, out: &mut Vec<u8>) {
-        let mut sink = messages::stream::Into { events: &mut self.messages, out };
-        match &mut self.chat {
-            Chat::Anthropic(events) => events.finish(&mut sink),
-            Chat::Gemini(events) => events.finish(&mut sink),
-            Chat::Bedrock(events) => events.finish(&mut sink),
-        }
-        self.messages.finish(out);
-    }
-
-    pub(in crate::provider) fn fail(&mut self, message: &str, status: u16, out: &mut Vec<u8>) {
-        self.messages.fail(message, status, out);
-    }
+    /// A chat translator's typed chunks straight into the Responses translator.
+    ToResponses(Box<ToResponses>),
 }
 
 impl Events {
@@ -128,6 +81,16 @@ impl Events {
             Events::Bedrock(_) | Events::Invoke(_) => {}
             Events::Responses(events) => events.event(data, out),
             Events::ToMessages(events) => events.event(data, out),
+            Events::ToResponses(events) => events.event(data, out),
+        }
+    }
+
+    /// The Responses translator, when this one writes Responses events.
+    fn responses(&mut self) -> Option<&mut responses::stream::Events> {
+        match self {
+            Events::Responses(events) => Some(events),
+            Events::ToResponses(events) => Some(&mut events.responses),
+            _ => None,
         }
     }
 
@@ -149,6 +112,7 @@ impl Events {
             Events::Invoke(events) => events.finish(out),
             Events::Responses(events) => events.finish(out),
             Events::ToMessages(events) => events.finish(out),
+            Events::ToResponses(events) => events.finish(out),
         }
     }
 
@@ -160,6 +124,7 @@ impl Events {
             Events::Messages(events) => return events.fail(MESSAGE, status, out),
             Events::Responses(events) => return events.fail(MESSAGE, status, out),
             Events::ToMessages(events) => return events.fail(MESSAGE, status, out),
+            Events::ToResponses(events) => return events.responses.fail(MESSAGE, status, out),
             Events::Anthropic(_) | Events::Gemini(_) | Events::Bedrock(_) | Events::Invoke(_) => {}
         }
         out.extend_from_slice(&error_event(MESSAGE, "internal_server_error", 500));
@@ -187,19 +152,21 @@ impl Translated {
     /// translated already (Gemini, Vertex, Bedrock Converse) hands its typed chunks to
     /// `events` in the same body.
     pub fn to_messages(source: Source, events: messages::stream::Events) -> Self {
-        let Source::Translated(inner) = source else { return Translated::new(source, Events::Messages(events)) };
-        let Translated { source, decoder, events: chat, ended } = *inner;
-        let chat = match chat {
-            Events::Anthropic(anthropic) => Chat::Anthropic(anthropic),
-            Events::Gemini(gemini) => Chat::Gemini(gemini),
-            Events::Bedrock(bedrock) => Chat::Bedrock(bedrock),
-            other => {
-                let inner = Translated { source, decoder, events: other, ended };
-                return Translated::new(Source::Translated(Box::new(inner)), Events::Messages(events));
-            }
-        };
-        let events = Events::ToMessages(Box::new(ToMessages { chat, messages: events }));
-        Translated { source, decoder, events, ended }
+        match Fusing::of(source) {
+            Ok(fusing) => fusing.with(|chat| Events::ToMessages(Box::new(ToMessages { chat, messages: events }))),
+            Err(source) => Translated::new(source, Events::Messages(events)),
+        }
+    }
+
+    /// A bridged Responses stream: `source`'s chat chunks as Responses `events`. A source
+    /// translated already (Anthropic, Gemini, Vertex, Bedrock Converse) hands its typed
+    /// chunks to `events` in the same body; an OpenAI-compatible one's chat bytes (the
+    /// provider's) are parsed.
+    pub fn to_responses(source: Source, events: responses::stream::Events) -> Self {
+        match Fusing::of(source) {
+            Ok(fusing) => fusing.with(|chat| Events::ToResponses(Box::new(ToResponses { chat, responses: events }))),
+            Err(source) => Translated::new(source, Events::Responses(Box::new(events))),
+        }
     }
 
     /// Whether this stream is written in the client's format already, for the relay to
@@ -241,8 +208,8 @@ impl Translated {
                     self.drain(&mut out);
                 }
                 // A Responses stream ends in its own format: the relay cannot know its state.
-                Some(Err(e)) if matches!(self.events, Events::Responses(_)) => {
-                    if let Events::Responses(events) = &mut self.events {
+                Some(Err(e)) if matches!(self.events, Events::Responses(_) | Events::ToResponses(_)) => {
+                    if let Some(events) = self.events.responses() {
                         let message = format!("litellm.APIConnectionError: stream from the provider failed: {e}");
                         events.fail(&message, StatusCode::INTERNAL_SERVER_ERROR.as_u16(), &mut out);
                     }
@@ -286,6 +253,36 @@ impl Translated {
     }
 }
 
+/// A translated body taken apart to put a second translator after its chat translator.
+struct Fusing {
+    source: Source,
+    decoder: Decoder,
+    ended: bool,
+    chat: Chat,
+}
+
+impl Fusing {
+    /// A translated source whose translator writes typed chat chunks; any other source
+    /// back as it is.
+    fn of(source: Source) -> Result<Fusing, Source> {
+        let Source::Translated(inner) = source else { return Err(source) };
+        let Translated { source, decoder, events, ended } = *inner;
+        let chat = match events {
+            Events::Anthropic(anthropic) => Chat::Anthropic(anthropic),
+            Events::Gemini(gemini) => Chat::Gemini(gemini),
+            Events::Bedrock(bedrock) => Chat::Bedrock(bedrock),
+            other => return Err(Source::Translated(Box::new(Translated { source, decoder, events: other, ended }))),
+        };
+        Ok(Fusing { source, decoder, ended, chat })
+    }
+
+    /// One body: the provider's stream decoded once, its chunks into `fused`'s translator.
+    fn with(self, fused: impl FnOnce(Chat) -> Events) -> Translated {
+        let Fusing { source, decoder, ended, chat } = self;
+        Translated { source, decoder, events: fused(chat), ended }
+    }
+}
+
 /// What ends a chat chunk stream, as the translators write it and the client's chat
 /// format (`respond::format::chunks`) relays it.
 pub const DONE: &[u8] = b"data: [DONE]\n\n";
@@ -297,90 +294,5 @@ pub fn error_event(message: &str, kind: &str, code: u16) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const GEMINI_SSE: &str = include_str!("../../../tests/fixtures/translate/gemini/stream.gemini.sse");
-
-    /// Gemini's stream as chat chunks, as a chat client gets it.
-    fn gemini() -> Translated {
-        let source = Source::Full(Some(Bytes::from_static(GEMINI_SSE.as_bytes())));
-        Translated::new(source, Events::Gemini(gemini::stream::Events::new("chatcmpl-test".into(), true)))
-    }
-
-    fn messages() -> messages::stream::Events {
-        messages::stream::Events::new("msg_test".into(), "flash".into())
-    }
-
-    /// Every byte of a body whose source is always ready.
-    fn drain(mut body: Translated) -> String {
-        let mut cx = Context::from_waker(std::task::Waker::noop());
-        let mut out = Vec::new();
-        while let Poll::Ready(Some(Ok(frame))) = body.poll_frame(&mut cx) {
-            out.extend_from_slice(frame.data_ref().map_or(&[][..], |data| data));
-        }
-        String::from_utf8(out).unwrap()
-    }
-
-    /// `text` with each random tool-call id cut to its `call_` prefix.
-    fn without_call_ids(text: &str) -> String {
-        let mut pieces = text.split("call_");
-        let mut out = pieces.next().unwrap_or_default().to_owned();
-        for piece in pieces {
-            out.push_str("call_");
-            out.push_str(piece.get(32..).unwrap_or(piece));
-        }
-        out
-    }
-
-    #[test]
-    fn gemini_to_messages_is_one_body_that_writes_what_parsing_chat_bytes_did() {
-        let fused = Translated::to_messages(Source::Translated(Box::new(gemini())), messages());
-        // One body: Gemini's stream is decoded once, its chunks handed on typed; no chat
-        // chunk is written for the Messages translator to parse again.
-        assert!(matches!(fused.source, Source::Full(_)), "the fused body reads the provider itself");
-        assert!(matches!(fused.events, Events::ToMessages(_)) && fused.writes_client_format());
-        // The chain it replaces: Gemini's chat bytes, decoded and parsed by the Messages translator.
-        let chained = Translated::new(Source::Translated(Box::new(gemini())), Events::Messages(messages()));
-        let (fused, chained) = (drain(fused), drain(chained));
-        assert!(
-            fused.contains("\"name\":\"get_weather\"")
-                && fused.ends_with("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"),
-            "{fused}"
-        );
-        assert_eq!(without_call_ids(&fused), without_call_ids(&chained));
-    }
-
-    #[tokio::test]
-    async fn the_relay_passes_a_fused_stream_on_as_it_is() {
-        use http_body_util::BodyExt as _;
-
-        use crate::respond::format::{Format, messages::Messages};
-        use crate::respond::stream::Relay;
-        let idle = std::time::Duration::from_secs(60);
-        let format = || Format::Messages(Messages::new("flash".into()));
-        let fused = || Translated::to_messages(Source::Translated(Box::new(gemini())), messages());
-        let relay = Relay::new(Source::Translated(Box::new(fused())), format(), idle);
-        assert!(!relay.decodes(), "Anthropic events written by the translator are not decoded again");
-        let relayed = relay.collect().await.unwrap().to_bytes();
-        let relayed = String::from_utf8(relayed.to_vec()).unwrap();
-        assert_eq!(without_call_ids(&relayed), without_call_ids(&drain(fused())));
-        assert!(Relay::new(Source::Full(None), format(), idle).decodes(), "a relayed stream is decoded once");
-    }
-
-    #[test]
-    fn an_untranslated_source_gets_the_messages_translator_on_top() {
-        let body = Translated::to_messages(Source::Full(None), messages());
-        assert!(matches!(body.events, Events::Messages(_)) && body.writes_client_format());
-        assert!(!gemini().writes_client_format(), "chat chunks go through the client's chat format");
-    }
-
-    #[test]
-    fn error_event_matches_litellm_spacing() {
-        let e = String::from_utf8(error_event("boom", "internal_server_error", 500)).unwrap_or_default();
-        assert_eq!(
-            e,
-            "data: {\"error\": {\"message\": \"boom\", \"type\": \"internal_server_error\", \"param\": null, \"code\": \"500\"}}\n\n"
-        );
-    }
-}
+#[path = "stream_tests.rs"]
+mod tests;
