@@ -131,7 +131,13 @@ impl Events {
 /// A chunk frame as InvokeModel sends it; for tests.
 #[cfg(test)]
 pub fn chunk(event: &Value) -> bytes::Bytes {
-    let payload = serde_json::json!({ "bytes": STANDARD.encode(event.to_string()), "p": "abc" });
+    chunk_of(event.to_string().as_bytes())
+}
+
+/// A chunk frame holding `event`'s bytes as they are; for tests.
+#[cfg(test)]
+pub fn chunk_of(event: &[u8]) -> bytes::Bytes {
+    let payload = serde_json::json!({ "bytes": STANDARD.encode(event), "p": "abc" });
     bytes::Bytes::from(crate::framing::eventstream::encode("event", "chunk", payload.to_string().as_bytes()))
 }
 
@@ -172,5 +178,78 @@ mod tests {
         let cut = run(&[chunk(&json!({ "type": "message_start", "message": {} }))]);
         assert!(cut.contains("event: error") && cut.contains("before message_stop"), "{cut}");
         assert!(serves("us.anthropic.claude-3-7-sonnet-20250219-v1:0") && !serves("amazon.nova-pro-v1:0"));
+    }
+
+    /// Anthropic's recorded stream (its `data:` lines are what InvokeModel's chunks hold) as
+    /// an event-stream body, `cut` events short of its end.
+    fn recorded(cut: usize) -> Source {
+        const SSE: &str = include_str!("../../../tests/fixtures/translate/anthropic/stream.anthropic.sse");
+        let events: Vec<&str> = SSE.lines().filter_map(|line| line.strip_prefix("data: ")).collect();
+        let mut body = Vec::new();
+        for event in &events[..events.len() - cut] {
+            body.extend_from_slice(&chunk_of(event.as_bytes()));
+        }
+        Source::Full(Some(bytes::Bytes::from(body)))
+    }
+
+    /// What the client gets of an InvokeModel stream, with the usage and failure reported.
+    fn relayed(source: Source) -> (String, Option<crate::usage::Usage>, Option<String>) {
+        use crate::respond::format::{Format, messages::Messages};
+        let body = Translated::event_stream(source, translate::Events::Invoke(Events::default()));
+        let format = Format::Messages(Messages::new("asked".into()));
+        let relay = crate::respond::stream::Relay::new(Source::Translated(Box::new(body)), format, IDLE);
+        relay.drained()
+    }
+
+    const IDLE: std::time::Duration = std::time::Duration::from_secs(60);
+
+    /// Pins what the relay wrote of InvokeModel's events before they were written in the
+    /// client's format in one pass: `model` the requested name in `message_start` (its
+    /// members re-serialised in key order), every other event byte for byte, usage from
+    /// `message_start` and `message_delta`, an `error` event counted as the failure.
+    #[tokio::test]
+    async fn a_recorded_stream_reaches_the_client_as_it_did() {
+        let (text, usage, failure) = relayed(recorded(0));
+        let want = include_str!("../../../tests/fixtures/messages/invoke.client.sse");
+        assert_eq!(text, want);
+        let usage = usage.unwrap();
+        assert_eq!((usage.prompt_tokens, usage.completion_tokens, usage.total_tokens), (12, 30, 42));
+        assert_eq!(failure, None);
+        let (text, usage, failure) = relayed(recorded(2));
+        let events: Vec<&str> = text.split("\n\n").filter(|e| !e.is_empty()).collect();
+        let cut = "litellm.APIConnectionError: BedrockException - the stream ended before message_stop";
+        assert_eq!(
+            events.last().copied(),
+            Some(&*format!(
+                "event: error\ndata: {{\"error\":{{\"message\":\"{cut}\",\"type\":\"api_error\"}},\"type\":\"error\"}}"
+            ))
+        );
+        assert_eq!(
+            text.strip_suffix(&format!("{}\n\n", events[events.len() - 1])),
+            want.get(..text.len() - events[events.len() - 1].len() - 2)
+        );
+        assert_eq!(usage.map(|u| u.prompt_tokens), Some(12));
+        assert_eq!(failure.as_deref(), Some(cut));
+    }
+
+    #[tokio::test]
+    async fn an_upstream_error_event_and_an_exception_are_the_failure() {
+        let overloaded = br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+        let (text, usage, failure) = relayed(Source::Full(Some(chunk_of(overloaded))));
+        assert!(
+            text.starts_with("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\""),
+            "{text}"
+        );
+        assert!(usage.is_some(), "the relayed format counts from the first event");
+        assert_eq!(
+            failure.as_deref(),
+            Some("litellm.APIConnectionError: BedrockException - the stream ended before message_stop"),
+            "the last failure told wins: {text}"
+        );
+        let exception =
+            crate::framing::eventstream::encode("exception", "throttlingException", br#"{"message":"slow down"}"#);
+        let (text, _, failure) = relayed(Source::Full(Some(bytes::Bytes::from(exception))));
+        assert!(text.starts_with("event: error\ndata: {\"error\":{"), "{text}");
+        assert!(failure.is_some_and(|f| f.contains("slow down")), "{text}");
     }
 }
