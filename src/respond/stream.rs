@@ -138,7 +138,17 @@ impl Relay {
     /// reports the request.
     fn end(&mut self, out: &mut Vec<u8>, failure: Option<(String, &str, u16)>) {
         let told = failure.as_ref().map(|(message, kind, code)| Failure { message, kind, code: *code });
-        self.format.end(told, out);
+        // A chat client's stream written by its translator is ended there, where its
+        // `[DONE]` is known.
+        let ended = match &mut self.source {
+            Source::Translated(translated) if self.decoder.is_none() => {
+                translated.end(told.map(|f| (f.message, f.kind, f.code)), out)
+            }
+            _ => false,
+        };
+        if !ended {
+            self.format.end(told, out);
+        }
         if let Some((message, ..)) = failure {
             self.failure = Some(message);
         }

@@ -1,6 +1,6 @@
 //! The typed chat chunk a stream translator produces ([`Chunk`]) and the [`Sink`] it
-//! writes them into: chat SSE bytes for a chat client (`Vec<u8>`, byte for byte what
-//! LiteLLM sends), or the next translator (Anthropic events, `messages::stream`), which
+//! writes them into: a chat client's SSE bytes (`client::Into`, byte for byte what
+//! LiteLLM sends), chat SSE bytes for a translator that reads them (`Vec<u8>`), or the next translator (Anthropic events, `messages::stream`), which
 //! reads the chunk's fields instead of parsing chat bytes back. The bytes go on to
 //! `respond::stream::Relay` through `translate::Translated`.
 
@@ -43,7 +43,9 @@ pub trait Sink {
     fn chunk(&mut self, head: &ChunkHead, chunk: Chunk<'_>);
 }
 
-/// A chat client's stream: each chunk as one SSE event.
+/// Chat chunk bytes for a translator that reads them back (the Responses bridge): each
+/// chunk as one SSE event, the provider's model named. A chat client's stream is written
+/// by `client::Into` instead.
 impl Sink for Vec<u8> {
     fn chunk(&mut self, head: &ChunkHead, chunk: Chunk<'_>) {
         match chunk {
@@ -61,7 +63,7 @@ impl Sink for Vec<u8> {
 }
 
 /// A delta as chat's JSON: only the members it has.
-fn delta_json(delta: Delta) -> Value {
+pub(super) fn delta_json(delta: Delta) -> Value {
     let mut json = json!({});
     if let Some(content) = delta.content {
         json["content"] = Value::String(content);

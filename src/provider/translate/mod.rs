@@ -5,11 +5,13 @@
 //! that each provider's renderer walks ([`conversation`]); the exchange with the provider
 //! and the bounded read of a 2xx body ([`exchange`]); finish reasons shared by the
 //! replies ([`reply`]) and the lenient scalars their typed formats read ([`wire`]); the
-//! typed chat chunk stream translators write ([`chunk`]); and the stream body that turns a
+//! typed chat chunk stream translators write ([`chunk`]), written for a chat client
+//! ([`client`]); and the stream body that turns a
 //! provider's events into the client's format ([`stream`]). Replies go on to `respond`,
 //! streams through `respond::stream::Relay`.
 
 pub mod chunk;
+pub mod client;
 pub mod conversation;
 pub mod exchange;
 pub mod params;

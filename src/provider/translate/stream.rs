@@ -18,6 +18,7 @@ use http::StatusCode;
 use http_body::{Body as _, Frame};
 use serde_json::{Value, json};
 
+use super::client::{self, ChatClient};
 use crate::framing::{Decoded, Decoder};
 use crate::provider::{Source, anthropic, bedrock, gemini, messages, responses};
 use crate::usage::Usage;
@@ -66,6 +67,8 @@ pub enum Events {
     Responses(Box<responses::stream::Events>),
     /// A chat translator's typed chunks straight into the Messages translator.
     ToMessages(Box<ToMessages>),
+    /// A chat translator's typed chunks written as its chat client gets them.
+    ToChat(Box<ToChat>),
 }
 
 /// A translator that writes typed chat chunks (`chunk::Sink`).
@@ -119,6 +122,52 @@ impl ToMessages {
     }
 }
 
+/// A chat client of a translating provider: the translator's chunks written once, as the
+/// client gets them (`client::ChatClient`).
+#[derive(Debug)]
+pub struct ToChat {
+    chat: Chat,
+    client: ChatClient,
+}
+
+impl ToChat {
+    fn event(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        let mut sink = client::Into { client: &mut self.client, out };
+        match &mut self.chat {
+            Chat::Anthropic(events) => events.event(data, &mut sink),
+            Chat::Gemini(events) => events.event(data, &mut sink),
+            Chat::Bedrock(_) => {}
+        }
+    }
+
+    /// One AWS event-stream frame (Bedrock's Converse events).
+    pub(in crate::provider) fn frame(&mut self, frame: &crate::framing::eventstream::Frame, out: &mut Vec<u8>) {
+        let mut sink = client::Into { client: &mut self.client, out };
+        match &mut self.chat {
+            Chat::Anthropic(events) => events.event(&frame.payload, &mut sink),
+            Chat::Gemini(events) => events.event(&frame.payload, &mut sink),
+            Chat::Bedrock(events) => events.frame(frame, &mut sink),
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        let mut sink = client::Into { client: &mut self.client, out };
+        match &mut self.chat {
+            Chat::Anthropic(events) => events.finish(&mut sink),
+            Chat::Gemini(events) => events.finish(&mut sink),
+            Chat::Bedrock(events) => events.finish(&mut sink),
+        }
+    }
+
+    /// Ends the stream with LiteLLM's error event: Bedrock's translator's own, once.
+    pub(in crate::provider) fn fail(&mut self, message: &str, kind: &str, code: u16, out: &mut Vec<u8>) {
+        if let Chat::Bedrock(events) = &mut self.chat {
+            return events.fail(message, kind, code, &mut client::Into { client: &mut self.client, out });
+        }
+        self.client.end(Some((message, kind, code)), out);
+    }
+}
+
 impl Events {
     pub(in crate::provider) fn event(&mut self, data: &[u8], out: &mut Vec<u8>) {
         match self {
@@ -128,6 +177,7 @@ impl Events {
             Events::Bedrock(_) | Events::Invoke(_) => {}
             Events::Responses(events) => events.event(data, out),
             Events::ToMessages(events) => events.event(data, out),
+            Events::ToChat(events) => events.event(data, out),
         }
     }
 
@@ -149,6 +199,7 @@ impl Events {
             Events::Invoke(events) => events.finish(out),
             Events::Responses(events) => events.finish(out),
             Events::ToMessages(events) => events.finish(out),
+            Events::ToChat(events) => events.finish(out),
         }
     }
 
@@ -160,6 +211,7 @@ impl Events {
             Events::Messages(events) => return events.fail(MESSAGE, status, out),
             Events::Responses(events) => return events.fail(MESSAGE, status, out),
             Events::ToMessages(events) => return events.fail(MESSAGE, status, out),
+            Events::ToChat(events) => return events.client.end(Some((MESSAGE, "internal_server_error", 500)), out),
             Events::Anthropic(_) | Events::Gemini(_) | Events::Bedrock(_) | Events::Invoke(_) => {}
         }
         out.extend_from_slice(&error_event(MESSAGE, "internal_server_error", 500));
@@ -202,20 +254,47 @@ impl Translated {
         Translated { source, decoder, events, ended }
     }
 
+    /// A chat client's stream: a chat translator's chunks written as `client` gets them,
+    /// not as chat bytes for the relay to decode and rewrite. Other streams stay as they are.
+    pub fn into_chat_client(self, client: ChatClient) -> Self {
+        let Translated { source, decoder, events, ended } = self;
+        let chat = match events {
+            Events::Anthropic(anthropic) => Chat::Anthropic(anthropic),
+            Events::Gemini(gemini) => Chat::Gemini(gemini),
+            Events::Bedrock(bedrock) => Chat::Bedrock(bedrock),
+            events => return Translated { source, decoder, events, ended },
+        };
+        Translated { source, decoder, events: Events::ToChat(Box::new(ToChat { chat, client })), ended }
+    }
+
     /// Whether this stream is written in the client's format already, for the relay to
-    /// pass on as it is (`/v1/messages`'s Anthropic events).
+    /// pass on as it is (`/v1/messages`'s Anthropic events, a chat client's chunks).
     pub fn writes_client_format(&self) -> bool {
-        matches!(self.events, Events::Messages(_) | Events::ToMessages(_))
+        matches!(self.events, Events::Messages(_) | Events::ToMessages(_) | Events::ToChat(_))
     }
 
     /// The usage a stream in the client's format told it so far.
     pub fn usage(&mut self) -> Option<Usage> {
+        if let Events::ToChat(events) = &self.events {
+            return events.client.usage();
+        }
         self.events.messages().and_then(|events| events.usage())
     }
 
     /// The failure a stream in the client's format ended with, once.
     pub fn take_failure(&mut self) -> Option<String> {
+        if let Events::ToChat(events) = &mut self.events {
+            return events.client.take_failure();
+        }
         self.events.messages().and_then(messages::stream::Events::take_failure)
+    }
+
+    /// Ends a chat client's stream at the relay (`failure`'s error event unless it was
+    /// done, then `[DONE]`); `false` for a stream whose end the client's format writes.
+    pub fn end(&mut self, failure: Option<(&str, &str, u16)>, out: &mut Vec<u8>) -> bool {
+        let Events::ToChat(events) = &mut self.events else { return false };
+        events.client.end(failure, out);
+        true
     }
 
     /// A body in AWS's event-stream framing (Bedrock).
