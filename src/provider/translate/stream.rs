@@ -5,7 +5,8 @@
 //! (Gemini's or Bedrock's chunks as Anthropic events) are one body whose first hands typed
 //! chunks to the second (`chunk::Sink`): the stream is decoded once and no chat bytes are
 //! written and parsed back. A stream written in the client's format already (Anthropic
-//! events) is passed on by the relay as it is, told its usage and failure here. A chat
+//! events, InvokeModel's too; a chat client's chunks, `client`) is passed on by the relay
+//! as it is, told its usage and failure here. A chat
 //! chunk stream's end ([`DONE`]) and LiteLLM's mid-stream [`error_event`] are written here, for the
 //! translators and for the client's chat format (`respond::format::chunks`), which imports
 //! them from `provider`.
@@ -268,23 +269,28 @@ impl Translated {
     }
 
     /// Whether this stream is written in the client's format already, for the relay to
-    /// pass on as it is (`/v1/messages`'s Anthropic events, a chat client's chunks).
+    /// pass on as it is (`/v1/messages`'s Anthropic events, InvokeModel's among them, and
+    /// a chat client's chunks).
     pub fn writes_client_format(&self) -> bool {
-        matches!(self.events, Events::Messages(_) | Events::ToMessages(_) | Events::ToChat(_))
+        matches!(self.events, Events::Messages(_) | Events::ToMessages(_) | Events::ToChat(_) | Events::Invoke(_))
     }
 
     /// The usage a stream in the client's format told it so far.
     pub fn usage(&mut self) -> Option<Usage> {
-        if let Events::ToChat(events) = &self.events {
-            return events.client.usage();
+        match &self.events {
+            Events::ToChat(events) => return events.client.usage(),
+            Events::Invoke(events) => return events.usage(),
+            _ => {}
         }
         self.events.messages().and_then(|events| events.usage())
     }
 
     /// The failure a stream in the client's format ended with, once.
     pub fn take_failure(&mut self) -> Option<String> {
-        if let Events::ToChat(events) = &mut self.events {
-            return events.client.take_failure();
+        match &mut self.events {
+            Events::ToChat(events) => return events.client.take_failure(),
+            Events::Invoke(events) => return events.take_failure(),
+            _ => {}
         }
         self.events.messages().and_then(messages::stream::Events::take_failure)
     }
