@@ -37,7 +37,8 @@
 //!    streams through it, and `respond`, and imports neither.
 //! 9. [`respond`] relays the answer (JSON, or a stream decoded by `framing`, each event
 //!    written in the client's format by `respond::format`; a translated stream already in
-//!    the client's format, Anthropic events from typed chat chunks, is moved as it is),
+//!    the client's format, Anthropic events from typed chat chunks or InvokeModel, or a chat
+//!    client's chunks written by its translator, is moved as it is),
 //!    sets LiteLLM's headers once from the call's outcome, and turns every
 //!    [`error::Error`] into one OpenAI-shaped body (Anthropic-shaped on `/v1/messages`).
 //! 10. [`report`] enters the finished request in its books (log line, [`metrics`], [`trace`]

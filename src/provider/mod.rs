@@ -32,6 +32,7 @@ use http::{HeaderMap, StatusCode};
 pub use context::{Context, Endpoints};
 pub use fake::FakeStream;
 pub use messages::stream::error_event as message_error_event;
+pub use translate::client::ChatClient;
 pub use translate::stream::{DONE as CHUNKS_DONE, error_event as chunk_error_event};
 
 use crate::error::Error;

@@ -104,15 +104,18 @@ pub async fn relay(
     let model = requested.to_owned();
     let issuer = responses_issuer(reached, requested, request);
     if request.stream {
+        let mut body = reply.body;
         let format = match (request.api, issuer) {
             (_, Some(issuer)) => Format::Responses(Box::new(format::responses::Events::new(issuer))),
             (Api::Messages, _) => Format::Messages(format::messages::Messages::new(model)),
             _ => {
                 let price = Some((d, reached.upstream_model.clone()));
-                Format::Chunks(format::chunks::Chunks::new(model, request.include_usage, price))
+                let chunks = format::chunks::Chunks::new(model, request.include_usage, price);
+                body = chunks.fuse(body);
+                Format::Chunks(chunks)
             }
         };
-        let relay = stream::Relay::new(reply.body, format, idle);
+        let relay = stream::Relay::new(body, format, idle);
         let mut response = Response::new(Body::stream(relay));
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream; charset=utf-8"));

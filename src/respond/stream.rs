@@ -66,6 +66,19 @@ impl Relay {
         self.decoder.is_some()
     }
 
+    /// Every byte of a relay whose source is always ready, with the usage and failure it
+    /// would report.
+    #[cfg(test)]
+    pub(crate) fn drained(mut self) -> (String, Option<Usage>, Option<String>) {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut out = Vec::new();
+        while let Poll::Ready(Some(Ok(frame))) = http_body::Body::poll_frame(Pin::new(&mut self), &mut cx) {
+            out.extend_from_slice(frame.data_ref().map_or(&[][..], |data| data));
+        }
+        let usage = self.usage();
+        (String::from_utf8_lossy(&out).into_owned(), usage, self.failure.take())
+    }
+
     /// Hands over the request to report when the stream is over.
     pub fn finish_with(&mut self, finisher: Finisher) {
         self.finisher = Some(Box::new(finisher));
@@ -125,7 +138,17 @@ impl Relay {
     /// reports the request.
     fn end(&mut self, out: &mut Vec<u8>, failure: Option<(String, &str, u16)>) {
         let told = failure.as_ref().map(|(message, kind, code)| Failure { message, kind, code: *code });
-        self.format.end(told, out);
+        // A chat client's stream written by its translator is ended there, where its
+        // `[DONE]` is known.
+        let ended = match &mut self.source {
+            Source::Translated(translated) if self.decoder.is_none() => {
+                translated.end(told.map(|f| (f.message, f.kind, f.code)), out)
+            }
+            _ => false,
+        };
+        if !ended {
+            self.format.end(told, out);
+        }
         if let Some((message, ..)) = failure {
             self.failure = Some(message);
         }

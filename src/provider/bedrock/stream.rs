@@ -178,6 +178,7 @@ impl translate::Events {
             translate::Events::Invoke(events) => events.frame(frame, out),
             translate::Events::ToMessages(events) => events.frame(frame, out),
             translate::Events::ToResponses(events) => events.frame(frame, out),
+            translate::Events::ToChat(events) => events.frame(frame, out),
             other => other.event(&frame.payload, out),
         }
     }
@@ -191,6 +192,7 @@ impl translate::Events {
             translate::Events::ToMessages(events) => events.fail(&message, 502, out),
             translate::Events::ToResponses(events) => events.fail(&message, 502, out),
             translate::Events::Invoke(events) => events.fail(&message, 502, out),
+            translate::Events::ToChat(events) => events.fail(&message, "internal_server_error", 502, out),
             _ => {
                 out.extend_from_slice(&error_event(&message, "internal_server_error", 502));
                 out.extend_from_slice(DONE);

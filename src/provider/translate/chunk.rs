@@ -1,10 +1,10 @@
 //! The typed chat chunk a stream translator produces ([`Chunk`]: deltas with typed tool
-//! calls and thinking blocks, typed usage) and the [`Sink`] it writes them into: chat SSE
-//! bytes for a chat client (`Vec<u8>`, byte for byte what LiteLLM sends, members sorted as
-//! the JSON trees they replace wrote them), or the next translator (Anthropic events,
-//! `messages::stream`; Responses events, `responses::stream`), which reads the chunk's
-//! fields instead of parsing chat bytes back. The bytes go on to `respond::stream::Relay`
-//! through `translate::Translated`.
+//! calls and thinking blocks, typed usage) and the [`Sink`] it writes them into: a chat
+//! client's SSE bytes (`client::Into`, byte for byte what LiteLLM sends, members sorted as
+//! the JSON trees they replace wrote them), plain chat SSE bytes (`Vec<u8>`), or the next
+//! translator (Anthropic events, `messages::stream`; Responses events, `responses::stream`),
+//! which reads the chunk's fields instead of parsing chat bytes back. The bytes go on to
+//! `respond::stream::Relay` through `translate::Translated`.
 
 use serde::{Serialize, Serializer};
 use serde_json::{Value, json};
@@ -193,7 +193,9 @@ pub trait Sink {
     fn chunk(&mut self, head: &ChunkHead, chunk: Chunk<'_>);
 }
 
-/// A chat client's stream: each chunk as one SSE event.
+/// Chat chunk bytes for a translator that reads them back (the Responses bridge): each
+/// chunk as one SSE event, the provider's model named. A chat client's stream is written
+/// by `client::Into` instead.
 impl Sink for Vec<u8> {
     fn chunk(&mut self, head: &ChunkHead, chunk: Chunk<'_>) {
         match chunk {
@@ -211,7 +213,7 @@ impl Sink for Vec<u8> {
 }
 
 /// A delta as chat's JSON: only the members it has.
-fn delta_json(delta: Delta) -> Value {
+pub(super) fn delta_json(delta: Delta) -> Value {
     let mut json = json!({});
     if let Some(content) = delta.content {
         json["content"] = Value::String(content);

@@ -1,11 +1,13 @@
 //! Two stream translators in a row, in one body (`stream::Translated`): a provider's chat
 //! translator ([`Chat`]: Anthropic's, Gemini's, Bedrock Converse's) hands its typed chunks
 //! (`chunk::Sink`) straight to the client's format, Anthropic events ([`ToMessages`],
-//! `/v1/messages`) or Responses events ([`ToResponses`], a bridged Responses call), so the
-//! provider's stream is decoded once and no chat bytes are written and parsed back. The
-//! events go on to `respond::stream::Relay`.
+//! `/v1/messages`), Responses events ([`ToResponses`], a bridged Responses call) or a chat
+//! client's chunks ([`ToChat`]: `model` the requested name, usage kept or dropped, cost
+//! added), so the provider's stream is decoded once and no chat bytes are written and
+//! parsed back. The events go on to `respond::stream::Relay`, which passes them on.
 
 use super::chunk::Sink;
+use super::client::{self, ChatClient};
 use crate::framing::eventstream::Frame;
 use crate::provider::{anthropic, bedrock, gemini, messages, responses};
 
@@ -98,5 +100,36 @@ impl ToResponses {
 
     pub(in crate::provider) fn fail(&mut self, message: &str, status: u16, out: &mut Vec<u8>) {
         self.responses.fail(message, status, out);
+    }
+}
+
+/// A chat client of a translating provider: the translator's chunks written once, as the
+/// client gets them (`client::ChatClient`).
+#[derive(Debug)]
+pub struct ToChat {
+    pub(super) chat: Chat,
+    pub(super) client: ChatClient,
+}
+
+impl ToChat {
+    pub(super) fn event(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        self.chat.event(data, &mut client::Into { client: &mut self.client, out });
+    }
+
+    /// One AWS event-stream frame (Bedrock's Converse events).
+    pub(in crate::provider) fn frame(&mut self, frame: &Frame, out: &mut Vec<u8>) {
+        self.chat.frame(frame, &mut client::Into { client: &mut self.client, out });
+    }
+
+    pub(super) fn finish(&mut self, out: &mut Vec<u8>) {
+        self.chat.finish(&mut client::Into { client: &mut self.client, out });
+    }
+
+    /// Ends the stream with LiteLLM's error event: Bedrock's translator's own, once.
+    pub(in crate::provider) fn fail(&mut self, message: &str, kind: &str, code: u16, out: &mut Vec<u8>) {
+        if let Chat::Bedrock(events) = &mut self.chat {
+            return events.fail(message, kind, code, &mut client::Into { client: &mut self.client, out });
+        }
+        self.client.end(Some((message, kind, code)), out);
     }
 }

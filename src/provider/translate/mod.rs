@@ -7,13 +7,15 @@
 //! ([`block`]); the exchange with the provider
 //! and the bounded read of a 2xx body ([`exchange`]); finish reasons shared by the
 //! replies ([`reply`]) and the lenient scalars their typed formats read ([`wire`]); the
-//! typed chat chunk stream translators write ([`chunk`]); the stream body that turns a
-//! provider's events into the client's format ([`stream`]), two translators in a row
-//! when the client's format is not chat ([`fused`]). Replies go on to `respond`,
+//! typed chat chunk stream translators write ([`chunk`]), written for a chat client
+//! ([`client`]); the stream body that turns a provider's events into the client's format
+//! ([`stream`]), two translators in a row when the client's format is not chat
+//! ([`fused`]). Replies go on to `respond`,
 //! streams through `respond::stream::Relay`.
 
 pub mod block;
 pub mod chunk;
+pub mod client;
 pub mod conversation;
 pub mod exchange;
 pub mod fused;

@@ -3,10 +3,11 @@
 //! provider's translator ([`Events`]), which writes chat chunks (or Anthropic or Responses
 //! events) for `respond::stream::Relay` to move to the client. Two translators in a row
 //! (Gemini's or Bedrock's chunks as Anthropic events, or Anthropic's, Gemini's or
-//! Bedrock's as Responses events) are one body whose first hands typed chunks to the
-//! second (`chunk::Sink`, `translate::fused`): the stream is decoded once and no chat
-//! bytes are written and parsed back. A stream written in the client's format already (Anthropic
-//! events) is passed on by the relay as it is, told its usage and failure here. A chat
+//! Bedrock's as Responses events, or as a chat client's chunks) are one body whose first
+//! hands typed chunks to the second (`chunk::Sink`, `translate::fused`): the stream is
+//! decoded once and no chat bytes are written and parsed back. A stream written in the
+//! client's format already (Anthropic events, InvokeModel's too; a chat client's chunks,
+//! `client`) is passed on by the relay as it is, told its usage and failure here. A chat
 //! chunk stream's end ([`DONE`]) and LiteLLM's mid-stream [`error_event`] are written here, for the
 //! translators and for the client's chat format (`respond::format::chunks`), which imports
 //! them from `provider`.
@@ -19,7 +20,8 @@ use http::StatusCode;
 use http_body::{Body as _, Frame};
 use serde_json::{Value, json};
 
-pub use super::fused::{Chat, ToMessages, ToResponses};
+use super::client::ChatClient;
+pub use super::fused::{Chat, ToChat, ToMessages, ToResponses};
 use crate::framing::{Decoded, Decoder};
 use crate::provider::{Source, anthropic, bedrock, gemini, messages, responses};
 use crate::usage::Usage;
@@ -70,6 +72,8 @@ pub enum Events {
     ToMessages(Box<ToMessages>),
     /// A chat translator's typed chunks straight into the Responses translator.
     ToResponses(Box<ToResponses>),
+    /// A chat translator's typed chunks written as its chat client gets them.
+    ToChat(Box<ToChat>),
 }
 
 impl Events {
@@ -82,6 +86,7 @@ impl Events {
             Events::Responses(events) => events.event(data, out),
             Events::ToMessages(events) => events.event(data, out),
             Events::ToResponses(events) => events.event(data, out),
+            Events::ToChat(events) => events.event(data, out),
         }
     }
 
@@ -113,6 +118,7 @@ impl Events {
             Events::Responses(events) => events.finish(out),
             Events::ToMessages(events) => events.finish(out),
             Events::ToResponses(events) => events.finish(out),
+            Events::ToChat(events) => events.finish(out),
         }
     }
 
@@ -125,6 +131,7 @@ impl Events {
             Events::Responses(events) => return events.fail(MESSAGE, status, out),
             Events::ToMessages(events) => return events.fail(MESSAGE, status, out),
             Events::ToResponses(events) => return events.responses.fail(MESSAGE, status, out),
+            Events::ToChat(events) => return events.client.end(Some((MESSAGE, "internal_server_error", 500)), out),
             Events::Anthropic(_) | Events::Gemini(_) | Events::Bedrock(_) | Events::Invoke(_) => {}
         }
         out.extend_from_slice(&error_event(MESSAGE, "internal_server_error", 500));
@@ -169,20 +176,52 @@ impl Translated {
         }
     }
 
+    /// A chat client's stream: a chat translator's chunks written as `client` gets them,
+    /// not as chat bytes for the relay to decode and rewrite. Other streams stay as they are.
+    pub fn into_chat_client(self, client: ChatClient) -> Self {
+        let Translated { source, decoder, events, ended } = self;
+        let chat = match events {
+            Events::Anthropic(anthropic) => Chat::Anthropic(anthropic),
+            Events::Gemini(gemini) => Chat::Gemini(gemini),
+            Events::Bedrock(bedrock) => Chat::Bedrock(bedrock),
+            events => return Translated { source, decoder, events, ended },
+        };
+        Translated { source, decoder, events: Events::ToChat(Box::new(ToChat { chat, client })), ended }
+    }
+
     /// Whether this stream is written in the client's format already, for the relay to
-    /// pass on as it is (`/v1/messages`'s Anthropic events).
+    /// pass on as it is (`/v1/messages`'s Anthropic events, InvokeModel's among them, and
+    /// a chat client's chunks).
     pub fn writes_client_format(&self) -> bool {
-        matches!(self.events, Events::Messages(_) | Events::ToMessages(_))
+        matches!(self.events, Events::Messages(_) | Events::ToMessages(_) | Events::ToChat(_) | Events::Invoke(_))
     }
 
     /// The usage a stream in the client's format told it so far.
     pub fn usage(&mut self) -> Option<Usage> {
+        match &self.events {
+            Events::ToChat(events) => return events.client.usage(),
+            Events::Invoke(events) => return events.usage(),
+            _ => {}
+        }
         self.events.messages().and_then(|events| events.usage())
     }
 
     /// The failure a stream in the client's format ended with, once.
     pub fn take_failure(&mut self) -> Option<String> {
+        match &mut self.events {
+            Events::ToChat(events) => return events.client.take_failure(),
+            Events::Invoke(events) => return events.take_failure(),
+            _ => {}
+        }
         self.events.messages().and_then(messages::stream::Events::take_failure)
+    }
+
+    /// Ends a chat client's stream at the relay (`failure`'s error event unless it was
+    /// done, then `[DONE]`); `false` for a stream whose end the client's format writes.
+    pub fn end(&mut self, failure: Option<(&str, &str, u16)>, out: &mut Vec<u8>) -> bool {
+        let Events::ToChat(events) = &mut self.events else { return false };
+        events.client.end(failure, out);
+        true
     }
 
     /// A body in AWS's event-stream framing (Bedrock).

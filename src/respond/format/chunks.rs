@@ -1,9 +1,12 @@
 //! OpenAI chat (and completion) chunks: each rewritten (`model` → the requested name, null
 //! `finish_reason` dropped), a usage chunk the client did not ask for kept to the gateway
 //! (`cost` added to one it did ask for), a provider's `{"error": ...}` event relayed and
-//! counted as a failure, the stream ended by `data: [DONE]`.
+//! counted as a failure, the stream ended by `data: [DONE]`. A translating provider's
+//! stream is written so by its translator instead ([`Chunks::fuse`]).
 
 use super::Failure;
+use crate::provider::ChatClient;
+use crate::provider::Source;
 use crate::provider::{CHUNKS_DONE as DONE, chunk_error_event as error_event};
 use crate::respond::rewrite::Spliced;
 use crate::table::Deployment;
@@ -81,6 +84,15 @@ impl Chunks {
 
     pub fn usage(&self) -> Option<Usage> {
         self.usage
+    }
+
+    /// A translated `source` written by its translator as this format would write it
+    /// (`translate::client`), so its chat bytes are not decoded and rewritten here; a
+    /// provider's own chunks (OpenAI-compatible) still go through [`Chunks::event`].
+    pub fn fuse(&self, source: Source) -> Source {
+        let Source::Translated(translated) = source else { return source };
+        let client = ChatClient::new(self.model.clone(), self.client_usage, self.price.clone());
+        Source::Translated(Box::new(translated.into_chat_client(client)))
     }
 }
 
