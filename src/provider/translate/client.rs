@@ -10,7 +10,7 @@ use serde::Deserialize as _;
 use serde_json::{Value, json};
 
 use super::chunk::{Chunk, Sink, delta_json};
-use super::stream::{ChunkHead, DONE, error_event};
+use super::stream::{Chat, ChunkHead, DONE, error_event};
 use crate::table::Deployment;
 use crate::usage::Usage;
 
@@ -70,6 +70,69 @@ impl ChatClient {
         }
         let cost = self.price.as_ref().and_then(|(d, model)| crate::usage::cost(d, model, &seen));
         write(head, &self.model, &json!([]), Some((usage, cost)), out);
+    }
+}
+
+/// A chat client of a translating provider: the translator's chunks written once, as the
+/// client gets them ([`ChatClient`]).
+#[derive(Debug)]
+pub struct ToChat {
+    chat: Chat,
+    client: ChatClient,
+}
+
+impl ToChat {
+    pub fn new(chat: Chat, client: ChatClient) -> Self {
+        ToChat { chat, client }
+    }
+
+    pub fn usage(&self) -> Option<Usage> {
+        self.client.usage()
+    }
+
+    pub fn take_failure(&mut self) -> Option<String> {
+        self.client.take_failure()
+    }
+
+    /// The relay's end of the stream (`ChatClient::end`).
+    pub fn end(&mut self, failure: Option<(&str, &str, u16)>, out: &mut Vec<u8>) {
+        self.client.end(failure, out);
+    }
+
+    pub(super) fn event(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        let mut sink = Into { client: &mut self.client, out };
+        match &mut self.chat {
+            Chat::Anthropic(events) => events.event(data, &mut sink),
+            Chat::Gemini(events) => events.event(data, &mut sink),
+            Chat::Bedrock(_) => {}
+        }
+    }
+
+    /// One AWS event-stream frame (Bedrock's Converse events).
+    pub(in crate::provider) fn frame(&mut self, frame: &crate::framing::eventstream::Frame, out: &mut Vec<u8>) {
+        let mut sink = Into { client: &mut self.client, out };
+        match &mut self.chat {
+            Chat::Anthropic(events) => events.event(&frame.payload, &mut sink),
+            Chat::Gemini(events) => events.event(&frame.payload, &mut sink),
+            Chat::Bedrock(events) => events.frame(frame, &mut sink),
+        }
+    }
+
+    pub(super) fn finish(&mut self, out: &mut Vec<u8>) {
+        let mut sink = Into { client: &mut self.client, out };
+        match &mut self.chat {
+            Chat::Anthropic(events) => events.finish(&mut sink),
+            Chat::Gemini(events) => events.finish(&mut sink),
+            Chat::Bedrock(events) => events.finish(&mut sink),
+        }
+    }
+
+    /// Ends the stream with LiteLLM's error event: Bedrock's translator's own, once.
+    pub(in crate::provider) fn fail(&mut self, message: &str, kind: &str, code: u16, out: &mut Vec<u8>) {
+        if let Chat::Bedrock(events) = &mut self.chat {
+            return events.fail(message, kind, code, &mut Into { client: &mut self.client, out });
+        }
+        self.client.end(Some((message, kind, code)), out);
     }
 }
 

@@ -69,7 +69,7 @@ pub enum Events {
     /// A chat translator's typed chunks straight into the Messages translator.
     ToMessages(Box<ToMessages>),
     /// A chat translator's typed chunks written as its chat client gets them.
-    ToChat(Box<ToChat>),
+    ToChat(Box<client::ToChat>),
 }
 
 /// A translator that writes typed chat chunks (`chunk::Sink`).
@@ -123,52 +123,6 @@ impl ToMessages {
     }
 }
 
-/// A chat client of a translating provider: the translator's chunks written once, as the
-/// client gets them (`client::ChatClient`).
-#[derive(Debug)]
-pub struct ToChat {
-    chat: Chat,
-    client: ChatClient,
-}
-
-impl ToChat {
-    fn event(&mut self, data: &[u8], out: &mut Vec<u8>) {
-        let mut sink = client::Into { client: &mut self.client, out };
-        match &mut self.chat {
-            Chat::Anthropic(events) => events.event(data, &mut sink),
-            Chat::Gemini(events) => events.event(data, &mut sink),
-            Chat::Bedrock(_) => {}
-        }
-    }
-
-    /// One AWS event-stream frame (Bedrock's Converse events).
-    pub(in crate::provider) fn frame(&mut self, frame: &crate::framing::eventstream::Frame, out: &mut Vec<u8>) {
-        let mut sink = client::Into { client: &mut self.client, out };
-        match &mut self.chat {
-            Chat::Anthropic(events) => events.event(&frame.payload, &mut sink),
-            Chat::Gemini(events) => events.event(&frame.payload, &mut sink),
-            Chat::Bedrock(events) => events.frame(frame, &mut sink),
-        }
-    }
-
-    fn finish(&mut self, out: &mut Vec<u8>) {
-        let mut sink = client::Into { client: &mut self.client, out };
-        match &mut self.chat {
-            Chat::Anthropic(events) => events.finish(&mut sink),
-            Chat::Gemini(events) => events.finish(&mut sink),
-            Chat::Bedrock(events) => events.finish(&mut sink),
-        }
-    }
-
-    /// Ends the stream with LiteLLM's error event: Bedrock's translator's own, once.
-    pub(in crate::provider) fn fail(&mut self, message: &str, kind: &str, code: u16, out: &mut Vec<u8>) {
-        if let Chat::Bedrock(events) = &mut self.chat {
-            return events.fail(message, kind, code, &mut client::Into { client: &mut self.client, out });
-        }
-        self.client.end(Some((message, kind, code)), out);
-    }
-}
-
 impl Events {
     pub(in crate::provider) fn event(&mut self, data: &[u8], out: &mut Vec<u8>) {
         match self {
@@ -212,7 +166,7 @@ impl Events {
             Events::Messages(events) => return events.fail(MESSAGE, status, out),
             Events::Responses(events) => return events.fail(MESSAGE, status, out),
             Events::ToMessages(events) => return events.fail(MESSAGE, status, out),
-            Events::ToChat(events) => return events.client.end(Some((MESSAGE, "internal_server_error", 500)), out),
+            Events::ToChat(events) => return events.end(Some((MESSAGE, "internal_server_error", 500)), out),
             Events::Anthropic(_) | Events::Gemini(_) | Events::Bedrock(_) | Events::Invoke(_) => {}
         }
         out.extend_from_slice(&error_event(MESSAGE, "internal_server_error", 500));
@@ -265,7 +219,7 @@ impl Translated {
             Events::Bedrock(bedrock) => Chat::Bedrock(bedrock),
             events => return Translated { source, decoder, events, ended },
         };
-        Translated { source, decoder, events: Events::ToChat(Box::new(ToChat { chat, client })), ended }
+        Translated { source, decoder, events: Events::ToChat(Box::new(client::ToChat::new(chat, client))), ended }
     }
 
     /// Whether this stream is written in the client's format already, for the relay to
@@ -278,7 +232,7 @@ impl Translated {
     /// The usage a stream in the client's format told it so far.
     pub fn usage(&mut self) -> Option<Usage> {
         match &self.events {
-            Events::ToChat(events) => return events.client.usage(),
+            Events::ToChat(events) => return events.usage(),
             Events::Invoke(events) => return events.usage(),
             _ => {}
         }
@@ -288,7 +242,7 @@ impl Translated {
     /// The failure a stream in the client's format ended with, once.
     pub fn take_failure(&mut self) -> Option<String> {
         match &mut self.events {
-            Events::ToChat(events) => return events.client.take_failure(),
+            Events::ToChat(events) => return events.take_failure(),
             Events::Invoke(events) => return events.take_failure(),
             _ => {}
         }
@@ -299,7 +253,7 @@ impl Translated {
     /// done, then `[DONE]`); `false` for a stream whose end the client's format writes.
     pub fn end(&mut self, failure: Option<(&str, &str, u16)>, out: &mut Vec<u8>) -> bool {
         let Events::ToChat(events) = &mut self.events else { return false };
-        events.client.end(failure, out);
+        events.end(failure, out);
         true
     }
 
