@@ -112,23 +112,8 @@ mod tests {
     use crate::framing::sse::{Parsed, Parser};
 
     fn run(sse: &str, include_usage: bool) -> Vec<Value> {
-        let mut events = Events::new("chatcmpl-test".into(), include_usage);
-        events.head.created = 1;
-        let mut n = 0;
-        let mut ids = move || {
-            n += 1;
-            format!("call_test{n}")
-        };
-        let mut parser = Parser::default();
-        parser.feed(sse.as_bytes());
-        let mut out = Vec::new();
-        while let Some(Parsed::Event(data)) = parser.next_event() {
-            events.event_with(&data, &mut out, &mut ids);
-        }
-        events.finish(&mut out);
-        let text = String::from_utf8(out).unwrap_or_default();
-        text.split("\n\n")
-            .filter(|e| !e.is_empty())
+        raw(sse, include_usage)
+            .iter()
             .map(|e| {
                 let data = e.trim_start_matches("data: ");
                 serde_json::from_str(data).unwrap_or_else(|_| Value::String(data.to_owned()))
