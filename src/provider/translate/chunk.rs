@@ -155,6 +155,26 @@ pub struct CompletionDetails {
     pub reasoning_tokens: u64,
 }
 
+impl ChatUsage {
+    /// The counts the gateway keeps (metrics, spend, cost) of this usage.
+    pub fn counts(&self) -> crate::usage::Usage {
+        use crate::usage;
+        let details = self.prompt_tokens_details;
+        usage::Usage {
+            prompt_tokens: self.prompt_tokens,
+            completion_tokens: self.completion_tokens,
+            total_tokens: self.total_tokens,
+            prompt_tokens_details: Some(usage::PromptDetails {
+                cached_tokens: details.cached_tokens,
+                cache_creation_tokens: details.cache_creation_tokens.unwrap_or(0),
+            }),
+            completion_tokens_details: self
+                .completion_tokens_details
+                .map(|d| usage::CompletionDetails { reasoning_tokens: d.reasoning_tokens }),
+        }
+    }
+}
+
 /// The prompt counts cache reads and writes; the total is the provider's when it gives one.
 impl From<CachedUsage> for ChatUsage {
     fn from(usage: CachedUsage) -> Self {

@@ -6,10 +6,9 @@
 //! `[DONE]`). The usage and failure it saw are told to `respond::stream::Relay` through
 //! `translate::Translated`, which moves the bytes on as they are.
 
-use serde::Deserialize as _;
 use serde_json::{Value, json};
 
-use super::chunk::{Chunk, Sink, delta_json};
+use super::chunk::{ChatUsage, Chunk, Sink, delta_json};
 use super::stream::{ChunkHead, DONE, error_event};
 use crate::table::Deployment;
 use crate::usage::Usage;
@@ -58,12 +57,8 @@ impl ChatClient {
     }
 
     /// The usage chunk: kept to the gateway unless the client asked for it, then priced.
-    fn usage_chunk(&mut self, head: &ChunkHead, usage: &Value, out: &mut Vec<u8>) {
-        // What the client's chat format read of the chunk: a usage that is no `Usage`
-        // (or null) is none, and the chunk goes to the client as it is.
-        let Some(seen) = Usage::deserialize(usage).ok().filter(|_| !usage.is_null()) else {
-            return write(head, &self.model, &json!([]), Some((usage, None)), out);
-        };
+    fn usage_chunk(&mut self, head: &ChunkHead, usage: &ChatUsage, out: &mut Vec<u8>) {
+        let seen = usage.counts();
         self.usage = Some(seen);
         if !self.include_usage {
             return;
@@ -93,11 +88,7 @@ impl Sink for Into<'_> {
                 let choices = json!([{ "index": index, "delta": {}, "finish_reason": reason }]);
                 write(head, &client.model, &choices, None, out);
             }
-            Chunk::Usage(usage) => {
-                // Serialising typed usage into a tree cannot fail.
-                let usage = serde_json::to_value(usage).unwrap_or_default();
-                client.usage_chunk(head, &usage, out);
-            }
+            Chunk::Usage(usage) => client.usage_chunk(head, &usage, out),
             Chunk::Error { message, kind, code } => {
                 out.extend_from_slice(&error_event(message, kind, code));
                 client.failure = Some(message.to_owned());
@@ -112,7 +103,13 @@ impl Sink for Into<'_> {
 
 /// One `chat.completion.chunk` as an SSE event, `model` named, its members in the order
 /// `ChunkHead::write` gives them (a JSON object's keys in order), `cost` first in `usage`.
-pub fn write(head: &ChunkHead, model: &str, choices: &Value, usage: Option<(&Value, Option<f64>)>, out: &mut Vec<u8>) {
+pub fn write(
+    head: &ChunkHead,
+    model: &str,
+    choices: &Value,
+    usage: Option<(&ChatUsage, Option<f64>)>,
+    out: &mut Vec<u8>,
+) {
     // Writing a Value, a number or a string into a Vec cannot fail.
     out.extend_from_slice(b"data: {\"choices\":");
     let _ = serde_json::to_writer(&mut *out, choices);
