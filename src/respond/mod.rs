@@ -105,6 +105,8 @@ pub async fn relay(
     let issuer = responses_issuer(reached, requested, request);
     if request.stream {
         let mut body = reply.body;
+        // A bridged Responses stream is written with the client's ids by its translator and
+        // passed on unread (`Relay::new`); this format rewrites a relayed one's.
         let format = match (request.api, issuer) {
             (_, Some(issuer)) => Format::Responses(Box::new(format::responses::Events::new(issuer))),
             (Api::Messages, _) => Format::Messages(format::messages::Messages::new(model)),

@@ -50,10 +50,12 @@ pub async fn call(
     let copy =
         budget.charge_beside(request.held + members.bytes(), keep.as_ref().map_or(0, |k| k.input.len() as u64))?;
     let mut input = budget.charge_beside(request.held + members.bytes() + copy.bytes(), 0)?;
-    // `respond` encodes the deployment into the id as for a relayed response, so a
-    // follow-up on it comes back here.
+    // The ids the client sees encode the deployment as a relayed response's do, so a
+    // follow-up on it comes back here: a stream's events are written with them; a whole
+    // reply gets them in `respond`.
     let mut head = object::Head::new(object::id("resp"), request.model.clone(), translate::now(), &request.fields);
     head.store = keep.as_ref().is_some_and(|k| k.wanted);
+    head.issued = super::prefix(attempt.deployment);
     let web_search = matches!(attempt.deployment.protocol, Protocol::Anthropic | Protocol::Gemini | Protocol::Vertex);
     let options = request::Options { provider, drop_params: cx.drop_params, web_search, input: carried(attempt) };
     let chat = chat_request(request, fields, &mut input, options)?;

@@ -39,6 +39,9 @@ pub struct Head {
     pub created_at: u64,
     /// Whether the response is kept (`store`), as the object says.
     pub store: bool,
+    /// What the ids the client sees start with (the issuing deployment's
+    /// `responses::prefix`); the stored copy carries them without it.
+    pub issued: String,
     /// The echoed members: the client's (handles on its body) or the defaults' text.
     echo: Vec<(&'static str, Member)>,
 }
@@ -101,11 +104,22 @@ impl Head {
             echo.push((*key, member));
         }
         echo.extend(ECHOED_IF_SET.iter().filter_map(|key| Some((*key, given(key)?))));
-        Head { id, model, created_at, store: false, echo }
+        Head { id, model, created_at, store: false, issued: String::new(), echo }
     }
 
-    /// Writes the response object as JSON to `out`.
+    /// Writes the response object as it is stored (its own ids) as JSON to `out`.
     pub fn write(&self, body: &Body<'_>, out: &mut Vec<u8>) {
+        self.render(body, "", out);
+    }
+
+    /// Writes the response object as the client gets it: its `id` and
+    /// `previous_response_id` with the [`Head::issued`] prefix, as `respond` issues a
+    /// relayed response's.
+    pub fn write_client(&self, body: &Body<'_>, out: &mut Vec<u8>) {
+        self.render(body, &self.issued, out);
+    }
+
+    fn render(&self, body: &Body<'_>, prefix: &str, out: &mut Vec<u8>) {
         let incomplete = match body.status {
             Status::Incomplete(reason) => json!({ "reason": reason }),
             _ => Value::Null,
@@ -113,7 +127,7 @@ impl Head {
         let completed_at =
             if body.status == Status::Completed { json!(crate::provider::translate::now()) } else { Value::Null };
         let fixed = [
-            ("id", json!(self.id)),
+            ("id", json!(format!("{prefix}{}", self.id))),
             ("object", json!("response")),
             ("created_at", json!(self.created_at)),
             ("status", json!(body.status.name())),
@@ -139,6 +153,10 @@ impl Head {
         let _ = serde_json::to_writer(&mut *out, &body.usage);
         for (key, member) in &self.echo {
             write_key_after(",", key, out);
+            if let Some(previous) = issued_previous(key, member, prefix) {
+                let _ = serde_json::to_writer(&mut *out, &previous);
+                continue;
+            }
             match member {
                 Member::Raw(raw) => out.extend_from_slice(raw),
                 Member::Tree(value) => {
@@ -151,6 +169,17 @@ impl Head {
         }
         out.push(b'}');
     }
+}
+
+/// The echoed `previous_response_id` as the client knows it (with `prefix`), when one is
+/// given and the prefix is not empty.
+fn issued_previous(key: &str, member: &Member, prefix: &str) -> Option<String> {
+    if prefix.is_empty() || key != "previous_response_id" {
+        return None;
+    }
+    let Member::Raw(raw) = member else { return None };
+    let id = serde_json::from_slice::<String>(raw).ok()?;
+    Some(format!("{prefix}{id}"))
 }
 
 fn write_key(key: &str, out: &mut Vec<u8>) {
@@ -262,6 +291,41 @@ mod tests {
             (Some("claude"), Some("response"), Some(false))
         );
         assert_eq!(got["usage"], usage);
+    }
+
+    #[test]
+    fn the_client_form_is_what_the_relay_rewrite_makes_of_the_stored_form() {
+        use crate::respond::format::responses::{Issuer, object};
+        let request = Fields::parse(&bytes::Bytes::from_static(
+            br#"{"model":"m","input":"x","previous_response_id":"resp_0","instructions":"Be brief."}"#,
+        ))
+        .unwrap_or_default();
+        let mut head = Head::new("resp_1".into(), "claude".into(), 7, &request);
+        head.issued = "resp_mr1_0123456789abcdef_".into();
+        let output = [message_item("msg_1", "Hi", "completed")];
+        let usage = json!({ "input_tokens": 1, "output_tokens": 2, "total_tokens": 3 });
+        let body = Body { status: Status::Completed, output: &output, usage: Some(&usage), error: None };
+        let (mut stored, mut client) = (Vec::new(), Vec::new());
+        head.write(&body, &mut stored);
+        head.write_client(&body, &mut client);
+        let stored_json: Value = serde_json::from_slice(&stored).unwrap();
+        assert_eq!(
+            (stored_json["id"].as_str(), stored_json["previous_response_id"].as_str()),
+            (Some("resp_1"), Some("resp_0"))
+        );
+        let mut rewritten = Vec::new();
+        let issuer = Issuer { prefix: head.issued.clone(), model: Some("claude".into()) };
+        object(&stored, &issuer, &mut rewritten).unwrap();
+        let (client, rewritten) = (String::from_utf8(client).unwrap(), String::from_utf8(rewritten).unwrap());
+        // The completion time is the clock's; the rest byte for byte.
+        let at = |text: &str| {
+            text.split("\"completed_at\":")
+                .nth(1)
+                .map(|t| t.trim_start_matches(|c: char| c.is_ascii_digit()).to_owned())
+        };
+        assert_eq!(at(&client), at(&rewritten));
+        assert!(client.contains(r#""id":"resp_mr1_0123456789abcdef_resp_1""#), "{client}");
+        assert!(client.contains(r#""previous_response_id":"resp_mr1_0123456789abcdef_resp_0""#), "{client}");
     }
 
     #[test]

@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 
 use super::object::{self, Body, Head, Status};
 use crate::provider::translate::ChunkHead;
-use crate::provider::translate::chunk::{Chunk, Delta, Sink, ToolCallDelta};
+use crate::provider::translate::chunk::{ChatUsage, Chunk, Delta, Sink, ToolCallDelta};
+use crate::usage::{CompletionDetails, PromptDetails, Usage};
 
 /// The most output text (thinking, text and arguments) one stream may hold.
 pub const MAX_OUTPUT_BYTES: usize = 16 * 1024 * 1024;
@@ -52,7 +53,9 @@ pub struct Events {
     /// Items before this index are finished; the ones from it are open.
     open_from: usize,
     finish: Option<Status>,
-    usage: Option<Value>,
+    usage: Option<ChatUsage>,
+    /// The message of the failure the stream ended with, until the relay takes it.
+    failure: Option<String>,
     held: usize,
     /// `[DONE]` arrived.
     done: bool,
@@ -71,11 +74,18 @@ impl Events {
             open_from: 0,
             finish: None,
             usage: None,
+            failure: None,
             held: 0,
             done: false,
             ended: false,
             keep: None,
         }
+    }
+
+    /// The head each rendering of the response repeats.
+    #[cfg(test)]
+    pub(crate) fn head_mut(&mut self) -> &mut Head {
+        &mut self.head
     }
 
     /// Translates one typed chunk (a translator's, never written as chat bytes; or one
@@ -92,7 +102,7 @@ impl Events {
             Chunk::Error { message, code, .. } => self.fail(message, code, out),
             Chunk::Usage(usage) => {
                 self.start(out);
-                self.usage = Some(object::typed_usage(&usage));
+                self.usage = Some(usage);
             }
             Chunk::Delta { delta, .. } => {
                 self.start(out);
@@ -152,6 +162,30 @@ impl Events {
         let error = json!({ "code": code, "message": message });
         self.response_event("response.failed", Status::Failed, Some(&error), out);
         self.ended = true;
+        self.failure = Some(message.to_owned());
+    }
+
+    /// The usage the response reports, in the counts the gateway keeps: what the Responses
+    /// usage object says (cached and reasoning tokens among its details).
+    pub fn usage(&self) -> Option<Usage> {
+        let usage = self.usage.as_ref()?;
+        Some(Usage {
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            total_tokens: usage.total_tokens,
+            prompt_tokens_details: Some(PromptDetails {
+                cached_tokens: usage.prompt_tokens_details.cached_tokens,
+                cache_creation_tokens: 0,
+            }),
+            completion_tokens_details: Some(CompletionDetails {
+                reasoning_tokens: usage.completion_tokens_details.map_or(0, |d| d.reasoning_tokens),
+            }),
+        })
+    }
+
+    /// The failure the stream ended with, once.
+    pub fn take_failure(&mut self) -> Option<String> {
+        self.failure.take()
     }
 
     fn start(&mut self, out: &mut Vec<u8>) {
@@ -293,19 +327,21 @@ impl Events {
     fn response_event(&mut self, kind: &str, status: Status, error: Option<&Value>, out: &mut Vec<u8>) {
         let output: Vec<Value> =
             self.items.iter().map(|item| item.done.clone().unwrap_or_else(|| unfinished(item))).collect();
-        let usage = if status == Status::InProgress { None } else { self.usage.as_ref() };
-        let mut response = Vec::new();
-        self.head.write(&Body { status, output: &output, usage, error }, &mut response);
+        let usage = self.usage.as_ref().filter(|_| status != Status::InProgress).map(object::typed_usage);
+        let body = Body { status, output: &output, usage: usage.as_ref(), error };
         if matches!(status, Status::Completed | Status::Incomplete(_)) {
             if let Some(keep) = self.keep.take() {
-                keep.save(&self.head.id, &response);
+                let mut stored = Vec::new();
+                self.head.write(&body, &mut stored);
+                keep.save(&self.head.id, &stored);
             }
         }
         write_head(kind, out);
         out.extend_from_slice(b"{\"type\":");
         let _ = serde_json::to_writer(&mut *out, kind);
         out.extend_from_slice(format!(",\"sequence_number\":{},\"response\":", self.sequence).as_bytes());
-        out.extend_from_slice(&response);
+        // The client's ids are written here, so `respond` passes the events on unread.
+        self.head.write_client(&body, out);
         out.extend_from_slice(b"}\n\n");
         self.sequence += 1;
     }

@@ -7,7 +7,8 @@
 //! hands typed chunks to the second (`chunk::Sink`, `translate::fused`): the stream is
 //! decoded once and no chat bytes are written and parsed back. A stream written in the
 //! client's format already (Anthropic events, InvokeModel's too; a chat client's chunks,
-//! `client`) is passed on by the relay as it is, told its usage and failure here. A chat
+//! `client`; a bridged Responses call's events, with the ids the client is issued) is passed
+//! on by the relay as it is, told its usage, failure and end here. A chat
 //! chunk stream's end ([`DONE`]) and LiteLLM's mid-stream [`error_event`] are written here, for the
 //! translators and for the client's chat format (`respond::format::chunks`), which imports
 //! them from `provider`.
@@ -190,10 +191,11 @@ impl Translated {
     }
 
     /// Whether this stream is written in the client's format already, for the relay to
-    /// pass on as it is (`/v1/messages`'s Anthropic events, InvokeModel's among them, and
-    /// a chat client's chunks).
+    /// pass on as it is (`/v1/messages`'s Anthropic events, InvokeModel's among them, a
+    /// chat client's chunks, and a bridged Responses call's events, with the ids the client
+    /// is issued).
     pub fn writes_client_format(&self) -> bool {
-        matches!(self.events, Events::Messages(_) | Events::ToMessages(_) | Events::ToChat(_) | Events::Invoke(_))
+        !matches!(self.events, Events::Anthropic(_) | Events::Gemini(_) | Events::Bedrock(_))
     }
 
     /// The usage a stream in the client's format told it so far.
@@ -202,6 +204,9 @@ impl Translated {
             Events::ToChat(events) => return events.client.usage(),
             Events::Invoke(events) => return events.usage(),
             _ => {}
+        }
+        if let Some(events) = self.events.responses() {
+            return events.usage();
         }
         self.events.messages().and_then(|events| events.usage())
     }
@@ -213,14 +218,25 @@ impl Translated {
             Events::Invoke(events) => return events.take_failure(),
             _ => {}
         }
+        if let Some(events) = self.events.responses() {
+            return events.take_failure();
+        }
         self.events.messages().and_then(messages::stream::Events::take_failure)
     }
 
-    /// Ends a chat client's stream at the relay (`failure`'s error event unless it was
-    /// done, then `[DONE]`); `false` for a stream whose end the client's format writes.
+    /// Ends a stream at the relay (a stall, an event too large): a chat client's with
+    /// `failure`'s error event unless it was done, then `[DONE]`; a Responses one with its
+    /// `error` event and `response.failed`, unless it had ended. `false` for a stream whose
+    /// end the client's format (`respond::format`) writes.
     pub fn end(&mut self, failure: Option<(&str, &str, u16)>, out: &mut Vec<u8>) -> bool {
-        let Events::ToChat(events) = &mut self.events else { return false };
-        events.client.end(failure, out);
+        if let Events::ToChat(events) = &mut self.events {
+            events.client.end(failure, out);
+            return true;
+        }
+        let Some(events) = self.events.responses() else { return false };
+        if let Some((message, _, code)) = failure {
+            events.fail(message, code, out);
+        }
         true
     }
 

@@ -142,7 +142,7 @@ fn a_translated_stream_to_responses_is_one_body_that_writes_what_parsing_chat_by
         // One body: the provider's stream is decoded once, its chunks handed on typed;
         // no chat chunk is written for the Responses translator to parse again.
         assert!(matches!(fused.source, Source::Full(_)), "{name}: the fused body reads the provider itself");
-        assert!(matches!(fused.events, Events::ToResponses(_)) && !fused.writes_client_format(), "{name}");
+        assert!(matches!(fused.events, Events::ToResponses(_)) && fused.writes_client_format(), "{name}");
         // The chain it replaces: the chat bytes, decoded and parsed by the Responses translator.
         let chained = Translated::new(Source::Translated(Box::new(chat())), Events::Responses(Box::new(responses())));
         let (fused, chained) = (drain(fused), drain(chained));
@@ -153,6 +153,36 @@ fn a_translated_stream_to_responses_is_one_body_that_writes_what_parsing_chat_by
             "{name}: {fused}"
         );
         assert_eq!(without_ids(&fused), without_ids(&chained), "{name}");
+    }
+}
+
+/// What the ids a bridged response's client sees start with, in these tests.
+const ISSUED: &str = "resp_mr1_0123456789abcdef_";
+
+#[tokio::test]
+async fn the_relay_passes_a_bridged_responses_stream_on_with_the_ids_the_old_rewrite_gave() {
+    use crate::respond::format::{Format, responses::Events as Rewrite, responses::Issuer};
+    use crate::respond::stream::Relay;
+    let idle = std::time::Duration::from_secs(60);
+    let issuer = || Issuer { prefix: ISSUED.into(), model: Some("flash".into()) };
+    for (name, chat) in chat_bodies() {
+        let mut events = responses();
+        events.head_mut().issued = ISSUED.into();
+        let fused = Translated::to_responses(Source::Translated(Box::new(chat())), events);
+        let relay =
+            Relay::new(Source::Translated(Box::new(fused)), Format::Responses(Box::new(Rewrite::new(issuer()))), idle);
+        assert!(!relay.decodes(), "{name}: the translator's Responses events are not decoded again");
+        let (passed, usage, failure) = relay.drained();
+        // What the relay did before: the translator's events, with the translator's own
+        // ids, decoded and each response object rewritten.
+        let unissued = drain(Translated::to_responses(Source::Translated(Box::new(chat())), responses()));
+        let rewrite = Format::Responses(Box::new(Rewrite::new(issuer())));
+        let (rewritten, old_usage, old_failure) =
+            Relay::new(Source::Full(Some(Bytes::from(unissued))), rewrite, idle).drained();
+        assert!(passed.contains(&format!("\"id\":\"{ISSUED}resp_test\"")), "{name}: {passed}");
+        assert_eq!(without_ids(&passed), without_ids(&rewritten), "{name}");
+        assert_eq!((usage, failure), (old_usage, old_failure), "{name}");
+        assert!(usage.is_some_and(|u| u.total_tokens > 0), "{name}: the relay is told the usage");
     }
 }
 
