@@ -371,3 +371,27 @@ async fn a_broken_upstream_stream_fails_the_response_in_its_own_events() {
     assert_eq!(last_response(&got)["output"][0]["content"][0]["text"], "Hel");
     assert!(mock.last().json()["stream_options"]["include_usage"] == true, "the usage chunk is asked for");
 }
+
+#[tokio::test]
+async fn a_stalled_stream_fails_the_response_in_its_own_events() {
+    // The bridge writes the client's events itself, so a stall the relay times out ends the
+    // response there too: an `error` event, then `response.failed` with what was said so far.
+    let never = std::sync::Arc::new(tokio::sync::Notify::new());
+    let held = never.clone();
+    let chunk = json!({ "model": "llama-3", "choices": [{ "index": 0, "delta": { "content": "Hel" } }] }).to_string();
+    let mock =
+        mock::start(move |_| Answer::Sse { events: vec![chunk.clone(), chunk.clone()], gate: Some(held.clone()) })
+            .await;
+    let gw = gateway(&mock).await;
+    let reply =
+        post(&gw, "/v1/responses", None, &json!({ "model": "vllm-quick", "input": "Hi", "stream": true })).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let got = events(&reply.text());
+    let names: Vec<&str> = got.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(&names[names.len() - 2..], ["error", "response.failed"], "{}", reply.text());
+    assert!(got[got.len() - 2].1["message"].as_str().unwrap().contains("litellm.Timeout"), "{}", reply.text());
+    let response = last_response(&got);
+    assert!(response["id"].as_str().unwrap().starts_with("resp_mr1_"), "the client's id: {response}");
+    assert_eq!(response["output"][0]["content"][0]["text"], "Hel");
+    never.notify_one();
+}
