@@ -15,6 +15,9 @@ pub mod request;
 mod store;
 pub mod stream;
 
+#[cfg(test)]
+mod bytes_tests;
+
 use http::HeaderMap;
 
 pub use ids::{encode, prefix, target};
