@@ -1,19 +1,24 @@
 //! OpenAI's Responses API (`/v1/responses` and the operations on a response): relayed as it
 //! is to a deployment whose provider speaks it (`relay`), bridged through the chat
 //! translation of the deployment's protocol for the others (`bridge`, with [`request`],
-//! [`reply`], [`stream`] and [`object`]; stored on Redis, when one is configured, by
-//! `store`). Which deployment a response lives on is encoded in the ids the gateway hands
-//! out (`ids`), so follow-ups reach it with no server state. The reply goes on to `respond`.
+//! [`reply`], [`stream`], [`object`] and its typed items, [`output`]; stored on Redis, when
+//! one is configured, by `store`). Which deployment a response lives on is encoded in the
+//! ids the gateway hands out (`ids`), so follow-ups reach it with no server state. The
+//! reply goes on to `respond`.
 
 mod bridge;
 mod ids;
 mod input;
 pub mod object;
+pub mod output;
 mod relay;
 pub mod reply;
 pub mod request;
 mod store;
 pub mod stream;
+
+#[cfg(test)]
+mod bytes_tests;
 
 use http::HeaderMap;
 

@@ -1,11 +1,14 @@
 //! The Responses object a bridged call answers with, shared by [`super::reply`] (whole) and
 //! [`super::stream`] (in `response.created`, `.in_progress` and the final event): its head
 //! (id, model, creation time), the request's parameters echoed back as OpenAI echoes them,
-//! output items, status and usage, written as JSON text with the echoed members copied as the
-//! client sent them (no tree is built of `tools` or `instructions`).
+//! output items, status and usage, written as JSON text: its own members and the typed
+//! items and usage of [`super::output`] serialised in place, the echoed members copied as
+//! the client sent them (no tree is built of `tools` or `instructions`).
 
-use serde_json::{Value, json};
+use serde::{Serialize, Serializer};
+use serde_json::Value;
 
+use super::output::{Failure, Output, Usage};
 use crate::parse::{Fields, Member};
 use crate::provider::translate::chunk::{ChatUsage, CompletionDetails, PromptDetails};
 
@@ -88,10 +91,45 @@ impl Status {
 /// The rest of one rendering.
 pub struct Body<'a> {
     pub status: Status,
-    pub output: &'a [Value],
-    pub usage: Option<&'a Value>,
-    /// `{"code", "message"}` of a failed response.
-    pub error: Option<&'a Value>,
+    pub output: &'a [Output<'a>],
+    pub usage: Option<&'a Usage>,
+    /// The error of a failed response.
+    pub error: Option<&'a Failure<'a>>,
+}
+
+/// The members every rendering starts with, in the order OpenAI writes them (the object was
+/// always written member by member, never sorted), up to the echoed ones.
+#[derive(Serialize)]
+struct Members<'a> {
+    id: Issued<'a>,
+    object: &'static str,
+    created_at: u64,
+    status: &'static str,
+    background: bool,
+    completed_at: Option<u64>,
+    error: Option<&'a Failure<'a>>,
+    incomplete_details: Option<Incomplete>,
+    model: &'a str,
+    store: bool,
+    output: &'a [Output<'a>],
+    usage: Option<&'a Usage>,
+}
+
+#[derive(Serialize)]
+struct Incomplete {
+    reason: &'static str,
+}
+
+/// An id with the prefix the client knows it by, written without joining them first.
+struct Issued<'a> {
+    prefix: &'a str,
+    id: &'a str,
+}
+
+impl Serialize for Issued<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!("{}{}", self.prefix, self.id))
+    }
 }
 
 impl Head {
@@ -120,37 +158,27 @@ impl Head {
     }
 
     fn render(&self, body: &Body<'_>, prefix: &str, out: &mut Vec<u8>) {
-        let incomplete = match body.status {
-            Status::Incomplete(reason) => json!({ "reason": reason }),
-            _ => Value::Null,
+        let members = Members {
+            id: Issued { prefix, id: &self.id },
+            object: "response",
+            created_at: self.created_at,
+            status: body.status.name(),
+            background: false,
+            completed_at: (body.status == Status::Completed).then(crate::provider::translate::now),
+            error: body.error,
+            incomplete_details: match body.status {
+                Status::Incomplete(reason) => Some(Incomplete { reason }),
+                _ => None,
+            },
+            model: &self.model,
+            store: self.store,
+            output: body.output,
+            usage: body.usage,
         };
-        let completed_at =
-            if body.status == Status::Completed { json!(crate::provider::translate::now()) } else { Value::Null };
-        let fixed = [
-            ("id", json!(format!("{prefix}{}", self.id))),
-            ("object", json!("response")),
-            ("created_at", json!(self.created_at)),
-            ("status", json!(body.status.name())),
-            ("background", Value::Bool(false)),
-            ("completed_at", completed_at),
-            ("error", body.error.cloned().unwrap_or(Value::Null)),
-            ("incomplete_details", incomplete),
-            ("model", json!(self.model)),
-            ("store", Value::Bool(self.store)),
-        ];
-        out.push(b'{');
-        for (i, (key, value)) in fixed.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_key(key, out);
-            // Writing a Value into a Vec cannot fail.
-            let _ = serde_json::to_writer(&mut *out, value);
-        }
-        write_key_after(",", "output", out);
-        let _ = serde_json::to_writer(&mut *out, body.output);
-        write_key_after(",", "usage", out);
-        let _ = serde_json::to_writer(&mut *out, &body.usage);
+        // Writing these into a Vec cannot fail. The object stays open (its closing brace
+        // taken off) for the echoed members.
+        let _ = serde_json::to_writer(&mut *out, &members);
+        out.pop();
         for (key, member) in &self.echo {
             write_key_after(",", key, out);
             if let Some(previous) = issued_previous(key, member, prefix) {
@@ -197,11 +225,6 @@ pub fn id(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
 }
 
-/// A chat `usage` in the Responses shape (cached and reasoning tokens among its details).
-pub fn usage(chat: &Value) -> Value {
-    typed_usage(&chat_usage(chat))
-}
-
 /// A chat `usage` object's counts as a translator's typed usage: a count that is not an
 /// unsigned integer is missing (0; the total then input plus output), cached tokens read
 /// from LiteLLM's `cache_read_input_tokens` when the details give none.
@@ -222,45 +245,17 @@ pub fn chat_usage(chat: &Value) -> ChatUsage {
     }
 }
 
-/// A typed chat usage (a translator's, or [`chat_usage`]'s) in the Responses shape.
-pub fn typed_usage(chat: &ChatUsage) -> Value {
-    let reasoning = chat.completion_tokens_details.map_or(0, |details| details.reasoning_tokens);
-    json!({
-        "input_tokens": chat.prompt_tokens,
-        "input_tokens_details": { "cached_tokens": chat.prompt_tokens_details.cached_tokens },
-        "output_tokens": chat.completion_tokens,
-        "output_tokens_details": { "reasoning_tokens": reasoning },
-        "total_tokens": chat.total_tokens,
-    })
-}
-
-/// An assistant `message` item holding `text`.
-pub fn message_item(id: &str, text: &str, status: &str) -> Value {
-    json!({
-        "id": id, "type": "message", "status": status, "role": "assistant",
-        "content": [text_part(text)],
-    })
-}
-
-/// An `output_text` content part.
-pub fn text_part(text: &str) -> Value {
-    json!({ "type": "output_text", "text": text, "annotations": [], "logprobs": [] })
-}
-
-/// A `function_call` item.
-pub fn call_item(id: &str, call_id: &str, name: &str, arguments: &str, status: &str) -> Value {
-    json!({ "id": id, "type": "function_call", "status": status, "arguments": arguments, "call_id": call_id, "name": name })
-}
-
-/// A `reasoning` item whose summary is the provider's thinking.
-pub fn reasoning_item(id: &str, text: &str) -> Value {
-    let summary = if text.is_empty() { json!([]) } else { json!([{ "type": "summary_text", "text": text }]) };
-    json!({ "id": id, "type": "reasoning", "summary": summary })
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+    use crate::provider::responses::output::message_item;
+
+    /// A chat `usage` in the Responses shape, as JSON.
+    fn usage(chat: &Value) -> Value {
+        serde_json::to_value(Usage::of(&chat_usage(chat))).unwrap_or_default()
+    }
 
     #[test]
     fn the_request_is_echoed_with_openai_defaults() {
@@ -270,9 +265,11 @@ mod tests {
         .unwrap_or_default();
         let head = Head::new("resp_1".into(), "claude".into(), 7, &request);
         let mut out = Vec::new();
-        let usage = json!({ "input_tokens": 1 });
+        let typed = Usage::of(&ChatUsage { prompt_tokens: 1, total_tokens: 1, ..ChatUsage::default() });
+        let usage = json!({ "input_tokens": 1, "input_tokens_details": { "cached_tokens": 0 }, "output_tokens": 0,
+            "output_tokens_details": { "reasoning_tokens": 0 }, "total_tokens": 1 });
         head.write(
-            &Body { status: Status::Incomplete("max_output_tokens"), output: &[], usage: Some(&usage), error: None },
+            &Body { status: Status::Incomplete("max_output_tokens"), output: &[], usage: Some(&typed), error: None },
             &mut out,
         );
         let got: Value = serde_json::from_slice(&out).unwrap_or_default();
@@ -303,7 +300,8 @@ mod tests {
         let mut head = Head::new("resp_1".into(), "claude".into(), 7, &request);
         head.issued = "resp_mr1_0123456789abcdef_".into();
         let output = [message_item("msg_1", "Hi", "completed")];
-        let usage = json!({ "input_tokens": 1, "output_tokens": 2, "total_tokens": 3 });
+        let usage =
+            Usage::of(&ChatUsage { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3, ..ChatUsage::default() });
         let body = Body { status: Status::Completed, output: &output, usage: Some(&usage), error: None };
         let (mut stored, mut client) = (Vec::new(), Vec::new());
         head.write(&body, &mut stored);

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::object::{self, Body, Head, Status};
+use super::output;
 
 #[derive(Deserialize)]
 struct Completion<'a> {
@@ -62,28 +63,26 @@ pub fn to_response(body: &[u8], head: &Head) -> Result<Vec<u8>, String> {
     let choice = completion.choices.into_iter().next().ok_or("no choices")?;
     let status = Status::of_finish(choice.finish_reason.as_deref().unwrap_or("stop"));
     let message = choice.message;
-    let mut output = Vec::new();
-    if let Some(thinking) = message.reasoning_content.filter(|t| !t.is_empty()) {
-        output.push(object::reasoning_item(&object::id("rs"), &thinking));
-    }
+    // Each item's id made first, so the items can borrow it and the completion's text.
+    let thinking = message.reasoning_content.filter(|t| !t.is_empty()).map(|t| (object::id("rs"), t));
     let text = message.content.filter(|t| !t.is_empty()).or(message.refusal.filter(|t| !t.is_empty()));
-    if let Some(text) = text {
-        output.push(object::message_item(&object::id("msg"), &text, status.item_status()));
-    }
-    for call in message.tool_calls.into_iter().flatten() {
-        let call_id = call.id.map_or_else(|| object::id("call"), Cow::into_owned);
-        let arguments = call.function.arguments.as_deref().unwrap_or("{}");
-        output.push(object::call_item(
-            &object::id("fc"),
-            &call_id,
-            &call.function.name,
-            arguments,
-            status.item_status(),
-        ));
-    }
-    let usage = completion.usage.filter(Value::is_object).map(|u| object::usage(&u));
+    let text = text.map(|t| (object::id("msg"), t));
+    let calls: Vec<_> = message
+        .tool_calls
+        .into_iter()
+        .flatten()
+        .map(|call| (call.id.unwrap_or_else(|| object::id("call").into()), object::id("fc"), call.function))
+        .collect();
+    let mut items = Vec::with_capacity(2 + calls.len());
+    items.extend(thinking.as_ref().map(|(id, thinking)| output::reasoning_item(id, thinking)));
+    items.extend(text.as_ref().map(|(id, text)| output::message_item(id, text, status.item_status())));
+    items.extend(calls.iter().map(|(call_id, id, function)| {
+        let arguments = function.arguments.as_deref().unwrap_or("{}");
+        output::call_item(id, call_id, &function.name, arguments, status.item_status())
+    }));
+    let usage = completion.usage.filter(Value::is_object).map(|u| output::Usage::of(&object::chat_usage(&u)));
     let mut out = Vec::new();
-    head.write(&Body { status, output: &output, usage: usage.as_ref(), error: None }, &mut out);
+    head.write(&Body { status, output: &items, usage: usage.as_ref(), error: None }, &mut out);
     Ok(out)
 }
 

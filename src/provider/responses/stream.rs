@@ -7,15 +7,19 @@
 //! chunk, a stream that ends unfinished, or output over [`MAX_OUTPUT_BYTES`]: an `error`
 //! event first). Every event has its `event:` line and a strictly increasing
 //! `sequence_number`. The output is held until the final event, which repeats it, so memory
-//! grows with the output and is bounded by [`MAX_OUTPUT_BYTES`]. The events go on to
-//! `respond` through `translate::Translated`.
+//! grows with the output and is bounded by [`MAX_OUTPUT_BYTES`]; the events and items are
+//! typed structs (`wire`, [`super::output`]) that borrow the held text, written once. The
+//! events go on to `respond` through `translate::Translated`.
 
-use serde_json::{Value, json};
+use std::io::Write as _;
 
 use super::object::{self, Body, Head, Status};
+use super::output::{self, Failure, Output};
 use crate::provider::translate::ChunkHead;
 use crate::provider::translate::chunk::{ChatUsage, Chunk, Delta, Sink, ToolCallDelta};
 use crate::usage::{CompletionDetails, PromptDetails, Usage};
+use wire::Phase::{Added, Done};
+use wire::{At, send};
 
 /// The most output text (thinking, text and arguments) one stream may hold.
 pub const MAX_OUTPUT_BYTES: usize = 16 * 1024 * 1024;
@@ -39,8 +43,21 @@ struct Item {
     id: String,
     kind: Kind,
     text: String,
-    /// Its final form, once finished.
-    done: Option<Value>,
+    /// The status it was finished with, once finished (its text is then final).
+    done: Option<&'static str>,
+}
+
+impl Item {
+    /// The item as the response lists it: as it was finished, or else as it stood when
+    /// the response failed (incomplete).
+    fn output(&self) -> Output<'_> {
+        let status = self.done.unwrap_or("incomplete");
+        match &self.kind {
+            Kind::Reasoning => output::reasoning_item(&self.id, &self.text),
+            Kind::Message => output::message_item(&self.id, &self.text, status),
+            Kind::Call { call_id, name, .. } => output::call_item(&self.id, call_id, name, &self.text, status),
+        }
+    }
 }
 
 /// One stream's translation state.
@@ -158,9 +175,8 @@ impl Events {
         }
         self.start(out);
         let code = if status == 429 { "rate_limit_exceeded" } else { "server_error" };
-        self.emit("error", json!({ "code": code, "message": message, "param": null }), out);
-        let error = json!({ "code": code, "message": message });
-        self.response_event("response.failed", Status::Failed, Some(&error), out);
+        send(&wire::error(code, message, &mut self.sequence), out);
+        self.response_event("response.failed", Status::Failed, Some(&Failure { code, message }), out);
         self.ended = true;
         self.failure = Some(message.to_owned());
     }
@@ -207,33 +223,28 @@ impl Events {
         let Some(item) = self.items.last_mut() else { return };
         item.text.push_str(text);
         self.held += text.len();
-        let at = json!({ "item_id": item.id, "output_index": output_index });
-        let (kind, event) = if reasoning {
-            ("response.reasoning_summary_text.delta", with(at, [("summary_index", json!(0)), ("delta", json!(text))]))
+        let at = At::next(&item.id, output_index, &mut self.sequence);
+        if reasoning {
+            send(&wire::summary_delta(at, text), out);
         } else {
-            let members = [("content_index", json!(0)), ("delta", json!(text)), ("logprobs", json!([]))];
-            ("response.output_text.delta", with(at, members))
-        };
-        self.emit(kind, event, out);
+            send(&wire::text_delta(at, text), out);
+        }
     }
 
     /// Finishes what is open and adds a reasoning or message item with its empty part.
     fn open_text(&mut self, kind: Kind, out: &mut Vec<u8>) {
         self.close(Status::Completed, out);
         let output_index = self.items.len();
-        let (id, added, part_event, part) = if kind == Kind::Reasoning {
-            let id = object::id("rs");
-            let added = json!({ "id": id, "type": "reasoning", "summary": [] });
-            let part = [("summary_index", json!(0)), ("part", json!({ "type": "summary_text", "text": "" }))];
-            (id, added, "response.reasoning_summary_part.added", part)
+        let reasoning = kind == Kind::Reasoning;
+        let id = object::id(if reasoning { "rs" } else { "msg" });
+        let item = if reasoning { output::reasoning_item(&id, "") } else { output::message_added(&id) };
+        send(&wire::item(Added, item, output_index, &mut self.sequence), out);
+        let at = At::next(&id, output_index, &mut self.sequence);
+        if reasoning {
+            send(&wire::summary_part(Added, at, output::summary_text("")), out);
         } else {
-            let id = object::id("msg");
-            let added =
-                json!({ "id": id, "type": "message", "status": "in_progress", "role": "assistant", "content": [] });
-            (id, added, "response.content_part.added", [("content_index", json!(0)), ("part", object::text_part(""))])
-        };
-        self.emit("response.output_item.added", json!({ "output_index": output_index, "item": added }), out);
-        self.emit(part_event, with(json!({ "item_id": id, "output_index": output_index }), part), out);
+            send(&wire::content_part(Added, at, output::text_part("")), out);
+        }
         self.items.push(Item { id, kind, text: String::new(), done: None });
     }
 
@@ -256,8 +267,8 @@ impl Events {
             let id = object::id("fc");
             let call_id = call_id.unwrap_or_else(|| object::id("call"));
             let name = name.unwrap_or_default();
-            let item = object::call_item(&id, &call_id, &name, "", "in_progress");
-            self.emit("response.output_item.added", json!({ "output_index": self.items.len(), "item": item }), out);
+            let item = output::call_item(&id, &call_id, &name, "", "in_progress");
+            send(&wire::item(Added, item, self.items.len(), &mut self.sequence), out);
             self.items.push(Item { id, kind: Kind::Call { index, call_id, name }, text: String::new(), done: None });
             self.items.len() - 1
         };
@@ -267,67 +278,26 @@ impl Events {
         let item = &mut self.items[at];
         item.text.push_str(&arguments);
         self.held += arguments.len();
-        let event = json!({ "item_id": item.id, "output_index": at, "delta": arguments });
-        self.emit("response.function_call_arguments.delta", event, out);
+        send(&wire::arguments_delta(At::next(&item.id, at, &mut self.sequence), &arguments), out);
     }
 
-    /// Finishes every open item, in the order they were added.
+    /// Finishes every open item, in the order they were added: its `.done` events, then
+    /// `response.output_item.done`.
     fn close(&mut self, status: Status, out: &mut Vec<u8>) {
         while self.open_from < self.items.len() {
             let output_index = self.open_from;
+            self.items[output_index].done = Some(status.item_status());
             let item = &self.items[output_index];
-            let at = json!({ "item_id": item.id, "output_index": output_index });
-            let (events, done) = match &item.kind {
-                Kind::Reasoning => {
-                    let part = json!({ "type": "summary_text", "text": item.text });
-                    let events = vec![
-                        (
-                            "response.reasoning_summary_text.done",
-                            with(at.clone(), [("summary_index", json!(0)), ("text", json!(item.text))]),
-                        ),
-                        (
-                            "response.reasoning_summary_part.done",
-                            with(at, [("summary_index", json!(0)), ("part", part)]),
-                        ),
-                    ];
-                    (events, object::reasoning_item(&item.id, &item.text))
-                }
-                Kind::Message => {
-                    let events = vec![
-                        (
-                            "response.output_text.done",
-                            with(
-                                at.clone(),
-                                [("content_index", json!(0)), ("text", json!(item.text)), ("logprobs", json!([]))],
-                            ),
-                        ),
-                        (
-                            "response.content_part.done",
-                            with(at, [("content_index", json!(0)), ("part", object::text_part(&item.text))]),
-                        ),
-                    ];
-                    (events, object::message_item(&item.id, &item.text, status.item_status()))
-                }
-                Kind::Call { call_id, name, .. } => {
-                    let done = with(at, [("name", json!(name)), ("arguments", json!(item.text))]);
-                    let item_done = object::call_item(&item.id, call_id, name, &item.text, status.item_status());
-                    (vec![("response.function_call_arguments.done", done)], item_done)
-                }
-            };
-            for (kind, event) in events {
-                self.emit(kind, event, out);
-            }
-            self.emit("response.output_item.done", json!({ "output_index": output_index, "item": done }), out);
-            self.items[output_index].done = Some(done);
+            done_events(item, output_index, &mut self.sequence, out);
+            send(&wire::item(Done, item.output(), output_index, &mut self.sequence), out);
             self.open_from += 1;
         }
     }
 
     /// An event carrying the whole response as it stands.
-    fn response_event(&mut self, kind: &str, status: Status, error: Option<&Value>, out: &mut Vec<u8>) {
-        let output: Vec<Value> =
-            self.items.iter().map(|item| item.done.clone().unwrap_or_else(|| unfinished(item))).collect();
-        let usage = self.usage.as_ref().filter(|_| status != Status::InProgress).map(object::typed_usage);
+    fn response_event(&mut self, kind: &str, status: Status, error: Option<&Failure<'_>>, out: &mut Vec<u8>) {
+        let output: Vec<Output<'_>> = self.items.iter().map(Item::output).collect();
+        let usage = self.usage.as_ref().filter(|_| status != Status::InProgress).map(output::Usage::of);
         let body = Body { status, output: &output, usage: usage.as_ref(), error };
         if matches!(status, Status::Completed | Status::Incomplete(_)) {
             if let Some(keep) = self.keep.take() {
@@ -336,54 +306,30 @@ impl Events {
                 keep.save(&self.head.id, &stored);
             }
         }
-        write_head(kind, out);
+        wire::write_head(kind, out);
         out.extend_from_slice(b"{\"type\":");
         let _ = serde_json::to_writer(&mut *out, kind);
-        out.extend_from_slice(format!(",\"sequence_number\":{},\"response\":", self.sequence).as_bytes());
+        let _ = write!(out, ",\"sequence_number\":{},\"response\":", wire::next(&mut self.sequence));
         // The client's ids are written here, so `respond` passes the events on unread.
         self.head.write_client(&body, out);
         out.extend_from_slice(b"}\n\n");
-        self.sequence += 1;
-    }
-
-    /// One event: `event: <kind>` and its data with `type` and `sequence_number` added.
-    fn emit(&mut self, kind: &str, mut event: Value, out: &mut Vec<u8>) {
-        if let Some(map) = event.as_object_mut() {
-            map.insert("type".into(), json!(kind));
-            map.insert("sequence_number".into(), json!(self.sequence));
-        }
-        self.sequence += 1;
-        write_head(kind, out);
-        // Writing a Value into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *out, &event);
-        out.extend_from_slice(b"\n\n");
     }
 }
 
-/// An item still open when the response failed, as it stood.
-fn unfinished(item: &Item) -> Value {
+/// A finishing item's `.done` events, before its `response.output_item.done`.
+fn done_events(item: &Item, output_index: usize, sequence: &mut u64, out: &mut Vec<u8>) {
+    let (id, text) = (item.id.as_str(), item.text.as_str());
     match &item.kind {
-        Kind::Reasoning => object::reasoning_item(&item.id, &item.text),
-        Kind::Message => object::message_item(&item.id, &item.text, "incomplete"),
-        Kind::Call { call_id, name, .. } => object::call_item(&item.id, call_id, name, &item.text, "incomplete"),
-    }
-}
-
-/// `event: <kind>\ndata: `.
-fn write_head(kind: &str, out: &mut Vec<u8>) {
-    out.extend_from_slice(b"event: ");
-    out.extend_from_slice(kind.as_bytes());
-    out.extend_from_slice(b"\ndata: ");
-}
-
-/// `base` with `members` added.
-fn with<const N: usize>(mut base: Value, members: [(&str, Value); N]) -> Value {
-    if let Some(map) = base.as_object_mut() {
-        for (key, value) in members {
-            map.insert(key.to_owned(), value);
+        Kind::Reasoning => {
+            send(&wire::summary_done(At::next(id, output_index, sequence), text), out);
+            send(&wire::summary_part(Done, At::next(id, output_index, sequence), output::summary_text(text)), out);
         }
+        Kind::Message => {
+            send(&wire::text_done(At::next(id, output_index, sequence), text), out);
+            send(&wire::content_part(Done, At::next(id, output_index, sequence), output::text_part(text)), out);
+        }
+        Kind::Call { name, .. } => send(&wire::arguments_done(At::next(id, output_index, sequence), name, text), out),
     }
-    base
 }
 
 /// The Responses translator as a chat translator's sink: typed chunks in, Responses
@@ -401,6 +347,8 @@ impl Sink for Into<'_> {
 
 #[path = "stream_chat.rs"]
 mod chat;
+#[path = "stream_wire.rs"]
+mod wire;
 
 #[cfg(test)]
 #[path = "stream_tests.rs"]

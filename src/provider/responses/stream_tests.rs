@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use serde_json::{Value, json};
+
 use super::*;
 use crate::framing::sse::transcript;
 use crate::parse::Fields;
