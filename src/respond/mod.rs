@@ -1,10 +1,10 @@
 //! The answer: the provider's reply relayed (JSON with `model` set to the requested name,
 //! or SSE chunk by chunk; a whole reply the gateway's translator wrote, already the
 //! client's, passed on unread with the usage it counted), LiteLLM's `x-litellm-*` and
-//! `llm_provider-*` headers, and every [`Error`] as one OpenAI-shaped body. An attempt's relay reads only its reply and the
-//! deployment it reached, and returns what it read ([`Answer`]); the headers are set once
-//! from the call's final outcome ([`call_headers`]). The last stage; `gateway` logs the
-//! outcome once.
+//! `llm_provider-*` headers, and every [`Error`] as one OpenAI-shaped body. An attempt's
+//! relay reads only its reply and the deployment it reached, and returns what it read
+//! ([`Answer`]); the headers are set once from the call's final outcome
+//! ([`call_headers`]). The last stage; `gateway` logs the outcome once.
 
 mod body;
 pub mod format;
@@ -81,9 +81,9 @@ pub struct Answer {
 }
 
 /// Relays a provider's reply from the deployment `reached` to the client, `model` set to
-/// the `requested` name (a translated whole reply, [`Source::Answered`], has it already); `limits` are (largest body, deadline for it, longest gap between
-/// stream chunks). An error body has the `credentials` the call sent cut out before it is
-/// quoted.
+/// the `requested` name (a translated whole reply, [`Source::Answered`], has it already);
+/// `limits` are (largest body, deadline for it, longest gap between stream chunks). An
+/// error body has the `credentials` the call sent cut out before it is quoted.
 pub async fn relay(
     reply: Reply,
     request: &CallRequest,
@@ -165,9 +165,9 @@ fn priced(body: Bytes, mut usage: Option<Usage>, reached: &Reached) -> Answer {
     Answer { response, usage, cost }
 }
 
-/// How a Responses API reply is rewritten: ids issued for the deployment, `model` the
-/// requested name on a create. A bridged reply is rewritten as a relayed one, so its id
-/// names its deployment too. `None` for other calls.
+/// How a relayed Responses API reply is rewritten: ids issued for the deployment, `model`
+/// the requested name on a create. A bridged reply's translator wrote it with the same ids
+/// already, and it is passed on unread. `None` for other calls.
 fn responses_issuer(reached: &Reached, requested: &str, request: &CallRequest) -> Option<format::responses::Issuer> {
     let op = request.op()?;
     let model = (op == crate::route::Op::Create).then(|| requested.to_owned());
