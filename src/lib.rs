@@ -35,7 +35,8 @@
 //!    both behind `framing::Decoder`), and reads a whole body within its size and time
 //!    bounds (`framing::read`). It sits below both `provider`, whose translators read their
 //!    streams through it, and `respond`, and imports neither.
-//! 9. [`respond`] relays the answer (JSON, or a stream decoded by `framing`, each event
+//! 9. [`respond`] relays the answer (JSON, a whole reply a translator wrote passed on unread
+//!    with the usage it counted, or a stream decoded by `framing`, each event
 //!    written in the client's format by `respond::format`; a translated stream already in
 //!    the client's format, Anthropic events from typed chat chunks or InvokeModel, or a chat
 //!    client's chunks written by its translator, is moved as it is),

@@ -55,6 +55,8 @@ pub async fn forward(
     client_headers: &HeaderMap,
 ) -> Result<Reply, Error> {
     let (streaming, include_usage, held) = (chat.stream, chat.include_usage, chat.held);
+    // A whole reply names the requested model.
+    let requested = if streaming { String::new() } else { chat.model.clone() };
     // The charges for what the translation holds are kept until the reply is back.
     let (fields, members) = translate::chat_fields(cx, attempt, chat, &PROVIDER)?;
     let mut messages = cx.budget.charge_beside(held + members.bytes(), 0)?;
@@ -73,7 +75,7 @@ pub async fn forward(
     let usage = include_usage || attempt.stream_usage;
     let events = streaming.then(|| Events::Anthropic(stream::Events::new(translate::completion_id(), usage)));
     translate::exchange(cx, attempt, upstream, EXCEPTION, events, |body| {
-        response::translate(body, &translate::completion_id(), translate::now())
+        response::translate(body, &translate::completion_id(), translate::now(), &requested)
     })
     .await
 }

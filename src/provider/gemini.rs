@@ -73,6 +73,8 @@ pub struct Prepared {
     pub body: Outgoing,
     pub stream: bool,
     pub include_usage: bool,
+    /// The requested name, a whole reply's `model`.
+    pub model: String,
     /// The memory budget's charges for the translation (its other members' trees, its
     /// messages), held until the reply is back.
     pub charges: (Charge, Charge),
@@ -89,10 +91,11 @@ pub fn prepare(
     let (stream, include_usage, held) = (request.stream, request.include_usage, request.held);
     let url = url(&attempt.endpoint.base, attempt.upstream_model, request.stream)
         .map_err(|why| super::unsendable(attempt.deployment, &request.model, why))?;
+    let model = if stream { String::new() } else { request.model.clone() };
     let (fields, members) = translate::chat_fields(cx, attempt, chat, provider)?;
     let mut messages = cx.budget.charge_beside(held + members.bytes(), 0)?;
     let body = request::translate(fields, &mut messages)?;
-    Ok(Prepared { url, body, stream, include_usage, charges: (members, messages) })
+    Ok(Prepared { url, body, stream, include_usage, model, charges: (members, messages) })
 }
 
 /// `{base}/models/{model}:generateContent`, or `:streamGenerateContent?alt=sse`; the model is
@@ -111,14 +114,14 @@ pub async fn exchange(
     auth: &[(HeaderName, &str)],
     exception: &'static str,
 ) -> Result<Reply, Error> {
-    let Prepared { url, body, stream: streaming, include_usage, charges: _charges } = prepared;
+    let Prepared { url, body, stream: streaming, include_usage, model, charges: _charges } = prepared;
     let upstream = head::request(cx, attempt, url, streaming, client_headers, auth, body)?;
     // The usage chunk is written when the gateway wants it for metrics too; `respond` keeps
     // it from a client that did not ask.
     let usage = include_usage || attempt.stream_usage;
     let events = streaming.then(|| Events::Gemini(stream::Events::new(translate::completion_id(), usage)));
     translate::exchange(cx, attempt, upstream, exception, events, |body| {
-        response::translate(body, &translate::completion_id(), translate::now(), &mut response::call_id)
+        response::translate(body, &translate::completion_id(), translate::now(), &model, &mut response::call_id)
     })
     .await
 }

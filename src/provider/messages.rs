@@ -1,7 +1,8 @@
 //! `/v1/messages`, Anthropic's Messages API, served by any deployment: relayed as it is to
 //! `anthropic/` ones (and, through InvokeModel, to Bedrock's Anthropic models); for the others translated into a chat request ([`request`]) sent
-//! through the deployment's own chat path, the reply translated back ([`response`], or
-//! [`stream`] chunk by chunk). Replies go on to `respond`, which relays Anthropic's format.
+//! through the deployment's own chat path, the reply translated back ([`response`], handed
+//! on as the client's with its usage, or [`stream`] chunk by chunk). Replies go on to
+//! `respond`, which relays Anthropic's format.
 
 pub mod request;
 pub mod response;
@@ -57,9 +58,9 @@ pub async fn call(
     }
     let exception = super::exception(attempt.deployment);
     let bytes = crate::framing::read(body, cx.max_upstream_bytes, attempt.deadline, exception).await?;
-    let message = response::to_message(&bytes, &response::message_id())
+    let (message, usage) = response::to_message(&bytes, &response::message_id(), &request.model)
         .map_err(|what| translate::untranslatable(exception, &what))?;
-    let body = Source::Full(Some(Bytes::from(message.to_string())));
+    let body = Source::Answered { body: Bytes::from(message.to_string()), usage: Some(usage) };
     Ok(Reply { status, headers, body, head_at })
 }
 

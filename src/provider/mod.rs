@@ -1,7 +1,8 @@
 //! Providers: a closed set of wire protocols with `match` dispatch. Each turns the parsed
 //! request into a [`Reply`] (status, headers, body still streaming) from its [`Attempt`]
 //! and the shared [`Context`] (client, budget, the router settings it reads), never the
-//! whole gateway; `respond` takes it from there. OpenAI-compatible vendors are rows of data (`config/src/vendors.rs`).
+//! whole gateway; `respond` takes it from there. A whole reply a translator wrote is handed
+//! over as the client gets it, with its usage ([`Source::Answered`]). OpenAI-compatible vendors are rows of data (`config/src/vendors.rs`).
 
 mod anthropic;
 pub mod bedrock;
@@ -41,6 +42,7 @@ use crate::resolve::{self, Target};
 use crate::route::Api;
 use crate::settings::Settings;
 use crate::table::{Deployment, Protocol, Table};
+use crate::usage::Usage;
 use google_auth::token::AccessToken;
 use url::{Refused, Room};
 
@@ -208,6 +210,13 @@ pub struct Reply {
 /// A reply body: the upstream connection's, or the fake provider's.
 pub enum Source {
     Full(Option<Bytes>),
+    /// A whole reply a translator wrote in the client's format (`model` the requested name,
+    /// a Responses object's ids issued) with the usage it counted: `respond` passes it on
+    /// unread.
+    Answered {
+        body: Bytes,
+        usage: Option<Usage>,
+    },
     Upstream(hyper::body::Incoming),
     Fake(FakeStream),
     /// A provider's stream translated into OpenAI chunks (Anthropic, Gemini).
@@ -297,6 +306,10 @@ impl http_body::Body for Source {
     ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, hyper::Error>>> {
         match self.get_mut() {
             Source::Full(bytes) => std::task::Poll::Ready(bytes.take().map(|b| Ok(http_body::Frame::data(b)))),
+            Source::Answered { body, .. } => {
+                let body = std::mem::take(body);
+                std::task::Poll::Ready((!body.is_empty()).then(|| Ok(http_body::Frame::data(body))))
+            }
             Source::Upstream(incoming) => std::pin::Pin::new(incoming).poll_frame(cx),
             Source::Fake(fake) => std::pin::Pin::new(fake).poll_frame(cx).map(|f| f.map(Ok)),
             Source::Translated(translated) => translated.poll_frame(cx),

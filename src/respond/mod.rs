@@ -1,9 +1,10 @@
 //! The answer: the provider's reply relayed (JSON with `model` set to the requested name,
-//! or SSE chunk by chunk), LiteLLM's `x-litellm-*` and `llm_provider-*` headers, and every
-//! [`Error`] as one OpenAI-shaped body. An attempt's relay reads only its reply and the
-//! deployment it reached, and returns what it read ([`Answer`]); the headers are set once
-//! from the call's final outcome ([`call_headers`]). The last stage; `gateway` logs the
-//! outcome once.
+//! or SSE chunk by chunk; a whole reply the gateway's translator wrote, already the
+//! client's, passed on unread with the usage it counted), LiteLLM's `x-litellm-*` and
+//! `llm_provider-*` headers, and every [`Error`] as one OpenAI-shaped body. An attempt's
+//! relay reads only its reply and the deployment it reached, and returns what it read
+//! ([`Answer`]); the headers are set once from the call's final outcome
+//! ([`call_headers`]). The last stage; `gateway` logs the outcome once.
 
 mod body;
 pub mod format;
@@ -27,7 +28,7 @@ use crate::call::{Call, Reached};
 use crate::error::Error;
 use crate::framing::{bad_reply, read};
 use crate::parse::CallRequest;
-use crate::provider::Reply;
+use crate::provider::{Reply, Source};
 use crate::route::{Api, Kind};
 use crate::usage::Usage;
 
@@ -80,9 +81,9 @@ pub struct Answer {
 }
 
 /// Relays a provider's reply from the deployment `reached` to the client, `model` set to
-/// the `requested` name; `limits` are (largest body, deadline for it, longest gap between
-/// stream chunks). An error body has the `credentials` the call sent cut out before it is
-/// quoted.
+/// the `requested` name (a translated whole reply, [`Source::Answered`], has it already);
+/// `limits` are (largest body, deadline for it, longest gap between stream chunks). An
+/// error body has the `credentials` the call sent cut out before it is quoted.
 pub async fn relay(
     reply: Reply,
     request: &CallRequest,
@@ -125,9 +126,16 @@ pub async fn relay(
         headers.insert(HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no"));
         return Ok(Answer { response, usage: None, cost: None });
     }
+    if let Source::Answered { body, usage } = reply.body {
+        // The translator wrote it as the client gets it and counted its usage.
+        if body.len() > max_body {
+            return Err(bad_reply(exception, &format!("larger than {max_body} bytes")));
+        }
+        return Ok(priced(body, usage, reached));
+    }
     let body = read(reply.body, max_body, deadline, exception).await?;
     let mut out = Vec::with_capacity(body.len() + model.len());
-    let mut usage = if let Some(issuer) = &issuer {
+    let usage = if let Some(issuer) = &issuer {
         let seen = format::responses::object(&body, issuer, &mut out);
         seen.ok_or_else(|| bad_reply(exception, "not a JSON object"))?.usage
     } else {
@@ -137,24 +145,91 @@ pub async fn relay(
             None => return Err(bad_reply(exception, "not a JSON object")),
         }
     };
+    Ok(priced(Bytes::from(out), usage, reached))
+}
+
+/// The answer of a whole reply `body` with its `usage` (its total input plus output when
+/// the provider gave none) and what that cost on the deployment `reached`, in
+/// `x-litellm-response-cost`.
+fn priced(body: Bytes, mut usage: Option<Usage>, reached: &Reached) -> Answer {
     if let Some(usage) = usage.as_mut().filter(|u| u.total_tokens == 0) {
         usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
     }
-    let cost = usage.as_ref().and_then(|u| crate::usage::cost(d, &reached.upstream_model, u));
-    let mut response = raw_json(StatusCode::OK, Bytes::from(out));
+    let cost = usage.as_ref().and_then(|u| crate::usage::cost(reached.deployment, &reached.upstream_model, u));
+    let mut response = raw_json(StatusCode::OK, body);
     if let Some(cost) = cost {
         if let Ok(value) = HeaderValue::from_str(&cost.to_string()) {
             response.headers_mut().insert(HeaderName::from_static("x-litellm-response-cost"), value);
         }
     }
-    Ok(Answer { response, usage, cost })
+    Answer { response, usage, cost }
 }
 
-/// How a Responses API reply is rewritten: ids issued for the deployment, `model` the
-/// requested name on a create. A bridged reply is rewritten as a relayed one, so its id
-/// names its deployment too. `None` for other calls.
+/// How a relayed Responses API reply is rewritten: ids issued for the deployment, `model`
+/// the requested name on a create. A bridged reply's translator wrote it with the same ids
+/// already, and it is passed on unread. `None` for other calls.
 fn responses_issuer(reached: &Reached, requested: &str, request: &CallRequest) -> Option<format::responses::Issuer> {
     let op = request.op()?;
     let model = (op == crate::route::Op::Create).then(|| requested.to_owned());
     Some(format::responses::Issuer { prefix: crate::provider::responses::prefix(reached.deployment), model })
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    /// Relays `body` as deployment 0 of the compiled table's whole reply to a chat call for
+    /// `asked`, up to `max_body` bytes: the bytes the client gets and what was counted.
+    async fn relayed(body: Source, asked: &str, max_body: usize) -> Result<(String, Option<Usage>), Error> {
+        let table = crate::table::COMPILED;
+        let state = crate::state::State::local(table);
+        let sent_at = Instant::now();
+        let crate::state::Admission::Admitted(permit) = state.admit(0, table.deployment(0), sent_at).await else {
+            panic!("the base table's deployment takes calls")
+        };
+        let deployment = table.deployment(0);
+        let reached =
+            Reached { index: 0, deployment, upstream_model: "m".into(), api_base: "b".into(), sent_at, permit };
+        let request = CallRequest {
+            api: Api::Chat,
+            model: asked.into(),
+            stream: false,
+            include_usage: false,
+            fields: crate::parse::Fields::default(),
+            held: 0,
+            responses: None,
+        };
+        let reply = Reply { status: StatusCode::OK, headers: http::HeaderMap::new(), body, head_at: sent_at };
+        let limits = (max_body, sent_at + Duration::from_secs(5), Duration::from_secs(5));
+        let answer = relay(reply, &request, (&reached, asked), limits, &[]).await?;
+        let cost = answer.usage.as_ref().and_then(|u| crate::usage::cost(deployment, "m", u));
+        assert_eq!(answer.cost, cost, "priced as counted");
+        let bytes =
+            answer.response.into_body().collect().await.map(http_body_util::Collected::to_bytes).unwrap_or_default();
+        Ok((String::from_utf8_lossy(&bytes).into_owned(), answer.usage))
+    }
+
+    #[tokio::test]
+    async fn an_answered_reply_is_passed_on_unread_with_the_usage_it_came_with() {
+        // What the splice would rewrite (`model`, `usage`) stays as the translator wrote it.
+        let written = r#"{"model":"as-written","usage":{"prompt_tokens":1,"completion_tokens":1}}"#;
+        let usage = Usage { prompt_tokens: 7, completion_tokens: 3, ..Usage::default() };
+        let body = Source::Answered { body: Bytes::from_static(written.as_bytes()), usage: Some(usage) };
+        let (text, counted) = relayed(body, "asked", written.len()).await.unwrap_or_default();
+        assert_eq!(text, written);
+        assert_eq!(counted, Some(Usage { total_tokens: 10, ..usage }), "the total is input plus output");
+        // A relayed one is rewritten and read.
+        let full = || Source::Full(Some(Bytes::from_static(written.as_bytes())));
+        let (text, counted) = relayed(full(), "asked", written.len()).await.unwrap_or_default();
+        assert_eq!(text, r#"{"model":"asked","usage":{"prompt_tokens":1,"completion_tokens":1}}"#);
+        assert_eq!(counted.map(|u| u.total_tokens), Some(2));
+        // Either is held to the size bound.
+        let answered = Source::Answered { body: Bytes::from_static(written.as_bytes()), usage: None };
+        for body in [answered, full()] {
+            let refused = relayed(body, "asked", written.len() - 1).await.map(|_| ()).unwrap_err();
+            assert!(refused.to_string().contains("larger than"), "{refused}");
+        }
+    }
 }

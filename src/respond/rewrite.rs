@@ -1,8 +1,9 @@
 //! Puts the requested model name into a provider's JSON without re-serialising it: a
 //! borrowing parse finds the top-level `model` value, which is spliced; `"finish_reason":
 //! null` members are cut as LiteLLM leaves them out. Bytes the splice cannot handle get a
-//! full parse instead. Used by `respond` for whole bodies and by `format::chunks` for each
-//! chunk.
+//! full parse instead. Used by `respond` for whole bodies relayed from a provider that
+//! speaks the client's format (a translator writes the requested name itself) and by
+//! `format::chunks` for each chunk.
 
 use serde::Deserialize;
 use serde_json::Value;

@@ -43,3 +43,4 @@ mod trace;
 mod translate_anthropic;
 mod translate_gemini;
 mod translate_vertex;
+mod whole_replies;

@@ -1,8 +1,8 @@
 //! Anthropic Messages response → OpenAI `chat.completion`, pure and typed both ways (the
 //! reply read borrowing from its body, the completion written from structs): text blocks joined into
 //! `content`, `tool_use` blocks as `tool_calls` (arguments as a JSON string), thinking as
-//! `reasoning_content`, `stop_reason` mapped to `finish_reason`, usage with cache tokens.
-//! `respond` then sets `model` to the requested name.
+//! `reasoning_content`, `stop_reason` mapped to `finish_reason`, usage with cache tokens,
+//! `model` the requested name: the client's bytes, which `respond` passes on unread.
 
 use std::borrow::Cow;
 
@@ -44,8 +44,6 @@ pub fn usage(usage: &Value) -> ChatUsage {
 struct Reply<'a> {
     #[serde(borrow)]
     content: Vec<&'a RawValue>,
-    #[serde(borrow, default)]
-    model: Option<&'a RawValue>,
     #[serde(borrow, default)]
     stop_reason: Text<'a>,
     #[serde(default)]
@@ -101,10 +99,10 @@ struct Completion<'a> {
     choices: [Choice<'a>; 1],
     created: u64,
     id: &'a str,
-    /// Null when the reply named none; `respond` splices the requested name in.
-    model: Option<&'a RawValue>,
+    /// The requested name.
+    model: &'a str,
     object: &'static str,
-    usage: Value,
+    usage: ChatUsage,
 }
 
 #[derive(Serialize)]
@@ -148,8 +146,9 @@ struct Function<'a> {
     name: Cow<'a, str>,
 }
 
-/// Translates a Messages response body; `Err` says what is wrong with it.
-pub fn translate(body: &[u8], id: &str, created: u64) -> Result<Vec<u8>, String> {
+/// Translates a Messages response body into the completion's bytes naming `model`, and its
+/// usage; `Err` says what is wrong with it.
+pub fn translate(body: &[u8], id: &str, created: u64, model: &str) -> Result<(Vec<u8>, ChatUsage), String> {
     let reply: Reply<'_> = serde_json::from_slice(body).map_err(|e| unreadable(&e, "no content list"))?;
     let (mut text, mut reasoning) = (String::new(), String::new());
     let (mut tool_calls, mut thinking) = (Vec::new(), Vec::new());
@@ -188,15 +187,9 @@ pub fn translate(body: &[u8], id: &str, created: u64) -> Result<Vec<u8>, String>
         tool_calls,
     };
     let choice = Choice { finish_reason: finish_reason(&reply.stop_reason.or("end_turn")), index: 0, message };
-    let completion = Completion {
-        choices: [choice],
-        created,
-        id,
-        model: reply.model,
-        object: "chat.completion",
-        usage: reply.usage.unwrap_or_default().cached().to_openai(),
-    };
-    serde_json::to_vec(&completion).map_err(|e| e.to_string())
+    let usage = ChatUsage::from(reply.usage.unwrap_or_default().cached());
+    let completion = Completion { choices: [choice], created, id, model, object: "chat.completion", usage };
+    Ok((serde_json::to_vec(&completion).map_err(|e| e.to_string())?, usage))
 }
 
 #[cfg(test)]
@@ -207,10 +200,12 @@ mod tests {
 
     const ID: &str = "chatcmpl-test";
 
-    /// The completion written for `body`, read back as a tree; the bytes are as compact,
-    /// and their keys as sorted, as the tree writes them.
+    /// The completion written for `body`, read back as a tree, naming the model the golden
+    /// completion names; the bytes are as compact, and their keys as sorted, as the tree
+    /// writes them, and the usage counted is what reading the written `usage` counts.
     fn translate(body: &[u8], id: &str, created: u64) -> Result<Value, String> {
-        let written = super::translate(body, id, created)?;
+        let (written, usage) = super::translate(body, id, created, "claude-sonnet-4-5-20250929")?;
+        assert_eq!(Some(usage.counts()), crate::usage::Usage::from_json(&written), "counted as read");
         let tree: Value = serde_json::from_slice(&written).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(String::from_utf8(written).ok(), serde_json::to_string(&tree).ok(), "written as the tree writes");
         Ok(tree)

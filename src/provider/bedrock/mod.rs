@@ -124,6 +124,8 @@ pub async fn forward(
     let (streaming, include_usage, held) = (chat.stream, chat.include_usage, chat.held);
     let url = url(&attempt.endpoint.base, attempt.upstream_model, streaming)
         .map_err(|why| super::unsendable(attempt.deployment, &chat.model, why))?;
+    // A whole reply names the requested model.
+    let requested = if streaming { String::new() } else { chat.model.clone() };
     // The charges for what the translation holds are kept until the reply is back.
     let (fields, members) = translate::chat_fields(cx, attempt, chat, &PROVIDER)?;
     let mut messages = cx.budget.charge_beside(held + members.bytes(), 0)?;
@@ -147,15 +149,10 @@ pub async fn forward(
         return Ok(Reply { status, headers, body, head_at });
     }
     let bytes = crate::framing::read(body, cx.max_upstream_bytes, attempt.deadline, EXCEPTION).await?;
-    let json = response::translate(
-        &bytes,
-        &translate::completion_id(),
-        translate::now(),
-        attempt.upstream_model,
-        outgoing.json_mode,
-    )
-    .map_err(|what| translate::untranslatable(EXCEPTION, &what))?;
-    let body = Source::Full(Some(Bytes::from(json)));
+    let (id, now) = (translate::completion_id(), translate::now());
+    let (json, usage) = response::translate(&bytes, &id, now, &requested, outgoing.json_mode)
+        .map_err(|what| translate::untranslatable(EXCEPTION, &what))?;
+    let body = Source::Answered { body: Bytes::from(json), usage: Some(usage.counts()) };
     Ok(Reply { status: StatusCode::OK, headers, body, head_at })
 }
 

@@ -2,7 +2,7 @@
 //! `content`, `toolUse` as `tool_calls` (arguments as a JSON string; in JSON mode the one
 //! forced tool call is the content), `reasoningContent` as `reasoning_content` and
 //! `thinking_blocks`, `stopReason` as `finish_reason`, usage with cache read and write
-//! tokens. `respond` then sets `model` to the requested name.
+//! tokens, `model` the requested name: the client's bytes, which `respond` passes on unread.
 
 use std::borrow::Cow;
 
@@ -11,6 +11,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::wire::{Block, Reply, Usage};
+use crate::provider::translate::chunk::ChatUsage;
 use crate::provider::translate::reply::Finish;
 use crate::provider::translate::wire::unreadable;
 
@@ -32,8 +33,8 @@ pub fn finish_reason(stop_reason: &str) -> &'static str {
 
 /// OpenAI usage from Converse's: the prompt counts cache reads and writes too, the total
 /// is Converse's own when it gives one.
-pub fn usage(usage: Option<&Usage<'_>>) -> Value {
-    usage.map(Usage::cached).unwrap_or_default().to_openai()
+pub fn usage(usage: Option<&Usage<'_>>) -> ChatUsage {
+    usage.map(Usage::cached).unwrap_or_default().into()
 }
 
 /// The `chat.completion` written back, its members in the order the JSON tree it replaces
@@ -43,9 +44,10 @@ struct Completion<'a> {
     choices: [Choice<'a>; 1],
     created: u64,
     id: &'a str,
+    /// The requested name.
     model: &'a str,
     object: &'static str,
-    usage: Value,
+    usage: ChatUsage,
 }
 
 #[derive(Serialize)]
@@ -137,9 +139,15 @@ impl<'a> Read<'a> {
     }
 }
 
-/// Translates a Converse response body to the completion's bytes; `Err` says what is
-/// wrong with it.
-pub fn translate(body: &[u8], id: &str, created: u64, model: &str, json_mode: bool) -> Result<Vec<u8>, String> {
+/// Translates a Converse response body to the completion's bytes naming `model`, and its
+/// usage; `Err` says what is wrong with it.
+pub fn translate(
+    body: &[u8],
+    id: &str,
+    created: u64,
+    model: &str,
+    json_mode: bool,
+) -> Result<(Vec<u8>, ChatUsage), String> {
     let reply: Reply<'_> = serde_json::from_slice(body).map_err(|e| unreadable(&e, NO_CONTENT))?;
     let mut read = Read::default();
     for (index, raw) in reply.output.message.content.iter().enumerate() {
@@ -162,15 +170,10 @@ pub fn translate(body: &[u8], id: &str, created: u64, model: &str, json_mode: bo
         thinking_blocks: thinking,
         tool_calls,
     };
-    let completion = Completion {
-        choices: [Choice { finish_reason: finish, index: 0, message }],
-        created,
-        id,
-        model,
-        object: "chat.completion",
-        usage: usage(reply.usage.as_ref()),
-    };
-    serde_json::to_vec(&completion).map_err(|e| e.to_string())
+    let usage = usage(reply.usage.as_ref());
+    let choices = [Choice { finish_reason: finish, index: 0, message }];
+    let completion = Completion { choices, created, id, model, object: "chat.completion", usage };
+    Ok((serde_json::to_vec(&completion).map_err(|e| e.to_string())?, usage))
 }
 
 #[cfg(test)]
@@ -182,9 +185,11 @@ mod tests {
     const ID: &str = "chatcmpl-test";
 
     /// The completion written for `body`, read back as a tree; the bytes are as compact,
-    /// and their keys as sorted, as the tree wrote them.
+    /// and their keys as sorted, as the tree wrote them, and the usage counted is what
+    /// reading the written `usage` counts.
     fn translate(body: &[u8], id: &str, created: u64, model: &str, json_mode: bool) -> Result<Value, String> {
-        let written = super::translate(body, id, created, model, json_mode)?;
+        let (written, usage) = super::translate(body, id, created, model, json_mode)?;
+        assert_eq!(Some(usage.counts()), crate::usage::Usage::from_json(&written), "counted as read");
         let tree: Value = serde_json::from_slice(&written).unwrap();
         assert_eq!(String::from_utf8(written).ok(), serde_json::to_string(&tree).ok(), "written as the tree writes");
         Ok(tree)

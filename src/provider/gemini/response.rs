@@ -3,8 +3,8 @@
 //! chunk's parts read through the same types): each candidate's
 //! text parts joined into `content` (thought parts into `reasoning_content`), function
 //! calls as `tool_calls` with generated `call_<hex>` ids (carrying Gemini 3's thought
-//! signature), `finishReason` mapped, usage with thinking tokens as reasoning tokens.
-//! `respond` then sets `model` to the requested name.
+//! signature), `finishReason` mapped, usage with thinking tokens as reasoning tokens,
+//! `model` the requested name: the client's bytes, which `respond` passes on unread.
 
 use std::borrow::Cow;
 
@@ -188,8 +188,6 @@ struct Reply<'a> {
     prompt_feedback: Option<Feedback>,
     #[serde(borrow, default)]
     response_id: Text<'a>,
-    #[serde(borrow, default)]
-    model_version: Option<&'a RawValue>,
     #[serde(default)]
     usage_metadata: Option<Metadata>,
 }
@@ -224,7 +222,8 @@ struct Completion<'a> {
     choices: Vec<Choice<'a>>,
     created: u64,
     id: Cow<'a, str>,
-    model: Option<&'a RawValue>,
+    /// The requested name.
+    model: &'a str,
     object: &'static str,
     usage: ChatUsage,
 }
@@ -253,8 +252,15 @@ struct Native<'a> {
     native_finish_reason: Cow<'a, str>,
 }
 
-/// Translates a `generateContent` body; `Err` says what is wrong with it.
-pub fn translate(body: &[u8], id: &str, created: u64, ids: &mut impl FnMut() -> String) -> Result<Vec<u8>, String> {
+/// Translates a `generateContent` body into the completion's bytes naming `model`, and its
+/// usage; `Err` says what is wrong with it.
+pub fn translate(
+    body: &[u8],
+    id: &str,
+    created: u64,
+    model: &str,
+    ids: &mut impl FnMut() -> String,
+) -> Result<(Vec<u8>, ChatUsage), String> {
     let reply: Reply<'_> = serde_json::from_slice(body).map_err(|e| unreadable(&e, "not a JSON object"))?;
     if body.trim_ascii_start().first() != Some(&b'{') {
         return Err("not a JSON object".into());
@@ -268,15 +274,10 @@ pub fn translate(body: &[u8], id: &str, created: u64, ids: &mut impl FnMut() -> 
         let finish_reason = if blocked { "content_filter" } else { "stop" };
         choices.push(Choice { finish_reason, index: 0, message, provider_specific_fields: None });
     }
-    let completion = Completion {
-        choices,
-        created,
-        id: reply.response_id.or(id),
-        model: reply.model_version,
-        object: "chat.completion",
-        usage: reply.usage_metadata.unwrap_or_default().openai(),
-    };
-    serde_json::to_vec(&completion).map_err(|e| e.to_string())
+    let usage = reply.usage_metadata.unwrap_or_default().openai();
+    let completion =
+        Completion { choices, created, id: reply.response_id.or(id), model, object: "chat.completion", usage };
+    Ok((serde_json::to_vec(&completion).map_err(|e| e.to_string())?, usage))
 }
 
 fn choice<'a>(position: usize, candidate: Candidate<'a>, ids: &mut impl FnMut() -> String) -> Choice<'a> {
@@ -311,10 +312,12 @@ mod tests {
         }
     }
 
-    /// The completion written for `body`, read back as a tree; the bytes are as compact,
-    /// and their keys as sorted, as the tree writes them.
+    /// The completion written for `body`, read back as a tree, naming the model the golden
+    /// completion names; the bytes are as compact, and their keys as sorted, as the tree
+    /// writes them, and the usage counted is what reading the written `usage` counts.
     fn translate(body: &[u8], id: &str, created: u64, ids: &mut impl FnMut() -> String) -> Result<Value, String> {
-        let written = super::translate(body, id, created, ids)?;
+        let (written, usage) = super::translate(body, id, created, "gemini-2.0-flash", ids)?;
+        assert_eq!(Some(usage.counts()), crate::usage::Usage::from_json(&written), "counted as read");
         let tree: Value = serde_json::from_slice(&written).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(String::from_utf8(written).ok(), serde_json::to_string(&tree).ok(), "written as the tree writes");
         Ok(tree)
@@ -335,7 +338,8 @@ mod tests {
         assert_eq!((&call["function"]["arguments"], &call["id"]), (&json!("{}"), &json!("call_test1__thought__c2ln")));
         assert_eq!(
             (&got["id"], &got["model"], &got["usage"]["prompt_tokens"]),
-            (&json!("id"), &Value::Null, &json!(0))
+            (&json!("id"), &json!("gemini-2.0-flash"), &json!(0)),
+            "the requested name, though the reply names no model"
         );
         assert_eq!(translate(b"[]", "id", 1, &mut counter()), Err("not a JSON object".into()));
     }

@@ -1,9 +1,11 @@
 //! OpenAI `chat.completion` → Anthropic Messages response, pure: id `msg_<uuid>`, the
 //! text and each tool call as content blocks (arguments parsed into `input`),
-//! `finish_reason` mapped to `stop_reason`, usage as input and output tokens. `respond`
-//! then sets `model` to the requested name.
+//! `finish_reason` mapped to `stop_reason`, usage as input and output tokens, `model` the
+//! requested name: the client's message, which `respond` passes on unread.
 
 use serde_json::{Value, json};
+
+use crate::usage::Usage;
 
 /// Anthropic's `stop_reason` for an OpenAI `finish_reason`.
 pub fn stop_reason(finish_reason: &str) -> &'static str {
@@ -25,8 +27,10 @@ pub fn input(arguments: &str) -> Value {
     serde_json::from_str::<Value>(arguments).ok().filter(Value::is_object).unwrap_or_else(|| json!({}))
 }
 
-/// Translates a chat completion body; `Err` says what is wrong with it.
-pub fn to_message(body: &[u8], id: &str) -> Result<Value, String> {
+/// Translates a chat completion body into the message naming `model`, and the usage the
+/// gateway counts of it (the message's input and output tokens, as read through
+/// `usage::Usage`'s aliases: no cache counts); `Err` says what is wrong with it.
+pub fn to_message(body: &[u8], id: &str, model: &str) -> Result<(Value, Usage), String> {
     let reply: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
     let choice = reply.get("choices").and_then(|c| c.get(0)).ok_or("no choices")?;
     let message = choice.get("message").unwrap_or(&Value::Null);
@@ -47,13 +51,14 @@ pub fn to_message(body: &[u8], id: &str) -> Result<Value, String> {
     let finish = choice.get("finish_reason").and_then(Value::as_str).unwrap_or("stop");
     let usage = reply.get("usage").unwrap_or(&Value::Null);
     let count = |key: &str| usage.get(key).and_then(Value::as_u64).unwrap_or(0);
-    Ok(json!({
-        "id": id, "type": "message", "role": "assistant",
-        "model": reply.get("model").cloned().unwrap_or(Value::Null),
+    let (input, output) = (count("prompt_tokens"), count("completion_tokens"));
+    let message = json!({
+        "id": id, "type": "message", "role": "assistant", "model": model,
         "content": content,
         "stop_reason": stop_reason(finish), "stop_sequence": null,
-        "usage": { "input_tokens": count("prompt_tokens"), "output_tokens": count("completion_tokens") },
-    }))
+        "usage": { "input_tokens": input, "output_tokens": output },
+    });
+    Ok((message, Usage { prompt_tokens: input, completion_tokens: output, ..Usage::default() }))
 }
 
 #[cfg(test)]
@@ -62,11 +67,14 @@ mod tests {
 
     #[test]
     fn tool_call_reply_matches_the_golden_message() {
-        let got = to_message(include_bytes!("../../../tests/fixtures/messages/response.openai.json"), "msg_test");
+        let body = include_bytes!("../../../tests/fixtures/messages/response.openai.json");
+        // The golden message names the model the reply does, which is the requested one here.
+        let (got, usage) = to_message(body, "msg_test", "gpt-4o-exact").unwrap_or_default();
         let want: Value =
             serde_json::from_str(include_str!("../../../tests/fixtures/messages/response.anthropic.json"))
                 .unwrap_or_default();
-        assert_eq!(got, Ok(want));
+        assert_eq!(got, want);
+        assert_eq!(Some(usage), Usage::from_json(got.to_string().as_bytes()), "counted as read");
     }
 
     #[test]
@@ -76,7 +84,7 @@ mod tests {
         {
             assert_eq!(stop_reason(finish), stop, "{finish}");
         }
-        assert!(to_message(b"{}", "msg_x").is_err());
+        assert!(to_message(b"{}", "msg_x", "m").is_err());
         assert_eq!(input("not json"), json!({}));
     }
 }

@@ -51,8 +51,8 @@ pub async fn call(
         budget.charge_beside(request.held + members.bytes(), keep.as_ref().map_or(0, |k| k.input.len() as u64))?;
     let mut input = budget.charge_beside(request.held + members.bytes() + copy.bytes(), 0)?;
     // The ids the client sees encode the deployment as a relayed response's do, so a
-    // follow-up on it comes back here: a stream's events are written with them; a whole
-    // reply gets them in `respond`.
+    // follow-up on it comes back here: a stream's events and a whole reply are written
+    // with them (the stored copy without).
     let mut head = object::Head::new(object::id("resp"), request.model.clone(), translate::now(), &request.fields);
     head.store = keep.as_ref().is_some_and(|k| k.wanted);
     head.issued = super::prefix(attempt.deployment);
@@ -74,11 +74,13 @@ pub async fn call(
     }
     let exception = super::super::exception(attempt.deployment);
     let bytes = crate::framing::read(body, cx.max_upstream_bytes, attempt.deadline, exception).await?;
-    let response = reply::to_response(&bytes, &head).map_err(|what| translate::untranslatable(exception, &what))?;
-    if let Some(keep) = keep {
-        keep.store.save(&head.id, &response, &keep.input).await;
+    let response = reply::to_response(&bytes, &head, keep.is_some())
+        .map_err(|what| translate::untranslatable(exception, &what))?;
+    if let (Some(keep), Some(stored)) = (keep, &response.stored) {
+        keep.store.save(&head.id, stored, &keep.input).await;
     }
-    Ok(Reply { status, headers, body: Source::Full(Some(Bytes::from(response))), head_at })
+    let body = Source::Answered { body: Bytes::from(response.client), usage: response.usage };
+    Ok(Reply { status, headers, body, head_at })
 }
 
 /// `POST /responses/input_tokens` on an Anthropic deployment: the request translated as a

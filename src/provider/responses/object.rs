@@ -3,7 +3,8 @@
 //! (id, model, creation time), the request's parameters echoed back as OpenAI echoes them,
 //! output items, status and usage, written as JSON text: its own members and the typed
 //! items and usage of [`super::output`] serialised in place, the echoed members copied as
-//! the client sent them (no tree is built of `tools` or `instructions`).
+//! the client sent them (no tree is built of `tools` or `instructions`): as it is stored (its
+//! own ids) or as the client gets it (ids issued), and the usage the gateway counts of it.
 
 use serde::{Serialize, Serializer};
 use serde_json::Value;
@@ -147,24 +148,32 @@ impl Head {
 
     /// Writes the response object as it is stored (its own ids) as JSON to `out`.
     pub fn write(&self, body: &Body<'_>, out: &mut Vec<u8>) {
-        self.render(body, "", out);
+        self.render(body, "", completed_at(body.status), out);
     }
 
     /// Writes the response object as the client gets it: its `id` and
     /// `previous_response_id` with the [`Head::issued`] prefix, as `respond` issues a
     /// relayed response's.
     pub fn write_client(&self, body: &Body<'_>, out: &mut Vec<u8>) {
-        self.render(body, &self.issued, out);
+        self.render(body, &self.issued, completed_at(body.status), out);
     }
 
-    fn render(&self, body: &Body<'_>, prefix: &str, out: &mut Vec<u8>) {
+    /// Writes both forms, [`Head::write`]'s to `stored` and [`Head::write_client`]'s to
+    /// `client`, with the one completion time.
+    pub fn write_both(&self, body: &Body<'_>, stored: &mut Vec<u8>, client: &mut Vec<u8>) {
+        let completed_at = completed_at(body.status);
+        self.render(body, "", completed_at, stored);
+        self.render(body, &self.issued, completed_at, client);
+    }
+
+    fn render(&self, body: &Body<'_>, prefix: &str, completed_at: Option<u64>, out: &mut Vec<u8>) {
         let members = Members {
             id: Issued { prefix, id: &self.id },
             object: "response",
             created_at: self.created_at,
             status: body.status.name(),
             background: false,
-            completed_at: (body.status == Status::Completed).then(crate::provider::translate::now),
+            completed_at,
             error: body.error,
             incomplete_details: match body.status {
                 Status::Incomplete(reason) => Some(Incomplete { reason }),
@@ -197,6 +206,11 @@ impl Head {
         }
         out.push(b'}');
     }
+}
+
+/// Now, for a completed response; null for the others.
+fn completed_at(status: Status) -> Option<u64> {
+    (status == Status::Completed).then(crate::provider::translate::now)
 }
 
 /// The echoed `previous_response_id` as the client knows it (with `prefix`), when one is
@@ -242,6 +256,22 @@ pub fn chat_usage(chat: &Value) -> ChatUsage {
         prompt_tokens_details: PromptDetails { cached_tokens: cached, ..PromptDetails::default() },
         total_tokens: count("/total_tokens").unwrap_or(input + output),
         ..ChatUsage::default()
+    }
+}
+
+/// What the gateway counts of a typed chat usage written in the Responses shape
+/// ([`Usage::of`]), as `usage::Usage` reads that shape through its aliases: input and
+/// output tokens, cached and reasoning tokens, no cache writes.
+pub fn counted(chat: &ChatUsage) -> crate::usage::Usage {
+    use crate::usage;
+    let reasoning_tokens = chat.completion_tokens_details.map_or(0, |details| details.reasoning_tokens);
+    let cached_tokens = chat.prompt_tokens_details.cached_tokens;
+    usage::Usage {
+        prompt_tokens: chat.prompt_tokens,
+        completion_tokens: chat.completion_tokens,
+        total_tokens: chat.total_tokens,
+        prompt_tokens_details: Some(usage::PromptDetails { cached_tokens, cache_creation_tokens: 0 }),
+        completion_tokens_details: Some(usage::CompletionDetails { reasoning_tokens }),
     }
 }
 
@@ -324,6 +354,21 @@ mod tests {
         assert_eq!(at(&client), at(&rewritten));
         assert!(client.contains(r#""id":"resp_mr1_0123456789abcdef_resp_1""#), "{client}");
         assert!(client.contains(r#""previous_response_id":"resp_mr1_0123456789abcdef_resp_0""#), "{client}");
+    }
+
+    #[test]
+    fn what_is_counted_is_what_the_responses_shape_reads_as() {
+        for chat in [
+            json!({ "prompt_tokens": 15, "completion_tokens": 7, "total_tokens": 22, "cache_creation_input_tokens": 4,
+                "prompt_tokens_details": { "cached_tokens": 3, "cache_creation_tokens": 4 },
+                "completion_tokens_details": { "reasoning_tokens": 4 } }),
+            json!({ "prompt_tokens": 2, "completion_tokens": 3 }),
+            json!({}),
+        ] {
+            let typed = chat_usage(&chat);
+            let written = json!({ "usage": Usage::of(&typed) }).to_string();
+            assert_eq!(Some(counted(&typed)), crate::usage::Usage::from_json(written.as_bytes()), "{chat}");
+        }
     }
 
     #[test]

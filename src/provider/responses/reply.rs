@@ -2,7 +2,8 @@
 //! (`reasoning_content`) as a `reasoning` item, the text as a `message` item with one
 //! `output_text` part, each tool call as a `function_call` item (`call_id` the provider's
 //! call id), `finish_reason` as `status` and `incomplete_details`, usage in the Responses
-//! shape; the request echoed by [`Head`]. The body goes on to `respond` as the answer.
+//! shape; the request echoed by [`Head`]. Written with the ids the client sees (and, to be
+//! stored, with its own), it goes on to `respond` as the answer, with the usage counted.
 
 use std::borrow::Cow;
 
@@ -11,6 +12,7 @@ use serde_json::Value;
 
 use super::object::{self, Body, Head, Status};
 use super::output;
+use crate::usage::Usage;
 
 #[derive(Deserialize)]
 struct Completion<'a> {
@@ -56,9 +58,18 @@ struct Function<'a> {
     arguments: Option<Cow<'a, str>>,
 }
 
-/// Translates a chat completion body into the Responses object `head` begins; `Err` says
-/// what is wrong with it.
-pub fn to_response(body: &[u8], head: &Head) -> Result<Vec<u8>, String> {
+/// A translated response: as the client gets it, as it is stored (when asked for), and the
+/// usage the gateway counts of it.
+#[derive(Debug, Default)]
+pub struct Response {
+    pub client: Vec<u8>,
+    pub stored: Option<Vec<u8>>,
+    pub usage: Option<Usage>,
+}
+
+/// Translates a chat completion body into the Responses object `head` begins, also in its
+/// stored form when `store`; `Err` says what is wrong with it.
+pub fn to_response(body: &[u8], head: &Head, store: bool) -> Result<Response, String> {
     let completion: Completion<'_> = serde_json::from_slice(body).map_err(|e| format!("not a chat completion: {e}"))?;
     let choice = completion.choices.into_iter().next().ok_or("no choices")?;
     let status = Status::of_finish(choice.finish_reason.as_deref().unwrap_or("stop"));
@@ -80,10 +91,19 @@ pub fn to_response(body: &[u8], head: &Head) -> Result<Vec<u8>, String> {
         let arguments = function.arguments.as_deref().unwrap_or("{}");
         output::call_item(id, call_id, &function.name, arguments, status.item_status())
     }));
-    let usage = completion.usage.filter(Value::is_object).map(|u| output::Usage::of(&object::chat_usage(&u)));
-    let mut out = Vec::new();
-    head.write(&Body { status, output: &items, usage: usage.as_ref(), error: None }, &mut out);
-    Ok(out)
+    let chat = completion.usage.filter(Value::is_object).map(|u| object::chat_usage(&u));
+    let written = chat.as_ref().map(output::Usage::of);
+    let body = Body { status, output: &items, usage: written.as_ref(), error: None };
+    let mut client = Vec::new();
+    let stored = if store {
+        let mut stored = Vec::new();
+        head.write_both(&body, &mut stored, &mut client);
+        Some(stored)
+    } else {
+        head.write_client(&body, &mut client);
+        None
+    };
+    Ok(Response { client, stored, usage: chat.as_ref().map(object::counted) })
 }
 
 #[cfg(test)]
@@ -97,8 +117,10 @@ mod tests {
     fn response(completion: &Value, request: &str) -> Value {
         let request = Fields::parse(&bytes::Bytes::from(request.to_owned())).unwrap_or_default();
         let head = Head::new("resp_test".into(), "claude".into(), 1_700_000_000, &request);
-        let got = to_response(completion.to_string().as_bytes(), &head).unwrap_or_default();
-        let mut got: Value = serde_json::from_slice(&got).unwrap_or_default();
+        let got = to_response(completion.to_string().as_bytes(), &head, true).unwrap_or_default();
+        assert_eq!(got.usage, crate::usage::Usage::from_json(&got.client), "counted as read");
+        assert_eq!(Some(&got.client), got.stored.as_ref(), "no prefix issued: one form");
+        let mut got: Value = serde_json::from_slice(&got.client).unwrap_or_default();
         if got["completed_at"].is_u64() {
             got["completed_at"] = json!("<now>");
         }
@@ -144,6 +166,6 @@ mod tests {
             (Some("content_filter"), Some(0))
         );
         let head = Head::new("resp_test".into(), "m".into(), 0, &Fields::default());
-        assert!(to_response(b"{}", &head).is_err());
+        assert!(to_response(b"{}", &head, false).is_err());
     }
 }

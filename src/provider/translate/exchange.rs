@@ -1,6 +1,7 @@
 //! The exchange with a translating provider: the request sent, an error reply passed on
 //! untranslated, a stream handed to [`Translated`] with its events, a whole 2xx body read
-//! within its size and time limits and translated. The reply goes on to `respond`.
+//! within its size and time limits and translated into the client's bytes, handed on with
+//! their usage ([`Source::Answered`]). The reply goes on to `respond`.
 
 use std::time::Instant;
 
@@ -9,6 +10,7 @@ use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
+use super::chunk::ChatUsage;
 use super::stream::{Events, Translated};
 use crate::error::Error;
 use crate::provider::Context as ProviderContext;
@@ -17,14 +19,14 @@ use crate::upstream::Outgoing;
 
 /// Sends `upstream` and shapes the reply: an error untranslated, a stream through `events`,
 /// a whole body read (bounded in size and time) and passed to `translate`, which writes
-/// the client's JSON.
+/// the client's JSON (`model` the requested name) and says its usage.
 pub async fn exchange(
     cx: &ProviderContext,
     attempt: &Attempt<'_>,
     upstream: Request<Outgoing>,
     exception: &'static str,
     events: Option<Events>,
-    translate: impl FnOnce(&[u8]) -> Result<Vec<u8>, String>,
+    translate: impl FnOnce(&[u8]) -> Result<(Vec<u8>, ChatUsage), String>,
 ) -> Result<Reply, Error> {
     let reply = send(cx, attempt, upstream, exception).await?;
     if !reply.status.is_success() {
@@ -37,8 +39,8 @@ pub async fn exchange(
     }
     let Source::Upstream(incoming) = body else { return Ok(Reply { status, headers, body, head_at }) };
     let bytes = read(incoming, cx.max_upstream_bytes, attempt.deadline, exception).await?;
-    let json = translate(&bytes).map_err(|what| untranslatable(exception, &what))?;
-    let body = Source::Full(Some(Bytes::from(json)));
+    let (json, usage) = translate(&bytes).map_err(|what| untranslatable(exception, &what))?;
+    let body = Source::Answered { body: Bytes::from(json), usage: Some(usage.counts()) };
     Ok(Reply { status: StatusCode::OK, headers, body, head_at })
 }
 
