@@ -1,7 +1,8 @@
 //! JSON lists read and written one element at a time, so a translation never holds a
 //! client's whole `messages` as a tree (a tree of many small messages takes 20 to 40 times
-//! their text): [`each`] hands over the elements of a raw list one by one, keeping the
-//! request's memory-budget charge at what the translation holds; [`Built`] gathers a
+//! their text): [`each`] hands over the elements of a raw list one by one (as trees, or
+//! [`elements`]: as their text where the list is text), keeping the request's memory-budget
+//! charge at what the translation holds; [`Built`] gathers a
 //! translated list as text, keeping only long, mostly-text elements as trees until they are
 //! sent (so their text never sits beside the tree); [`Turns`] writes a provider's turns
 //! (consecutive messages of one role merged) straight into the upstream body, which goes on
@@ -31,6 +32,14 @@ impl Held for Builder {
     }
 }
 
+/// One element of a list being read: its text where the list was the client's text, the
+/// tree where the gateway built one.
+#[derive(Debug)]
+pub enum Element<'a> {
+    Raw(&'a RawValue),
+    Tree(Value),
+}
+
 /// Calls `f` with each element of the list `member` as a tree of its own, and `sink` to
 /// write the element's translation into; `not_a_list` when it is not a list. `charge` is
 /// kept at what `sink` holds plus the tree of the element in hand (`parse::Shape`), so the
@@ -42,46 +51,67 @@ pub fn each<S: Held>(
     not_a_list: impl Fn() -> Error,
     mut f: impl FnMut(Value, &mut S) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    let mut one = |value: Value, tree: u64, sink: &mut S| {
+    elements(member, sink, charge, not_a_list, |element, sink| match element {
+        Element::Raw(raw) => f(serde_json::from_str(raw.get()).map_err(|e| Error::BadJson(e.to_string()))?, sink),
+        Element::Tree(value) => f(value, sink),
+    })
+}
+
+/// [`each`], handing each element as it is held: the element's text when the list is the
+/// client's (a typed reading of it borrows from the body), else its tree. The charge is
+/// [`each`]'s: the element's tree while it is in hand, as though it were parsed.
+pub fn elements<S: Held>(
+    member: Member,
+    sink: &mut S,
+    charge: &mut Charge,
+    not_a_list: impl Fn() -> Error,
+    mut f: impl FnMut(Element<'_>, &mut S) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let mut one = |element: Element<'_>, tree: u64, sink: &mut S| {
         charge.set(sink.held() + tree)?;
-        f(value, sink)
+        f(element, sink)
     };
     match member {
         Member::Raw(raw) => raw_each(&raw, sink, &not_a_list, &mut one)?,
-        Member::Tree(Value::Array(items)) => items.into_iter().try_for_each(|item| one(item, 0, sink))?,
+        Member::Tree(Value::Array(items)) => {
+            items.into_iter().try_for_each(|item| one(Element::Tree(item), 0, sink))?;
+        }
         Member::Tree(_) => return Err(not_a_list()),
         Member::List(items) => {
             for item in items {
                 match item {
                     Item::Run(run) => raw_each(&[&b"["[..], &run, b"]"].concat(), sink, &not_a_list, &mut one)?,
-                    Item::Tree(value) => one(value, 0, sink)?,
+                    Item::Tree(value) => one(Element::Tree(value), 0, sink)?,
                 }
             }
         }
         Member::Mapped(Mapped { head, raw, map }) => {
-            head.into_iter().try_for_each(|value| one(value, 0, sink))?;
+            head.into_iter().try_for_each(|value| one(Element::Tree(value), 0, sink))?;
             let (mut mapped, mut kept) = (Vec::new(), None);
             // Each element's translations are charged as its tree was.
             raw_each(&raw, sink, &not_a_list, &mut |element, tree, sink| {
+                let Element::Raw(raw) = element else { return one(element, tree, sink) };
+                let element = serde_json::from_str(raw.get()).map_err(|e| Error::BadJson(e.to_string()))?;
                 map(element, &mut kept, &mut mapped)?;
-                mapped.drain(..).try_for_each(|value| one(value, tree, sink))
+                mapped.drain(..).try_for_each(|value| one(Element::Tree(value), tree, sink))
             })?;
-            kept.into_iter().try_for_each(|value| one(value, 0, sink))?;
+            kept.into_iter().try_for_each(|value| one(Element::Tree(value), 0, sink))?;
         }
     }
     charge.set(sink.held())
 }
 
+/// Calls `f` with each element's text and the tree it would take.
 fn raw_each<S>(
     text: &[u8],
     sink: &mut S,
     not_a_list: &impl Fn() -> Error,
-    f: &mut impl FnMut(Value, u64, &mut S) -> Result<(), Error>,
+    f: &mut impl FnMut(Element<'_>, u64, &mut S) -> Result<(), Error>,
 ) -> Result<(), Error> {
     for_each_raw(text, |raw| {
         let text = raw.get();
         let tree = parse::scan(text.as_bytes()).tree_bytes(text.len());
-        f(serde_json::from_str(text).map_err(|e| Error::BadJson(e.to_string()))?, tree, sink)
+        f(Element::Raw(raw), tree, sink)
     })
     .map_err(|e| e.unwrap_or_else(not_a_list))
 }

@@ -5,6 +5,8 @@
 //! and `response_format` to
 //! `output_format`. The result goes back to `anthropic::forward`.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use super::body::{Block, Head, Metadata, OutputFormat, ResultContent, Source, Thinking, Tool, ToolChoice as Choice};
@@ -14,7 +16,10 @@ use crate::error::Error;
 use crate::parse::Fields;
 use crate::provider::translate::bad;
 use crate::provider::translate::block::Long;
-use crate::provider::translate::conversation::{self, Content, Part, Render, ToolCall, ToolResult, data_uri};
+use crate::provider::translate::conversation::{
+    self, Content, Part, Passed, Render, Said, ToolCall, ToolResult, data_uri,
+};
+use crate::provider::translate::message::Kind;
 use crate::provider::translate::params::{self, ResponseFormat, Stop, ToolChoice, take};
 use crate::provider::translate::tools::{self, Listed};
 use crate::upstream::{self, Builder};
@@ -104,58 +109,52 @@ impl Render for Blocks {
     type Block = Block;
 
     /// A message's content as Anthropic blocks; parts already in Anthropic's shape pass.
-    fn parts(&mut self, content: Vec<Content>) -> Result<Vec<Block>, Error> {
+    fn parts(&mut self, content: Vec<Content<'_>>) -> Result<Vec<Block>, Error> {
         content.into_iter().map(block).collect()
     }
 
-    fn tool_call(&mut self, call: ToolCall) -> Result<Block, Error> {
-        Ok(Block::ToolUse { id: call.id, input: call.arguments, name: call.name, kind: "tool_use" })
+    fn tool_call(&mut self, call: ToolCall<'_>) -> Result<Block, Error> {
+        Ok(Block::ToolUse {
+            id: call.id.into_value()?,
+            input: call.arguments,
+            name: call.name.into_value()?,
+            kind: "tool_use",
+        })
     }
 
     /// A `tool` message as a `tool_result` block; text stays a string as LiteLLM sends it.
-    fn tool_result(&mut self, result: ToolResult) -> Result<Block, Error> {
+    fn tool_result(&mut self, result: ToolResult<'_>) -> Result<Block, Error> {
         let content = match result.content {
-            content @ Value::Array(_) => ResultContent::Blocks(self.parts(Content::read(content)?)?),
-            Value::Null => ResultContent::Text(Long::default()),
-            Value::String(text) => ResultContent::Text(Long::from(text)),
-            other => ResultContent::Other(other),
+            Said::Parts(parts) => ResultContent::Blocks(self.parts(parts)?),
+            Said::None => ResultContent::Text(Long::default()),
+            Said::Text(text) => ResultContent::Text(Long::from(text.into_owned())),
+            Said::Other(other) => ResultContent::Other(other.into_value()?),
         };
-        Ok(Block::ToolResult { content, tool_use_id: result.id, kind: "tool_result" })
+        Ok(Block::ToolResult { content, tool_use_id: result.id.into_value()?, kind: "tool_result" })
     }
 }
 
 /// One content part as an Anthropic block, its `cache_control` kept.
-fn block(content: Content) -> Result<Block, Error> {
-    let cache_control = content.cache_control;
+fn block(content: Content<'_>) -> Result<Block, Error> {
+    let cache_control = content.cache_control.map(Passed::into_value).transpose()?;
     match content.part {
-        Part::Text { text: Some(Value::String(text)), rest } if rest.is_empty() => {
-            Ok(Block::Text { cache_control, text: Long::from(text), kind: "text" })
-        }
-        // A text part with members of its own, or no string text, goes as the tree it was.
-        Part::Text { text, mut rest } => {
-            rest.insert("type".into(), "text".into());
-            if let Some(text) = text {
-                rest.insert("text".into(), text);
-            }
-            if let Some(cache_control) = cache_control {
-                rest.insert("cache_control".into(), cache_control);
-            }
-            Ok(Block::Other(Value::Object(rest)))
-        }
+        Part::Text { text } => Ok(Block::Text { cache_control, text: Long::from(text.into_owned()), kind: "text" }),
+        // A text part with members of its own, or no string text, goes as it came.
+        Part::Odd { part, .. } => Ok(Block::Other(part.into_value()?)),
         Part::Image { url: Some(url) } => Ok(Block::Media { cache_control, source: source(url), kind: "image" }),
         Part::Image { url: None } => Err(bad("messages", "image_url needs a url")),
         Part::File { data: Some(data) } => Ok(Block::Media { cache_control, source: source(data), kind: "document" }),
         Part::File { data: None } => Err(bad("messages", "file parts need file_data")),
-        Part::Other(part @ Value::Object(_)) => Ok(Block::Other(part)),
+        Part::Other(part) if part.kind() == Kind::Object => Ok(Block::Other(part.into_value()?)),
         Part::Other(_) => Err(bad("messages", "a content part must be an object")),
     }
 }
 
 /// A `data:` URI as a base64 source, any other URL as a URL source.
-fn source(url: String) -> Source {
+fn source(url: Cow<'_, str>) -> Source {
     match data_uri(url) {
         Ok((media_type, data)) => Source::Base64 { data: Long::from(data), media_type, kind: "base64" },
-        Err(url) => Source::Url { kind: "url", url: Long::from(url) },
+        Err(url) => Source::Url { kind: "url", url: Long::from(url.into_owned()) },
     }
 }
 

@@ -7,6 +7,8 @@
 //! `top_k` and the model's own fields to `additionalModelRequestFields`, and a
 //! `response_format` schema to a forced tool. The body goes back to `bedrock::forward`.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value, json};
 
 use super::body::{
@@ -20,7 +22,9 @@ use crate::parse::{Fields, Member};
 use crate::provider::anthropic::request::DEFAULT_MAX_TOKENS;
 use crate::provider::translate::bad;
 use crate::provider::translate::block::Long;
-use crate::provider::translate::conversation::{self, Content, Part, Render, ToolCall, ToolResult, data_uri};
+use crate::provider::translate::conversation::{
+    self, Content, Given, Part, Render, Said, ToolCall, ToolResult, data_uri,
+};
 use crate::provider::translate::params::{self, ResponseFormat, Stop, ToolChoice, take, thinking_enabled};
 use crate::provider::translate::tools::{self, Listed, Schema};
 use crate::upstream::{self, Builder};
@@ -142,7 +146,7 @@ impl Render for Blocks {
 
     /// A message's content as Converse blocks; a part with `cache_control` is followed by
     /// a cache point.
-    fn parts(&mut self, content: Vec<Content>) -> Result<Vec<Block>, Error> {
+    fn parts(&mut self, content: Vec<Content<'_>>) -> Result<Vec<Block>, Error> {
         let mut out = Vec::with_capacity(content.len());
         for content in content {
             if let Some(block) = self.block(content.part)? {
@@ -156,35 +160,38 @@ impl Render for Blocks {
     }
 
     /// System blocks: text and cache points only.
-    fn system(&mut self, content: Vec<Content>) -> Result<Vec<Block>, Error> {
+    fn system(&mut self, content: Vec<Content<'_>>) -> Result<Vec<Block>, Error> {
         let blocks = self.parts(content)?;
         Ok(blocks.into_iter().filter(|b| matches!(b, Block::Text(_) | Block::CachePoint(_))).collect())
     }
 
-    fn tool_call(&mut self, call: ToolCall) -> Result<Block, Error> {
-        Ok(Block::ToolUse(ToolUse { input: call.arguments, name: call.name, tool_use_id: call.id }))
+    fn tool_call(&mut self, call: ToolCall<'_>) -> Result<Block, Error> {
+        let (name, tool_use_id) = (call.name.into_value()?, call.id.into_value()?);
+        Ok(Block::ToolUse(ToolUse { input: call.arguments, name, tool_use_id }))
     }
 
     /// A `tool` message as a `toolResult` block.
-    fn tool_result(&mut self, result: ToolResult) -> Result<Block, Error> {
+    fn tool_result(&mut self, result: ToolResult<'_>) -> Result<Block, Error> {
         let content = match result.content {
-            Value::String(text) => vec![Block::Text(Long::from(text))],
-            Value::Null => vec![Block::Text(Long::default())],
+            Said::Text(text) => vec![Block::Text(Long::from(text.into_owned()))],
+            Said::None => vec![Block::Text(Long::default())],
             other => {
-                self.parts(Content::read(other)?)?.into_iter().filter(|b| !matches!(b, Block::CachePoint(_))).collect()
+                self.parts(other.into_parts()?)?.into_iter().filter(|b| !matches!(b, Block::CachePoint(_))).collect()
             }
         };
-        Ok(Block::ToolResult(ToolResultBlock { content, tool_use_id: result.id }))
+        Ok(Block::ToolResult(ToolResultBlock { content, tool_use_id: result.id.into_value()? }))
     }
 }
 
 impl Blocks {
     /// One content part as a Converse block; empty text is left out.
-    fn block(&mut self, part: Part) -> Result<Option<Block>, Error> {
+    fn block(&mut self, part: Part<'_>) -> Result<Option<Block>, Error> {
         match part {
-            Part::Text { text: Some(Value::String(text)), .. } if text.is_empty() => Ok(None),
-            Part::Text { text: Some(Value::String(text)), .. } => Ok(Some(Block::Text(Long::from(text)))),
-            Part::Text { .. } => Err(bad("messages", "a text part needs text")),
+            Part::Text { text } | Part::Odd { text: Given::Str(text), .. } if text.is_empty() => Ok(None),
+            Part::Text { text } | Part::Odd { text: Given::Str(text), .. } => {
+                Ok(Some(Block::Text(Long::from(text.into_owned()))))
+            }
+            Part::Odd { .. } => Err(bad("messages", "a text part needs text")),
             Part::Image { url: None } => Err(bad("messages", "image_url needs a url")),
             Part::Image { url: Some(url) } => {
                 let (media_type, data) = media(url)?;
@@ -206,7 +213,7 @@ impl Blocks {
 }
 
 /// A `data:` URI's media type and base64 data; a URL is refused (the gateway does not fetch).
-fn media(url: String) -> Result<(String, String), Error> {
+fn media(url: Cow<'_, str>) -> Result<(String, String), Error> {
     data_uri(url).map_err(|url| {
         let shown: String = url.chars().take(80).collect();
         bad(

@@ -6,6 +6,8 @@
 //! `gemini::schema`), `tool_choice` to `toolConfig`, sampling and output parameters to
 //! `generationConfig`. The result goes back to `gemini::forward`.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use super::body::{
@@ -18,7 +20,9 @@ use crate::budget::Charge;
 use crate::error::Error;
 use crate::parse::Fields;
 use crate::provider::translate::block::Long;
-use crate::provider::translate::conversation::{self, Content, Part, Render, ToolCall, ToolResult, data_uri};
+use crate::provider::translate::conversation::{
+    self, Content, Given, Part, Render, Said, ToolCall, ToolResult, data_uri,
+};
 use crate::provider::translate::params::{self, Function, ResponseFormat, Stop, ToolChoice, is_function, take};
 use crate::provider::translate::{bad, object};
 use crate::upstream::{Builder, Outgoing};
@@ -78,12 +82,12 @@ impl Render for Parts {
     type Block = Block;
 
     /// A message's content as Gemini parts; its text and data move into them.
-    fn parts(&mut self, content: Vec<Content>) -> Result<Vec<Block>, Error> {
+    fn parts(&mut self, content: Vec<Content<'_>>) -> Result<Vec<Block>, Error> {
         content.into_iter().map(|content| part(content.part)).collect()
     }
 
     /// A `function_call`, with the thought signature its id (or the call) carries.
-    fn tool_call(&mut self, call: ToolCall) -> Result<Block, Error> {
+    fn tool_call(&mut self, call: ToolCall<'_>) -> Result<Block, Error> {
         let id = call.id.as_str();
         let signature = id.and_then(|id| id.split_once(THOUGHT_SIGNATURE_SEPARATOR)).map(|(_, signature)| signature);
         let signature = signature.or(call.thought_signature.as_deref()).filter(|s| !s.is_empty()).map(str::to_owned);
@@ -93,30 +97,41 @@ impl Render for Parts {
     }
 
     /// A tool message as a `function_response` naming the function its call named.
-    fn tool_result(&mut self, result: ToolResult) -> Result<Block, Error> {
+    fn tool_result(&mut self, result: ToolResult<'_>) -> Result<Block, Error> {
         let Some(name) = result.function else {
             return Err(bad("messages", "a tool message's tool_call_id names no earlier tool call"));
         };
         let content = match result.content {
-            Value::Array(items) => Reply::Text(Long::from(
-                items.iter().filter_map(|i| i.get("text").and_then(Value::as_str)).collect::<String>(),
-            )),
-            Value::Null => Reply::Text(Long::default()),
-            Value::String(text) => Reply::Text(Long::from(text)),
-            other => Reply::Other(other),
+            Said::Parts(parts) => {
+                Reply::Text(Long::from(parts.iter().filter_map(|c| text_of(&c.part)).collect::<String>()))
+            }
+            Said::None => Reply::Text(Long::default()),
+            Said::Text(text) => Reply::Text(Long::from(text.into_owned())),
+            Said::Other(other) => Reply::Other(other.into_value()?),
         };
         Ok(Block::Response { function_response: FunctionResponse { name, response: Response { content } } })
     }
 }
 
+/// A tool result part's `text`, when a string.
+fn text_of<'p>(part: &'p Part<'_>) -> Option<Cow<'p, str>> {
+    match part {
+        Part::Text { text } | Part::Odd { text: Given::Str(text), .. } => Some(Cow::Borrowed(text)),
+        Part::Other(other) => other.text().map(Cow::Owned),
+        Part::Odd { .. } | Part::Image { .. } | Part::File { .. } => None,
+    }
+}
+
 /// One content part; images and files must be base64 `data:` URIs.
-fn part(part: Part) -> Result<Block, Error> {
+fn part(part: Part<'_>) -> Result<Block, Error> {
     let url = match part {
-        Part::Text { text: Some(Value::String(text)), .. } => return Ok(Block::Text { text: Long::from(text) }),
-        Part::Text { text, .. } => return Ok(Block::Other(object([("text", text.unwrap_or_default())]))),
+        Part::Text { text } | Part::Odd { text: Given::Str(text), .. } => {
+            return Ok(Block::Text { text: Long::from(text.into_owned()) });
+        }
+        Part::Odd { text, .. } => return Ok(Block::Other(object([("text", text.into_value()?)]))),
         Part::Image { url } => url,
         Part::File { data } => data,
-        Part::Other(item) => return Ok(Block::Other(item)),
+        Part::Other(item) => return Ok(Block::Other(item.into_value()?)),
     };
     let Some(Ok((mime_type, data))) = url.map(data_uri) else {
         return Err(bad("messages", "gemini/ deployments take images and files as base64 data: URIs"));

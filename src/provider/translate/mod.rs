@@ -2,8 +2,9 @@
 //! module: the client's chat request with the gateway's fields out, the deployment's
 //! defaults in and unsupported parameters refused or dropped (here); the parameters read
 //! once into neutral types ([`params`]; function tools with their schemas as the client's
-//! text, [`tools`]); the conversation read once into neutral turns
-//! that each provider's renderer walks ([`conversation`]), writing its typed blocks
+//! text, [`tools`]); the conversation read once into neutral turns (each message typed,
+//! [`message`], from [`lenient`] readers) that each provider's renderer walks
+//! ([`conversation`]), writing its typed blocks
 //! ([`block`]); the exchange with the provider
 //! and the bounded read of a 2xx body ([`exchange`]); finish reasons shared by the
 //! replies ([`reply`]) and the lenient scalars their typed formats read ([`wire`]); the
@@ -19,6 +20,9 @@ pub mod client;
 pub mod conversation;
 pub mod exchange;
 pub mod fused;
+pub mod lenient;
+pub mod message;
+mod message_wire;
 pub mod params;
 pub mod reply;
 pub mod stream;
