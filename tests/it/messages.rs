@@ -5,7 +5,7 @@
 use crate::common;
 
 use common::mock::{self, Answer, Mock};
-use common::{post, start};
+use common::post;
 use http::StatusCode;
 use model_router::server::Running;
 use model_router::table::fixtures;
@@ -24,15 +24,7 @@ fn parse(text: &str) -> Value {
 
 /// The gateway with `mock` behind both the Anthropic and the OpenAI deployments.
 async fn gateway(mock: &Mock) -> Running {
-    let (anthropic, openai) = (format!("http://{}", mock.addr), mock.base());
-    let gemini = format!("http://{}/v1beta", mock.addr);
-    let vars = [
-        ("MOCK_ANTHROPIC_BASE", anthropic.as_str()),
-        ("MOCK_BASE", openai.as_str()),
-        ("MOCK_GEMINI_BASE", gemini.as_str()),
-        ("MOCK_KEY", "sk-up"),
-    ];
-    start(&fixtures::upstream::TABLE, &vars).await
+    common::start_behind(&fixtures::upstream::TABLE, mock).await
 }
 
 /// `(event name, data)` of each event of an Anthropic SSE body.

@@ -7,7 +7,7 @@
 use crate::common;
 
 use common::mock::{self, Answer, Mock};
-use common::{get, post, start};
+use common::{get, post};
 use http::StatusCode;
 use model_router::server::Running;
 use model_router::table::fixtures;
@@ -92,15 +92,7 @@ async fn counted(gw: &Running, model: &str, requested: &str) -> [String; 5] {
 
 /// The `upstream` routes with `mock` behind the Anthropic, Gemini and OpenAI deployments.
 async fn gateway(mock: &Mock) -> Running {
-    let (anthropic, openai) = (format!("http://{}", mock.addr), mock.base());
-    let gemini = format!("http://{}/v1beta", mock.addr);
-    let vars = [
-        ("MOCK_ANTHROPIC_BASE", anthropic.as_str()),
-        ("MOCK_BASE", openai.as_str()),
-        ("MOCK_GEMINI_BASE", gemini.as_str()),
-        ("MOCK_KEY", "sk-up"),
-    ];
-    start(&fixtures::upstream::TABLE, &vars).await
+    common::start_behind(&fixtures::upstream::TABLE, mock).await
 }
 
 fn chat(model: &str) -> serde_json::Value {

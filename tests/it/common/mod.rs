@@ -30,6 +30,20 @@ pub async fn start(table: &'static Table, vars: &[(&str, &str)]) -> Running {
     start_with(table, vars, |_| {}).await
 }
 
+/// The gateway serving `table` with `mock` behind its Anthropic, Gemini and OpenAI-compatible
+/// deployments (`MOCK_ANTHROPIC_BASE`, `MOCK_GEMINI_BASE`, `MOCK_BASE`; key `sk-up`).
+pub async fn start_behind(table: &'static Table, mock: &mock::Mock) -> Running {
+    let (anthropic, openai) = (format!("http://{}", mock.addr), mock.base());
+    let gemini = format!("http://{}/v1beta", mock.addr);
+    let vars = [
+        ("MOCK_ANTHROPIC_BASE", anthropic.as_str()),
+        ("MOCK_BASE", openai.as_str()),
+        ("MOCK_GEMINI_BASE", gemini.as_str()),
+        ("MOCK_KEY", "sk-up"),
+    ];
+    start(table, &vars).await
+}
+
 /// Like [`start`], letting the test adjust the settings first.
 pub async fn start_with(table: &'static Table, vars: &[(&str, &str)], adjust: impl FnOnce(&mut Settings)) -> Running {
     let vars = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
