@@ -259,3 +259,51 @@ async fn a_stored_bridged_reply_is_retrieved_as_it_was_answered() {
     assert_eq!(retrieved.text(), created.text(), "byte for byte, its completion time too");
     assert_eq!(created.header("x-litellm-response-cost"), Some("0.0044399999999999995"));
 }
+
+#[tokio::test]
+async fn a_messages_reply_from_bedrock_converse() {
+    let converse = json!({
+        "output": { "message": { "role": "assistant", "content": [
+            { "reasoningContent": { "reasoningText": { "text": "think", "signature": "sig" } } },
+            { "text": "Checking." },
+            { "toolUse": { "toolUseId": "tooluse_1", "name": "get_weather", "input": { "city": "Paris" } } }] } },
+        "stopReason": "tool_use",
+        "usage": { "inputTokens": 1000, "outputTokens": 50, "totalTokens": 1550,
+            "cacheReadInputTokens": 300, "cacheWriteInputTokens": 200 },
+    });
+    let bedrock = mock::start(move |_| Answer::ok(&converse)).await;
+    let credentials = [("AWS_ACCESS_KEY_ID", "AKIDENV"), ("AWS_SECRET_ACCESS_KEY", "env-secret")];
+    let gw = common::bedrock::gateway(&bedrock, &credentials).await;
+    let request = json!({ "model": "nova", "max_tokens": 64, "messages": [{ "role": "user", "content": "Weather?" }] });
+    let headers = [("content-type", "application/json"), ("x-api-key", "sk-1234"), ("anthropic-version", "2023-06-01")];
+    let reply = common::send(&gw, http::Method::POST, "/v1/messages", &headers, request.to_string()).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let want = concat!(
+        r#"{"content":[{"text":"Checking.","type":"text"},{"id":"tooluse_1","input":{"city":"Paris"},"#,
+        r#""name":"get_weather","type":"tool_use"}],"id":"msg_<uuid>","model":"nova","role":"assistant","#,
+        r#""stop_reason":"tool_use","stop_sequence":null,"type":"message","#,
+        r#""usage":{"input_tokens":1500,"output_tokens":50}}"#,
+    );
+    assert_eq!(pinned(&reply.text()), want);
+    assert_eq!(reply.header("x-litellm-response-cost"), None);
+}
+
+#[tokio::test]
+async fn a_messages_reply_from_an_openai_chat_reply() {
+    let body = r#"{"id":"c-1","object":"chat.completion","created":7,"model":"gpt-4o-exact","choices":[{"index":0,"message":{"role":"assistant","content":"Let me look.","tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"location\":\"Paris\"}"}},{"id":"call_2","type":"function","function":{"name":"now","arguments":"not json"}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8,"prompt_tokens_details":{"cached_tokens":2}}}"#;
+    let mock = mock::start(|_| answer(body)).await;
+    let gw = gateway(&mock).await;
+    let request =
+        json!({ "model": "gpt-4o", "max_tokens": 100, "messages": [{ "role": "user", "content": "Weather?" }] });
+    let reply = post(&gw, "/v1/messages", None, &request).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let want = concat!(
+        r#"{"content":[{"text":"Let me look.","type":"text"},{"id":"call_1","input":{"location":"Paris"},"#,
+        r#""name":"get_weather","type":"tool_use"},{"id":"call_2","input":{},"name":"now","type":"tool_use"}],"#,
+        r#""id":"msg_<uuid>","model":"gpt-4o","role":"assistant","stop_reason":"tool_use","stop_sequence":null,"#,
+        r#""type":"message","usage":{"input_tokens":5,"output_tokens":3}}"#,
+    );
+    assert_eq!(pinned(&reply.text()), want);
+    assert_eq!(reply.header("x-litellm-response-cost"), Some("0.011"), "5 × 0.001 + 3 × 0.002");
+    assert_eq!(counted(&gw, "gpt-4o-exact", "gpt-4o").await, ["5", "3", "8", "0", "0"].map(String::from));
+}
