@@ -13,6 +13,7 @@ use std::borrow::Cow;
 
 use http::{HeaderMap, HeaderName};
 
+use super::translate::whole::Reader;
 use super::translate::{self, Events, Provider};
 use super::url::Url;
 use super::{Attempt, Reply, head};
@@ -74,10 +75,7 @@ pub async fn forward(
     // it from a client that did not ask.
     let usage = include_usage || attempt.stream_usage;
     let events = streaming.then(|| Events::Anthropic(stream::Events::new(translate::completion_id(), usage)));
-    translate::exchange(cx, attempt, upstream, EXCEPTION, events, |body| {
-        response::translate(body, &translate::completion_id(), translate::now(), &requested)
-    })
-    .await
+    translate::exchange(cx, attempt, upstream, EXCEPTION, events, (Reader::Anthropic, requested)).await
 }
 
 /// Counts the chat call's input tokens with `{base}/v1/messages/count_tokens`: its

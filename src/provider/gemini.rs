@@ -15,6 +15,7 @@ use std::borrow::Cow;
 
 use http::{HeaderMap, HeaderName};
 
+use super::translate::whole::Reader;
 use super::translate::{self, Events, Provider};
 use super::url::{Refused, Room, Url};
 use super::{Attempt, Reply, head};
@@ -120,8 +121,5 @@ pub async fn exchange(
     // it from a client that did not ask.
     let usage = include_usage || attempt.stream_usage;
     let events = streaming.then(|| Events::Gemini(stream::Events::new(translate::completion_id(), usage)));
-    translate::exchange(cx, attempt, upstream, exception, events, |body| {
-        response::translate(body, &translate::completion_id(), translate::now(), &model, &mut response::call_id)
-    })
-    .await
+    translate::exchange(cx, attempt, upstream, exception, events, (Reader::Gemini, model)).await
 }

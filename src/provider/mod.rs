@@ -1,8 +1,10 @@
 //! Providers: a closed set of wire protocols with `match` dispatch. Each turns the parsed
 //! request into a [`Reply`] (status, headers, body still streaming) from its [`Attempt`]
 //! and the shared [`Context`] (client, budget, the router settings it reads), never the
-//! whole gateway; `respond` takes it from there. A whole reply a translator wrote is handed
-//! over as the client gets it, with its usage ([`Source::Answered`]). OpenAI-compatible vendors are rows of data (`config/src/vendors.rs`).
+//! whole gateway; `respond` takes it from there. A translating provider's whole reply comes
+//! back from [`chat`] unread with its reader ([`Source::Whole`]), and is written once in the
+//! client's format (chat here, `messages`, `responses`) and handed over as the client gets
+//! it, with its usage ([`Source::Answered`]). OpenAI-compatible vendors are rows of data (`config/src/vendors.rs`).
 
 mod anthropic;
 pub mod bedrock;
@@ -221,6 +223,10 @@ pub enum Source {
     Fake(FakeStream),
     /// A provider's stream translated into OpenAI chunks (Anthropic, Gemini).
     Translated(Box<translate::Translated>),
+    /// A translating provider's whole 2xx reply, unread: [`chat`] hands it to its caller,
+    /// which reads it once into its client's format; [`call`] answers a chat client with
+    /// it, so `respond` never sees one.
+    Whole(Box<translate::whole::Whole>),
 }
 
 /// What one provider call needs besides the request.
@@ -263,11 +269,15 @@ pub async fn call(
     if request.api == Api::Responses {
         return responses::call(cx, attempt, request, headers).await;
     }
-    chat(cx, attempt, Cow::Borrowed(request), headers).await
+    let reply = chat(cx, attempt, Cow::Borrowed(request), headers).await?;
+    let Source::Whole(whole) = reply.body else { return Ok(reply) };
+    let (body, usage) = whole.chat().map_err(|what| translate::untranslatable(exception(attempt.deployment), &what))?;
+    Ok(Reply { body: Source::Answered { body, usage }, ..reply })
 }
 
 /// Calls the deployment's provider with an OpenAI-format request: the client's, or one the
-/// gateway built (`messages`), which the provider may take apart as it builds its own.
+/// gateway built (`messages`, `responses`), which the provider may take apart as it builds
+/// its own. A translating provider's whole 2xx reply comes back unread ([`Source::Whole`]).
 async fn chat(
     cx: &Context,
     attempt: &Attempt<'_>,
@@ -304,7 +314,13 @@ impl http_body::Body for Source {
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, hyper::Error>>> {
-        match self.get_mut() {
+        let this = self.get_mut();
+        if let Source::Whole(whole) = this {
+            // Not reached (`call` answers it): the chat completion, as a chat client gets it.
+            let body = whole.chat().map(|(body, _)| body).unwrap_or_default();
+            *this = Source::Answered { body, usage: None };
+        }
+        match this {
             Source::Full(bytes) => std::task::Poll::Ready(bytes.take().map(|b| Ok(http_body::Frame::data(b)))),
             Source::Answered { body, .. } => {
                 let body = std::mem::take(body);
@@ -313,6 +329,7 @@ impl http_body::Body for Source {
             Source::Upstream(incoming) => std::pin::Pin::new(incoming).poll_frame(cx),
             Source::Fake(fake) => std::pin::Pin::new(fake).poll_frame(cx).map(|f| f.map(Ok)),
             Source::Translated(translated) => translated.poll_frame(cx),
+            Source::Whole(_) => std::task::Poll::Ready(None),
         }
     }
 }

@@ -2,15 +2,19 @@
 //! reply read borrowing from its body, the completion written from structs): text blocks joined into
 //! `content`, `tool_use` blocks as `tool_calls` (arguments as a JSON string), thinking as
 //! `reasoning_content`, `stop_reason` mapped to `finish_reason`, usage with cache tokens,
-//! `model` the requested name: the client's bytes, which `respond` passes on unread.
+//! `model` the requested name: the shared typed completion (`translate::completion`),
+//! written for a chat client or handed to the client's own format's writer.
 
 use std::borrow::Cow;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::provider::translate::chunk::ChatUsage;
+use crate::provider::translate::completion::{
+    Choice, Completion, Function, Message, Specific, Thinking, ToolCall, Usage as Counted,
+};
 use crate::provider::translate::reply::{CachedUsage, Finish};
 use crate::provider::translate::wire::{Count, Text, unreadable};
 
@@ -92,69 +96,15 @@ struct Block<'a> {
     input: Option<&'a RawValue>,
 }
 
-/// The `chat.completion` written back, its members in the order the JSON tree it replaces
-/// wrote them (sorted).
-#[derive(Serialize)]
-struct Completion<'a> {
-    choices: [Choice<'a>; 1],
-    created: u64,
-    id: &'a str,
-    /// The requested name.
-    model: &'a str,
-    object: &'static str,
-    usage: ChatUsage,
-}
-
-#[derive(Serialize)]
-struct Choice<'a> {
-    finish_reason: &'static str,
-    index: u32,
-    message: Message<'a>,
-}
-
-#[derive(Serialize)]
-struct Message<'a> {
-    content: Option<String>,
-    provider_specific_fields: Specific<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reasoning_content: Option<String>,
-    role: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    thinking_blocks: Option<&'a [Value]>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    tool_calls: Vec<ToolCall<'a>>,
-}
-
-#[derive(Serialize)]
-struct Specific<'a> {
-    citations: (),
-    thinking_blocks: Option<&'a [Value]>,
-}
-
-#[derive(Serialize)]
-struct ToolCall<'a> {
-    function: Function<'a>,
-    id: Cow<'a, str>,
-    index: usize,
-    #[serde(rename = "type")]
-    kind: &'static str,
-}
-
-#[derive(Serialize)]
-struct Function<'a> {
-    arguments: String,
-    name: Cow<'a, str>,
-}
-
-/// Translates a Messages response body into the completion's bytes naming `model`, and its
-/// usage; `Err` says what is wrong with it.
-pub fn translate(body: &[u8], id: &str, created: u64, model: &str) -> Result<(Vec<u8>, ChatUsage), String> {
-    let reply: Reply<'_> = serde_json::from_slice(body).map_err(|e| unreadable(&e, "no content list"))?;
+/// Translates a Messages response body into the completion naming `model`, borrowing
+/// from the body; `Err` says what is wrong with it.
+pub fn translate<'a>(body: &'a [u8], id: String, created: u64, model: &'a str) -> Result<Completion<'a>, String> {
+    let reply: Reply<'a> = serde_json::from_slice(body).map_err(|e| unreadable(&e, "no content list"))?;
     let (mut text, mut reasoning) = (String::new(), String::new());
     let (mut tool_calls, mut thinking) = (Vec::new(), Vec::new());
-    for (index, raw) in reply.content.iter().enumerate() {
+    for (index, raw) in reply.content.into_iter().enumerate() {
         // A block that is not an object is no block the translation knows.
-        let Ok(block) = serde_json::from_str::<Block<'_>>(raw.get()) else { continue };
+        let Ok(block) = serde_json::from_str::<Block<'a>>(raw.get()) else { continue };
         match block.kind.as_str() {
             "text" => text.push_str(block.text.as_str()),
             "tool_use" => {
@@ -162,34 +112,49 @@ pub fn translate(body: &[u8], id: &str, created: u64, model: &str) -> Result<(Ve
                 let input =
                     block.input.map_or(Ok(Value::Object(serde_json::Map::new())), |i| serde_json::from_str(i.get()));
                 let arguments = input.map_err(|e| format!("not JSON: {e}"))?.to_string();
-                let function = Function { arguments, name: block.name.or("") };
-                tool_calls.push(ToolCall { function, id: block.id.or(""), index, kind: "function" });
+                let function = Function { arguments: owned(arguments), name: Text(Some(block.name.or(""))) };
+                let id = Text(Some(block.id.or("")));
+                tool_calls.push(ToolCall { function, id, index, provider_specific_fields: None, kind: "function" });
             }
             kind @ ("thinking" | "redacted_thinking") => {
                 if kind == "thinking" {
                     reasoning.push_str(block.thinking.as_str());
                 }
                 // Passed back whole, as the tree wrote it.
-                thinking.push(serde_json::from_str::<Value>(raw.get()).map_err(|e| format!("not JSON: {e}"))?);
+                let whole = serde_json::from_str::<Value>(raw.get()).map_err(|e| format!("not JSON: {e}"))?;
+                thinking.push(Thinking::Whole(whole));
             }
             _ => {}
         }
     }
-    let thinking = (!thinking.is_empty()).then_some(thinking.as_slice());
     let content = if text.is_empty() && !tool_calls.is_empty() { None } else { Some(text) };
     let has_reasoning = !reasoning.is_empty();
+    let specific = Specific { citations: (), thinking_blocks: (!thinking.is_empty()).then(|| thinking.clone()) };
     let message = Message {
-        content,
-        provider_specific_fields: Specific { citations: (), thinking_blocks: thinking },
-        reasoning_content: has_reasoning.then_some(reasoning),
+        content: Text(content.map(Cow::Owned)),
+        provider_specific_fields: Some(specific),
+        reasoning_content: Text(has_reasoning.then_some(Cow::Owned(reasoning))),
         role: "assistant",
-        thinking_blocks: thinking.filter(|_| has_reasoning),
+        thinking_blocks: if has_reasoning { thinking } else { Vec::new() },
         tool_calls,
+        ..Message::default()
     };
-    let choice = Choice { finish_reason: finish_reason(&reply.stop_reason.or("end_turn")), index: 0, message };
-    let usage = ChatUsage::from(reply.usage.unwrap_or_default().cached());
-    let completion = Completion { choices: [choice], created, id, model, object: "chat.completion", usage };
-    Ok((serde_json::to_vec(&completion).map_err(|e| e.to_string())?, usage))
+    let finish_reason = owned(finish_reason(&reply.stop_reason.or("end_turn")));
+    let choice = Choice { finish_reason, index: 0, message, provider_specific_fields: None };
+    let usage = Counted::Counted(ChatUsage::from(reply.usage.unwrap_or_default().cached()));
+    Ok(Completion {
+        choices: vec![choice],
+        created,
+        id: Cow::Owned(id),
+        model: Cow::Borrowed(model),
+        object: "chat.completion",
+        usage,
+    })
+}
+
+/// A string the translation made, as a completion's text.
+fn owned<'a>(text: impl Into<Cow<'a, str>>) -> Text<'a> {
+    Text(Some(text.into()))
 }
 
 #[cfg(test)]
@@ -204,8 +169,9 @@ mod tests {
     /// completion names; the bytes are as compact, and their keys as sorted, as the tree
     /// writes them, and the usage counted is what reading the written `usage` counts.
     fn translate(body: &[u8], id: &str, created: u64) -> Result<Value, String> {
-        let (written, usage) = super::translate(body, id, created, "claude-sonnet-4-5-20250929")?;
-        assert_eq!(Some(usage.counts()), crate::usage::Usage::from_json(&written), "counted as read");
+        let completion = super::translate(body, id.to_owned(), created, "claude-sonnet-4-5-20250929")?;
+        let (written, usage) = completion.written()?;
+        assert_eq!(usage.map(|u| u.counts()), crate::usage::Usage::from_json(&written), "counted as read");
         let tree: Value = serde_json::from_slice(&written).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(String::from_utf8(written).ok(), serde_json::to_string(&tree).ok(), "written as the tree writes");
         Ok(tree)

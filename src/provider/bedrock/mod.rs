@@ -26,6 +26,7 @@ use http::header::ACCEPT;
 use http::{HeaderMap, StatusCode};
 use http_body_util::BodyExt;
 
+use super::translate::whole::{Reader, Whole};
 use super::translate::{self, Events, Provider, Translated};
 use super::url::{Refused, Room, Url};
 use super::{Attempt, Endpoint, Reply, Source, Unavailable, head};
@@ -149,11 +150,8 @@ pub async fn forward(
         return Ok(Reply { status, headers, body, head_at });
     }
     let bytes = crate::framing::read(body, cx.max_upstream_bytes, attempt.deadline, EXCEPTION).await?;
-    let (id, now) = (translate::completion_id(), translate::now());
-    let (json, usage) = response::translate(&bytes, &id, now, &requested, outgoing.json_mode)
-        .map_err(|what| translate::untranslatable(EXCEPTION, &what))?;
-    let body = Source::Answered { body: Bytes::from(json), usage: Some(usage.counts()) };
-    Ok(Reply { status: StatusCode::OK, headers, body, head_at })
+    let whole = Whole::new(bytes, Reader::Bedrock { json_mode: outgoing.json_mode }, requested);
+    Ok(Reply { status: StatusCode::OK, headers, body: Source::Whole(Box::new(whole)), head_at })
 }
 
 /// Signs `body` for `url` with the deployment's credentials and sends it; a non-2xx reply

@@ -2,18 +2,21 @@
 //! `content`, `toolUse` as `tool_calls` (arguments as a JSON string; in JSON mode the one
 //! forced tool call is the content), `reasoningContent` as `reasoning_content` and
 //! `thinking_blocks`, `stopReason` as `finish_reason`, usage with cache read and write
-//! tokens, `model` the requested name: the client's bytes, which `respond` passes on unread.
+//! tokens, `model` the requested name: the shared typed completion (`translate::completion`),
+//! written for a chat client or handed to the client's own format's writer.
 
 use std::borrow::Cow;
 
-use serde::Serialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::wire::{Block, Reply, Usage};
 use crate::provider::translate::chunk::ChatUsage;
+use crate::provider::translate::completion::{
+    Choice, Completion, Function, Message, Thinking, ToolCall, Usage as Counted,
+};
 use crate::provider::translate::reply::Finish;
-use crate::provider::translate::wire::unreadable;
+use crate::provider::translate::wire::{Text, unreadable};
 
 /// Converse's `stopReason`s that are not LiteLLM's `stop`.
 const FINISHES: &[(&str, Finish)] = &[
@@ -37,71 +40,6 @@ pub fn usage(usage: Option<&Usage<'_>>) -> ChatUsage {
     usage.map(Usage::cached).unwrap_or_default().into()
 }
 
-/// The `chat.completion` written back, its members in the order the JSON tree it replaces
-/// wrote them (sorted).
-#[derive(Serialize)]
-struct Completion<'a> {
-    choices: [Choice<'a>; 1],
-    created: u64,
-    id: &'a str,
-    /// The requested name.
-    model: &'a str,
-    object: &'static str,
-    usage: ChatUsage,
-}
-
-#[derive(Serialize)]
-struct Choice<'a> {
-    finish_reason: &'static str,
-    index: u32,
-    message: Message<'a>,
-}
-
-#[derive(Serialize)]
-struct Message<'a> {
-    content: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reasoning_content: Option<String>,
-    role: &'static str,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    thinking_blocks: Vec<Thinking<'a>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    tool_calls: Vec<ToolCall<'a>>,
-}
-
-/// A reasoning block as LiteLLM's `thinking_blocks` hold it; client JSON as it came.
-#[derive(Serialize)]
-#[serde(untagged)]
-enum Thinking<'a> {
-    Text {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        signature: Option<Value>,
-        thinking: Cow<'a, str>,
-        #[serde(rename = "type")]
-        kind: &'static str,
-    },
-    Redacted {
-        data: Value,
-        #[serde(rename = "type")]
-        kind: &'static str,
-    },
-}
-
-#[derive(Serialize)]
-struct ToolCall<'a> {
-    function: Function<'a>,
-    id: Cow<'a, str>,
-    index: usize,
-    #[serde(rename = "type")]
-    kind: &'static str,
-}
-
-#[derive(Serialize)]
-struct Function<'a> {
-    arguments: String,
-    name: Cow<'a, str>,
-}
-
 /// What the content blocks add up to.
 #[derive(Default)]
 struct Read<'a> {
@@ -123,8 +61,10 @@ impl<'a> Read<'a> {
         }
         if let Some(tool) = block.tool_use {
             let arguments = tool.input.map_or_else(|| Ok(Value::Object(serde_json::Map::new())), tree)?.to_string();
-            let function = Function { arguments, name: tool.name.or("") };
-            self.tool_calls.push(ToolCall { function, id: tool.id.or(""), index, kind: "function" });
+            let function =
+                Function { arguments: Text(Some(Cow::Owned(arguments))), name: Text(Some(tool.name.or(""))) };
+            let id = Text(Some(tool.id.or("")));
+            self.tool_calls.push(ToolCall { function, id, index, provider_specific_fields: None, kind: "function" });
         }
         if let Some(content) = block.reasoning {
             if let Some(r) = content.text {
@@ -139,41 +79,49 @@ impl<'a> Read<'a> {
     }
 }
 
-/// Translates a Converse response body to the completion's bytes naming `model`, and its
-/// usage; `Err` says what is wrong with it.
-pub fn translate(
-    body: &[u8],
-    id: &str,
+/// Translates a Converse response body to the completion naming `model`, borrowing from
+/// the body; `Err` says what is wrong with it.
+pub fn translate<'a>(
+    body: &'a [u8],
+    id: String,
     created: u64,
-    model: &str,
+    model: &'a str,
     json_mode: bool,
-) -> Result<(Vec<u8>, ChatUsage), String> {
-    let reply: Reply<'_> = serde_json::from_slice(body).map_err(|e| unreadable(&e, NO_CONTENT))?;
+) -> Result<Completion<'a>, String> {
+    let reply: Reply<'a> = serde_json::from_slice(body).map_err(|e| unreadable(&e, NO_CONTENT))?;
     let mut read = Read::default();
-    for (index, raw) in reply.output.message.content.iter().enumerate() {
+    for (index, raw) in reply.output.message.content.iter().copied().enumerate() {
         // A block that is not an object is no block the translation knows.
-        let Ok(block) = serde_json::from_str::<Block<'_>>(raw.get()) else { continue };
+        let Ok(block) = serde_json::from_str::<Block<'a>>(raw.get()) else { continue };
         read.block(index, block)?;
     }
     let mut finish = finish_reason(&reply.stop_reason.or("end_turn"));
     let Read { text, reasoning, mut tool_calls, thinking } = read;
     let content = if json_mode && tool_calls.len() == 1 {
         finish = "stop";
-        tool_calls.pop().map(|c| c.function.arguments).unwrap_or_default()
+        tool_calls.pop().map(|c| c.function.arguments).unwrap_or_default().0.unwrap_or_default()
     } else {
-        text
+        Cow::Owned(text)
     };
     let message = Message {
-        content,
-        reasoning_content: (!thinking.is_empty()).then_some(reasoning),
+        content: Text(Some(content)),
+        reasoning_content: Text((!thinking.is_empty()).then_some(Cow::Owned(reasoning))),
         role: "assistant",
         thinking_blocks: thinking,
         tool_calls,
+        ..Message::default()
     };
-    let usage = usage(reply.usage.as_ref());
-    let choices = [Choice { finish_reason: finish, index: 0, message }];
-    let completion = Completion { choices, created, id, model, object: "chat.completion", usage };
-    Ok((serde_json::to_vec(&completion).map_err(|e| e.to_string())?, usage))
+    let usage = Counted::Counted(usage(reply.usage.as_ref()));
+    let choice =
+        Choice { finish_reason: Text(Some(Cow::Borrowed(finish))), index: 0, message, provider_specific_fields: None };
+    Ok(Completion {
+        choices: vec![choice],
+        created,
+        id: Cow::Owned(id),
+        model: Cow::Borrowed(model),
+        object: "chat.completion",
+        usage,
+    })
 }
 
 #[cfg(test)]
@@ -188,8 +136,8 @@ mod tests {
     /// and their keys as sorted, as the tree wrote them, and the usage counted is what
     /// reading the written `usage` counts.
     fn translate(body: &[u8], id: &str, created: u64, model: &str, json_mode: bool) -> Result<Value, String> {
-        let (written, usage) = super::translate(body, id, created, model, json_mode)?;
-        assert_eq!(Some(usage.counts()), crate::usage::Usage::from_json(&written), "counted as read");
+        let (written, usage) = super::translate(body, id.to_owned(), created, model, json_mode)?.written()?;
+        assert_eq!(usage.map(|u| u.counts()), crate::usage::Usage::from_json(&written), "counted as read");
         let tree: Value = serde_json::from_slice(&written).unwrap();
         assert_eq!(String::from_utf8(written).ok(), serde_json::to_string(&tree).ok(), "written as the tree writes");
         Ok(tree)

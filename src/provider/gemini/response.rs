@@ -4,15 +4,19 @@
 //! text parts joined into `content` (thought parts into `reasoning_content`), function
 //! calls as `tool_calls` with generated `call_<hex>` ids (carrying Gemini 3's thought
 //! signature), `finishReason` mapped, usage with thinking tokens as reasoning tokens,
-//! `model` the requested name: the client's bytes, which `respond` passes on unread.
+//! `model` the requested name: the shared typed completion (`translate::completion`),
+//! written for a chat client or handed to the client's own format's writer.
 
 use std::borrow::Cow;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::provider::translate::chunk::{ChatUsage, CompletionDetails, PromptDetails, ToolCallDelta, ToolStart};
+use crate::provider::translate::completion::{
+    Choice, Completion, Function, Message, Native, Signature, ToolCall, Usage,
+};
 use crate::provider::translate::reply::Finish;
 use crate::provider::translate::wire::{Count, Text, unreadable};
 
@@ -106,29 +110,6 @@ struct Call<'a> {
     args: Option<Value>,
 }
 
-/// An OpenAI tool call as written back.
-#[derive(Serialize)]
-pub struct ToolCall<'a> {
-    function: Function<'a>,
-    id: String,
-    index: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    provider_specific_fields: Option<Signature<'a>>,
-    #[serde(rename = "type")]
-    kind: &'static str,
-}
-
-#[derive(Serialize)]
-struct Function<'a> {
-    arguments: String,
-    name: Option<Cow<'a, str>>,
-}
-
-#[derive(Serialize)]
-struct Signature<'a> {
-    thought_signature: Cow<'a, str>,
-}
-
 /// One candidate's typed parts as (content, reasoning, tool calls numbered from
 /// `first_index`): what whole replies and stream chunks share.
 fn read_parts<'a>(
@@ -146,8 +127,8 @@ fn read_parts<'a>(
                 None => ids(),
             };
             calls.push(ToolCall {
-                function: Function { arguments: args.to_string(), name: call.name.0 },
-                id,
+                function: Function { arguments: Text(Some(Cow::Owned(args.to_string()))), name: call.name },
+                id: Text(Some(Cow::Owned(id))),
                 index: first_index + calls.len(),
                 provider_specific_fields: signature.map(|thought_signature| Signature { thought_signature }),
                 kind: "function",
@@ -171,8 +152,11 @@ pub fn parts(
     let (text, reasoning, calls) = read_parts(typed, first_index, ids);
     let delta = |call: ToolCall<'_>| ToolCallDelta {
         index: call.index as u64,
-        start: Some(ToolStart { id: Some(call.id), name: call.function.name.map(Cow::into_owned) }),
-        arguments: call.function.arguments,
+        start: Some(ToolStart {
+            id: Some(call.id.as_str().to_owned()),
+            name: call.function.name.0.map(Cow::into_owned),
+        }),
+        arguments: call.function.arguments.as_str().to_owned(),
         thought_signature: call.provider_specific_fields.map(|s| s.thought_signature.into_owned()),
     };
     (text, reasoning, calls.into_iter().map(delta).collect())
@@ -216,68 +200,31 @@ struct Feedback {
     block_reason: Option<serde::de::IgnoredAny>,
 }
 
-/// The `chat.completion` written back, its members sorted as the tree wrote them.
-#[derive(Serialize)]
-struct Completion<'a> {
-    choices: Vec<Choice<'a>>,
+/// Translates a `generateContent` body into the completion naming `model`, borrowing from
+/// the body; `Err` says what is wrong with it.
+pub fn translate<'a>(
+    body: &'a [u8],
+    id: String,
     created: u64,
-    id: Cow<'a, str>,
-    /// The requested name.
     model: &'a str,
-    object: &'static str,
-    usage: ChatUsage,
-}
-
-#[derive(Serialize)]
-struct Choice<'a> {
-    finish_reason: &'static str,
-    index: u64,
-    message: Message<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    provider_specific_fields: Option<Native<'a>>,
-}
-
-#[derive(Serialize)]
-struct Message<'a> {
-    content: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reasoning_content: Option<String>,
-    role: &'static str,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    tool_calls: Vec<ToolCall<'a>>,
-}
-
-#[derive(Serialize)]
-struct Native<'a> {
-    native_finish_reason: Cow<'a, str>,
-}
-
-/// Translates a `generateContent` body into the completion's bytes naming `model`, and its
-/// usage; `Err` says what is wrong with it.
-pub fn translate(
-    body: &[u8],
-    id: &str,
-    created: u64,
-    model: &str,
     ids: &mut impl FnMut() -> String,
-) -> Result<(Vec<u8>, ChatUsage), String> {
-    let reply: Reply<'_> = serde_json::from_slice(body).map_err(|e| unreadable(&e, "not a JSON object"))?;
+) -> Result<Completion<'a>, String> {
+    let reply: Reply<'a> = serde_json::from_slice(body).map_err(|e| unreadable(&e, "not a JSON object"))?;
     if body.trim_ascii_start().first() != Some(&b'{') {
         return Err("not a JSON object".into());
     }
-    let mut choices: Vec<Choice<'_>> =
+    let mut choices: Vec<Choice<'a>> =
         reply.candidates.into_iter().enumerate().map(|(i, c)| choice(i, c, ids)).collect();
     if choices.is_empty() {
         // A prompt blocked before any candidate (promptFeedback.blockReason).
         let blocked = reply.prompt_feedback.is_some_and(|f| f.block_reason.is_some());
-        let message = Message { content: None, reasoning_content: None, role: "assistant", tool_calls: Vec::new() };
-        let finish_reason = if blocked { "content_filter" } else { "stop" };
+        let message = Message { role: "assistant", ..Message::default() };
+        let finish_reason = Text(Some(Cow::Borrowed(if blocked { "content_filter" } else { "stop" })));
         choices.push(Choice { finish_reason, index: 0, message, provider_specific_fields: None });
     }
-    let usage = reply.usage_metadata.unwrap_or_default().openai();
-    let completion =
-        Completion { choices, created, id: reply.response_id.or(id), model, object: "chat.completion", usage };
-    Ok((serde_json::to_vec(&completion).map_err(|e| e.to_string())?, usage))
+    let usage = Usage::Counted(reply.usage_metadata.unwrap_or_default().openai());
+    let id = reply.response_id.0.unwrap_or(Cow::Owned(id));
+    Ok(Completion { choices, created, id, model: Cow::Borrowed(model), object: "chat.completion", usage })
 }
 
 fn choice<'a>(position: usize, candidate: Candidate<'a>, ids: &mut impl FnMut() -> String) -> Choice<'a> {
@@ -287,12 +234,19 @@ fn choice<'a>(position: usize, candidate: Candidate<'a>, ids: &mut impl FnMut() 
     let (text, reasoning, tool_calls) = read_parts(typed, 0, ids);
     let native = candidate.finish_reason.or("STOP");
     let finish_reason = if tool_calls.is_empty() { finish_reason(&native) } else { "tool_calls" };
-    let content = if text.is_empty() && !tool_calls.is_empty() { None } else { Some(text) };
-    let reasoning_content = (!reasoning.is_empty()).then_some(reasoning);
+    let content = if text.is_empty() && !tool_calls.is_empty() { None } else { Some(Cow::Owned(text)) };
+    let reasoning_content = (!reasoning.is_empty()).then_some(Cow::Owned(reasoning));
+    let message = Message {
+        content: Text(content),
+        reasoning_content: Text(reasoning_content),
+        role: "assistant",
+        tool_calls,
+        ..Message::default()
+    };
     Choice {
-        finish_reason,
+        finish_reason: Text(Some(Cow::Borrowed(finish_reason))),
         index: candidate.index.map_or(position as u64, |i| i.0),
-        message: Message { content, reasoning_content, role: "assistant", tool_calls },
+        message,
         provider_specific_fields: Some(Native { native_finish_reason: native }),
     }
 }
@@ -316,8 +270,8 @@ mod tests {
     /// completion names; the bytes are as compact, and their keys as sorted, as the tree
     /// writes them, and the usage counted is what reading the written `usage` counts.
     fn translate(body: &[u8], id: &str, created: u64, ids: &mut impl FnMut() -> String) -> Result<Value, String> {
-        let (written, usage) = super::translate(body, id, created, "gemini-2.0-flash", ids)?;
-        assert_eq!(Some(usage.counts()), crate::usage::Usage::from_json(&written), "counted as read");
+        let (written, usage) = super::translate(body, id.to_owned(), created, "gemini-2.0-flash", ids)?.written()?;
+        assert_eq!(usage.map(|u| u.counts()), crate::usage::Usage::from_json(&written), "counted as read");
         let tree: Value = serde_json::from_slice(&written).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(String::from_utf8(written).ok(), serde_json::to_string(&tree).ok(), "written as the tree writes");
         Ok(tree)

@@ -1,7 +1,8 @@
 //! The exchange with a translating provider: the request sent, an error reply passed on
 //! untranslated, a stream handed to [`Translated`] with its events, a whole 2xx body read
-//! within its size and time limits and translated into the client's bytes, handed on with
-//! their usage ([`Source::Answered`]). The reply goes on to `respond`.
+//! within its size and time limits and handed back unread with its reader
+//! ([`Source::Whole`], which the caller reads once into its own format). The reply goes on
+//! to `respond`.
 
 use std::time::Instant;
 
@@ -10,23 +11,23 @@ use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
-use super::chunk::ChatUsage;
 use super::stream::{Events, Translated};
+use super::whole::{Reader, Whole};
 use crate::error::Error;
 use crate::provider::Context as ProviderContext;
 use crate::provider::{Attempt, Reply, Source};
 use crate::upstream::Outgoing;
 
 /// Sends `upstream` and shapes the reply: an error untranslated, a stream through `events`,
-/// a whole body read (bounded in size and time) and passed to `translate`, which writes
-/// the client's JSON (`model` the requested name) and says its usage.
+/// a whole body read (bounded in size and time) and handed back for `reader` to read into
+/// a completion naming `model`, the requested name.
 pub async fn exchange(
     cx: &ProviderContext,
     attempt: &Attempt<'_>,
     upstream: Request<Outgoing>,
     exception: &'static str,
     events: Option<Events>,
-    translate: impl FnOnce(&[u8]) -> Result<(Vec<u8>, ChatUsage), String>,
+    (reader, model): (Reader, String),
 ) -> Result<Reply, Error> {
     let reply = send(cx, attempt, upstream, exception).await?;
     if !reply.status.is_success() {
@@ -39,8 +40,7 @@ pub async fn exchange(
     }
     let Source::Upstream(incoming) = body else { return Ok(Reply { status, headers, body, head_at }) };
     let bytes = read(incoming, cx.max_upstream_bytes, attempt.deadline, exception).await?;
-    let (json, usage) = translate(&bytes).map_err(|what| untranslatable(exception, &what))?;
-    let body = Source::Answered { body: Bytes::from(json), usage: Some(usage.counts()) };
+    let body = Source::Whole(Box::new(Whole::new(bytes, reader, model)));
     Ok(Reply { status: StatusCode::OK, headers, body, head_at })
 }
 

@@ -6,7 +6,9 @@
 //! [`message`], from [`lenient`] readers) that each provider's renderer walks
 //! ([`conversation`]), writing its typed blocks
 //! ([`block`]); the exchange with the provider
-//! and the bounded read of a 2xx body ([`exchange`]); finish reasons shared by the
+//! and the bounded read of a 2xx body ([`exchange`]), handed back unread with its reader
+//! ([`whole`]) to be read once into the typed chat completion ([`completion`]) the
+//! client's format is written from; finish reasons shared by the
 //! replies ([`reply`]) and the lenient scalars their typed formats read ([`wire`]); the
 //! typed chat chunk stream translators write ([`chunk`]), written for a chat client
 //! ([`client`]); the stream body that turns a provider's events into the client's format
@@ -17,6 +19,7 @@
 pub mod block;
 pub mod chunk;
 pub mod client;
+pub mod completion;
 pub mod conversation;
 pub mod exchange;
 pub mod fused;
@@ -27,6 +30,7 @@ pub mod params;
 pub mod reply;
 pub mod stream;
 pub mod tools;
+pub mod whole;
 pub mod wire;
 
 use std::borrow::Cow;

@@ -2,12 +2,13 @@
 //! `gemini::response`) read with, written once: a string borrowed from the reply where it
 //! has no escapes ([`Text`]) and a token count ([`Count`]), each as lenient as the walk of a
 //! JSON tree it replaces: a value of another type reads as absent rather than failing the
-//! reply. The typed replies go on to `respond` as the client's format.
+//! reply (a [`Text`] is written back as its string, or `null`). The typed replies go on to `respond` as the client's format.
 
 use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Serialize, Serializer};
 
 /// A string member, borrowed from the reply when it needs no unescaping; `None` when absent
 /// or not a string.
@@ -25,9 +26,21 @@ impl<'a> Text<'a> {
         self.0.as_deref()
     }
 
+    /// Whether there is no string (absent, or not a string).
+    pub fn is_none(&self) -> bool {
+        self.0.is_none()
+    }
+
     /// The string itself, `default` when there is none.
     pub fn or(self, default: &'a str) -> Cow<'a, str> {
         self.0.unwrap_or(Cow::Borrowed(default))
+    }
+}
+
+/// Written as the string, or `null` when there is none.
+impl Serialize for Text<'_> {
+    fn serialize<S: Serializer>(&self, out: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(out)
     }
 }
 
