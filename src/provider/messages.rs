@@ -1,7 +1,8 @@
 //! `/v1/messages`, Anthropic's Messages API, served by any deployment: relayed as it is to
 //! `anthropic/` ones (and, through InvokeModel, to Bedrock's Anthropic models); for the others translated into a chat request ([`request`]) sent
-//! through the deployment's own chat path, the reply translated back ([`response`], handed
-//! on as the client's with its usage, or [`stream`] chunk by chunk). Replies go on to
+//! through the deployment's own chat path, the reply translated back ([`response`], from
+//! the completion it is read into once, handed on as the client's with its usage, or
+//! [`stream`] chunk by chunk). Replies go on to
 //! `respond`, which relays Anthropic's format.
 
 pub mod request;
@@ -13,7 +14,7 @@ use std::borrow::Cow;
 use bytes::Bytes;
 use http::HeaderMap;
 
-use super::translate::{self, Translated};
+use super::translate::{self, Translated, whole};
 use super::{Attempt, Reply, Source, anthropic, bedrock};
 use crate::budget::Charge;
 use crate::error::Error;
@@ -56,11 +57,14 @@ pub async fn call(
         let body = Source::Translated(Box::new(Translated::to_messages(body, events)));
         return Ok(Reply { status, headers, body, head_at });
     }
+    // The reply is read once, whoever wrote it, and the message written from what it says.
     let exception = super::exception(attempt.deployment);
-    let bytes = crate::framing::read(body, cx.max_upstream_bytes, attempt.deadline, exception).await?;
-    let (message, usage) = response::to_message(&bytes, &response::message_id(), &request.model)
+    let whole = whole::take(body, cx.max_upstream_bytes, attempt.deadline, exception).await?;
+    let (message, usage) = whole
+        .read()
+        .and_then(|completion| response::to_message(&completion, &response::message_id(), &request.model))
         .map_err(|what| translate::untranslatable(exception, &what))?;
-    let body = Source::Answered { body: Bytes::from(message.to_string()), usage: Some(usage) };
+    let body = Source::Answered { body: Bytes::from(message), usage: Some(usage) };
     Ok(Reply { status, headers, body, head_at })
 }
 

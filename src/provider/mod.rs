@@ -316,8 +316,16 @@ impl http_body::Body for Source {
     ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, hyper::Error>>> {
         let this = self.get_mut();
         if let Source::Whole(whole) = this {
-            // Not reached (`call` answers it): the chat completion, as a chat client gets it.
-            let body = whole.chat().map(|(body, _)| body).unwrap_or_default();
+            // Not reached: `call`, `messages` and the Responses bridge each read their own.
+            // Were it, the chat completion as a chat client gets it; an unreadable reply
+            // ends the body empty, and says why once.
+            let body = whole.chat().map_or_else(
+                |what| {
+                    tracing::error!(reader = ?whole.reader, error = %what, "an unread whole reply reached the client");
+                    Bytes::new()
+                },
+                |(body, _)| body,
+            );
             *this = Source::Answered { body, usage: None };
         }
         match this {

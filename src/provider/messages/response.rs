@@ -1,11 +1,54 @@
 //! OpenAI `chat.completion` → Anthropic Messages response, pure: id `msg_<uuid>`, the
 //! text and each tool call as content blocks (arguments parsed into `input`),
 //! `finish_reason` mapped to `stop_reason`, usage as input and output tokens, `model` the
-//! requested name: the client's message, which `respond` passes on unread.
+//! requested name. Written from the typed completion the reply was read into once
+//! (`translate::completion`), members sorted as the tree it replaces wrote them: the
+//! client's message, which `respond` passes on unread.
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::provider::translate::completion::Completion;
+use crate::provider::translate::wire::Text;
 use crate::usage::Usage;
+
+/// The message written back, members sorted.
+#[derive(Serialize)]
+struct Message<'a> {
+    content: Vec<Block<'a>>,
+    id: &'a str,
+    model: &'a str,
+    role: &'static str,
+    stop_reason: &'static str,
+    stop_sequence: (),
+    #[serde(rename = "type")]
+    kind: &'static str,
+    usage: Tokens,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Block<'a> {
+    Text {
+        text: &'a str,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+    ToolUse {
+        /// `null` when the call has none.
+        id: &'a Text<'a>,
+        input: Value,
+        name: &'a Text<'a>,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+}
+
+#[derive(Serialize)]
+struct Tokens {
+    input_tokens: u64,
+    output_tokens: u64,
+}
 
 /// Anthropic's `stop_reason` for an OpenAI `finish_reason`.
 pub fn stop_reason(finish_reason: &str) -> &'static str {
@@ -27,38 +70,35 @@ pub fn input(arguments: &str) -> Value {
     serde_json::from_str::<Value>(arguments).ok().filter(Value::is_object).unwrap_or_else(|| json!({}))
 }
 
-/// Translates a chat completion body into the message naming `model`, and the usage the
+/// Writes the completion's first choice as the message naming `model`, and the usage the
 /// gateway counts of it (the message's input and output tokens, as read through
 /// `usage::Usage`'s aliases: no cache counts); `Err` says what is wrong with it.
-pub fn to_message(body: &[u8], id: &str, model: &str) -> Result<(Value, Usage), String> {
-    let reply: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
-    let choice = reply.get("choices").and_then(|c| c.get(0)).ok_or("no choices")?;
-    let message = choice.get("message").unwrap_or(&Value::Null);
-    let mut content = Vec::new();
-    if let Some(text) = message.get("content").and_then(Value::as_str).filter(|t| !t.is_empty()) {
-        content.push(json!({ "type": "text", "text": text }));
+pub fn to_message(completion: &Completion<'_>, id: &str, model: &str) -> Result<(Vec<u8>, Usage), String> {
+    let choice = completion.choices.first().ok_or("no choices")?;
+    let message = &choice.message;
+    let mut content = Vec::with_capacity(1 + message.tool_calls.len());
+    if let Some(text) = message.content.get().filter(|t| !t.is_empty()) {
+        content.push(Block::Text { text, kind: "text" });
     }
-    for call in message.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
-        let function = call.get("function").unwrap_or(&Value::Null);
-        let arguments = function.get("arguments").and_then(Value::as_str).unwrap_or("{}");
-        content.push(json!({
-            "type": "tool_use",
-            "id": call.get("id").cloned().unwrap_or(Value::Null),
-            "name": function.get("name").cloned().unwrap_or(Value::Null),
-            "input": input(arguments),
-        }));
-    }
-    let finish = choice.get("finish_reason").and_then(Value::as_str).unwrap_or("stop");
-    let usage = reply.get("usage").unwrap_or(&Value::Null);
-    let count = |key: &str| usage.get(key).and_then(Value::as_u64).unwrap_or(0);
-    let (input, output) = (count("prompt_tokens"), count("completion_tokens"));
-    let message = json!({
-        "id": id, "type": "message", "role": "assistant", "model": model,
-        "content": content,
-        "stop_reason": stop_reason(finish), "stop_sequence": null,
-        "usage": { "input_tokens": input, "output_tokens": output },
-    });
-    Ok((message, Usage { prompt_tokens: input, completion_tokens: output, ..Usage::default() }))
+    content.extend(message.tool_calls.iter().map(|call| Block::ToolUse {
+        id: &call.id,
+        input: input(call.function.arguments.get().unwrap_or("{}")),
+        name: &call.function.name,
+        kind: "tool_use",
+    }));
+    let (input_tokens, output_tokens) = completion.usage.tokens();
+    let message = Message {
+        content,
+        id,
+        model,
+        role: "assistant",
+        stop_reason: stop_reason(choice.finish_reason.get().unwrap_or("stop")),
+        stop_sequence: (),
+        kind: "message",
+        usage: Tokens { input_tokens, output_tokens },
+    };
+    let written = serde_json::to_vec(&message).map_err(|e| e.to_string())?;
+    Ok((written, Usage { prompt_tokens: input_tokens, completion_tokens: output_tokens, ..Usage::default() }))
 }
 
 #[cfg(test)]
@@ -69,12 +109,15 @@ mod tests {
     fn tool_call_reply_matches_the_golden_message() {
         let body = include_bytes!("../../../tests/fixtures/messages/response.openai.json");
         // The golden message names the model the reply does, which is the requested one here.
-        let (got, usage) = to_message(body, "msg_test", "gpt-4o-exact").unwrap_or_default();
+        let completion = Completion::read(body).unwrap_or_default();
+        let (written, usage) = to_message(&completion, "msg_test", "gpt-4o-exact").unwrap_or_default();
+        let got: Value = serde_json::from_slice(&written).unwrap_or_default();
         let want: Value =
             serde_json::from_str(include_str!("../../../tests/fixtures/messages/response.anthropic.json"))
                 .unwrap_or_default();
         assert_eq!(got, want);
-        assert_eq!(Some(usage), Usage::from_json(got.to_string().as_bytes()), "counted as read");
+        assert_eq!(serde_json::to_vec(&got).ok(), Some(written.clone()), "written as the tree writes");
+        assert_eq!(Some(usage), Usage::from_json(&written), "counted as read");
     }
 
     #[test]
@@ -84,7 +127,7 @@ mod tests {
         {
             assert_eq!(stop_reason(finish), stop, "{finish}");
         }
-        assert!(to_message(b"{}", "msg_x", "m").is_err());
+        assert!(to_message(&Completion::default(), "msg_x", "m").is_err_and(|e| e == "no choices"));
         assert_eq!(input("not json"), json!({}));
     }
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::HeaderMap;
 
-use super::super::translate::{self, Translated};
+use super::super::translate::{self, Translated, whole};
 use super::super::{Attempt, Reply, Source};
 use super::{object, reply, request, store, stream};
 use crate::budget::Charge;
@@ -72,9 +72,12 @@ pub async fn call(
         let body = Source::Translated(Box::new(Translated::to_responses(body, events)));
         return Ok(Reply { status, headers, body, head_at });
     }
+    // The reply is read once, whoever wrote it, and the response written from what it says.
     let exception = super::super::exception(attempt.deployment);
-    let bytes = crate::framing::read(body, cx.max_upstream_bytes, attempt.deadline, exception).await?;
-    let response = reply::to_response(&bytes, &head, keep.is_some())
+    let whole = whole::take(body, cx.max_upstream_bytes, attempt.deadline, exception).await?;
+    let response = whole
+        .read()
+        .and_then(|completion| reply::to_response(&completion, &head, keep.is_some()))
         .map_err(|what| translate::untranslatable(exception, &what))?;
     if let (Some(keep), Some(stored)) = (keep, &response.stored) {
         keep.store.save(&head.id, stored, &keep.input).await;

@@ -151,7 +151,10 @@ fn an_incomplete_stream_writes_its_pinned_bytes() {
 fn a_whole_reply_with_thinking_text_and_two_calls_writes_its_pinned_bytes() {
     let completion = r#"{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"up","choices":[{"index":0,"finish_reason":"tool_calls","message":{"role":"assistant","content":"Hi <b> there\u2028","reasoning_content":"Think \"hard\"\né then ✓","tool_calls":[{"id":"call_a","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}},{"type":"function","function":{"name":"get_time","arguments":"{}"}}]}}],"usage":{"prompt_tokens":15,"completion_tokens":30,"total_tokens":45,"prompt_tokens_details":{"cached_tokens":3},"completion_tokens_details":{"reasoning_tokens":12}}}"#;
     // The stored form is what `to_response` wrote before the client's copy was written there too.
-    let stored = |body: &str| super::reply::to_response(body.as_bytes(), &head(), true).unwrap_or_default().stored;
+    let stored = |body: &str| {
+        let completion = crate::provider::translate::completion::Completion::read(body.as_bytes());
+        super::reply::to_response(&completion.unwrap_or_default(), &head(), true).unwrap_or_default().stored
+    };
     pin("reply.json", &String::from_utf8(stored(completion).unwrap_or_default()).unwrap_or_default());
     let cut = r#"{"choices":[{"finish_reason":"length","message":{"content":"Once upon"}}]}"#;
     pin("reply.incomplete.json", &String::from_utf8(stored(cut).unwrap_or_default()).unwrap_or_default());

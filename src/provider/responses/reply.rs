@@ -5,58 +5,12 @@
 //! shape; the request echoed by [`Head`]. Written with the ids the client sees (and, to be
 //! stored, with its own), it goes on to `respond` as the answer, with the usage counted.
 
-use std::borrow::Cow;
-
-use serde::Deserialize;
-use serde_json::Value;
-
 use super::object::{self, Body, Head, Status};
 use super::output;
+use crate::provider::translate::chunk::{ChatUsage, PromptDetails};
+use crate::provider::translate::completion::{self, Completion};
+use crate::provider::translate::wire::Text;
 use crate::usage::Usage;
-
-#[derive(Deserialize)]
-struct Completion<'a> {
-    #[serde(borrow)]
-    choices: Vec<Choice<'a>>,
-    #[serde(default)]
-    usage: Option<Value>,
-}
-
-#[derive(Deserialize)]
-struct Choice<'a> {
-    #[serde(borrow)]
-    message: Message<'a>,
-    #[serde(default, borrow)]
-    finish_reason: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize, Default)]
-struct Message<'a> {
-    #[serde(default, borrow)]
-    content: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    reasoning_content: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    refusal: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    tool_calls: Option<Vec<ToolCall<'a>>>,
-}
-
-#[derive(Deserialize)]
-struct ToolCall<'a> {
-    #[serde(default, borrow)]
-    id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    function: Function<'a>,
-}
-
-#[derive(Deserialize)]
-struct Function<'a> {
-    #[serde(borrow)]
-    name: Cow<'a, str>,
-    #[serde(default, borrow)]
-    arguments: Option<Cow<'a, str>>,
-}
 
 /// A translated response: as the client gets it, as it is stored (when asked for), and the
 /// usage the gateway counts of it.
@@ -67,31 +21,28 @@ pub struct Response {
     pub usage: Option<Usage>,
 }
 
-/// Translates a chat completion body into the Responses object `head` begins, also in its
-/// stored form when `store`; `Err` says what is wrong with it.
-pub fn to_response(body: &[u8], head: &Head, store: bool) -> Result<Response, String> {
-    let completion: Completion<'_> = serde_json::from_slice(body).map_err(|e| format!("not a chat completion: {e}"))?;
-    let choice = completion.choices.into_iter().next().ok_or("no choices")?;
-    let status = Status::of_finish(choice.finish_reason.as_deref().unwrap_or("stop"));
-    let message = choice.message;
+/// Writes the completion's first choice as the Responses object `head` begins, also in
+/// its stored form when `store`; `Err` says what is wrong with it.
+pub fn to_response(completion: &Completion<'_>, head: &Head, store: bool) -> Result<Response, String> {
+    let choice = completion.choices.first().ok_or("no choices")?;
+    let status = Status::of_finish(choice.finish_reason.get().unwrap_or("stop"));
+    let message = &choice.message;
     // Each item's id made first, so the items can borrow it and the completion's text.
-    let thinking = message.reasoning_content.filter(|t| !t.is_empty()).map(|t| (object::id("rs"), t));
-    let text = message.content.filter(|t| !t.is_empty()).or(message.refusal.filter(|t| !t.is_empty()));
-    let text = text.map(|t| (object::id("msg"), t));
+    let thinking = present(&message.reasoning_content).map(|t| (object::id("rs"), t));
+    let text = present(&message.content).or(present(&message.refusal)).map(|t| (object::id("msg"), t));
     let calls: Vec<_> = message
         .tool_calls
-        .into_iter()
-        .flatten()
-        .map(|call| (call.id.unwrap_or_else(|| object::id("call").into()), object::id("fc"), call.function))
+        .iter()
+        .map(|call| (call.id.get().map_or_else(|| object::id("call"), str::to_owned), object::id("fc"), call))
         .collect();
     let mut items = Vec::with_capacity(2 + calls.len());
     items.extend(thinking.as_ref().map(|(id, thinking)| output::reasoning_item(id, thinking)));
     items.extend(text.as_ref().map(|(id, text)| output::message_item(id, text, status.item_status())));
-    items.extend(calls.iter().map(|(call_id, id, function)| {
-        let arguments = function.arguments.as_deref().unwrap_or("{}");
-        output::call_item(id, call_id, &function.name, arguments, status.item_status())
+    items.extend(calls.iter().map(|(call_id, id, call)| {
+        let (name, arguments) = (call.function.name.as_str(), call.function.arguments.get().unwrap_or("{}"));
+        output::call_item(id, call_id, name, arguments, status.item_status())
     }));
-    let chat = completion.usage.filter(Value::is_object).map(|u| object::chat_usage(&u));
+    let chat = chat_usage(&completion.usage);
     let written = chat.as_ref().map(output::Usage::of);
     let body = Body { status, output: &items, usage: written.as_ref(), error: None };
     let mut client = Vec::new();
@@ -106,9 +57,34 @@ pub fn to_response(body: &[u8], head: &Head, store: bool) -> Result<Response, St
     Ok(Response { client, stored, usage: chat.as_ref().map(object::counted) })
 }
 
+/// The text, unless absent or empty.
+fn present<'a>(text: &'a Text<'_>) -> Option<&'a str> {
+    text.get().filter(|t| !t.is_empty())
+}
+
+/// The completion's usage as the Responses shape reads it: an upstream's object as it
+/// came, a translator's count as written for a chat client would read back; none when the
+/// upstream's is not an object.
+fn chat_usage(usage: &completion::Usage) -> Option<ChatUsage> {
+    match usage {
+        completion::Usage::Read(read) => read.is_object().then(|| object::chat_usage(read)),
+        completion::Usage::Counted(counted) => Some(ChatUsage {
+            completion_tokens: counted.completion_tokens,
+            completion_tokens_details: counted.completion_tokens_details,
+            prompt_tokens: counted.prompt_tokens,
+            prompt_tokens_details: PromptDetails {
+                cached_tokens: counted.prompt_tokens_details.cached_tokens,
+                ..PromptDetails::default()
+            },
+            total_tokens: counted.total_tokens,
+            ..ChatUsage::default()
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
     use crate::parse::Fields;
@@ -117,7 +93,8 @@ mod tests {
     fn response(completion: &Value, request: &str) -> Value {
         let request = Fields::parse(&bytes::Bytes::from(request.to_owned())).unwrap_or_default();
         let head = Head::new("resp_test".into(), "claude".into(), 1_700_000_000, &request);
-        let got = to_response(completion.to_string().as_bytes(), &head, true).unwrap_or_default();
+        let body = completion.to_string();
+        let got = to_response(&Completion::read(body.as_bytes()).unwrap_or_default(), &head, true).unwrap_or_default();
         assert_eq!(got.usage, crate::usage::Usage::from_json(&got.client), "counted as read");
         assert_eq!(Some(&got.client), got.stored.as_ref(), "no prefix issued: one form");
         let mut got: Value = serde_json::from_slice(&got.client).unwrap_or_default();
@@ -166,6 +143,6 @@ mod tests {
             (Some("content_filter"), Some(0))
         );
         let head = Head::new("resp_test".into(), "m".into(), 0, &Fields::default());
-        assert!(to_response(b"{}", &head, false).is_err());
+        assert!(to_response(&Completion::default(), &head, false).is_err_and(|e| e == "no choices"));
     }
 }
