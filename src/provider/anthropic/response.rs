@@ -142,14 +142,7 @@ pub fn translate<'a>(body: &'a [u8], id: String, created: u64, model: &'a str) -
     let finish_reason = owned(finish_reason(&reply.stop_reason.or("end_turn")));
     let choice = Choice { finish_reason, index: 0, message, provider_specific_fields: None };
     let usage = Counted::Counted(ChatUsage::from(reply.usage.unwrap_or_default().cached()));
-    Ok(Completion {
-        choices: vec![choice],
-        created,
-        id: Cow::Owned(id),
-        model: Cow::Borrowed(model),
-        object: "chat.completion",
-        usage,
-    })
+    Ok(Completion::translated(vec![choice], Cow::Owned(id), created, model, usage))
 }
 
 /// A string the translation made, as a completion's text.

@@ -114,14 +114,7 @@ pub fn translate<'a>(
     let usage = Counted::Counted(usage(reply.usage.as_ref()));
     let choice =
         Choice { finish_reason: Text(Some(Cow::Borrowed(finish))), index: 0, message, provider_specific_fields: None };
-    Ok(Completion {
-        choices: vec![choice],
-        created,
-        id: Cow::Owned(id),
-        model: Cow::Borrowed(model),
-        object: "chat.completion",
-        usage,
-    })
+    Ok(Completion::translated(vec![choice], Cow::Owned(id), created, model, usage))
 }
 
 #[cfg(test)]

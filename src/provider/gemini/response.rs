@@ -224,7 +224,7 @@ pub fn translate<'a>(
     }
     let usage = Usage::Counted(reply.usage_metadata.unwrap_or_default().openai());
     let id = reply.response_id.0.unwrap_or(Cow::Owned(id));
-    Ok(Completion { choices, created, id, model: Cow::Borrowed(model), object: "chat.completion", usage })
+    Ok(Completion::translated(choices, id, created, model, usage))
 }
 
 fn choice<'a>(position: usize, candidate: Candidate<'a>, ids: &mut impl FnMut() -> String) -> Choice<'a> {

@@ -172,6 +172,12 @@ fn list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(de: D) -> Result<Vec<T>,
 }
 
 impl<'a> Completion<'a> {
+    /// The completion a translator made of a provider's reply: its `choices` and `usage`,
+    /// with the id and time it was given and `model`, the requested name.
+    pub fn translated(choices: Vec<Choice<'a>>, id: Cow<'a, str>, created: u64, model: &'a str, usage: Usage) -> Self {
+        Completion { choices, created, id, model: Cow::Borrowed(model), object: "chat.completion", usage }
+    }
+
     /// An OpenAI-compatible upstream's reply, read once; `Err` says what is wrong with it.
     pub fn read(body: &'a [u8]) -> Result<Completion<'a>, String> {
         serde_json::from_slice(body).map_err(|e| unreadable(&e, &format!("not a chat completion: {e}")))
