@@ -25,13 +25,14 @@ use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use http::{Request, Response};
 
 use crate::gateway::Gateway;
 use crate::respond::Body;
 use idle::{OpenStream, Streams, Tracked};
-use inbound::{HeadWatch, Inbound};
+use inbound::{FirstBytes, HeadWatch, Inbound};
 
 /// Pause after a failed accept (out of file descriptors), so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
@@ -51,7 +52,7 @@ pub async fn bind(gateway: &Gateway) -> io::Result<TcpListener> {
 
 /// Serves `listener` until `shutdown` completes, then drains.
 pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl Future<Output = ()>) {
-    let builder = builder(&gateway.settings);
+    let builders = Arc::new(Builders::new(&gateway.settings));
     // Every connection's task holds a receiver: a send asks them to finish, and `closed`
     // resolves once the last one has.
     let (drain, draining) = watch::channel(());
@@ -60,7 +61,7 @@ pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl 
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => accept(stream, &builder, &gateway, &open, draining.clone()),
+                Ok((stream, _peer)) => accept(stream, &builders, &gateway, &open, draining.clone()),
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
@@ -80,6 +81,30 @@ pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl 
         () = tokio::time::sleep(period) => tracing::warn!("drain period over; closing remaining connections"),
     }
     gateway.books.tracer.shutdown().await;
+}
+
+/// hyper's connection settings, twice: `any` reads the HTTP version from the client's first
+/// bytes (hyper-util's detection), `http1` serves a connection whose first bytes, looked at in
+/// the socket, already ruled HTTP/2 out. The same HTTP/1 settings in both; `http1` also holds
+/// every head to the size limit exactly (hyper-util's builder cannot set that, so there a
+/// complete head that arrived in one read past the buffer's limit can still be taken).
+struct Builders {
+    any: auto::Builder<TokioExecutor>,
+    http1: hyper::server::conn::http1::Builder,
+}
+
+impl Builders {
+    fn new(settings: &crate::settings::Settings) -> Self {
+        let mut http1 = hyper::server::conn::http1::Builder::new();
+        http1
+            .timer(TokioTimer::new())
+            .header_read_timeout(settings.header_timeout)
+            .max_buf_size(settings.max_head_bytes)
+            .max_header_size(settings.max_head_bytes)
+            .max_headers(settings.max_headers)
+            .keep_alive(true);
+        Builders { any: builder(settings), http1 }
+    }
 }
 
 /// hyper's connection settings: the head limits, HTTP/1 keep-alive, HTTP/2 pings.
@@ -104,7 +129,7 @@ fn builder(settings: &crate::settings::Settings) -> auto::Builder<TokioExecutor>
 /// Starts serving one accepted connection, or refuses it over the connection limit.
 fn accept(
     stream: TcpStream,
-    builder: &auto::Builder<TokioExecutor>,
+    builders: &Arc<Builders>,
     gateway: &Arc<Gateway>,
     open: &Arc<AtomicUsize>,
     draining: watch::Receiver<()>,
@@ -115,16 +140,42 @@ fn accept(
         tokio::spawn(refuse(stream));
         return;
     };
-    let streams = Streams::new();
+    let header_timeout = settings.header_timeout;
+    let watched = Watched {
+        watch: Arc::new(HeadWatch::default()),
+        streams: Streams::new(),
+        header_timeout,
+        decide_by: Instant::now() + header_timeout,
+        draining,
+        slot,
+    };
+    tokio::spawn(first_bytes_then_serve(stream, Arc::clone(builders), Arc::clone(gateway), watched));
+}
+
+/// Waits (until the header timeout) for the client's first bytes, then serves the connection
+/// with the builder they call for.
+async fn first_bytes_then_serve(stream: TcpStream, builders: Arc<Builders>, gateway: Arc<Gateway>, watched: Watched) {
+    let first = tokio::time::timeout_at(watched.decide_by, inbound::first_bytes(&stream)).await;
     let service = {
-        let (gateway, streams) = (Arc::clone(gateway), Arc::clone(&streams));
+        let streams = Arc::clone(&watched.streams);
         service_fn(move |request| answer(Arc::clone(&gateway), streams.open(), request))
     };
-    let watch = Arc::new(HeadWatch::default());
-    let io = Inbound::new(stream, Arc::clone(&watch), settings.header_timeout);
-    let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service).into_owned();
-    let watched = Watched { watch, streams, header_timeout: settings.header_timeout, draining, slot };
-    tokio::spawn(serve_connection(connection, watched));
+    let io = TokioIo::new(Inbound::new(stream, Arc::clone(&watched.watch), watched.header_timeout));
+    match first {
+        Err(_) => closed_undecided(watched.header_timeout),
+        Ok(FirstBytes::Closed) => {}
+        Ok(FirstBytes::Http1) => serve_connection(builders.http1.serve_connection(io, service), watched).await,
+        Ok(FirstBytes::Unsettled) => {
+            serve_connection(builders.any.serve_connection_with_upgrades(io, service), watched).await;
+        }
+    }
+}
+
+fn closed_undecided(header_timeout: Duration) {
+    tracing::info!(
+        header_timeout_s = header_timeout.as_secs_f64(),
+        "closed a connection that did not start a request within the header timeout"
+    );
 }
 
 /// One request's answer, as the future hyper keeps for the connection's whole life (one
@@ -153,13 +204,18 @@ struct Watched {
     streams: Arc<Streams>,
     /// The time allowed for a request head, and the idle time of a keep-alive connection.
     header_timeout: Duration,
+    /// When the client's first bytes must have settled the HTTP version.
+    decide_by: Instant,
     draining: watch::Receiver<()>,
     slot: Open,
 }
 
 /// A hyper connection that can be asked to finish what it has begun and close (hyper-util's
 /// own trait for this is sealed).
-trait Graceful: Future<Output = Result<(), BoxError>> {
+trait Graceful: Future<Output = Result<(), Self::Failure>> {
+    /// How the connection failed.
+    type Failure: Into<BoxError>;
+
     fn shut_down(self: Pin<&mut Self>);
 }
 
@@ -173,6 +229,23 @@ where
     TokioExecutor: hyper::rt::bounds::Http2ServerConnExec<S::Future, B>,
     Self: Future<Output = Result<(), BoxError>>,
 {
+    type Failure = BoxError;
+
+    fn shut_down(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+impl<I, S, B> Graceful for hyper::server::conn::http1::Connection<I, S>
+where
+    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = B>,
+    S::Error: Into<BoxError>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    B: http_body::Body + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Failure = hyper::Error;
+
     fn shut_down(self: Pin<&mut Self>) {
         self.graceful_shutdown();
     }
@@ -189,12 +262,12 @@ where
 /// Otherwise the connection (and with it the stream) is dropped before its slot stops
 /// counting it.
 async fn serve_connection<C: Graceful>(connection: C, watched: Watched) {
-    let Watched { watch, streams, header_timeout, mut draining, slot } = watched;
+    let Watched { watch, streams, header_timeout, decide_by, mut draining, slot } = watched;
     tokio::pin!(connection);
     let ended = tokio::select! {
         ended = &mut connection => ended,
-        () = never_decided(&watch, header_timeout) => {
-            tracing::info!(header_timeout_s = header_timeout.as_secs_f64(), "closed a connection that did not start a request within the header timeout");
+        () = never_decided(&watch, decide_by) => {
+            closed_undecided(header_timeout);
             return;
         }
         () = idle_http2(&watch, &streams, header_timeout) => {
@@ -212,13 +285,13 @@ async fn serve_connection<C: Graceful>(connection: C, watched: Watched) {
         }
     };
     if let Err(e) = ended {
-        inbound::note_end(&watch, &*e);
+        inbound::note_end(&watch, &*e.into());
     }
 }
 
-/// Resolves if the client's first bytes have not chosen an HTTP version by `header_timeout`.
-async fn never_decided(watch: &HeadWatch, header_timeout: Duration) {
-    tokio::time::sleep(header_timeout).await;
+/// Resolves if the client's first bytes have not chosen an HTTP version by `decide_by`.
+async fn never_decided(watch: &HeadWatch, decide_by: Instant) {
+    tokio::time::sleep_until(decide_by).await;
     if watch.decided() {
         std::future::pending::<()>().await;
     }

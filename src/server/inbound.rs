@@ -143,6 +143,32 @@ impl Drop for Inbound {
     }
 }
 
+/// What a client's first bytes, looked at where they wait in the socket, say about the HTTP
+/// version it speaks.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FirstBytes {
+    /// Not the start of the HTTP/2 preface: HTTP/1.
+    Http1,
+    /// The preface, or so far a part of it: for hyper-util's detection to settle.
+    Unsettled,
+    /// The client closed (or reset) the connection before sending anything.
+    Closed,
+}
+
+/// Waits for the client's first bytes and reads them without taking them from the socket,
+/// so that hyper's HTTP/1 parser later gets the whole head in its first read. (hyper-util's
+/// own detection takes up to 24 bytes and hands them to the parser alone; the head then
+/// takes two reads, and the second doubles the connection's read buffer to 16 KiB, which it
+/// keeps for its life.)
+pub async fn first_bytes(stream: &TcpStream) -> FirstBytes {
+    let mut first = [0; H2_PREFACE.len()];
+    match stream.peek(&mut first).await {
+        Ok(0) | Err(_) => FirstBytes::Closed,
+        Ok(n) if preface_so_far(0, &first[..n]) == Preface::Not => FirstBytes::Http1,
+        Ok(_) => FirstBytes::Unsettled,
+    }
+}
+
 /// What the client's first bytes say about the HTTP/2 preface.
 #[derive(Debug, PartialEq, Eq)]
 enum Preface {
@@ -210,6 +236,35 @@ mod tests {
             "HTTP/2 and its first frame"
         );
         assert_eq!(preface_so_far(0, b""), Preface::Partly(0), "nothing yet");
+    }
+
+    /// A connected pair of sockets on the loopback: (client, gateway's side).
+    async fn pair() -> (TcpStream, TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let (client, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        (client.unwrap_or_else(|e| panic!("{e}")), accepted.unwrap_or_else(|e| panic!("{e}")).0)
+    }
+
+    #[tokio::test]
+    async fn the_first_bytes_are_looked_at_and_left_in_the_socket() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let cases: [(&[u8], FirstBytes); 3] = [
+            (b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n\r\n", FirstBytes::Http1),
+            (H2_PREFACE, FirstBytes::Unsettled),
+            (b"P", FirstBytes::Unsettled),
+        ];
+        for (sent, expected) in cases {
+            let (mut client, mut gateway) = pair().await;
+            client.write_all(sent).await.unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(first_bytes(&gateway).await, expected, "{}", String::from_utf8_lossy(sent));
+            let mut read = vec![0; sent.len()];
+            gateway.read_exact(&mut read).await.unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(read, sent, "every byte is still there for hyper");
+        }
+        let (client, gateway) = pair().await;
+        drop(client);
+        assert_eq!(first_bytes(&gateway).await, FirstBytes::Closed);
     }
 
     #[test]

@@ -62,6 +62,23 @@ async fn a_head_that_stops_arriving_is_answered_408_and_closed() {
     assert!(body["error"]["message"].as_str().unwrap().contains("not received in time"), "{body}");
 }
 
+/// The gateway looks at a client's first bytes before hyper reads them: a head that could
+/// still be the HTTP/2 preface ("P") goes to hyper-util's detection, and is served as HTTP/1
+/// once the rest arrives; one that rules HTTP/2 out at once is served the same.
+#[tokio::test]
+async fn a_head_whose_first_byte_arrives_alone_is_served() {
+    let gw = gateway().await;
+    for first in [&b"P"[..], b"PU"] {
+        let mut client = TcpStream::connect(gw.addr).await.unwrap();
+        client.set_nodelay(true).unwrap();
+        client.write_all(first).await.unwrap();
+        let rest = &b"PUT /health/liveliness HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"[first.len()..];
+        client.write_all(rest).await.unwrap();
+        let answer = until_closed(&mut client).await;
+        assert!(answer.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"), "{answer}");
+    }
+}
+
 #[tokio::test]
 async fn a_connection_that_sends_nothing_is_closed_without_an_answer() {
     let gw = gateway().await;
