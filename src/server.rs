@@ -165,8 +165,10 @@ async fn first_bytes_then_serve(stream: TcpStream, builders: Arc<Builders>, gate
         Err(_) => closed_undecided(watched.header_timeout),
         Ok(FirstBytes::Closed) => {}
         Ok(FirstBytes::Http1) => serve_connection(builders.http1.serve_connection(io, service), watched).await,
+        // Boxed: a task is sized for the larger of its two ways, and HTTP/1 connections (nearly
+        // all of them) would otherwise each carry hyper-util's HTTP/2-capable state unused.
         Ok(FirstBytes::Unsettled) => {
-            serve_connection(builders.any.serve_connection_with_upgrades(io, service), watched).await;
+            Box::pin(serve_connection(builders.any.serve_connection_with_upgrades(io, service), watched)).await;
         }
     }
 }
@@ -382,5 +384,42 @@ mod tests {
         let kept = std::mem::size_of_val(&kept);
         assert!(kept <= MOST_KEPT_BYTES, "{kept} bytes kept per connection (the walk takes {walk})");
         assert!(walk > 4 * MOST_KEPT_BYTES, "the walk is what boxing frees: {walk} bytes");
+    }
+
+    /// What a connection's task waits on, for a freshly accepted loopback connection.
+    async fn accepted(open: &Arc<AtomicUsize>) -> (TcpStream, TcpStream, Watched) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+        let client = TcpStream::connect(listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+        let (client, accepted) = tokio::join!(client, listener.accept());
+        let slot = Open::enter(open, 2).unwrap_or_else(|| panic!("a slot"));
+        let header_timeout = Duration::from_secs(1);
+        let watched = Watched {
+            watch: Arc::new(HeadWatch::default()),
+            streams: Streams::new(),
+            header_timeout,
+            decide_by: Instant::now() + header_timeout,
+            draining: watch::channel(()).1,
+            slot,
+        };
+        (client.unwrap_or_else(|e| panic!("{e}")), accepted.unwrap_or_else(|e| panic!("{e}")).0, watched)
+    }
+
+    /// A stream holds its connection's task for as long as it runs: an HTTP/1 connection's
+    /// task is sized for HTTP/1, with hyper-util's detection (and HTTP/2) boxed apart.
+    #[tokio::test]
+    async fn an_http1_connection_task_is_not_sized_for_http2() {
+        let settings = crate::settings::Settings::from_vars(std::iter::empty()).unwrap_or_else(|e| panic!("{e}"));
+        let builders = Arc::new(Builders::new(&settings));
+        let gateway = Arc::new(Gateway::new(crate::table::COMPILED, settings).unwrap_or_else(|e| panic!("{e}")));
+        let open = Arc::new(AtomicUsize::new(0));
+        let (_client, stream, watched) = accepted(&open).await;
+        let task = first_bytes_then_serve(stream, Arc::clone(&builders), Arc::clone(&gateway), watched);
+        let (_other, stream, watched) = accepted(&open).await;
+        let streams = Arc::clone(&watched.streams);
+        let service = service_fn(move |request| answer(Arc::clone(&gateway), streams.open(), request));
+        let io = TokioIo::new(Inbound::new(stream, Arc::clone(&watched.watch), watched.header_timeout));
+        let detecting = serve_connection(builders.any.serve_connection_with_upgrades(io, service), watched);
+        let (task, detecting) = (std::mem::size_of_val(&task), std::mem::size_of_val(&detecting));
+        assert!(task < detecting, "the task takes {task} bytes, serving through hyper-util's detection {detecting}");
     }
 }
