@@ -83,11 +83,25 @@ pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl 
     gateway.books.tracer.shutdown().await;
 }
 
+/// The HTTP/1 settings, on hyper's builder or hyper-util's (alike in their methods, not in a
+/// trait): the head limits, the time a head may take, keep-alive.
+macro_rules! http1_settings {
+    ($builder:expr, $settings:expr) => {
+        $builder
+            .timer(TokioTimer::new())
+            .header_read_timeout($settings.header_timeout)
+            .max_buf_size($settings.max_head_bytes)
+            .max_headers($settings.max_headers)
+            .keep_alive(true)
+    };
+}
+
 /// hyper's connection settings, twice: `any` reads the HTTP version from the client's first
 /// bytes (hyper-util's detection), `http1` serves a connection whose first bytes, looked at in
-/// the socket, already ruled HTTP/2 out. The same HTTP/1 settings in both; `http1` also holds
-/// every head to the size limit exactly (hyper-util's builder cannot set that, so there a
-/// complete head that arrived in one read past the buffer's limit can still be taken).
+/// the socket, already ruled HTTP/2 out. The same HTTP/1 settings in both
+/// (`http1_settings!`); `http1` also holds every head to the size limit exactly (hyper-util's
+/// builder cannot set that, so there a complete head that arrived in one read past the
+/// buffer's limit can still be taken).
 struct Builders {
     any: auto::Builder<TokioExecutor>,
     http1: hyper::server::conn::http1::Builder,
@@ -96,13 +110,7 @@ struct Builders {
 impl Builders {
     fn new(settings: &crate::settings::Settings) -> Self {
         let mut http1 = hyper::server::conn::http1::Builder::new();
-        http1
-            .timer(TokioTimer::new())
-            .header_read_timeout(settings.header_timeout)
-            .max_buf_size(settings.max_head_bytes)
-            .max_header_size(settings.max_head_bytes)
-            .max_headers(settings.max_headers)
-            .keep_alive(true);
+        http1_settings!(http1.max_header_size(settings.max_head_bytes), settings);
         Builders { any: builder(settings), http1 }
     }
 }
@@ -110,13 +118,7 @@ impl Builders {
 /// hyper's connection settings: the head limits, HTTP/1 keep-alive, HTTP/2 pings.
 fn builder(settings: &crate::settings::Settings) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(settings.header_timeout)
-        .max_buf_size(settings.max_head_bytes)
-        .max_headers(settings.max_headers)
-        .keep_alive(true);
+    http1_settings!(builder.http1(), settings);
     builder
         .http2()
         .timer(TokioTimer::new())
