@@ -158,10 +158,11 @@ fn accept(
 /// with the builder they call for.
 async fn first_bytes_then_serve(stream: TcpStream, builders: Arc<Builders>, gateway: Arc<Gateway>, watched: Watched) {
     let first = tokio::time::timeout_at(watched.decide_by, inbound::first_bytes(&stream)).await;
-    let service = {
-        let streams = Arc::clone(&watched.streams);
-        service_fn(move |request| answer(Arc::clone(&gateway), streams.open(), request))
-    };
+    // Only a connection that may become HTTP/2 counts its open requests (for the HTTP/2 idle
+    // timeout): on HTTP/1, hyper closes an idle keep-alive connection itself, and counting
+    // would wake this task's HTTP/2 idle watch (a timer, a watch channel) on every request.
+    let counted = matches!(first, Ok(FirstBytes::Unsettled)).then(|| Arc::clone(&watched.streams));
+    let service = service_fn(move |request| answer(Arc::clone(&gateway), counted.as_ref().map(Streams::open), request));
     let io = TokioIo::new(Inbound::new(stream, Arc::clone(&watched.watch), watched.header_timeout));
     match first {
         Err(_) => closed_undecided(watched.header_timeout),
@@ -188,7 +189,7 @@ fn closed_undecided(header_timeout: Duration) {
 /// is ready, so an open stream or an idle keep-alive connection does not hold it.
 fn answer<B>(
     gateway: Arc<Gateway>,
-    stream: OpenStream,
+    stream: Option<OpenStream>,
     request: Request<B>,
 ) -> impl Future<Output = Result<Response<Tracked<Body>>, Infallible>> + Send
 where
@@ -382,7 +383,7 @@ mod tests {
         let gateway = Arc::new(Gateway::new(crate::table::COMPILED, settings).unwrap_or_else(|e| panic!("{e}")));
         let request = Request::new(http_body_util::Empty::<bytes::Bytes>::new());
         let walk = std::mem::size_of_val(&gateway.handle(Request::new(http_body_util::Empty::<bytes::Bytes>::new())));
-        let kept = answer(Arc::clone(&gateway), Streams::new().open(), request);
+        let kept = answer(Arc::clone(&gateway), Some(Streams::new().open()), request);
         let kept = std::mem::size_of_val(&kept);
         assert!(kept <= MOST_KEPT_BYTES, "{kept} bytes kept per connection (the walk takes {walk})");
         assert!(walk > 4 * MOST_KEPT_BYTES, "the walk is what boxing frees: {walk} bytes");
@@ -418,7 +419,7 @@ mod tests {
         let task = first_bytes_then_serve(stream, Arc::clone(&builders), Arc::clone(&gateway), watched);
         let (_other, stream, watched) = accepted(&open).await;
         let streams = Arc::clone(&watched.streams);
-        let service = service_fn(move |request| answer(Arc::clone(&gateway), streams.open(), request));
+        let service = service_fn(move |request| answer(Arc::clone(&gateway), Some(streams.open()), request));
         let io = TokioIo::new(Inbound::new(stream, Arc::clone(&watched.watch), watched.header_timeout));
         let detecting = serve_connection(builders.any.serve_connection_with_upgrades(io, service), watched);
         let (task, detecting) = (std::mem::size_of_val(&task), std::mem::size_of_val(&detecting));

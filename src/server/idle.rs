@@ -58,14 +58,15 @@ impl Drop for OpenStream {
     }
 }
 
-/// A response body that keeps its request open in the count until it is done or dropped.
+/// A response body that keeps its request open in the count (if it is counted) until it is
+/// done or dropped.
 pub struct Tracked<B> {
     body: B,
-    _open: OpenStream,
+    _open: Option<OpenStream>,
 }
 
 impl<B> Tracked<B> {
-    pub fn new(body: B, open: OpenStream) -> Self {
+    pub fn new(body: B, open: Option<OpenStream>) -> Self {
         Tracked { body, _open: open }
     }
 }
@@ -99,7 +100,7 @@ mod tests {
         assert_eq!(streams.count(), 2);
         drop(first);
         assert_eq!(streams.count(), 1);
-        let body = Tracked::new(http_body_util::Empty::<bytes::Bytes>::new(), second);
+        let body = Tracked::new(http_body_util::Empty::<bytes::Bytes>::new(), Some(second));
         assert_eq!(streams.count(), 1, "the body holds its request open");
         drop(body);
         assert_eq!(streams.count(), 0);
