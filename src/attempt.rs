@@ -63,7 +63,7 @@ async fn run(
         index: choice.index,
         deployment: choice.deployment,
         upstream_model: choice.upstream_model,
-        api_base: provider::url::shown(&endpoint.base).into_owned(),
+        api_base: cx.pool.endpoints.shown_base(choice.index),
         sent_at: now,
         permit: choice.permit,
     });

@@ -47,7 +47,7 @@ pub struct Reached {
     /// The model name sent upstream.
     pub upstream_model: String,
     /// The deployment's base URL as it may be shown (`x-litellm-model-api-base`).
-    pub api_base: String,
+    pub api_base: Option<http::HeaderValue>,
     pub sent_at: Instant,
     /// The deployment's slot, held until the call ends.
     pub permit: Permit,
@@ -148,7 +148,9 @@ impl Outcome {
 impl Call {
     pub fn new(headers: &HeaderMap) -> Self {
         // A call id names a request in logs and headers; it needs to be unique, not secret.
-        let id = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid().to_string();
+        let id = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid();
+        // Encoded straight into its text, not through `Display`'s formatting machinery.
+        let id = id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).to_owned();
         let request_id = headers
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
@@ -197,7 +199,7 @@ mod tests {
             index: 0,
             deployment: table.deployment(0),
             upstream_model: "m".into(),
-            api_base: "b".into(),
+            api_base: Some(http::HeaderValue::from_static("b")),
             sent_at,
             permit,
         };

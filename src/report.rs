@@ -178,7 +178,7 @@ fn spans(
         ("gen_ai.provider.name", json!(d.provider)),
         ("model_router.deployment_id", json!(d.id)),
         ("http.response.status_code", json!(status)),
-        ("server.address", json!(reached.api_base)),
+        ("server.address", json!(reached.api_base.as_ref().and_then(|v| v.to_str().ok()))),
     ];
     tracer.record(Span {
         name: format!("{operation} {model}"),

@@ -5,6 +5,8 @@
 
 use std::sync::Arc;
 
+use http::HeaderValue;
+
 use crate::budget::Budget;
 use crate::error::Error;
 use crate::settings::Settings;
@@ -50,12 +52,26 @@ impl Context {
 pub struct Endpoints {
     table: &'static Table,
     resolved: Vec<Result<Endpoint, Unavailable>>,
+    /// Each available endpoint's base as it may be shown, as a header value: worked out
+    /// once, not on every call (`x-litellm-model-api-base`, traces).
+    shown: Vec<Option<HeaderValue>>,
 }
 
 impl Endpoints {
     /// Resolves every deployment's endpoint from `settings` ([`super::endpoints`]).
     pub fn resolve(settings: &Settings, table: &'static Table) -> Self {
-        Endpoints { table, resolved: super::endpoints(settings, table) }
+        let resolved = super::endpoints(settings, table);
+        let shown = resolved
+            .iter()
+            .map(|e| e.as_ref().ok().and_then(|e| HeaderValue::from_str(&super::url::shown(&e.base)).ok()))
+            .collect();
+        Endpoints { table, resolved, shown }
+    }
+
+    /// Deployment `i`'s base URL as it may be shown (without userinfo), `None` when it is
+    /// unavailable or not a valid header value.
+    pub fn shown_base(&self, i: u16) -> Option<HeaderValue> {
+        self.shown.get(usize::from(i)).cloned().flatten()
     }
 
     /// Whether deployment `i` has what it needs to serve.

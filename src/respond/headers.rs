@@ -100,13 +100,21 @@ const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
 /// Every call's attempted retries and fallbacks (and a duration that cannot be written).
 const ZERO: HeaderValue = HeaderValue::from_static("0");
-/// Room for a duration in milliseconds with three decimals (`f64` seconds never need more
-/// than a few dozen bytes; a longer one is written to the heap).
-const DURATION_BYTES: usize = 32;
+/// Room for a duration in milliseconds with three decimals: the 20 digits of `u64::MAX`
+/// microseconds' whole milliseconds, the point and three decimals.
+const DURATION_BYTES: usize = 24;
+/// Headers a call's answer gets besides the provider's: the [`call_headers`] above, the
+/// request id `gateway` adds, and the length and date hyper writes. Room for them is made
+/// once, so the map is not grown (and rehashed) twice on every answer.
+const OWN_HEADERS: usize = 15;
+/// Room a JSON answer's header map is made with: ours and about as many as OpenAI sends.
+pub const ANSWER_HEADERS: usize = 32;
 
 /// LiteLLM's response headers: call id, deployment, group, timings, and the provider's own
 /// headers prefixed `llm_provider-`.
 pub fn call_headers(call: &Call, headers: &mut HeaderMap) {
+    let provided = call.outcome.headers.as_ref().map_or(0, HeaderMap::len);
+    headers.reserve(OWN_HEADERS + provided);
     set(headers, CALL_ID, &call.id);
     headers.insert(VERSION_NAME, VERSION_VALUE);
     if let Some(requested) = &call.requested {
@@ -115,13 +123,19 @@ pub fn call_headers(call: &Call, headers: &mut HeaderMap) {
     let outcome = &call.outcome;
     if let Some(reached) = &outcome.reached {
         let d = reached.deployment;
-        set(headers, MODEL_ID, d.id);
-        let name = format!("{}/{}", d.provider, reached.upstream_model);
+        // The compiled table's id: checked, not copied.
+        if let Ok(value) = HeaderValue::from_maybe_shared(bytes::Bytes::from_static(d.id.as_bytes())) {
+            headers.insert(MODEL_ID, value);
+        }
+        let mut name = String::with_capacity(d.provider.len() + 1 + reached.upstream_model.len());
+        name.extend([d.provider, "/", &reached.upstream_model]);
         // The name's own buffer becomes the value: no second copy.
         if let Ok(value) = HeaderValue::from_maybe_shared(bytes::Bytes::from(name)) {
             headers.insert(MODEL_NAME, value);
         }
-        set(headers, MODEL_API_BASE, &reached.api_base);
+        if let Some(base) = &reached.api_base {
+            headers.insert(MODEL_API_BASE, base.clone());
+        }
     }
     headers.insert(RETRIES, count(outcome.retries));
     headers.insert(FALLBACKS, count(outcome.fallbacks));
@@ -160,17 +174,20 @@ fn count(n: u32) -> HeaderValue {
     }
 }
 
-/// A duration as milliseconds with three decimals, formatted on the stack.
+/// A duration as milliseconds with three decimals (rounded to the microsecond), written
+/// on the stack from integers: no float formatting on every answer.
 fn millis(duration: std::time::Duration) -> HeaderValue {
-    use std::io::Write;
-    let ms = duration.as_secs_f64() * 1000.0;
-    let mut buf = [0u8; DURATION_BYTES];
-    let mut room = &mut buf[..];
-    let written = match write!(room, "{ms:.3}") {
-        Ok(()) => DURATION_BYTES - room.len(),
-        Err(_) => return HeaderValue::from_maybe_shared(format!("{ms:.3}")).unwrap_or(ZERO),
-    };
-    HeaderValue::from_bytes(&buf[..written]).unwrap_or(ZERO)
+    const MICROS_PER_MILLI: u64 = 1000;
+    let micros = u64::try_from(duration.as_nanos().saturating_add(500) / 1000).unwrap_or(u64::MAX);
+    let (whole, frac) = (micros / MICROS_PER_MILLI, micros % MICROS_PER_MILLI);
+    let digit = |n: u64| b'0' + u8::try_from(n % 10).unwrap_or(0);
+    let mut digits = itoa::Buffer::new();
+    let whole = digits.format(whole).as_bytes();
+    let mut text = [0u8; DURATION_BYTES];
+    let len = whole.len() + 4;
+    text[..whole.len()].copy_from_slice(whole);
+    text[whole.len()..len].copy_from_slice(&[b'.', digit(frac / 100), digit(frac / 10), digit(frac)]);
+    HeaderValue::from_bytes(&text[..len]).unwrap_or(ZERO)
 }
 
 /// `llm_provider-<name>`.
@@ -182,6 +199,18 @@ fn provider_header(name: &HeaderName) -> Option<HeaderName> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_are_milliseconds_with_three_decimals() {
+        use std::time::Duration;
+        let shown = |d: Duration| millis(d).to_str().map(str::to_owned).unwrap_or_default();
+        assert_eq!(shown(Duration::ZERO), "0.000");
+        assert_eq!(shown(Duration::from_nanos(1_499)), "0.001");
+        assert_eq!(shown(Duration::from_nanos(1_500)), "0.002", "rounded to the microsecond");
+        assert_eq!(shown(Duration::from_micros(12_045)), "12.045");
+        assert_eq!(shown(Duration::from_secs(3_600)), "3600000.000");
+        assert_eq!(shown(Duration::MAX), "18446744073709551.615", "saturated, not wrapped");
+    }
 
     #[test]
     fn known_and_unknown_provider_headers_get_the_same_prefix() {

@@ -40,10 +40,12 @@ pub fn json(status: StatusCode, body: &Value) -> Response<Body> {
     raw_json(status, Bytes::from(body.to_string()))
 }
 
-/// A response whose body is already JSON text.
+/// A response whose body is already JSON text, its header map sized for a model call's
+/// answer ([`headers::ANSWER_HEADERS`]): allocated once, not grown as the headers are set.
 pub fn raw_json(status: StatusCode, body: Bytes) -> Response<Body> {
     let mut response = Response::new(Body::full(body));
     *response.status_mut() = status;
+    *response.headers_mut() = http::HeaderMap::with_capacity(headers::ANSWER_HEADERS);
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
@@ -190,8 +192,14 @@ mod tests {
             panic!("the base table's deployment takes calls")
         };
         let deployment = table.deployment(0);
-        let reached =
-            Reached { index: 0, deployment, upstream_model: "m".into(), api_base: "b".into(), sent_at, permit };
+        let reached = Reached {
+            index: 0,
+            deployment,
+            upstream_model: "m".into(),
+            api_base: Some(HeaderValue::from_static("b")),
+            sent_at,
+            permit,
+        };
         let request = CallRequest {
             api: Api::Chat,
             model: asked.into(),
