@@ -110,7 +110,13 @@ pub fn find(provider: &str, model: &str) -> Option<(&'static str, &'static Entry
         provider_matches(e.provider(), provider).then_some((*key, e))
     };
     let prefixed = model.strip_prefix(provider).and_then(|rest| rest.strip_prefix('/')).is_some();
-    let combined = if prefixed { None } else { found(&format!("{provider}/{model}")) };
+    let combined = if prefixed {
+        None
+    } else {
+        let mut key = String::with_capacity(provider.len() + 1 + model.len());
+        key.extend([provider, "/", model]);
+        found(&key)
+    };
     combined.or_else(|| found(model))
 }
 

@@ -16,6 +16,8 @@ use crate::upstream::Outgoing;
 
 pub const GATEWAY_USER_AGENT: &str = concat!("model-router/", env!("CARGO_PKG_VERSION"));
 
+/// The gateway's content headers are static values: not copied on every call.
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
 /// Headers `auth` reads the caller's key from, besides `litellm_key_header_name`.
 const KEY_HEADERS: &[&str] = &["authorization", "x-api-key", "api-key", "x-litellm-api-key"];
 /// Hop-by-hop headers (RFC 9110 section 7.6.1) and those framing the client's own request;
@@ -38,9 +40,9 @@ pub fn request(
     let mut builder = Request::builder()
         .method(Method::POST)
         .uri(url.into_string())
-        .header(CONTENT_TYPE, "application/json")
-        .header(USER_AGENT, GATEWAY_USER_AGENT)
-        .header(ACCEPT, if stream { "text/event-stream" } else { "application/json" });
+        .header(CONTENT_TYPE, JSON)
+        .header(USER_AGENT, HeaderValue::from_static(GATEWAY_USER_AGENT))
+        .header(ACCEPT, if stream { HeaderValue::from_static("text/event-stream") } else { JSON });
     let headers = builder
         .headers_mut()
         .ok_or_else(|| misconfigured(attempt, "the upstream URL is not a valid URL; check api_base".into()))?;
