@@ -167,11 +167,11 @@ async fn first_bytes_then_serve(stream: TcpStream, builders: Arc<Builders>, gate
     match first {
         Err(_) => closed_undecided(watched.header_timeout),
         Ok(FirstBytes::Closed) => {}
-        Ok(FirstBytes::Http1) => serve_connection(builders.http1.serve_connection(io, service), watched).await,
+        Ok(FirstBytes::Http1) => serve_connection(builders.http1.serve_connection(io, service), watched, false).await,
         // Boxed: a task is sized for the larger of its two ways, and HTTP/1 connections (nearly
         // all of them) would otherwise each carry hyper-util's HTTP/2-capable state unused.
         Ok(FirstBytes::Unsettled) => {
-            Box::pin(serve_connection(builders.any.serve_connection_with_upgrades(io, service), watched)).await;
+            Box::pin(serve_connection(builders.any.serve_connection_with_upgrades(io, service), watched, true)).await;
         }
     }
 }
@@ -266,16 +266,19 @@ where
 ///
 /// Otherwise the connection (and with it the stream) is dropped before its slot stops
 /// counting it.
-async fn serve_connection<C: Graceful>(connection: C, watched: Watched) {
+async fn serve_connection<C: Graceful>(connection: C, watched: Watched, detecting: bool) {
     let Watched { watch, streams, header_timeout, decide_by, mut draining, slot } = watched;
     tokio::pin!(connection);
+    // Only a connection still going through hyper-util's detection can stay undecided or
+    // become HTTP/2; an HTTP/1 one skips both watches, which would otherwise be polled (two
+    // timers, a watch channel) every time its task wakes.
     let ended = tokio::select! {
         ended = &mut connection => ended,
-        () = never_decided(&watch, decide_by) => {
+        () = never_decided(&watch, decide_by), if detecting => {
             closed_undecided(header_timeout);
             return;
         }
-        () = idle_http2(&watch, &streams, header_timeout) => {
+        () = idle_http2(&watch, &streams, header_timeout), if detecting => {
             tracing::debug!(idle_s = header_timeout.as_secs_f64(), "closing an HTTP/2 connection without an open stream");
             drop(slot);
             connection.as_mut().shut_down();
@@ -421,7 +424,7 @@ mod tests {
         let streams = Arc::clone(&watched.streams);
         let service = service_fn(move |request| answer(Arc::clone(&gateway), Some(streams.open()), request));
         let io = TokioIo::new(Inbound::new(stream, Arc::clone(&watched.watch), watched.header_timeout));
-        let detecting = serve_connection(builders.any.serve_connection_with_upgrades(io, service), watched);
+        let detecting = serve_connection(builders.any.serve_connection_with_upgrades(io, service), watched, true);
         let (task, detecting) = (std::mem::size_of_val(&task), std::mem::size_of_val(&detecting));
         assert!(task < detecting, "the task takes {task} bytes, serving through hyper-util's detection {detecting}");
     }
