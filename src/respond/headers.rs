@@ -100,8 +100,8 @@ const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
 /// Every call's attempted retries and fallbacks (and a duration that cannot be written).
 const ZERO: HeaderValue = HeaderValue::from_static("0");
-/// Room for a duration in milliseconds with three decimals: the 20 digits of `u64::MAX`
-/// microseconds' whole milliseconds, the point and three decimals.
+/// Room for a duration in milliseconds with three decimals: the whole milliseconds of
+/// `u64::MAX` microseconds (17 digits), the point and three decimals, with room to spare.
 const DURATION_BYTES: usize = 24;
 /// Headers a call's answer gets besides the provider's: the [`call_headers`] above, the
 /// request id `gateway` adds, and the length and date hyper writes. Room for them is made
