@@ -5,7 +5,7 @@
 //! in, never a hop-by-hop one. The request goes on to `upstream`.
 
 use http::header::{ACCEPT, CONNECTION, CONTENT_TYPE, USER_AGENT};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
 
 use super::Attempt;
 use super::openai::misconfigured;
@@ -18,6 +18,8 @@ pub const GATEWAY_USER_AGENT: &str = concat!("model-router/", env!("CARGO_PKG_VE
 
 /// The gateway's content headers are static values: not copied on every call.
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
+/// `content-type`, `user-agent` and `accept`.
+const CONTENT_HEADERS: usize = 3;
 /// Headers `auth` reads the caller's key from, besides `litellm_key_header_name`.
 const KEY_HEADERS: &[&str] = &["authorization", "x-api-key", "api-key", "x-litellm-api-key"];
 /// Hop-by-hop headers (RFC 9110 section 7.6.1) and those framing the client's own request;
@@ -37,15 +39,19 @@ pub fn request(
     auth: &[(HeaderName, &str)],
     body: Outgoing,
 ) -> Result<Request<Outgoing>, Error> {
-    let mut builder = Request::builder()
-        .method(Method::POST)
-        .uri(url.into_string())
-        .header(CONTENT_TYPE, JSON)
-        .header(USER_AGENT, HeaderValue::from_static(GATEWAY_USER_AGENT))
-        .header(ACCEPT, if stream { HeaderValue::from_static("text/event-stream") } else { JSON });
-    let headers = builder
-        .headers_mut()
-        .ok_or_else(|| misconfigured(attempt, "the upstream URL is not a valid URL; check api_base".into()))?;
+    let uri = Uri::try_from(url.into_string())
+        .map_err(|_| misconfigured(attempt, "the upstream URL is not a valid URL; check api_base".into()))?;
+    // Built in place: `http`'s builder moves the whole request through each of its steps.
+    let mut request = Request::new(body);
+    *request.method_mut() = Method::POST;
+    *request.uri_mut() = uri;
+    let headers = request.headers_mut();
+    let traceparent = usize::from(attempt.traceparent.is_some());
+    // And the `host` hyper-util's client adds.
+    headers.reserve(CONTENT_HEADERS + auth.len() + traceparent + attempt.deployment.extra_headers.len() + 1);
+    headers.insert(CONTENT_TYPE, JSON);
+    headers.insert(USER_AGENT, HeaderValue::from_static(GATEWAY_USER_AGENT));
+    headers.insert(ACCEPT, if stream { HeaderValue::from_static("text/event-stream") } else { JSON });
     if cx.forward_client_headers {
         forward_client_headers(client_headers, cx.key_header, headers);
     }
@@ -59,7 +65,7 @@ pub fn request(
         let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| misconfigured(attempt, e.to_string()))?;
         headers.insert(name, header_value(attempt, value)?);
     }
-    builder.body(body).map_err(|e| misconfigured(attempt, e.to_string()))
+    Ok(request)
 }
 
 /// Appends to `out` the client's headers that may reach a provider: `x-` ones, except the
