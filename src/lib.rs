@@ -80,6 +80,7 @@ pub mod report;
 
 // Beside the stages.
 pub mod budget;
+pub mod json;
 pub mod error;
 pub mod quota;
 pub mod catalog;

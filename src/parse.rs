@@ -162,11 +162,9 @@ pub fn request(api: Api, path_model: Option<&str>, body: &Bytes) -> Result<CallR
     let fields = object(body)?;
     let route = api.route();
     let model = match (fields.get("model"), path_model) {
-        (Some(raw), _) => serde_json::from_str::<String>(raw.get()).map_err(|_| Error::BadParam {
-            route,
-            param: "model",
-            reason: "must be a string".into(),
-        })?,
+        (Some(raw), _) => plain_string(raw.get())
+            .map_or_else(|| serde_json::from_str::<String>(raw.get()), |text| Ok(text.to_owned()))
+            .map_err(|_| Error::BadParam { route, param: "model", reason: "must be a string".into() })?,
         (None, Some(path)) => path.to_owned(),
         (None, None) => return Err(Error::MissingParam { route, param: "model" }),
     };
@@ -234,6 +232,12 @@ pub fn responses(op: Op, id: Option<String>, query: Option<&str>, body: &Bytes) 
     Ok(request)
 }
 
+/// The text of a JSON string without escapes (`raw` being valid JSON), as it stands between
+/// its quotes; `None` for any other value, for serde to read.
+fn plain_string(raw: &str) -> Option<&str> {
+    raw.strip_prefix('"')?.strip_suffix('"').filter(|text| !text.contains('\\'))
+}
+
 /// The percent-decoded value of `key` in a URL query, if it is there.
 pub fn query_value(query: &str, key: &str) -> Option<String> {
     query.split('&').find_map(|pair| {
@@ -245,6 +249,9 @@ pub fn query_value(query: &str, key: &str) -> Option<String> {
 /// A body that must be one JSON object, nested no deeper than [`MAX_JSON_DEPTH`]; its
 /// members are slices of it.
 fn object(body: &Bytes) -> Result<Fields, Error> {
+    if let Some(fields) = Fields::read(body, MAX_JSON_DEPTH) {
+        return Ok(fields);
+    }
     if scan(body).depth > MAX_JSON_DEPTH {
         return Err(Error::BadJson(format!("nested deeper than {MAX_JSON_DEPTH} levels")));
     }
@@ -359,6 +366,26 @@ mod tests {
         }
         let deep = format!("{{\"model\":\"m\",\"messages\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
         assert!(matches!(call_request(Api::Chat, None, deep.as_bytes()), Err(Error::BadJson(_))));
+    }
+
+    /// The one-pass split (`crate::json`) and serde's, which takes what it declines, agree on
+    /// where the depth limit falls, on repeated keys and on escaped ones.
+    #[test]
+    fn the_fast_split_and_its_fallback_read_the_same_request() {
+        let nested = |levels: usize| {
+            format!(r#"{{"model":"m","messages":{}{}}}"#, "[".repeat(levels - 1), "]".repeat(levels - 1))
+        };
+        assert!(call_request(Api::Chat, None, nested(MAX_JSON_DEPTH).as_bytes()).is_ok());
+        let refused = call_request(Api::Chat, None, nested(MAX_JSON_DEPTH + 1).as_bytes()).map(|r| r.model);
+        assert!(matches!(refused, Err(Error::BadJson(why)) if why.contains("deeper than 64")));
+        let escaped = br#"{"m\u006fdel":"esc\"aped","messages":[],"model":"m","model":"last"}"#;
+        let req = call_request(Api::Chat, None, escaped).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(req.model, "last", "the last of a repeated key wins");
+        let escaped = br#"{"m\u006fdel":"esc\"aped","messages":[]}"#;
+        let req = call_request(Api::Chat, None, escaped).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(req.model, "esc\"aped", "an escaped key is serde's to read");
+        let bad = call_request(Api::Chat, None, br#"{"model":"m","messages":[],"x":tru}"#).map(|r| r.model);
+        assert!(matches!(bad, Err(Error::BadJson(why)) if why.contains("line 1")), "serde words the error");
     }
 
     /// The byte-at-a-time scan `depth` replaced, kept as its specification.

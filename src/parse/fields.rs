@@ -108,8 +108,24 @@ pub struct Fields(BTreeMap<String, Member>);
 impl Fields {
     /// The members of the JSON object `body` holds, each a slice of it.
     pub fn parse(body: &Bytes) -> Result<Self, serde_json::Error> {
+        if let Some(fields) = Fields::read(body, crate::json::MAX_DEPTH) {
+            return Ok(fields);
+        }
         let map: BTreeMap<String, &RawValue> = serde_json::from_slice(body)?;
         Ok(Fields(map.into_iter().map(|(key, raw)| (key, Member::Raw(slice_of(body, raw.get())))).collect()))
+    }
+
+    /// The members of `body` as `crate::json`'s one pass finds them, nested at most
+    /// `max_depth` deep; `None` when it declines the text, for [`Fields::parse`] to decide.
+    pub fn read(body: &Bytes, max_depth: usize) -> Option<Self> {
+        let mut map = BTreeMap::new();
+        let read = crate::json::object(body, max_depth, |key, value| {
+            // The text is UTF-8 throughout and the key unescaped: its bytes are its name.
+            let Ok(key) = std::str::from_utf8(key) else { return false };
+            map.insert(key.to_owned(), Member::Raw(body.slice(value)));
+            true
+        });
+        read.then_some(Fields(map))
     }
 
     /// A member as raw JSON: borrowed from the body, or written out for a built one.
