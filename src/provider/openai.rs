@@ -21,10 +21,23 @@ use crate::provider::Context;
 use crate::table::Protocol;
 use crate::upstream::Outgoing;
 
-/// Body fields that configure the gateway (LiteLLM's), never the provider. Credentials and
-/// upstream addresses among them are dropped so no client can choose where a call goes.
-/// Sorted: [`is_gateway_field`] searches it.
-pub(super) const GATEWAY_FIELDS: &[&str] = &[
+/// Declares [`GATEWAY_FIELDS`] and [`is_gateway_field`] from one list: the check is a
+/// `match` (lengths, then bytes), not a search over the list for every member.
+macro_rules! gateway_fields {
+    ($($name:literal),* $(,)?) => {
+        /// Body fields that configure the gateway (LiteLLM's), never the provider. Credentials
+        /// and upstream addresses among them are dropped so no client can choose where a
+        /// call goes. Sorted, to be read.
+        pub(super) const GATEWAY_FIELDS: &[&str] = &[$($name),*];
+
+        /// Whether `name` is one of [`GATEWAY_FIELDS`].
+        fn is_gateway_field(name: &str) -> bool {
+            matches!(name, $($name)|*)
+        }
+    };
+}
+
+gateway_fields![
     "api_base",
     "api_key",
     "api_version",
@@ -107,11 +120,6 @@ pub fn upstream_fields(attempt: &Attempt<'_>, fields: &mut Fields) {
     }
 }
 
-/// Whether `name` is one of [`GATEWAY_FIELDS`].
-fn is_gateway_field(name: &str) -> bool {
-    GATEWAY_FIELDS.binary_search(&name).is_ok()
-}
-
 /// The client's fields minus the gateway's, the deployment's defaults where the client set
 /// none, and the upstream model. Copying a client's fields copies handles on its body.
 fn body(attempt: &Attempt<'_>, chat: Cow<'_, CallRequest>) -> Result<Outgoing, Error> {
@@ -141,7 +149,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn gateway_fields_are_sorted_for_their_search() {
+    fn gateway_fields_are_sorted_and_each_is_matched() {
         assert!(GATEWAY_FIELDS.windows(2).all(|pair| pair[0] < pair[1]), "{GATEWAY_FIELDS:?}");
         assert!(GATEWAY_FIELDS.iter().all(|name| is_gateway_field(name)));
         for client in ["model", "messages", "stream", "api", "user", "zz"] {
