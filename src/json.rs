@@ -25,8 +25,9 @@ const WORD: usize = 8;
 /// Walks `json`, which must be one JSON object (whitespace around it allowed), nested at most
 /// `max_depth` deep (capped at [`MAX_DEPTH`]; every bracket counts, as `parse::scan` counts
 /// them), calling `member(key, value)` for each top-level member in order: `key` the bytes
-/// between its quotes, `value` where its value's text lies in `json`. `false` when the text is declined (see the module doc) or `member`
-/// returned `false`; members seen before that were handed over all the same.
+/// between its quotes, `value` where its value's text lies in `json`. `false` when the text
+/// is declined (see the module doc) or `member` returned `false`; members seen before that
+/// were handed over all the same.
 pub fn object(json: &[u8], max_depth: usize, mut member: impl FnMut(&[u8], Range<usize>) -> bool) -> bool {
     if std::str::from_utf8(json).is_err() {
         return false;

@@ -48,11 +48,12 @@
 //!
 //! [`catalog`] answers what needs no provider (models, model info, key info, health), with
 //! [`prices`] (LiteLLM's cost map, compiled in) for cost and context windows; [`settings`]
-//! holds what is read from the environment at start-up; [`budget`] bounds the memory that
-//! request bodies (and the trees translations build from them) hold at once; [`quota`]
-//! models a virtual key's and its team's limits (what is counted, its figures, a limit
-//! hit, the clock), a leaf below [`error`], `keys` (which counts in process) and `state`
-//! (which counts on Redis).
+//! holds what is read from the environment at start-up; [`json`] splits a JSON object
+//! into its top-level members in one validating pass (for `parse`); [`budget`] bounds the
+//! memory that request bodies (and the trees translations build from them) hold at once;
+//! [`quota`] models a virtual key's and its team's limits (what is counted, its figures, a
+//! limit hit, the clock), a leaf below [`error`], `keys` (which counts in process) and
+//! `state` (which counts on Redis).
 
 #![forbid(unsafe_code)]
 
