@@ -255,7 +255,7 @@ fn object(body: &Bytes) -> Result<Fields, Error> {
     if scan(body).depth > MAX_JSON_DEPTH {
         return Err(Error::BadJson(format!("nested deeper than {MAX_JSON_DEPTH} levels")));
     }
-    let fields = Fields::parse(body).map_err(|e| {
+    let fields = Fields::parse_with_serde(body).map_err(|e| {
         if e.is_data() {
             Error::BadJson("the request body must be a JSON object".into())
         } else {

@@ -115,6 +115,12 @@ impl Fields {
         if let Some(fields) = Fields::read(body, crate::json::MAX_DEPTH) {
             return Ok(fields);
         }
+        Fields::parse_with_serde(body)
+    }
+
+    /// serde_json's reading of `body`: what decides, and words the error, where
+    /// [`Fields::read`] declines the text.
+    pub fn parse_with_serde(body: &Bytes) -> Result<Self, serde_json::Error> {
         let map: BTreeMap<String, &RawValue> = serde_json::from_slice(body)?;
         Ok(Fields(map.into_iter().map(|(key, raw)| (key, Member::Raw(slice_of(body, raw.get())))).collect()))
     }
