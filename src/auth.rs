@@ -3,7 +3,7 @@
 //! in constant time, else looked up among the virtual keys (`keys`). The request goes on to
 //! `parse`.
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName, HeaderValue};
 use subtle::ConstantTimeEq;
 
 use crate::error::Error;
@@ -18,24 +18,29 @@ pub struct Caller {
     pub virtual_key: Option<Found>,
 }
 
+/// LiteLLM's key header; `Authorization: Bearer`; Azure's and Anthropic's key headers.
+/// Names built at compile time, so a lookup neither parses nor lowercases a string.
+const LITELLM_KEY: HeaderName = HeaderName::from_static("x-litellm-api-key");
+const KEY_HEADERS: [HeaderName; 2] = [HeaderName::from_static("api-key"), HeaderName::from_static("x-api-key")];
+
 /// Finds the key a request carries, in LiteLLM's header order.
 fn presented<'h>(headers: &'h HeaderMap, custom: Option<&str>) -> Result<Option<&'h str>, Error> {
-    let text = |name: &str| headers.get(name).map(|v| v.to_str().map_err(|_| Error::MalformedKey));
-    if let Some(value) = custom.and_then(text) {
+    let text = |value: &'h HeaderValue| value.to_str().map_err(|_| Error::MalformedKey);
+    if let Some(value) = custom.and_then(|name| headers.get(name)).map(text) {
         let value = value?;
         return Ok(Some(value.strip_prefix("Bearer ").unwrap_or(value).trim()));
     }
-    if let Some(value) = text("x-litellm-api-key") {
+    if let Some(value) = headers.get(LITELLM_KEY).map(text) {
         let value = value?;
         return Ok(Some(value.strip_prefix("Bearer ").unwrap_or(value).trim()));
     }
-    if let Some(value) = text("authorization") {
+    if let Some(value) = headers.get(http::header::AUTHORIZATION).map(text) {
         let value = value?;
         let key = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).ok_or(Error::MalformedKey)?;
         return Ok(Some(key.trim()));
     }
-    for name in ["api-key", "x-api-key"] {
-        if let Some(value) = text(name) {
+    for name in KEY_HEADERS {
+        if let Some(value) = headers.get(name).map(text) {
             return Ok(Some(value?.trim()));
         }
     }

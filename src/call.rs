@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 
 use crate::route::Kind;
 use crate::state::Permit;
@@ -14,6 +14,9 @@ use crate::usage::Usage;
 
 /// Longest client `x-request-id` kept; a longer or odd one is replaced by the call id.
 const MAX_REQUEST_ID: usize = 128;
+/// The request id a client may send and every answer carries (a name built at compile
+/// time: a lookup by it neither parses nor lowercases a string).
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// What is known about one request.
 #[derive(Debug)]
@@ -152,7 +155,7 @@ impl Call {
         // Encoded straight into its text, not through `Display`'s formatting machinery.
         let id = id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).to_owned();
         let request_id = headers
-            .get("x-request-id")
+            .get(X_REQUEST_ID)
             .and_then(|v| v.to_str().ok())
             .filter(|v| !v.is_empty() && v.len() <= MAX_REQUEST_ID && v.bytes().all(|b| b.is_ascii_graphic()))
             .map_or_else(|| id.clone(), str::to_owned);

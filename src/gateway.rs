@@ -154,7 +154,7 @@ impl Gateway {
             Err(error) => (respond::error(&error, &call), Some(error)),
         };
         if let Ok(id) = HeaderValue::from_str(&call.request_id) {
-            response.headers_mut().insert("x-request-id", id);
+            response.headers_mut().insert(crate::call::X_REQUEST_ID, id);
         }
         let status = response.status().as_u16();
         match response.body_mut() {

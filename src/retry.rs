@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 
 use crate::call::{Attempted, Outcome};
 use crate::error::Error;
@@ -22,6 +22,8 @@ use crate::table::Table;
 
 /// Most retries a client may ask for with `x-litellm-num-retries`.
 const MAX_RETRIES: u32 = 10;
+/// The header a client sets its own retry count with.
+const NUM_RETRIES: HeaderName = HeaderName::from_static("x-litellm-num-retries");
 /// Longest a provider's `retry-after` may hold a client between attempts; a provider
 /// asking for more gets its error relayed at once (with `llm_provider-retry-after`), so the
 /// client decides whether to wait.
@@ -66,7 +68,7 @@ impl<'a> Plan<'a> {
     ) -> Result<Self, Error> {
         provider::check_captures(table, &target, model)?;
         let retries = headers
-            .get("x-litellm-num-retries")
+            .get(NUM_RETRIES)
             .and_then(|v| v.to_str().ok()?.trim().parse::<u32>().ok())
             .map_or(table.router.num_retries, |n| n.min(MAX_RETRIES));
         let group = group_of(table, &target);

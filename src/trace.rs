@@ -17,6 +17,8 @@ use crate::upstream::{Client, Outgoing};
 
 /// Where OTLP/HTTP listens when `otel` is named without an endpoint.
 const DEFAULT_ENDPOINT: &str = "http://localhost:4318";
+/// The W3C trace context header a client continues its trace with.
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 /// Spans waiting for export; more are dropped rather than held.
 const QUEUE: usize = 4096;
 /// Most spans one export carries.
@@ -44,7 +46,7 @@ pub struct Context {
 impl Context {
     /// Continues the client's `traceparent` (version 00, valid ids) or starts a trace.
     pub fn from_headers(headers: &HeaderMap) -> Self {
-        let parent = headers.get("traceparent").and_then(|v| v.to_str().ok()).and_then(parse_traceparent);
+        let parent = headers.get(TRACEPARENT).and_then(|v| v.to_str().ok()).and_then(parse_traceparent);
         let trace_id = parent.map_or_else(|| fastrand::u128(1..).to_be_bytes(), |(trace, _)| trace);
         Context {
             trace_id,

@@ -160,7 +160,8 @@ fn priced(body: Bytes, mut usage: Option<Usage>, reached: &Reached) -> Answer {
     let cost = usage.as_ref().and_then(|u| crate::usage::cost(reached.deployment, &reached.upstream_model, u));
     let mut response = raw_json(StatusCode::OK, body);
     if let Some(cost) = cost {
-        if let Ok(value) = HeaderValue::from_str(&cost.to_string()) {
+        // The text's own buffer becomes the value: checked, not copied again.
+        if let Ok(value) = HeaderValue::from_maybe_shared(Bytes::from(cost.to_string())) {
             response.headers_mut().insert(HeaderName::from_static("x-litellm-response-cost"), value);
         }
     }
