@@ -196,7 +196,9 @@ where
     B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    let handling = Box::pin(async move { gateway.handle(request).await });
+    // Allocated first and written in place: `Box::pin(walk)` builds the walk on the stack
+    // and copies all of its ~7 KB (most of them not yet in use) into the heap.
+    let handling = Box::into_pin(Box::write(Box::new_uninit(), async move { gateway.handle(request).await }));
     async move {
         let response = handling.await?;
         Ok(response.map(|body| Tracked::new(body, stream)))
