@@ -9,7 +9,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::HeaderMap;
 use http_body_util::BodyExt;
-use serde_json::value::RawValue;
 
 pub use fields::{Fields, Item, MapFn, Mapped, Member};
 
@@ -161,9 +160,9 @@ pub fn call_request(api: Api, path_model: Option<&str>, body: &[u8]) -> Result<C
 pub fn request(api: Api, path_model: Option<&str>, body: &Bytes) -> Result<CallRequest, Error> {
     let fields = object(body)?;
     let route = api.route();
-    let model = match (fields.get("model"), path_model) {
-        (Some(raw), _) => plain_string(raw.get())
-            .map_or_else(|| serde_json::from_str::<String>(raw.get()), |text| Ok(text.to_owned()))
+    let model = match (fields.json_text("model"), path_model) {
+        (Some(raw), _) => plain_string(&raw)
+            .map_or_else(|| serde_json::from_str::<String>(&raw), |text| Ok(text.to_owned()))
             .map_err(|_| Error::BadParam { route, param: "model", reason: "must be a string".into() })?,
         (None, Some(path)) => path.to_owned(),
         (None, None) => return Err(Error::MissingParam { route, param: "model" }),
@@ -184,7 +183,7 @@ pub fn request(api: Api, path_model: Option<&str>, body: &Bytes) -> Result<CallR
     if let Some(param) = required.iter().find(|p| !fields.contains(p)) {
         return Err(Error::MissingParam { route, param });
     }
-    let stream = match fields.get("stream").as_deref().map(RawValue::get) {
+    let stream = match fields.json_text("stream").as_deref() {
         None | Some("null" | "false") => false,
         Some("true") => true,
         Some(_) => return Err(Error::BadParam { route, param: "stream", reason: "must be true or false".into() }),
@@ -220,7 +219,7 @@ pub fn responses(op: Op, id: Option<String>, query: Option<&str>, body: &Bytes) 
     if op == Op::InputTokens {
         request.stream = false;
     }
-    let previous_response_id = match request.fields.get("previous_response_id").as_deref().map(RawValue::get) {
+    let previous_response_id = match request.fields.json_text("previous_response_id").as_deref() {
         None | Some("null") => None,
         Some(raw) => Some(serde_json::from_str::<String>(raw).map_err(|_| Error::BadParam {
             route: op.route(),

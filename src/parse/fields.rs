@@ -173,6 +173,15 @@ impl Fields {
         }
     }
 
+    /// A member's JSON text: a raw member's own bytes (valid JSON already, not parsed again),
+    /// a built one written out.
+    pub fn json_text(&self, key: &str) -> Option<Cow<'_, str>> {
+        match self.member(key)? {
+            Member::Raw(raw) => std::str::from_utf8(raw).ok().map(Cow::Borrowed),
+            _ => self.get(key).map(|raw| Cow::Owned(raw.get().to_owned())),
+        }
+    }
+
     /// A member as a tree of its own (parsed, or copied).
     pub fn value(&self, key: &str) -> Option<Value> {
         self.member(key)?.clone().into_value().ok()
