@@ -6,6 +6,7 @@
 //! `format::chunks` for each chunk.
 
 use serde::Deserialize;
+use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -18,8 +19,66 @@ struct Top<'a> {
     model: Option<&'a RawValue>,
     #[serde(default)]
     usage: Option<Usage>,
-    #[serde(borrow, default)]
-    choices: Option<&'a RawValue>,
+    #[serde(default)]
+    choices: Option<Choices>,
+}
+
+/// Whether `choices` is `[]`: found while serde skips the value, without the UTF-8 check
+/// and copy a borrowed raw value would cost over the whole list.
+struct Choices {
+    empty: bool,
+}
+
+impl<'de> Deserialize<'de> for Choices {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ChoicesVisitor)
+    }
+}
+
+/// Reads any JSON value as [`Choices`]: only an array without elements is empty.
+struct ChoicesVisitor;
+
+impl<'de> Visitor<'de> for ChoicesVisitor {
+    type Value = Choices;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Choices, A::Error> {
+        let empty = seq.next_element::<IgnoredAny>()?.is_none();
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Choices { empty })
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Choices, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Choices { empty: false })
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Choices, E> {
+        Ok(Choices { empty: false })
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Choices, E> {
+        Ok(Choices { empty: false })
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Choices, E> {
+        Ok(Choices { empty: false })
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Choices, E> {
+        Ok(Choices { empty: false })
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Choices, E> {
+        Ok(Choices { empty: false })
+    }
+
+    fn visit_unit<E>(self) -> Result<Choices, E> {
+        Ok(Choices { empty: false })
+    }
 }
 
 /// What a successful splice saw.
@@ -51,8 +110,7 @@ pub fn model(json: &[u8], model: &str, drop_null_finish: bool, out: &mut Vec<u8>
     if drop_null_finish {
         cut_null_finish(out, mark);
     }
-    let no_choices =
-        choices.is_some_and(|c| c.get().trim_start().starts_with('[') && c.get()[1..].trim_start().starts_with(']'));
+    let no_choices = choices.is_some_and(|c| c.empty);
     Some(Spliced { usage, no_choices })
 }
 
@@ -178,6 +236,15 @@ mod tests {
         assert_eq!(seen.usage.map(|u| u.total_tokens), Some(3));
         let seen = model(br#"{"model":"m","choices":[{}]}"#, "a", true, &mut out);
         assert_eq!(seen, Some(Spliced { usage: None, no_choices: false }));
+        // Whatever else a provider puts there is spliced all the same, and is not `[]`.
+        for choices in ["null", "{}", r#"{"a":[]}"#, r#""[]""#, "0", "-1", "1.5", "true", "[[]]", "[null]"] {
+            out.clear();
+            let json = format!(r#"{{"model":"m","choices":{choices},"id":"x"}}"#);
+            let seen = model(json.as_bytes(), "a", true, &mut out);
+            assert_eq!(seen, Some(Spliced { usage: None, no_choices: false }), "{choices}");
+            assert_eq!(out, format!(r#"{{"model":"a","choices":{choices},"id":"x"}}"#).as_bytes());
+        }
+        assert_eq!(model(br#"{"model":"m","choices":[1,}"#, "a", true, &mut out), None, "malformed: not spliced");
     }
 
     #[test]
