@@ -24,11 +24,11 @@ const WORD: usize = 8;
 
 /// Walks `json`, which must be one JSON object (whitespace around it allowed), nested at most
 /// `max_depth` deep (capped at [`MAX_DEPTH`]; every bracket counts, as `parse::scan` counts
-/// them), calling `member(key, value)` for each top-level member in order: `key` the bytes
-/// between its quotes, `value` where its value's text lies in `json`. `false` when the text
+/// them), calling `member(key, value)` for each top-level member in order: `key` where the
+/// bytes between its quotes lie in `json`, `value` where its value's text does. `false` when the text
 /// is declined (see the module doc) or `member` returned `false`; members seen before that
 /// were handed over all the same.
-pub fn object(json: &[u8], max_depth: usize, mut member: impl FnMut(&[u8], Range<usize>) -> bool) -> bool {
+pub fn object(json: &[u8], max_depth: usize, mut member: impl FnMut(Range<usize>, Range<usize>) -> bool) -> bool {
     if std::str::from_utf8(json).is_err() {
         return false;
     }
@@ -56,8 +56,9 @@ pub fn object(json: &[u8], max_depth: usize, mut member: impl FnMut(&[u8], Range
     }
 }
 
-/// A key without escapes at `at` and its colon: the key's bytes and where its value starts.
-fn key(json: &[u8], at: usize) -> Option<(&[u8], usize)> {
+/// A key without escapes at `at` and its colon: where the key's bytes are and where its value
+/// starts.
+fn key(json: &[u8], at: usize) -> Option<(Range<usize>, usize)> {
     if json.get(at) != Some(&b'"') {
         return None;
     }
@@ -66,7 +67,7 @@ fn key(json: &[u8], at: usize) -> Option<(&[u8], usize)> {
         return None;
     }
     let colon = skip_space(json, end);
-    (json.get(colon) == Some(&b':')).then(|| (&json[at + 1..end - 1], skip_space(json, colon + 1)))
+    (json.get(colon) == Some(&b':')).then(|| (at + 1..end - 1, skip_space(json, colon + 1)))
 }
 
 /// Where the value starting at `at` ends, its containers nested at most `levels` deep.
@@ -225,7 +226,7 @@ mod tests {
     fn members(json: &str, depth: usize) -> Option<Vec<(String, String)>> {
         let mut seen = Vec::new();
         let ok = object(json.as_bytes(), depth, |key, value| {
-            seen.push((String::from_utf8_lossy(key).into_owned(), json[value].to_owned()));
+            seen.push((json[key].to_owned(), json[value].to_owned()));
             true
         });
         ok.then_some(seen)

@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
+use bytestring::ByteString;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -107,7 +108,7 @@ impl Member {
 /// binary search finds as fast as a B-tree does, without the tree's node to allocate and free
 /// on every request.
 #[derive(Debug, Clone, Default)]
-pub struct Fields(Vec<(String, Member)>);
+pub struct Fields(Vec<(ByteString, Member)>);
 
 impl Fields {
     /// The members of the JSON object `body` holds, each a slice of it.
@@ -122,11 +123,13 @@ impl Fields {
     /// [`Fields::read`] declines the text.
     pub fn parse_with_serde(body: &Bytes) -> Result<Self, serde_json::Error> {
         let map: BTreeMap<String, &RawValue> = serde_json::from_slice(body)?;
-        Ok(Fields(map.into_iter().map(|(key, raw)| (key, Member::Raw(slice_of(body, raw.get())))).collect()))
+        Ok(Fields(
+            map.into_iter().map(|(key, raw)| (ByteString::from(key), Member::Raw(slice_of(body, raw.get())))).collect(),
+        ))
     }
 
     /// Members in the order they came, sorted by key with the last of a repeated key kept.
-    fn from_members(mut members: Vec<(String, Member)>) -> Self {
+    fn from_members(mut members: Vec<(ByteString, Member)>) -> Self {
         // Stable: a repeated key's values stay in the order they came.
         members.sort_by(|a, b| a.0.cmp(&b.0));
         members.dedup_by(|later, kept| {
@@ -141,7 +144,7 @@ impl Fields {
 
     /// Where `key` is, or would go.
     fn find(&self, key: &str) -> Result<usize, usize> {
-        self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
+        self.0.binary_search_by(|(k, _)| (**k).cmp(key))
     }
 
     fn member(&self, key: &str) -> Option<&Member> {
@@ -153,9 +156,9 @@ impl Fields {
     pub fn read(body: &Bytes, max_depth: usize) -> Option<Self> {
         let mut members = Vec::new();
         let read = crate::json::object(body, max_depth, |key, value| {
-            // The text is UTF-8 throughout and the key unescaped: its bytes are its name.
-            let Ok(key) = std::str::from_utf8(key) else { return false };
-            members.push((key.to_owned(), Member::Raw(body.slice(value))));
+            // The key is unescaped: its bytes are its name, a slice of the body like the value.
+            let Ok(key) = ByteString::try_from(body.slice(key)) else { return false };
+            members.push((key, Member::Raw(body.slice(value))));
             true
         });
         read.then(|| Fields::from_members(members))
@@ -202,13 +205,13 @@ impl Fields {
     pub fn insert_member(&mut self, key: &str, member: Member) {
         match self.find(key) {
             Ok(i) => self.0[i].1 = member,
-            Err(i) => self.0.insert(i, (key.to_owned(), member)),
+            Err(i) => self.0.insert(i, (ByteString::from(key), member)),
         }
     }
 
     /// The members, in key order.
     pub fn members(&self) -> impl Iterator<Item = (&str, &Member)> {
-        self.0.iter().map(|(key, member)| (key.as_str(), member))
+        self.0.iter().map(|(key, member)| (&**key, member))
     }
 
     /// A string member, `None` when absent or not a string.
@@ -236,7 +239,7 @@ impl Fields {
     }
 
     /// The members, in key order.
-    pub fn into_members(self) -> impl Iterator<Item = (String, Member)> {
+    pub fn into_members(self) -> impl Iterator<Item = (ByteString, Member)> {
         self.0.into_iter()
     }
 
@@ -249,7 +252,7 @@ impl Fields {
                 out.push(b',');
             }
             // Writing JSON into a Vec cannot fail.
-            let _ = serde_json::to_writer(&mut out, key);
+            let _ = serde_json::to_writer(&mut out, &**key);
             out.push(b':');
             match member {
                 Member::Raw(raw) => out.extend_from_slice(raw),
@@ -302,7 +305,7 @@ mod tests {
         assert!(fields.remove("ab").is_some() && fields.remove("ab").is_none());
         fields.retain(|key| key != "b");
         assert_eq!(json(&fields), r#"{"a":5,"aa":8,"c":9}"#);
-        let keys: Vec<String> = fields.into_members().map(|(key, _)| key).collect();
+        let keys: Vec<String> = fields.into_members().map(|(key, _)| String::from(&*key)).collect();
         assert_eq!(keys, ["a", "aa", "c"]);
     }
 

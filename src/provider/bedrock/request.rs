@@ -72,7 +72,7 @@ pub fn translate(mut fields: Fields, model: &str, drop_params: bool, charge: &mu
     head.config = CONFIG_BLOCKS.iter().filter_map(|key| Some((*key, take(&mut fields, key)?))).collect();
     // Every other field is the model's own (`top_k` of other families, ...).
     for (key, member) in fields.into_members() {
-        head.additional.insert(key.clone(), member_value(member)?);
+        head.additional.insert(String::from(&*key), member_value(member)?);
     }
     head.write(&mut out);
     out.bytes(b"}");

@@ -57,7 +57,7 @@ pub fn translate(mut fields: Fields, charge: &mut Charge) -> Result<Outgoing, Er
     }
     let mut top = Vec::new();
     for (key, member) in fields.into_members() {
-        if TOP_LEVEL.contains(&key.as_str()) {
+        if TOP_LEVEL.contains(&&*key) {
             top.push((key, member));
         } else {
             // Any other parameter is a generationConfig one, passed as the client wrote it.
